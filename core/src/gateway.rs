@@ -1,0 +1,358 @@
+//! The gateway: one value per isolate holding configuration, keys and caches, and the two
+//! request flows every runtime runs.
+//!
+//! ```text
+//! root domain      route ─► parse_token_request ─► (store) credential_status ─► verify_client_secret
+//!                        ─► grant_scopes ─► issue_access_token ─► token response
+//! <svc>.<DOMAIN>   route ─► extract_bearer ─► validate_access_token ─► (cache/store) credential, service
+//!                        ─► decide_access ─► plan_forward ─► runtime fetches the origin
+//! ```
+
+use crate::admin;
+use crate::cache::TtlCache;
+use crate::error::{BearerError, TokenError};
+use crate::forward::{plan_forward, ForwardPlan, Principal};
+use crate::http::{RequestHead, Response};
+use crate::model::{CredentialKind, CredentialStatus, Service};
+use crate::scope::{credential_ceiling, grant_scopes, ScopeSet};
+use crate::secret::{SecretHash, TOKEN_ID_BYTES};
+use crate::store::{SqlDb, Store};
+use crate::token::{issue_access_token, validate_access_token, IssuedToken, KeySet, SigningKey, TokenGrant};
+use crate::token_request::{parse_token_request, ClientAuth, MAX_TOKEN_REQUEST_BYTES};
+use serde_json::json;
+
+/// Default access token lifetime: one hour.
+pub const DEFAULT_TOKEN_TTL_SECS: i64 = 3600;
+/// Default lifetime of hot-path cache entries, and so the bound on revocation latency.
+pub const DEFAULT_CACHE_TTL_MS: u64 = 5_000;
+/// Default wait for an origin's response head.
+pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 30_000;
+/// Largest admin API body.
+pub const MAX_ADMIN_BODY_BYTES: usize = 64 * 1024;
+
+/// A source of cryptographically secure random bytes (the runtime's `getrandom`).
+pub trait RandomSource {
+    fn fill(&mut self, buf: &mut [u8]);
+}
+
+/// Deployment settings, read by the runtime from its variables and secrets.
+#[derive(Clone)]
+pub struct GatewayConfig {
+    /// The root domain, optionally with a port: `example.com`, `localhost:8787`.
+    pub domain: String,
+    /// `iss` of issued tokens and base of published endpoint URLs: `https://example.com`.
+    pub issuer: String,
+    pub token_ttl_secs: i64,
+    pub cache_ttl_ms: u64,
+    /// The admin API's bearer secret; `None` disables the admin API.
+    pub admin_token: Option<String>,
+    /// `realm` of `WWW-Authenticate` challenges.
+    pub realm: String,
+    /// How long the runtime waits for an origin's response head before answering 504.
+    pub upstream_timeout_ms: u64,
+}
+
+impl std::fmt::Debug for GatewayConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayConfig")
+            .field("domain", &self.domain)
+            .field("issuer", &self.issuer)
+            .field("token_ttl_secs", &self.token_ttl_secs)
+            .field("cache_ttl_ms", &self.cache_ttl_ms)
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "[redacted]"))
+            .field("upstream_timeout_ms", &self.upstream_timeout_ms)
+            .finish()
+    }
+}
+
+impl GatewayConfig {
+    /// Settings for `domain` with the defaults; the issuer is `https://<domain>` unless the
+    /// domain is local (`localhost`, `127.0.0.1`), which is served over plain HTTP.
+    pub fn for_domain(domain: &str) -> GatewayConfig {
+        let domain = domain.trim().trim_end_matches('/').to_ascii_lowercase();
+        let host = domain.split(':').next().unwrap_or("");
+        let scheme = if host == "localhost" || host == "127.0.0.1" { "http" } else { "https" };
+        GatewayConfig {
+            issuer: format!("{scheme}://{domain}"),
+            domain,
+            token_ttl_secs: DEFAULT_TOKEN_TTL_SECS,
+            cache_ttl_ms: DEFAULT_CACHE_TTL_MS,
+            admin_token: None,
+            realm: "isogate".into(),
+            upstream_timeout_ms: DEFAULT_UPSTREAM_TIMEOUT_MS,
+        }
+    }
+}
+
+/// Where a request goes, decided from its `Host` and path alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// The root domain: token endpoint, discovery, admin API. Needs the (bounded) body.
+    Root { body_limit: usize },
+    /// `<name>.<DOMAIN>`: authorize and forward; the body is never read.
+    Service(String),
+    /// Some other host.
+    UnknownHost,
+}
+
+/// An authorized service request: forward it.
+#[derive(Debug)]
+pub struct Authorized {
+    pub plan: ForwardPlan,
+    pub principal: Principal,
+}
+
+pub struct Gateway {
+    pub config: GatewayConfig,
+    signing_key: SigningKey,
+    keys: KeySet,
+    services: TtlCache<Option<Service>>,
+    credentials: TtlCache<Option<CredentialStatus>>,
+}
+
+impl Gateway {
+    /// `previous_keys` are public keys of earlier signing keys whose tokens must keep
+    /// validating until they expire (key rotation).
+    pub fn new(config: GatewayConfig, signing_key: SigningKey, previous_keys: Vec<crate::token::VerifyingKey>) -> Gateway {
+        let mut keys = vec![signing_key.verifying_key().clone()];
+        keys.extend(previous_keys.into_iter().filter(|k| k.kid != signing_key.verifying_key().kid));
+        Gateway {
+            services: TtlCache::new(config.cache_ttl_ms),
+            credentials: TtlCache::new(config.cache_ttl_ms),
+            keys: KeySet::new(keys),
+            signing_key,
+            config,
+        }
+    }
+
+    pub fn key_set(&self) -> &KeySet {
+        &self.keys
+    }
+
+    /// Routes on the `Host` header: the root domain, or one DNS label under it.
+    pub fn route(&self, head: &RequestHead) -> Route {
+        let host = head.host.trim().trim_end_matches('.').to_ascii_lowercase();
+        let domain = &self.config.domain;
+        // A domain without a port matches a host with one only for the default ports.
+        let host = if domain.contains(':') {
+            host
+        } else {
+            host.strip_suffix(":443").or_else(|| host.strip_suffix(":80")).map(str::to_owned).unwrap_or(host)
+        };
+        if host == *domain {
+            let body_limit = if head.path.starts_with("/admin/") { MAX_ADMIN_BODY_BYTES } else { MAX_TOKEN_REQUEST_BYTES };
+            return Route::Root { body_limit };
+        }
+        match host.strip_suffix(domain.as_str()).and_then(|h| h.strip_suffix('.')) {
+            Some(label) if crate::model::is_valid_service_name(label) => Route::Service(label.to_owned()),
+            _ => Route::UnknownHost,
+        }
+    }
+
+    /// The root domain's routes. `body` holds at most the route's limit + 1 bytes.
+    pub async fn handle_root<D: SqlDb>(&self, db: &D, head: &RequestHead, body: &[u8], now_ms: u64, rng: &mut dyn RandomSource) -> Response {
+        let now = (now_ms / 1000) as i64;
+        match head.path.as_str() {
+            "/oauth2/token" => match self.token_endpoint(db, head, body, now, rng).await {
+                Ok(resp) => resp,
+                Err(e) => e.to_response(&self.config.realm),
+            },
+            "/.well-known/oauth-authorization-server" | "/.well-known/openid-configuration" => {
+                read_only(head, || Response::json(200, &self.metadata()).with_header("cache-control", "public, max-age=300"))
+            }
+            "/oauth2/jwks" | "/.well-known/jwks.json" => {
+                read_only(head, || Response::json(200, &self.keys.to_jwks()).with_header("cache-control", "public, max-age=300"))
+            }
+            "/healthz" => read_only(head, || Response::json(200, &json!({ "status": "ok" }))),
+            p if p.starts_with("/admin/") => admin::handle(self, db, head, body, now, rng).await,
+            _ => Response::json(404, &json!({ "error": "not_found", "error_description": "no such endpoint" })),
+        }
+    }
+
+    /// RFC 8414 authorization server metadata.
+    pub fn metadata(&self) -> serde_json::Value {
+        let iss = &self.config.issuer;
+        json!({
+            "issuer": iss,
+            "token_endpoint": format!("{iss}/oauth2/token"),
+            "jwks_uri": format!("{iss}/oauth2/jwks"),
+            "grant_types_supported": ["client_credentials"],
+            "response_types_supported": [],
+            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "scopes_supported": ["service:*"],
+        })
+    }
+
+    /// RFC 6749 §4.4 client credentials grant.
+    async fn token_endpoint<D: SqlDb>(&self, db: &D, head: &RequestHead, body: &[u8], now: i64, rng: &mut dyn RandomSource) -> Result<Response, TokenError> {
+        let request = parse_token_request(head, body)?;
+        // Always read storage here, never the cache: a deleted credential must fail at once.
+        let status = Store::new(db).credential_status(request.client.client_id()).await?;
+        let status = verify_client_secret(&request.client, status, now)?;
+        if request.grant_type != "client_credentials" {
+            return Err(TokenError::UnsupportedGrantType);
+        }
+        let ceiling = credential_ceiling(&status.credential.scopes);
+        let granted = grant_scopes(&ceiling, request.scope.as_ref()).map_err(|e| TokenError::InvalidScope(e.0))?;
+        let issued = self.issue(&status, &granted, now, None, rng);
+        let mut body = json!({
+            "access_token": issued.access_token,
+            "token_type": "Bearer",
+            "expires_in": issued.claims.exp - now,
+        });
+        // §5.1: scope is required in the response when it differs from the request.
+        let granted_text = granted.to_string();
+        if request.scope_raw.as_deref() != Some(granted_text.as_str()) {
+            body["scope"] = granted_text.into();
+        }
+        Ok(Response::json(200, &body).no_store())
+    }
+
+    /// Signs a token for a credential; its lifetime never outlives the credential.
+    pub(crate) fn issue(&self, status: &CredentialStatus, scopes: &ScopeSet, now: i64, lifetime: Option<i64>, rng: &mut dyn RandomSource) -> IssuedToken {
+        let mut expires_at = now + lifetime.unwrap_or(self.config.token_ttl_secs);
+        if let Some(cred_exp) = status.credential.expires_at {
+            expires_at = expires_at.min(cred_exp);
+        }
+        let mut jti = [0u8; TOKEN_ID_BYTES];
+        rng.fill(&mut jti);
+        let grant = TokenGrant {
+            issuer: &self.config.issuer,
+            audience: &self.config.issuer,
+            subject: &status.credential.user,
+            client_id: &status.credential.client_id,
+            scopes,
+            issued_at: now,
+            expires_at,
+        };
+        issue_access_token(&self.signing_key, &grant, &jti)
+    }
+
+    /// The service flow up to the forward: authenticate, load, decide, plan.
+    pub async fn authorize_service<D: SqlDb>(&self, db: &D, head: &RequestHead, service_name: &str, now_ms: u64) -> Result<Authorized, Response> {
+        self.authorize_service_inner(db, head, service_name, now_ms).await.map_err(|e| e.to_response(&self.config.realm))
+    }
+
+    async fn authorize_service_inner<D: SqlDb>(&self, db: &D, head: &RequestHead, service_name: &str, now_ms: u64) -> Result<Authorized, BearerError> {
+        let now = (now_ms / 1000) as i64;
+        let token = extract_bearer(head)?;
+        let claims = validate_access_token(token, &self.keys, &self.config.issuer, &self.config.issuer, now)
+            .map_err(|e| BearerError::invalid_token(e.description()))?;
+        let status = self.cached_credential(db, &claims.client_id, now_ms).await?;
+        let credential = match status {
+            Some(s) if s.is_live(now) && s.credential.user == claims.sub => s.credential,
+            _ => return Err(BearerError::invalid_token("the credential behind this token was revoked")),
+        };
+        let service = self.cached_service(db, service_name, now_ms).await?.ok_or(BearerError::UnknownService)?;
+        let scopes = ScopeSet::parse(&claims.scope).map_err(|_| BearerError::invalid_token("the access token has an invalid scope"))?;
+        decide_access(&scopes, &claims.sub, &service)?;
+        let principal = Principal {
+            user: claims.sub,
+            client_id: claims.client_id,
+            credential: credential.name,
+            scope: claims.scope,
+            token_id: claims.jti,
+        };
+        Ok(Authorized { plan: plan_forward(head, &service, &principal), principal })
+    }
+
+    async fn cached_credential<D: SqlDb>(&self, db: &D, client_id: &str, now_ms: u64) -> Result<Option<CredentialStatus>, BearerError> {
+        if let Some(hit) = self.credentials.get(client_id, now_ms) {
+            return Ok(hit);
+        }
+        let loaded = Store::new(db).credential_status(client_id).await?;
+        self.credentials.put(client_id, loaded.clone(), now_ms);
+        Ok(loaded)
+    }
+
+    async fn cached_service<D: SqlDb>(&self, db: &D, name: &str, now_ms: u64) -> Result<Option<Service>, BearerError> {
+        if let Some(hit) = self.services.get(name, now_ms) {
+            return Ok(hit);
+        }
+        let loaded = Store::new(db).service(name).await?;
+        self.services.put(name, loaded.clone(), now_ms);
+        Ok(loaded)
+    }
+
+    /// Forgets what this isolate cached about a credential or service after an admin change.
+    pub(crate) fn invalidate_credential(&self, client_id: &str) {
+        self.credentials.invalidate(client_id);
+    }
+
+    pub(crate) fn invalidate_service(&self, name: &str) {
+        self.services.invalidate(name);
+    }
+}
+
+fn read_only(head: &RequestHead, respond: impl FnOnce() -> Response) -> Response {
+    match head.method.as_str() {
+        "GET" | "HEAD" => respond(),
+        _ => Response::json(405, &json!({ "error": "method_not_allowed", "error_description": "use GET" })).with_header("allow", "GET, HEAD"),
+    }
+}
+
+/// Checks the presented secret against the stored hash in constant time. Unknown client ids
+/// cost the same hash as known ones, and every failure reads the same to the client.
+pub fn verify_client_secret(client: &ClientAuth, status: Option<CredentialStatus>, now: i64) -> Result<CredentialStatus, TokenError> {
+    const NO_SUCH_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+    let stored = status.as_ref().and_then(|s| s.credential.secret_hash.clone()).unwrap_or_else(|| NO_SUCH_HASH.into());
+    let secret_ok = SecretHash(stored).matches(client.client_secret());
+    let fail = || TokenError::InvalidClient { description: "client authentication failed".into(), basic_attempted: client.is_basic() };
+    match status {
+        Some(s) if secret_ok && s.credential.kind == CredentialKind::OAuth2 && s.is_live(now) => Ok(s),
+        _ => Err(fail()),
+    }
+}
+
+/// RFC 6750 §2: the token comes from `Authorization: Bearer` or `X-Octelium-Auth`, exactly
+/// one of them, and never from the query string (§2.3 is deliberately not supported: URLs end
+/// up in logs).
+pub fn extract_bearer(head: &RequestHead) -> Result<&str, BearerError> {
+    let authorization = head.single_header("authorization").map_err(|_| BearerError::InvalidRequest("repeated authorization header".into()))?;
+    let octelium = head.single_header("x-octelium-auth").map_err(|_| BearerError::InvalidRequest("repeated x-octelium-auth header".into()))?;
+    let from_authorization = match authorization {
+        None => None,
+        Some(value) => {
+            let value = value.trim();
+            let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+            if scheme.eq_ignore_ascii_case("bearer") {
+                let token = token.trim();
+                if token.is_empty() {
+                    return Err(BearerError::InvalidRequest("the bearer token is empty".into()));
+                }
+                Some(token)
+            } else {
+                // Some other scheme (Basic, ...) is not a credential for this gateway.
+                None
+            }
+        }
+    };
+    let from_octelium = octelium.map(str::trim).filter(|t| !t.is_empty());
+    match (from_authorization, from_octelium) {
+        (Some(_), Some(_)) => Err(BearerError::InvalidRequest("send the access token in one header only".into())),
+        (Some(t), None) | (None, Some(t)) => Ok(t),
+        (None, None) => {
+            if query_has_access_token(head.query.as_deref()) {
+                Err(BearerError::InvalidRequest("access tokens are not accepted in the query string; use the Authorization header".into()))
+            } else {
+                Err(BearerError::Missing)
+            }
+        }
+    }
+}
+
+fn query_has_access_token(query: Option<&str>) -> bool {
+    query.is_some_and(|q| q.split('&').any(|p| p.split('=').next() == Some("access_token")))
+}
+
+/// The token's scopes must cover the service, and the service's policy must admit the user.
+pub fn decide_access(scopes: &ScopeSet, user: &str, service: &Service) -> Result<(), BearerError> {
+    let needed = format!("service:{}", service.name);
+    if !scopes.allows_service(&service.name) {
+        return Err(BearerError::InsufficientScope { description: "the access token's scope does not include this service".into(), scope: needed });
+    }
+    if !service.allowed_users.is_empty() && !service.allowed_users.iter().any(|u| u == user) {
+        return Err(BearerError::InsufficientScope { description: "this service's policy does not admit this user".into(), scope: needed });
+    }
+    Ok(())
+}

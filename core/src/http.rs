@@ -1,0 +1,74 @@
+//! The plain HTTP shapes the core speaks: a request head in, a response (or a forward plan) out.
+//! The runtimes convert their own request/response types to and from these at their edge.
+
+/// What the core needs to know about an incoming request. Header names are lower-case.
+#[derive(Clone, Debug, Default)]
+pub struct RequestHead {
+    pub method: String,
+    /// `http` or `https`, as the client connected.
+    pub scheme: String,
+    /// The `Host` the client addressed (`my-api.example.com`, `localhost:8787`).
+    pub host: String,
+    /// Path as sent (percent-encoded), starting with `/`.
+    pub path: String,
+    /// Raw query, without `?`; `None` when the URL has no `?`.
+    pub query: Option<String>,
+    pub headers: Vec<(String, String)>,
+    /// The client's address as the runtime knows it (`CF-Connecting-IP` on Workers).
+    pub client_ip: Option<String>,
+}
+
+impl RequestHead {
+    /// All values of a header (names compared case-insensitively).
+    pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The header's value if it occurs exactly once; `Err(())` if it is repeated.
+    pub fn single_header<'a>(&'a self, name: &'a str) -> Result<Option<&'a str>, ()> {
+        let mut values = self.header_values(name);
+        let first = values.next();
+        if values.next().is_some() {
+            return Err(());
+        }
+        Ok(first)
+    }
+}
+
+/// A complete response produced by the core.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn new(status: u16) -> Self {
+        Response { status, headers: Vec::new(), body: Vec::new() }
+    }
+
+    pub fn json(status: u16, value: &serde_json::Value) -> Self {
+        let body = serde_json::to_vec(value).unwrap_or_default();
+        Response::new(status).with_header("content-type", "application/json").with_body(body)
+    }
+
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_owned(), value.into()));
+        self
+    }
+
+    pub fn with_body(mut self, body: Vec<u8>) -> Self {
+        self.body = body;
+        self
+    }
+
+    /// RFC 6749 §5.1: token responses (and their errors) must not be cached.
+    pub fn no_store(self) -> Self {
+        self.with_header("cache-control", "no-store").with_header("pragma", "no-cache")
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}

@@ -1,0 +1,173 @@
+//! The records the gateway keeps: users, services, credentials.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub name: String,
+    pub enabled: bool,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Service {
+    /// DNS label: the service answers at `<name>.<DOMAIN>`.
+    pub name: String,
+    /// Origin base URL (`http[s]://host[:port][/base-path]`).
+    pub upstream: String,
+    /// Policy: the users who may reach it. Empty means every enabled user (still subject to the
+    /// token's scopes).
+    pub allowed_users: Vec<String>,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CredentialKind {
+    /// Client id + secret, exchanged at the token endpoint (RFC 6749 §4.4).
+    #[serde(rename = "oauth2")]
+    OAuth2,
+    /// A long-lived access token used directly as the bearer.
+    #[serde(rename = "access-token")]
+    AccessToken,
+}
+
+impl CredentialKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialKind::OAuth2 => "oauth2",
+            CredentialKind::AccessToken => "access-token",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CredentialKind> {
+        match s {
+            "oauth2" => Some(CredentialKind::OAuth2),
+            "access-token" | "access_token" | "accesstoken" => Some(CredentialKind::AccessToken),
+            _ => None,
+        }
+    }
+}
+
+/// A credential as stored (the secret only as its hash).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credential {
+    pub client_id: String,
+    pub name: String,
+    pub user: String,
+    pub kind: CredentialKind,
+    pub secret_hash: Option<String>,
+    /// Space-delimited scope ceiling; empty = no limit.
+    pub scopes: String,
+    /// Unix seconds; `None` = never expires.
+    pub expires_at: Option<i64>,
+    pub enabled: bool,
+    pub created_at: i64,
+}
+
+/// A credential joined with its user: everything the token endpoint and the service check need
+/// to know about whether it may still be used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CredentialStatus {
+    pub credential: Credential,
+    pub user_enabled: bool,
+}
+
+impl CredentialStatus {
+    /// Whether the credential may be used at `now`: it and its user enabled and not expired.
+    pub fn is_live(&self, now: i64) -> bool {
+        self.credential.enabled && self.user_enabled && self.credential.expires_at.is_none_or(|exp| now < exp)
+    }
+}
+
+/// Services are DNS labels: lower-case letters, digits and inner hyphens, at most 63 bytes.
+pub fn is_valid_service_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
+/// User and credential names: a letter or digit, then letters, digits, `.`, `_`, `-`; at most 64.
+pub fn is_valid_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 64
+        && b[0].is_ascii_alphanumeric()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+}
+
+/// Checks an upstream URL and returns it without a trailing slash. Only `http`/`https`, a host,
+/// an optional port and base path; no user-info, query or fragment (they would be ambiguous
+/// when the request path is appended).
+pub fn normalize_upstream(url: &str) -> Result<String, String> {
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(|| "upstream must be an http:// or https:// URL".to_owned())?;
+    let authority = rest.split('/').next().unwrap_or("");
+    if authority.is_empty() {
+        return Err("upstream has no host".into());
+    }
+    if authority.contains('@') {
+        return Err("upstream must not contain user-info".into());
+    }
+    if url.contains('?') || url.contains('#') {
+        return Err("upstream must not contain a query or fragment".into());
+    }
+    if url.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+        return Err("upstream must not contain whitespace".into());
+    }
+    if let Some((_, port)) = authority.rsplit_once(':') {
+        if !authority.ends_with(']') && port.parse::<u16>().is_err() {
+            return Err("upstream port is not a number".into());
+        }
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_names_are_dns_labels() {
+        for ok in ["my-api", "a", "api2"] {
+            assert!(is_valid_service_name(ok), "{ok}");
+        }
+        for bad in ["", "-a", "a-", "My-Api", "a.b", "a_b", &"x".repeat(64)] {
+            assert!(!is_valid_service_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn upstreams_must_be_plain_http_urls() {
+        assert_eq!(normalize_upstream("http://127.0.0.1:9000/").unwrap(), "http://127.0.0.1:9000");
+        assert_eq!(normalize_upstream("https://api.internal/base").unwrap(), "https://api.internal/base");
+        for bad in ["ftp://x", "http://", "http://u:p@x", "http://x/?q", "http://x:port", "http://x y", "127.0.0.1:9000"] {
+            assert!(normalize_upstream(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn credential_is_dead_once_expired_disabled_or_its_user_disabled() {
+        let cred = Credential {
+            client_id: "c".into(),
+            name: "n".into(),
+            user: "u".into(),
+            kind: CredentialKind::OAuth2,
+            secret_hash: None,
+            scopes: String::new(),
+            expires_at: Some(100),
+            enabled: true,
+            created_at: 0,
+        };
+        let live = CredentialStatus { credential: cred.clone(), user_enabled: true };
+        assert!(live.is_live(99));
+        assert!(!live.is_live(100));
+        assert!(!CredentialStatus { credential: cred.clone(), user_enabled: false }.is_live(0));
+        assert!(!CredentialStatus { credential: Credential { enabled: false, ..cred }, user_enabled: true }.is_live(0));
+    }
+}

@@ -1,0 +1,1 @@
+//! Spin adapter (in progress).

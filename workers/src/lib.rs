@@ -1,0 +1,1 @@
+//! Workers adapter (in progress).
