@@ -1,1 +1,284 @@
-fn main() {}
+//! `isogate`: the admin CLI. It drives a deployment's admin API (`/admin/v1/...` on the root
+//! domain), on Workers or Spin alike, the way `octeliumctl` drives Octelium.
+//!
+//! ```text
+//! isogate create service my-api --upstream http://127.0.0.1:9000
+//! isogate create cred --user root --type oauth2 my-oauth-cred
+//! isogate get creds -o json
+//! isogate delete cred my-oauth-cred
+//! ```
+//! The server and admin credential come from `--server`/`--token` or `ISOGATE_SERVER`/
+//! `ISOGATE_ADMIN_TOKEN`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::{json, Value};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "isogate", version, about = "Manage users, services and credentials of an Isogate deployment")]
+struct Cli {
+    /// The deployment's root URL.
+    #[arg(long, global = true, env = "ISOGATE_SERVER", default_value = "http://localhost:8787")]
+    server: String,
+    /// The admin credential (ISOGATE_ADMIN_TOKEN of the deployment).
+    #[arg(long, global = true, env = "ISOGATE_ADMIN_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Output::Text)]
+    output: Output,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+enum Output {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a user, service or credential.
+    Create {
+        #[command(subcommand)]
+        what: CreateWhat,
+    },
+    /// List, or show one, user, service or credential.
+    Get {
+        #[command(subcommand)]
+        what: Kind,
+    },
+    /// Delete a user, service or credential (deleting revokes).
+    Delete {
+        #[command(subcommand)]
+        what: Kind,
+    },
+}
+
+#[derive(Subcommand)]
+enum CreateWhat {
+    #[command(visible_aliases = ["users"])]
+    User { name: String },
+    #[command(visible_aliases = ["services", "svc"])]
+    Service(NewService),
+    #[command(visible_aliases = ["cred", "creds", "credentials"])]
+    Credential(NewCredential),
+}
+
+#[derive(Args)]
+struct NewService {
+    name: String,
+    /// The origin: http[s]://host[:port][/base].
+    #[arg(long)]
+    upstream: String,
+    /// Users the service admits (repeatable). None: every user.
+    #[arg(long = "allow-user")]
+    allow_users: Vec<String>,
+}
+
+#[derive(Args)]
+struct NewCredential {
+    name: String,
+    #[arg(long)]
+    user: String,
+    /// oauth2 (client id + secret) or access-token (a bearer token used directly).
+    #[arg(long = "type", default_value = "oauth2")]
+    kind: String,
+    /// Lifetime, e.g. 30d, 12h, 90m.
+    #[arg(long = "expire-in")]
+    expire_in: Option<String>,
+    /// Scope ceiling (repeatable or space-separated), e.g. service:my-api, service:*.
+    #[arg(long)]
+    scope: Vec<String>,
+}
+
+#[derive(Subcommand)]
+enum Kind {
+    #[command(visible_aliases = ["users"])]
+    User { name: Option<String> },
+    #[command(visible_aliases = ["services", "svc"])]
+    Service { name: Option<String> },
+    #[command(visible_aliases = ["cred", "creds", "credentials"])]
+    Credential { name: Option<String> },
+}
+
+impl Kind {
+    fn parts(&self) -> (&'static str, &'static str, Option<&str>) {
+        match self {
+            Kind::User { name } => ("users", "User", name.as_deref()),
+            Kind::Service { name } => ("services", "Service", name.as_deref()),
+            Kind::Credential { name } => ("credentials", "Credential", name.as_deref()),
+        }
+    }
+}
+
+struct Api {
+    base: String,
+    token: String,
+    agent: ureq::Agent,
+}
+
+impl Api {
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
+        let url = format!("{}/admin/v1/{path}", self.base.trim_end_matches('/'));
+        let req = self.agent.request(method, &url).set("authorization", &format!("Bearer {}", self.token));
+        let result = match body {
+            Some(b) => req.send_json(b),
+            None => req.call(),
+        };
+        match result {
+            Ok(resp) => resp.into_json().map_err(|e| format!("invalid response from {url}: {e}")),
+            Err(ureq::Error::Status(status, resp)) => {
+                let body: Value = resp.into_json().unwrap_or(Value::Null);
+                let detail = body["error_description"].as_str().or(body["error"].as_str()).unwrap_or("request failed");
+                Err(format!("{detail} (HTTP {status})"))
+            }
+            Err(e) => Err(format!("cannot reach {}: {e}", self.base)),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let Some(token) = cli.token.clone().filter(|t| !t.is_empty()) else {
+        eprintln!("Error: no admin credential: pass --token or set ISOGATE_ADMIN_TOKEN");
+        return ExitCode::from(2);
+    };
+    let api = Api { base: cli.server.clone(), token, agent: ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(30)).build() };
+    match run(&cli, &api) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: &Cli, api: &Api) -> Result<(), String> {
+    let json_out = cli.output == Output::Json;
+    match &cli.command {
+        Command::Create { what } => {
+            let (path, label, name, body) = match what {
+                CreateWhat::User { name } => ("users", "User", name, json!({ "name": name })),
+                CreateWhat::Service(s) => {
+                    ("services", "Service", &s.name, json!({ "name": s.name, "upstream": s.upstream, "allowed_users": s.allow_users }))
+                }
+                CreateWhat::Credential(c) => {
+                    let scopes: Vec<&str> = c.scope.iter().flat_map(|s| s.split([' ', ','])).filter(|s| !s.is_empty()).collect();
+                    let mut body = json!({ "name": c.name, "user": c.user, "type": c.kind, "scopes": scopes });
+                    if let Some(e) = &c.expire_in {
+                        body["expire_in"] = e.as_str().into();
+                    }
+                    ("credentials", "Credential", &c.name, body)
+                }
+            };
+            let created = api.call("POST", path, Some(body))?;
+            if json_out {
+                print_json(&created);
+            } else {
+                println!("{label} {name} successfully created");
+                if let Some(secret) = created["client_secret"].as_str() {
+                    println!("Client ID: {}", created["client_id"].as_str().unwrap_or(""));
+                    println!("Client Secret: {secret}");
+                }
+                if let Some(token) = created["access_token"].as_str() {
+                    println!("Access Token: {token}");
+                }
+            }
+        }
+        Command::Get { what } => {
+            let (path, _, name) = what.parts();
+            let found = match name {
+                Some(n) => api.call("GET", &format!("{path}/{}", encode(n)), None)?,
+                None => api.call("GET", path, None)?,
+            };
+            if json_out {
+                print_json(&found);
+            } else {
+                let items: Vec<Value> = match name {
+                    Some(_) => found.as_object().and_then(|o| o.values().next().cloned()).into_iter().collect(),
+                    None => found[path].as_array().cloned().unwrap_or_default(),
+                };
+                print_table(path, &items);
+            }
+        }
+        Command::Delete { what } => {
+            let (path, label, name) = what.parts();
+            let name = name.ok_or_else(|| format!("delete needs the {} name", label.to_lowercase()))?;
+            let deleted = api.call("DELETE", &format!("{path}/{}", encode(name)), None)?;
+            if json_out {
+                print_json(&deleted);
+            } else {
+                println!("{label} {name} successfully deleted");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_json(v: &Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+fn print_table(kind: &str, items: &[Value]) {
+    let columns: &[(&str, &str)] = match kind {
+        "users" => &[("NAME", "name"), ("ENABLED", "enabled")],
+        "services" => &[("NAME", "name"), ("UPSTREAM", "upstream"), ("ALLOWED USERS", "allowed_users")],
+        _ => &[("NAME", "name"), ("USER", "user"), ("TYPE", "type"), ("CLIENT ID", "client_id"), ("SCOPES", "scopes"), ("EXPIRES AT", "expires_at")],
+    };
+    let cell = |item: &Value, key: &str| match &item[key] {
+        Value::String(s) => s.clone(),
+        Value::Array(a) if a.is_empty() => "*".into(),
+        Value::Array(a) => a.iter().map(|v| v.as_str().unwrap_or("").to_owned()).collect::<Vec<_>>().join(","),
+        Value::Null => "-".into(),
+        Value::Number(n) if key == "expires_at" => format_unix(n.as_i64().unwrap_or(0)),
+        other => other.to_string(),
+    };
+    let rows: Vec<Vec<String>> = items.iter().map(|i| columns.iter().map(|(_, k)| cell(i, k)).collect()).collect();
+    let widths: Vec<usize> = columns.iter().enumerate().map(|(c, (h, _))| rows.iter().map(|r| r[c].len()).chain([h.len()]).max().unwrap_or(0)).collect();
+    let line = |cells: Vec<&str>| cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("   ").trim_end().to_owned();
+    println!("{}", line(columns.iter().map(|(h, _)| *h).collect()));
+    for r in &rows {
+        println!("{}", line(r.iter().map(String::as_str).collect()));
+    }
+}
+
+/// Unix seconds as an RFC 3339 UTC timestamp (civil-from-days, no date crate needed).
+fn format_unix(secs: i64) -> String {
+    let days = secs.div_euclid(86400);
+    let rem = secs.rem_euclid(86400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Names are restricted to URL-safe characters by the server; encode anything else anyway.
+fn encode(name: &str) -> String {
+    name.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_') { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unix_times_format_as_rfc3339() {
+        assert_eq!(format_unix(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_unix(1_700_000_000), "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn names_are_path_encoded() {
+        assert_eq!(encode("a b/c"), "a%20b%2Fc");
+        assert_eq!(encode("my-cred.1_x"), "my-cred.1_x");
+    }
+}

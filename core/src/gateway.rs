@@ -84,6 +84,61 @@ impl GatewayConfig {
     }
 }
 
+/// Why the runtime's settings could not make a gateway. Names the setting, never its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Builds the gateway from named settings, looked up by `setting` (Workers vars and secrets,
+/// Spin variables: the runtimes differ only in how a name is looked up; Spin variable names
+/// are the lower-case forms). Settings:
+/// - `ISOGATE_DOMAIN` (required): `example.com`, or `localhost:8787` locally;
+/// - `ISOGATE_SIGNING_KEY` (secret, required): base64url 32-byte Ed25519 seed;
+/// - `ISOGATE_ADMIN_TOKEN` (secret): the admin API credential; unset disables the admin API;
+/// - `ISOGATE_ISSUER`: defaults to `https://<domain>` (`http://` for localhost);
+/// - `ISOGATE_TOKEN_TTL`: access token lifetime (`3600`, `1h`...), default 1 hour;
+/// - `ISOGATE_CACHE_TTL_MS`: hot-path cache lifetime = revocation bound, default 5000;
+/// - `ISOGATE_UPSTREAM_TIMEOUT_MS`: default 30000;
+/// - `ISOGATE_PREVIOUS_PUBLIC_KEYS`: comma-separated JWK `x` values of retired signing keys
+///   whose tokens stay valid until they expire.
+pub fn gateway_from_settings(setting: impl Fn(&str) -> Option<String>) -> Result<Gateway, ConfigError> {
+    let get = |name: &str| setting(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let domain = get("ISOGATE_DOMAIN").ok_or_else(|| ConfigError("ISOGATE_DOMAIN is not set".into()))?;
+    let mut config = GatewayConfig::for_domain(&domain);
+    if let Some(issuer) = get("ISOGATE_ISSUER") {
+        config.issuer = issuer.trim_end_matches('/').to_owned();
+    }
+    if let Some(ttl) = get("ISOGATE_TOKEN_TTL") {
+        config.token_ttl_secs = crate::admin::parse_duration(&ttl).map_err(|e| ConfigError(format!("ISOGATE_TOKEN_TTL: {e}")))?;
+    }
+    let number = |name: &str, default: u64| -> Result<u64, ConfigError> {
+        get(name).map_or(Ok(default), |v| v.parse().map_err(|_| ConfigError(format!("{name} must be a number of milliseconds"))))
+    };
+    config.cache_ttl_ms = number("ISOGATE_CACHE_TTL_MS", DEFAULT_CACHE_TTL_MS)?;
+    config.upstream_timeout_ms = number("ISOGATE_UPSTREAM_TIMEOUT_MS", DEFAULT_UPSTREAM_TIMEOUT_MS)?;
+    config.admin_token = get("ISOGATE_ADMIN_TOKEN");
+    let seed = get("ISOGATE_SIGNING_KEY").ok_or_else(|| ConfigError("ISOGATE_SIGNING_KEY is not set".into()))?;
+    let signing_key = SigningKey::from_base64_seed(&seed).map_err(|e| ConfigError(format!("ISOGATE_SIGNING_KEY: {e}")))?;
+    let previous = get("ISOGATE_PREVIOUS_PUBLIC_KEYS")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|x| !x.trim().is_empty())
+        .map(crate::token::VerifyingKey::from_jwk_x)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ConfigError(format!("ISOGATE_PREVIOUS_PUBLIC_KEYS: {e}")))?;
+    Ok(Gateway::new(config, signing_key, previous))
+}
+
+/// The answer when the gateway cannot be built from its settings: a 503 that names no value.
+pub fn misconfigured_response() -> Response {
+    Response::json(503, &json!({ "error": "temporarily_unavailable", "error_description": "the gateway is not configured; see its log" }))
+}
+
 /// Where a request goes, decided from its `Host` and path alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {

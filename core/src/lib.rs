@@ -29,4 +29,4 @@ pub mod store;
 pub mod token;
 pub mod token_request;
 
-pub use gateway::{Authorized, Gateway, GatewayConfig, RandomSource, Route};
+pub use gateway::{gateway_from_settings, Authorized, ConfigError, Gateway, GatewayConfig, RandomSource, Route};

@@ -1,0 +1,74 @@
+// A demo origin (the "private service" behind the gateway), like httpbin's /anything:
+//   any path      -> JSON echo of method, path, query, headers, and the body's length + sha256
+//   /download?bytes=N[&seed=S] -> N deterministic bytes, streamed in 64 KiB chunks
+//   /slow?ms=N    -> answers after N ms
+// Used by `scripts/dev.sh` and by the end-to-end tests. Listens on 127.0.0.1 only.
+import http from "node:http";
+import crypto from "node:crypto";
+
+/** Deterministic pseudo-random bytes: block i is sha256(seed || i) repeated to 64 KiB. */
+export function downloadChunk(seed, index, size) {
+  const block = crypto.createHash("sha256").update(`${seed}:${index}`).digest();
+  const out = Buffer.alloc(size);
+  for (let o = 0; o < size; o += block.length) block.copy(out, o);
+  return out;
+}
+
+export function expectedDownloadSha256(bytes, seed = "isogate") {
+  const h = crypto.createHash("sha256");
+  const CHUNK = 65536;
+  for (let i = 0, sent = 0; sent < bytes; i++) {
+    const n = Math.min(CHUNK, bytes - sent);
+    h.update(downloadChunk(seed, i, n));
+    sent += n;
+  }
+  return h.digest("hex");
+}
+
+export function startOrigin(port = 0, host = "127.0.0.1") {
+  const server = http.createServer(async (req, res) => {
+    const url = new URL(req.url, "http://origin");
+    if (url.pathname === "/download") {
+      const bytes = Number(url.searchParams.get("bytes") ?? 0);
+      const seed = url.searchParams.get("seed") ?? "isogate";
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(bytes) });
+      const CHUNK = 65536;
+      let i = 0, sent = 0;
+      const pump = () => {
+        while (sent < bytes) {
+          const n = Math.min(CHUNK, bytes - sent);
+          const ok = res.write(downloadChunk(seed, i++, n));
+          sent += n;
+          if (!ok) return res.once("drain", pump);
+        }
+        res.end();
+      };
+      return pump();
+    }
+    if (url.pathname === "/slow") {
+      await new Promise((r) => setTimeout(r, Number(url.searchParams.get("ms") ?? 1000)));
+    }
+    const hash = crypto.createHash("sha256");
+    let length = 0;
+    for await (const chunk of req) {
+      hash.update(chunk);
+      length += chunk.length;
+    }
+    const body = JSON.stringify({
+      method: req.method,
+      path: url.pathname,
+      query: url.search.slice(1),
+      headers: req.headers,
+      body: { length, sha256: hash.digest("hex") },
+    }, null, 2);
+    res.writeHead(200, { "content-type": "application/json", "x-origin": "demo" });
+    res.end(body + "\n");
+  });
+  return new Promise((resolve) => server.listen(port, host, () => resolve(server)));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const port = Number(process.argv[2] ?? 9000);
+  const server = await startOrigin(port);
+  console.log(`demo origin listening on http://127.0.0.1:${server.address().port}`);
+}
