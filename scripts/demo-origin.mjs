@@ -26,7 +26,11 @@ export function expectedDownloadSha256(bytes, seed = "isogate") {
 }
 
 export function startOrigin(port = 0, host = "127.0.0.1") {
-  const server = http.createServer(async (req, res) => {
+  const server = http.createServer((req, res) => {
+    // A client (the gateway) may go away mid-request, e.g. after a gateway timeout.
+    handle(req, res).catch(() => res.destroy());
+  });
+  async function handle(req, res) {
     const url = new URL(req.url, "http://origin");
     if (url.pathname === "/download") {
       const bytes = Number(url.searchParams.get("bytes") ?? 0);
@@ -63,7 +67,7 @@ export function startOrigin(port = 0, host = "127.0.0.1") {
     }, null, 2);
     res.writeHead(200, { "content-type": "application/json", "x-origin": "demo" });
     res.end(body + "\n");
-  });
+  }
   return new Promise((resolve) => server.listen(port, host, () => resolve(server)));
 }
 

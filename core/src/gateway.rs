@@ -363,6 +363,12 @@ pub fn verify_client_secret(client: &ClientAuth, status: Option<CredentialStatus
 /// one of them, and never from the query string (§2.3 is deliberately not supported: URLs end
 /// up in logs).
 pub fn extract_bearer(head: &RequestHead) -> Result<&str, BearerError> {
+    // Checked first, whatever the headers hold: a token in the query beside one in a header is
+    // two methods at once (§2, §3.1 `invalid_request`), and the query would carry it on to the
+    // origin's URL and logs.
+    if query_has_access_token(head.query.as_deref()) {
+        return Err(BearerError::InvalidRequest("access tokens are not accepted in the query string; use the Authorization header".into()));
+    }
     let authorization = head.single_header("authorization").map_err(|_| BearerError::InvalidRequest("repeated authorization header".into()))?;
     let octelium = head.single_header("x-octelium-auth").map_err(|_| BearerError::InvalidRequest("repeated x-octelium-auth header".into()))?;
     let from_authorization = match authorization {
@@ -386,13 +392,7 @@ pub fn extract_bearer(head: &RequestHead) -> Result<&str, BearerError> {
     match (from_authorization, from_octelium) {
         (Some(_), Some(_)) => Err(BearerError::InvalidRequest("send the access token in one header only".into())),
         (Some(t), None) | (None, Some(t)) => Ok(t),
-        (None, None) => {
-            if query_has_access_token(head.query.as_deref()) {
-                Err(BearerError::InvalidRequest("access tokens are not accepted in the query string; use the Authorization header".into()))
-            } else {
-                Err(BearerError::Missing)
-            }
-        }
+        (None, None) => Err(BearerError::Missing),
     }
 }
 

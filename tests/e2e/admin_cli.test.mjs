@@ -1,0 +1,97 @@
+// The admin API and the `isogate` CLI driving it, end to end.
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startGateway } from "./harness.mjs";
+
+describe(`admin API and CLI (${process.env.ISOGATE_RUNTIME ?? "workers"})`, () => {
+  let gw;
+  before(async () => { gw = await startGateway(); });
+  after(() => gw?.stop());
+
+  it("the_admin_api_refuses_every_request_without_the_admin_credential", async () => {
+    for (const [method, path] of [["GET", "users"], ["POST", "users"], ["GET", "credentials"], ["DELETE", "users/root"], ["POST", "credentials"], ["GET", "services"]]) {
+      for (const auth of [undefined, "Bearer wrong", `Basic ${gw.adminToken}`, `Bearer ${gw.adminToken}x`]) {
+        const headers = auth ? { authorization: auth } : {};
+        const r = await gw.root(`/admin/v1/${path}`, { method, headers, body: method === "POST" ? "{}" : undefined });
+        assert.equal(r.status, 401, `${method} ${path} ${auth}`);
+        assert.match(r.headers["www-authenticate"], /^Bearer realm=/);
+      }
+    }
+    assert.equal((await gw.admin("GET", "users/root")).status, 200, "root exists after set-up");
+  });
+
+  it("cli_seed_flow_creates_a_service_and_an_oauth2_credential_like_octeliumctl", async () => {
+    const svc = await gw.cli(["create", "service", "my-api", "--upstream", gw.originUrl]);
+    assert.equal(svc.code, 0, svc.stderr);
+    assert.match(svc.stdout, /Service my-api successfully created/);
+    const cred = await gw.cli(["create", "cred", "--user", "root", "--type", "oauth2", "my-oauth-cred"]);
+    assert.equal(cred.code, 0, cred.stderr);
+    assert.match(cred.stdout, /^Credential my-oauth-cred successfully created$/m);
+    const id = cred.stdout.match(/^Client ID: (\S+)$/m)?.[1];
+    const secret = cred.stdout.match(/^Client Secret: (\S+)$/m)?.[1];
+    assert.ok(id && secret, cred.stdout);
+    assert.ok(Buffer.from(secret, "base64url").length >= 16, "secret carries at least 128 bits");
+    const token = await gw.accessToken({ client_id: id, client_secret: secret });
+    assert.equal((await gw.service("my-api", "/anything?x=1", { headers: { authorization: `Bearer ${token}` } })).status, 200);
+
+    // Shown once: never again in get output, JSON or text.
+    for (const args of [["get", "creds"], ["get", "cred", "my-oauth-cred"], ["get", "creds", "-o", "json"]]) {
+      const out = await gw.cli(args);
+      assert.equal(out.code, 0, out.stderr);
+      assert.ok(out.stdout.includes("my-oauth-cred"));
+      assert.ok(!out.stdout.includes(secret), args.join(" "));
+    }
+  });
+
+  it("cli_every_command_speaks_json_with_o_json", async () => {
+    const user = await gw.cli(["create", "user", "carol", "-o", "json"]);
+    assert.equal(user.code, 0, user.stderr);
+    assert.equal(JSON.parse(user.stdout).user.name, "carol");
+    const at = await gw.cli(["create", "credential", "--user", "carol", "--type", "access-token", "--expire-in", "30d", "--scope", "service:my-api", "carol-at", "-o", "json"]);
+    assert.equal(at.code, 0, at.stderr);
+    const created = JSON.parse(at.stdout);
+    assert.ok(created.access_token);
+    assert.deepEqual(created.credential.scopes, ["service:my-api"]);
+    const list = JSON.parse((await gw.cli(["get", "users", "-o", "json"])).stdout);
+    assert.deepEqual(list.users.map((u) => u.name).sort(), ["carol", "root"]);
+    const services = JSON.parse((await gw.cli(["get", "services", "-o", "json"])).stdout);
+    assert.ok(services.services.some((s) => s.name === "my-api"));
+    const del = await gw.cli(["delete", "creds", "carol-at", "-o", "json"]);
+    assert.equal(del.code, 0);
+    assert.equal(JSON.parse(del.stdout).deleted.credential, "carol-at");
+  });
+
+  it("cli_text_access_token_output_and_revocation_by_delete", async () => {
+    const at = await gw.cli(["create", "cred", "--user", "root", "--type", "access-token", "direct"]);
+    assert.equal(at.code, 0, at.stderr);
+    const token = at.stdout.match(/^Access Token: (\S+)$/m)?.[1];
+    assert.ok(token, at.stdout);
+    assert.equal((await gw.service("my-api", "/", { headers: { authorization: `Bearer ${token}` } })).status, 200);
+    const del = await gw.cli(["delete", "cred", "direct"]);
+    assert.match(del.stdout, /Credential direct successfully deleted/);
+    assert.equal((await gw.service("my-api", "/", { headers: { authorization: `Bearer ${token}` } })).status, 401);
+  });
+
+  it("cli_errors_are_clear_and_exit_non_zero", async () => {
+    const dup = await gw.cli(["create", "user", "root"]);
+    assert.notEqual(dup.code, 0);
+    assert.match(dup.stderr, /already exists \(HTTP 409\)/);
+    const missing = await gw.cli(["delete", "service", "nope"]);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /does not exist \(HTTP 404\)/);
+    const badUpstream = await gw.cli(["create", "service", "x", "--upstream", "ftp://nope"]);
+    assert.match(badUpstream.stderr, /http:\/\/ or https:\/\//);
+    const wrongToken = await gw.cli(["get", "users"], { ISOGATE_ADMIN_TOKEN: "wrong" });
+    assert.notEqual(wrongToken.code, 0);
+    assert.match(wrongToken.stderr, /HTTP 401/);
+    const noToken = await gw.cli(["get", "users"], { ISOGATE_ADMIN_TOKEN: "" });
+    assert.equal(noToken.code, 2);
+    const bad = await gw.admin("POST", "credentials", { name: "x", user: "nobody", type: "oauth2" });
+    assert.equal(bad.status, 400);
+    const badJson = await gw.root("/admin/v1/users", { method: "POST", headers: { authorization: `Bearer ${gw.adminToken}` }, body: "{not json" });
+    assert.equal(badJson.status, 400);
+    // Failed requests left nothing behind.
+    const users = await gw.admin("GET", "users");
+    assert.ok(!users.json.users.some((u) => u.name === "x"));
+  });
+});

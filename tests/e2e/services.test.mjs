@@ -1,0 +1,236 @@
+// Services at <name>.<DOMAIN>: RFC 6750 validation, scopes, policy, revocation and forwarding,
+// end to end in the real runtime with a real loopback origin.
+import { describe, it, before, after } from "node:test";
+import assert from "node:assert/strict";
+import crypto from "node:crypto";
+import { Readable } from "node:stream";
+import { startGateway, decodeJwt, signJwt, CACHE_TTL_MS } from "./harness.mjs";
+import { expectedDownloadSha256 } from "../../scripts/demo-origin.mjs";
+
+describe(`services (${process.env.ISOGATE_RUNTIME ?? "workers"})`, () => {
+  let gw, cred, token;
+  const bearer = (t) => ({ authorization: `Bearer ${t}` });
+
+  before(async () => {
+    gw = await startGateway();
+    await gw.createService("my-api");
+    cred = await gw.createCredential("svc-cred");
+    token = await gw.accessToken(cred);
+  });
+  after(() => gw?.stop());
+
+  it("seed_flow_forwards_method_path_query_and_verified_identity", async () => {
+    const r = await gw.service("my-api", "/anything/a%20b?x=1&y=two", { headers: { ...bearer(token), "x-custom": "kept" } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.headers["x-origin"], "demo");
+    const seen = r.json;
+    assert.equal(seen.method, "GET");
+    assert.equal(seen.path, "/anything/a%20b");
+    assert.equal(seen.query, "x=1&y=two");
+    assert.equal(seen.headers["x-custom"], "kept");
+    assert.equal(seen.headers["x-isogate-user"], "root");
+    assert.equal(seen.headers["x-isogate-service"], "my-api");
+    assert.equal(seen.headers["x-isogate-credential"], "svc-cred");
+    assert.equal(seen.headers["x-isogate-client-id"], cred.client_id);
+    assert.equal(seen.headers["x-forwarded-host"], gw.serviceHost("my-api"));
+    assert.equal(seen.headers["x-forwarded-proto"], "http");
+  });
+
+  it("the_inbound_credential_and_client_identity_headers_never_reach_the_origin", async () => {
+    const r = await gw.service("my-api", "/", { headers: { ...bearer(token), "x-isogate-user": "admin", "x-isogate-evil": "1" } });
+    assert.equal(r.status, 200);
+    const h = r.json.headers;
+    assert.equal(h.authorization, undefined);
+    assert.equal(h["x-octelium-auth"], undefined);
+    assert.equal(h["x-isogate-user"], "root");
+    assert.equal(h["x-isogate-evil"], undefined);
+    assert.ok(!JSON.stringify(h).includes(token));
+    const viaOctelium = await gw.service("my-api", "/", { headers: { "x-octelium-auth": token } });
+    assert.equal(viaOctelium.status, 200);
+    assert.equal(viaOctelium.json.headers["x-octelium-auth"], undefined);
+  });
+
+  it("hop_by_hop_headers_are_not_forwarded", async () => {
+    const r = await gw.service("my-api", "/", { headers: { ...bearer(token), connection: "keep-alive, x-hop", "x-hop": "1", te: "trailers", "proxy-authorization": "Basic x" } });
+    assert.equal(r.status, 200);
+    for (const h of ["x-hop", "te", "proxy-authorization"]) assert.equal(r.json.headers[h], undefined, h);
+  });
+
+  it("bearer_scheme_is_case_insensitive", async () => {
+    for (const scheme of ["bearer", "BEARER", "Bearer"]) {
+      assert.equal((await gw.service("my-api", "/", { headers: { authorization: `${scheme} ${token}` } })).status, 200, scheme);
+    }
+  });
+
+  it("rfc6750_3_1_no_credential_gets_a_bare_bearer_challenge", async () => {
+    const r = await gw.service("my-api", "/");
+    assert.equal(r.status, 401);
+    assert.match(r.headers["www-authenticate"], /^Bearer realm="[^"]+"$/);
+  });
+
+  it("rfc6750_3_1_bad_tokens_are_invalid_token", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const { header, payload } = decodeJwt(token);
+    const cases = {
+      garbage: "not-a-token",
+      "tampered scope": (() => { const [h, , s] = token.split("."); return `${h}.${Buffer.from(JSON.stringify({ ...payload, sub: "admin" })).toString("base64url")}.${s}`; })(),
+      "foreign key": signJwt(crypto.randomBytes(32).toString("base64url"), header, payload),
+      expired: signJwt(gw.seed, header, { ...payload, iat: now - 7200, exp: now - 3600 }),
+      "wrong issuer": signJwt(gw.seed, header, { ...payload, iss: "https://evil.example" }),
+      "wrong type": signJwt(gw.seed, { ...header, typ: "JWT" }, payload),
+    };
+    for (const [name, t] of Object.entries(cases)) {
+      const r = await gw.service("my-api", "/", { headers: bearer(t) });
+      assert.equal(r.status, 401, name);
+      assert.match(r.headers["www-authenticate"], /error="invalid_token"/, name);
+      assert.equal(r.json.error, "invalid_token", name);
+    }
+    // Inside the 30 s leeway, a just-expired token still passes.
+    const justExpired = signJwt(gw.seed, header, { ...payload, iat: now - 3600, exp: now - 5 });
+    assert.equal((await gw.service("my-api", "/", { headers: bearer(justExpired) })).status, 200);
+  });
+
+  it("rfc6750_2_3_tokens_in_the_query_string_are_never_accepted", async () => {
+    const r = await gw.service("my-api", `/?access_token=${token}`);
+    assert.equal(r.status, 400);
+    assert.equal(r.json.error, "invalid_request");
+    assert.match(r.headers["www-authenticate"], /error="invalid_request"/);
+  });
+
+  it("two_token_headers_at_once_are_refused", async () => {
+    const r = await gw.service("my-api", "/", { headers: { ...bearer(token), "x-octelium-auth": token } });
+    assert.equal(r.status, 400);
+  });
+
+  it("unknown_service_is_404", async () => {
+    const r = await gw.service("no-such-service", "/", { headers: bearer(token) });
+    assert.equal(r.status, 404);
+    const unknownHost = await gw.request("elsewhere.example", "/", { headers: bearer(token) });
+    assert.equal(unknownHost.status, 404);
+  });
+
+  it("rfc6750_3_1_scope_denial_is_403_insufficient_scope", async () => {
+    await gw.createService("other-api");
+    const narrow = await gw.accessToken(cred, { scope: "service:my-api" });
+    const denied = await gw.service("other-api", "/", { headers: bearer(narrow) });
+    assert.equal(denied.status, 403);
+    assert.match(denied.headers["www-authenticate"], /error="insufficient_scope"/);
+    assert.match(denied.headers["www-authenticate"], /scope="service:other-api"/);
+    assert.equal((await gw.service("my-api", "/", { headers: bearer(narrow) })).status, 200);
+  });
+
+  it("service_policy_admits_only_its_users", async () => {
+    await gw.createUser("alice");
+    await gw.createService("alice-only", { allowed_users: ["alice"] });
+    const root = await gw.service("alice-only", "/", { headers: bearer(token) });
+    assert.equal(root.status, 403);
+    assert.equal(root.json.error, "insufficient_scope");
+    const aliceCred = await gw.createCredential("alice-cred", { user: "alice" });
+    const aliceToken = await gw.accessToken(aliceCred);
+    const ok = await gw.service("alice-only", "/", { headers: bearer(aliceToken) });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.json.headers["x-isogate-user"], "alice");
+  });
+
+  it("access_token_credentials_are_used_directly_as_bearer", async () => {
+    const at = await gw.createCredential("direct-at", { type: "access-token", expire_in: "30d" });
+    assert.ok(at.access_token);
+    assert.equal(at.client_secret, undefined);
+    const exp = decodeJwt(at.access_token).payload.exp;
+    assert.ok(Math.abs(exp - (Date.now() / 1000 + 30 * 86400)) < 120);
+    const r = await gw.service("my-api", "/", { headers: bearer(at.access_token) });
+    assert.equal(r.status, 200);
+    assert.equal(r.json.headers["x-isogate-credential"], "direct-at");
+  });
+
+  it("deleting_a_credential_revokes_it_within_the_cache_bound", async () => {
+    const c = await gw.createCredential("to-revoke");
+    const t = await gw.accessToken(c);
+    assert.equal((await gw.service("my-api", "/", { headers: bearer(t) })).status, 200);
+    const deleted = await gw.admin("DELETE", "credentials/to-revoke");
+    assert.equal(deleted.status, 200);
+    const start = Date.now();
+    // New token requests fail at once.
+    const again = await gw.token({ grant_type: "client_credentials", client_id: c.client_id, client_secret: c.client_secret });
+    assert.equal(again.status, 401);
+    // Outstanding tokens stop working within the configured cache lifetime.
+    let status;
+    while (Date.now() - start < CACHE_TTL_MS + 3000) {
+      status = (await gw.service("my-api", "/", { headers: bearer(t) })).status;
+      if (status === 401) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const latency = Date.now() - start;
+    assert.equal(status, 401);
+    assert.ok(latency <= CACHE_TTL_MS + 1000, `revocation took ${latency} ms`);
+    console.log(`# revocation latency after credential delete: ${latency} ms (bound ${CACHE_TTL_MS} ms)`);
+  });
+
+  it("deleting_a_user_revokes_its_credentials", async () => {
+    await gw.createUser("bob");
+    const c = await gw.createCredential("bob-cred", { user: "bob" });
+    const t = await gw.accessToken(c);
+    assert.equal((await gw.service("my-api", "/", { headers: bearer(t) })).status, 200);
+    assert.equal((await gw.admin("DELETE", "users/bob")).status, 200);
+    const start = Date.now();
+    let status;
+    while (Date.now() - start < CACHE_TTL_MS + 3000) {
+      status = (await gw.service("my-api", "/", { headers: bearer(t) })).status;
+      if (status === 401) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(status, 401);
+    assert.equal((await gw.admin("GET", "credentials/bob-cred")).status, 404);
+  });
+
+  it("a_multi_megabyte_upload_streams_through_intact", async () => {
+    const size = 8 * 1024 * 1024;
+    const hash = crypto.createHash("sha256");
+    let sent = 0;
+    const body = Readable.from((function* () {
+      while (sent < size) {
+        const chunk = crypto.randomBytes(Math.min(256 * 1024, size - sent));
+        hash.update(chunk);
+        sent += chunk.length;
+        yield chunk;
+      }
+    })());
+    const r = await gw.service("my-api", "/upload", { method: "POST", headers: { ...bearer(token), "content-type": "application/octet-stream" }, body });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.body.length, size);
+    assert.equal(r.json.body.sha256, hash.digest("hex"));
+  });
+
+  it("a_multi_megabyte_download_streams_through_intact", async () => {
+    const size = 32 * 1024 * 1024;
+    const res = await gw.service("my-api", `/download?bytes=${size}`, { headers: bearer(token), stream: true });
+    assert.equal(res.statusCode, 200);
+    const hash = crypto.createHash("sha256");
+    let length = 0;
+    for await (const chunk of res) {
+      hash.update(chunk);
+      length += chunk.length;
+    }
+    assert.equal(length, size);
+    assert.equal(hash.digest("hex"), expectedDownloadSha256(size));
+  });
+
+  it("expect_100_continue_is_not_forwarded", async () => {
+    const r = await gw.service("my-api", "/", { method: "POST", headers: { ...bearer(token), expect: "100-continue", "content-type": "text/plain" }, body: "hello" });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.body.length, 5);
+    assert.equal(r.json.headers.expect, undefined);
+  });
+
+  it("upstream_failures_are_502_and_504_without_internals", async () => {
+    const dead = await gw.admin("POST", "services", { name: "dead-api", upstream: "http://127.0.0.1:1" });
+    assert.equal(dead.status, 201);
+    const r502 = await gw.service("dead-api", "/", { headers: bearer(token) });
+    assert.equal(r502.status, 502);
+    assert.equal(r502.json.error, "bad_gateway");
+    assert.ok(!r502.text.includes("127.0.0.1"));
+    const r504 = await gw.service("my-api", "/slow?ms=4000", { headers: bearer(token) });
+    assert.equal(r504.status, 504);
+    assert.equal(r504.json.error, "gateway_timeout");
+  });
+});
