@@ -81,7 +81,8 @@ async fn route<D: SqlDb>(gw: &Gateway, db: &D, head: &RequestHead, body: &[u8], 
             gw.invalidate_credential(&cred.client_id);
             Ok(Response::json(200, &json!({ "deleted": { "credential": n } })))
         }
-        ("users" | "services" | "credentials", _, _) => Err(AdminError::MethodNotAllowed),
+        ("users" | "services" | "credentials", _, None) => Err(AdminError::MethodNotAllowed("GET, POST")),
+        ("users" | "services" | "credentials", _, Some(_)) => Err(AdminError::MethodNotAllowed("GET, DELETE")),
         _ => Err(AdminError::NotFound("no such admin endpoint".into())),
     }
 }

@@ -155,8 +155,8 @@ pub enum AdminError {
     Conflict(String),
     /// 400.
     BadRequest(String),
-    /// 405.
-    MethodNotAllowed,
+    /// 405, with the methods the resource allows.
+    MethodNotAllowed(&'static str),
     /// 413.
     PayloadTooLarge,
     /// 503: the admin API is not configured, or storage is unavailable.
@@ -170,13 +170,15 @@ impl AdminError {
             AdminError::NotFound(d) => (404, "not_found", d.clone()),
             AdminError::Conflict(d) => (409, "already_exists", d.clone()),
             AdminError::BadRequest(d) => (400, "invalid_request", d.clone()),
-            AdminError::MethodNotAllowed => (405, "method_not_allowed", "method not allowed on this resource".into()),
+            AdminError::MethodNotAllowed(_) => (405, "method_not_allowed", "method not allowed on this resource".into()),
             AdminError::PayloadTooLarge => (413, "invalid_request", "the request body is too large".into()),
             AdminError::Unavailable(d) => (503, "temporarily_unavailable", d.clone()),
         };
         let mut resp = Response::json(status, &json!({ "error": code, "error_description": d })).no_store();
-        if matches!(self, AdminError::Unauthorized) {
-            resp = resp.with_header("www-authenticate", format!("Bearer realm=\"{realm}-admin\""));
+        match self {
+            AdminError::Unauthorized => resp = resp.with_header("www-authenticate", format!("Bearer realm=\"{realm}-admin\"")),
+            AdminError::MethodNotAllowed(allow) => resp = resp.with_header("allow", *allow),
+            _ => {}
         }
         resp
     }

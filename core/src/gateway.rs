@@ -298,8 +298,11 @@ impl Gateway {
             Some(s) if s.is_live(now) && s.credential.user == claims.sub => s.credential,
             _ => return Err(BearerError::invalid_token("the credential behind this token was revoked")),
         };
-        let service = self.cached_service(db, service_name, now_ms).await?.ok_or(BearerError::UnknownService)?;
         let scopes = ScopeSet::parse(&claims.scope).map_err(|_| BearerError::invalid_token("the access token has an invalid scope"))?;
+        // Scope first, by name alone: a token cannot probe which services exist outside its
+        // scope (existing or not, they all answer 403).
+        check_scope(&scopes, service_name)?;
+        let service = self.cached_service(db, service_name, now_ms).await?.ok_or(BearerError::UnknownService)?;
         decide_access(&scopes, &claims.sub, &service)?;
         let principal = Principal {
             user: claims.sub,
@@ -397,17 +400,33 @@ pub fn extract_bearer(head: &RequestHead) -> Result<&str, BearerError> {
 }
 
 fn query_has_access_token(query: Option<&str>) -> bool {
-    query.is_some_and(|q| q.split('&').any(|p| p.split('=').next() == Some("access_token")))
+    // Decode the name too: `access%5Ftoken` is the same parameter to any form parser.
+    query.is_some_and(|q| {
+        q.split('&').any(|p| {
+            let name = p.split('=').next().unwrap_or("");
+            crate::token_request::form_urldecode(name).as_deref().unwrap_or(name) == "access_token"
+        })
+    })
+}
+
+fn check_scope(scopes: &ScopeSet, service_name: &str) -> Result<(), BearerError> {
+    if scopes.allows_service(service_name) {
+        return Ok(());
+    }
+    Err(BearerError::InsufficientScope {
+        description: "the access token's scope does not include this service".into(),
+        scope: format!("service:{service_name}"),
+    })
 }
 
 /// The token's scopes must cover the service, and the service's policy must admit the user.
 pub fn decide_access(scopes: &ScopeSet, user: &str, service: &Service) -> Result<(), BearerError> {
-    let needed = format!("service:{}", service.name);
-    if !scopes.allows_service(&service.name) {
-        return Err(BearerError::InsufficientScope { description: "the access token's scope does not include this service".into(), scope: needed });
-    }
+    check_scope(scopes, &service.name)?;
     if !service.allowed_users.is_empty() && !service.allowed_users.iter().any(|u| u == user) {
-        return Err(BearerError::InsufficientScope { description: "this service's policy does not admit this user".into(), scope: needed });
+        return Err(BearerError::InsufficientScope {
+            description: "this service's policy does not admit this user".into(),
+            scope: format!("service:{}", service.name),
+        });
     }
     Ok(())
 }

@@ -72,3 +72,41 @@ impl Response {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
+
+/// The parts of an absolute request URL (`scheme://authority/path?query#fragment`) that the
+/// gateway routes on, split without a URL library (the runtimes hand over URLs they already
+/// parsed; a full parser would only add size to the wasm).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlParts<'a> {
+    pub scheme: &'a str,
+    pub authority: &'a str,
+    /// Starts with `/`; `/` when the URL has no path.
+    pub path: &'a str,
+    pub query: Option<&'a str>,
+}
+
+pub fn split_url(url: &str) -> UrlParts<'_> {
+    let url = url.split('#').next().unwrap_or("");
+    let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, rest) = rest.split_at(authority_end);
+    let (path, query) = match rest.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (rest, None),
+    };
+    UrlParts { scheme, authority, path: if path.is_empty() { "/" } else { path }, query }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absolute_urls_split_into_routing_parts() {
+        let u = split_url("https://my-api.example.com:8443/a/b%20c?x=1&y=?#frag");
+        assert_eq!(u, UrlParts { scheme: "https", authority: "my-api.example.com:8443", path: "/a/b%20c", query: Some("x=1&y=?") });
+        assert_eq!(split_url("http://h").path, "/");
+        assert_eq!(split_url("http://h?q").query, Some("q"));
+        assert_eq!(split_url("http://h/").query, None);
+    }
+}

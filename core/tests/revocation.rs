@@ -245,3 +245,25 @@ fn oauth2_credential_expiry_caps_token_lifetime_and_ends_the_exchange() {
         assert_bearer_error(&refused(h.call(t)), 401, "invalid_token");
     }
 }
+
+#[test]
+fn disabled_credential_or_user_is_refused_like_a_deleted_one() {
+    // Records disabled in the database directly (an operator's SQL console): nothing tells the
+    // isolates, so the cache TTL is the bound here too.
+    for (case, sql) in [
+        ("credential disabled", "UPDATE credentials SET enabled = 0 WHERE name = 'root-cred'"),
+        ("user disabled", "UPDATE users SET enabled = 0 WHERE name = 'root'"),
+        ("credential expired", "UPDATE credentials SET expires_at = 1700000000 WHERE name = 'root-cred'"),
+    ] {
+        let (h, client) = Harness::seeded();
+        let token = h.token_for(&client, None);
+        authorized(h.call(&token));
+        let cached_at = h.now_ms();
+        h.db.exec_raw(sql);
+        assert_token_error(&h.token(&post_form(&client, None), &[]), 401, "invalid_client");
+        h.set_ms(cached_at + TTL_MS - 1);
+        assert!(h.call(&token).is_ok(), "{case}: refused inside the TTL");
+        h.set_ms(cached_at + TTL_MS);
+        assert_bearer_error(&refused(h.call(&token)), 401, "invalid_token");
+    }
+}

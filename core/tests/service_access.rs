@@ -147,6 +147,27 @@ fn unknown_service_with_a_valid_token_is_404() {
 }
 
 #[test]
+fn a_narrowly_scoped_token_cannot_probe_which_services_exist() {
+    let (h, client) = Harness::seeded();
+    h.create_service("other", "http://127.0.0.1:9001", &[]);
+    let token = h.token_for(&client, Some("service:my-api"));
+    let auth = format!("Bearer {token}");
+    let existing = refused(h.service("other.example.com", &[("authorization", &auth)]));
+    let missing = refused(h.service("ghost.example.com", &[("authorization", &auth)]));
+    assert_eq!((existing.status, missing.status), (403, 403));
+    assert_eq!(json_body(&existing)["error"], json_body(&missing)["error"]);
+}
+
+#[test]
+fn percent_encoded_access_token_query_parameter_is_refused_too() {
+    let (h, client) = Harness::seeded();
+    let token = h.token_for(&client, None);
+    let r = refused(h.service_on(&h.gw, &head("GET", SERVICE_HOST, "/", Some(&format!("access%5Ftoken={token}")), &[])));
+    assert_eq!(r.status, 400);
+    assert_eq!(json_body(&r)["error"], "invalid_request");
+}
+
+#[test]
 fn rfc6750_3_1_scope_narrows_a_token_to_its_services() {
     let (h, client) = Harness::seeded();
     h.create_service("other", "http://127.0.0.1:9001", &[]);
@@ -318,4 +339,18 @@ fn key_rotation_keeps_tokens_of_the_previous_key_valid_until_they_expire() {
     authorized(h.call_with(&with_previous, &new_token));
     // ...but not on an isolate still on the old key alone.
     assert_bearer_error(&refused(h.call(&new_token)), 401, "invalid_token");
+}
+
+#[test]
+fn service_hosts_route_case_insensitively_and_on_default_ports() {
+    let (h, client) = Harness::seeded();
+    let auth = format!("Bearer {}", h.token_for(&client, None));
+    for host in ["my-api.example.com", "MY-API.Example.COM", "my-api.example.com.", "my-api.example.com:443", "my-api.example.com:80"] {
+        let a = h.service(host, &[("authorization", &auth)]).unwrap_or_else(|r| panic!("{host}: {}", text(&r)));
+        assert_eq!(a.plan.url, "http://127.0.0.1:9000/", "{host}");
+    }
+    // Only one label under the domain, and only the default ports, name a service.
+    for host in ["my-api.example.com:8443", "a.my-api.example.com", "my-api.example.org", "my_api.example.com", "example.com.evil.test"] {
+        assert_eq!(h.gw.route(&head("GET", host, "/", None, &[])), isogate_core::Route::UnknownHost, "{host}");
+    }
 }

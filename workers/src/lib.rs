@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use isogate_core::error::{StoreError, UpstreamError};
 use isogate_core::forward::{filter_response_headers, is_relayable_status};
 use isogate_core::gateway::{gateway_from_settings, misconfigured_response};
-use isogate_core::http::{RequestHead, Response as CoreResponse};
+use isogate_core::http::{split_url, RequestHead, Response as CoreResponse};
 use isogate_core::store::{SqlDb, SqlValue};
 use isogate_core::{Gateway, RandomSource, Route};
 use std::cell::RefCell;
@@ -70,18 +70,16 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
 }
 
 fn request_head(req: &Request) -> Result<RequestHead> {
-    let url = req.url()?;
+    let url = req.inner().url();
+    let parts = split_url(&url);
     let headers: Vec<(String, String)> = req.headers().entries().collect();
-    let host = req
-        .headers()
-        .get("host")?
-        .unwrap_or_else(|| url.host_str().map(|h| match url.port() { Some(p) => format!("{h}:{p}"), None => h.to_owned() }).unwrap_or_default());
+    let host = req.headers().get("host")?.unwrap_or_else(|| parts.authority.to_owned());
     Ok(RequestHead {
-        method: req.method().to_string(),
-        scheme: url.scheme().to_owned(),
+        method: req.inner().method(),
+        scheme: parts.scheme.to_owned(),
         host,
-        path: url.path().to_owned(),
-        query: url.query().map(str::to_owned),
+        path: parts.path.to_owned(),
+        query: parts.query.map(str::to_owned),
         client_ip: req.headers().get("cf-connecting-ip")?,
         headers,
     })

@@ -58,6 +58,11 @@ impl MemDb {
         Ok(())
     }
 
+    /// Runs SQL directly, bypassing the gateway: for arranging faults (triggers and the like).
+    pub fn exec_raw(&self, sql: &str) {
+        self.conn.borrow().execute_batch(sql).expect("raw sql runs");
+    }
+
     /// Raw rows of a statement, bypassing the gateway: for asserting what is stored.
     pub fn raw(&self, sql: &str) -> Vec<Vec<SqlValue>> {
         let conn = self.conn.borrow();
