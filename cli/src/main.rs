@@ -53,6 +53,8 @@ enum Command {
         #[command(subcommand)]
         what: Kind,
     },
+    /// Generate a new Ed25519 signing key (for ISOGATE_SIGNING_KEY and key rotation). Offline.
+    Keygen,
 }
 
 #[derive(Subcommand)]
@@ -140,6 +142,9 @@ impl Api {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Keygen) {
+        return keygen(cli.output == Output::Json);
+    }
     let Some(token) = cli.token.clone().filter(|t| !t.is_empty()) else {
         eprintln!("Error: no admin credential: pass --token or set ISOGATE_ADMIN_TOKEN");
         return ExitCode::from(2);
@@ -202,6 +207,7 @@ fn run(cli: &Cli, api: &Api) -> Result<(), String> {
                 print_table(path, &items);
             }
         }
+        Command::Keygen => unreachable!("handled before connecting"),
         Command::Delete { what } => {
             let (path, label, name) = what.parts();
             let name = name.ok_or_else(|| format!("delete needs the {} name", label.to_lowercase()))?;
@@ -214,6 +220,27 @@ fn run(cli: &Cli, api: &Api) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Prints a fresh signing key: the secret seed, and the public half as published in the JWKS.
+fn keygen(json_out: bool) -> ExitCode {
+    use base64::Engine as _;
+    let mut seed = [0u8; 32];
+    if getrandom::fill(&mut seed).is_err() {
+        eprintln!("Error: the operating system's random source is unavailable");
+        return ExitCode::FAILURE;
+    }
+    let key = isogate_core::token::SigningKey::from_seed(seed);
+    let jwk = key.verifying_key().to_jwk();
+    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(seed);
+    if json_out {
+        print_json(&json!({ "signing_key": secret, "public_key": jwk["x"], "kid": jwk["kid"] }));
+    } else {
+        println!("Signing key (secret, for ISOGATE_SIGNING_KEY): {secret}");
+        println!("Public key (for ISOGATE_EXTRA_PUBLIC_KEYS): {}", jwk["x"].as_str().unwrap_or(""));
+        println!("Key ID: {}", jwk["kid"].as_str().unwrap_or(""));
+    }
+    ExitCode::SUCCESS
 }
 
 fn print_json(v: &Value) {

@@ -18,7 +18,9 @@ use crate::scope::{credential_ceiling, grant_scopes, ScopeSet};
 use crate::secret::{SecretHash, TOKEN_ID_BYTES};
 use crate::store::{SqlDb, Store};
 use crate::token::{issue_access_token, validate_access_token, IssuedToken, KeySet, SigningKey, TokenGrant};
-use crate::token_request::{parse_token_request, ClientAuth, MAX_TOKEN_REQUEST_BYTES};
+use crate::token_request::{parse_client_request, parse_token_request, ClientAuth, ClientRequest, MAX_TOKEN_REQUEST_BYTES};
+use std::collections::HashSet;
+use std::rc::Rc;
 use serde_json::json;
 
 /// Default access token lifetime: one hour.
@@ -104,8 +106,9 @@ impl std::fmt::Display for ConfigError {
 /// - `ISOGATE_TOKEN_TTL`: access token lifetime (`3600`, `1h`...), default 1 hour;
 /// - `ISOGATE_CACHE_TTL_MS`: hot-path cache lifetime = revocation bound, default 5000;
 /// - `ISOGATE_UPSTREAM_TIMEOUT_MS`: default 30000;
-/// - `ISOGATE_PREVIOUS_PUBLIC_KEYS`: comma-separated JWK `x` values of retired signing keys
-///   whose tokens stay valid until they expire.
+/// - `ISOGATE_EXTRA_PUBLIC_KEYS`: comma-separated JWK `x` values of other signing keys,
+///   published in the JWKS and accepted: the next key before it becomes current (so resource
+///   servers caching the JWKS know it in time), and retired keys until their tokens expire.
 pub fn gateway_from_settings(setting: impl Fn(&str) -> Option<String>) -> Result<Gateway, ConfigError> {
     let get = |name: &str| setting(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
     let domain = get("ISOGATE_DOMAIN").ok_or_else(|| ConfigError("ISOGATE_DOMAIN is not set".into()))?;
@@ -124,14 +127,14 @@ pub fn gateway_from_settings(setting: impl Fn(&str) -> Option<String>) -> Result
     config.admin_token = get("ISOGATE_ADMIN_TOKEN");
     let seed = get("ISOGATE_SIGNING_KEY").ok_or_else(|| ConfigError("ISOGATE_SIGNING_KEY is not set".into()))?;
     let signing_key = SigningKey::from_base64_seed(&seed).map_err(|e| ConfigError(format!("ISOGATE_SIGNING_KEY: {e}")))?;
-    let previous = get("ISOGATE_PREVIOUS_PUBLIC_KEYS")
+    let extra_keys = get("ISOGATE_EXTRA_PUBLIC_KEYS")
         .unwrap_or_default()
         .split(',')
         .filter(|x| !x.trim().is_empty())
         .map(crate::token::VerifyingKey::from_jwk_x)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ConfigError(format!("ISOGATE_PREVIOUS_PUBLIC_KEYS: {e}")))?;
-    Ok(Gateway::new(config, signing_key, previous))
+        .map_err(|e| ConfigError(format!("ISOGATE_EXTRA_PUBLIC_KEYS: {e}")))?;
+    Ok(Gateway::new(config, signing_key, extra_keys))
 }
 
 /// The answer when the gateway cannot be built from its settings: a 503 that names no value.
@@ -163,17 +166,23 @@ pub struct Gateway {
     keys: KeySet,
     services: TtlCache<Option<Service>>,
     credentials: TtlCache<Option<CredentialStatus>>,
+    /// Ids of individually revoked tokens (RFC 7009), loaded whole: one storage read per
+    /// cache lifetime per isolate, however many tokens are in use.
+    revoked: TtlCache<Rc<HashSet<String>>>,
 }
 
+const REVOKED_SET_KEY: &str = "revoked";
+
 impl Gateway {
-    /// `previous_keys` are public keys of earlier signing keys whose tokens must keep
-    /// validating until they expire (key rotation).
-    pub fn new(config: GatewayConfig, signing_key: SigningKey, previous_keys: Vec<crate::token::VerifyingKey>) -> Gateway {
+    /// `extra_keys` are public keys published and accepted besides the signing key's own (key
+    /// rotation: the next key, and retired keys whose tokens must keep validating).
+    pub fn new(config: GatewayConfig, signing_key: SigningKey, extra_keys: Vec<crate::token::VerifyingKey>) -> Gateway {
         let mut keys = vec![signing_key.verifying_key().clone()];
-        keys.extend(previous_keys.into_iter().filter(|k| k.kid != signing_key.verifying_key().kid));
+        keys.extend(extra_keys.into_iter().filter(|k| k.kid != signing_key.verifying_key().kid));
         Gateway {
             services: TtlCache::new(config.cache_ttl_ms),
             credentials: TtlCache::new(config.cache_ttl_ms),
+            revoked: TtlCache::new(config.cache_ttl_ms),
             keys: KeySet::new(keys),
             signing_key,
             config,
@@ -212,6 +221,14 @@ impl Gateway {
                 Ok(resp) => resp,
                 Err(e) => e.to_response(&self.config.realm),
             },
+            "/oauth2/revoke" => match self.revocation_endpoint(db, head, body, now).await {
+                Ok(resp) => resp,
+                Err(e) => e.to_response(&self.config.realm),
+            },
+            "/oauth2/introspect" => match self.introspection_endpoint(db, head, body, now).await {
+                Ok(resp) => resp,
+                Err(e) => e.to_response(&self.config.realm),
+            },
             "/.well-known/oauth-authorization-server" | "/.well-known/openid-configuration" => {
                 read_only(head, || Response::json(200, &self.metadata()).with_header("cache-control", "public, max-age=300"))
             }
@@ -234,6 +251,10 @@ impl Gateway {
             "grant_types_supported": ["client_credentials"],
             "response_types_supported": [],
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "revocation_endpoint": format!("{iss}/oauth2/revoke"),
+            "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "introspection_endpoint": format!("{iss}/oauth2/introspect"),
+            "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "scopes_supported": ["service:*"],
         })
     }
@@ -241,9 +262,7 @@ impl Gateway {
     /// RFC 6749 §4.4 client credentials grant.
     async fn token_endpoint<D: SqlDb>(&self, db: &D, head: &RequestHead, body: &[u8], now: i64, rng: &mut dyn RandomSource) -> Result<Response, TokenError> {
         let request = parse_token_request(head, body)?;
-        // Always read storage here, never the cache: a deleted credential must fail at once.
-        let status = Store::new(db).credential_status(request.client.client_id()).await?;
-        let status = verify_client_secret(&request.client, status, now)?;
+        let status = authenticate_client(db, &request.client, now).await?;
         if request.grant_type != "client_credentials" {
             return Err(TokenError::UnsupportedGrantType);
         }
@@ -261,6 +280,50 @@ impl Gateway {
             body["scope"] = granted_text.into();
         }
         Ok(Response::json(200, &body).no_store())
+    }
+
+    /// RFC 7009: a client revokes one of its own access tokens. Unknown, malformed or expired
+    /// tokens answer 200 (§2.2: the client cannot do anything about them anyway).
+    async fn revocation_endpoint<D: SqlDb>(&self, db: &D, head: &RequestHead, body: &[u8], now: i64) -> Result<Response, TokenError> {
+        let ClientRequest { client, params } = parse_client_request(head, body)?;
+        let status = authenticate_client(db, &client, now).await?;
+        let token = params.get("token").ok_or_else(|| TokenError::invalid_request("token is required"))?;
+        // `token_type_hint` may be ignored (§2.1): only access tokens exist here.
+        if let Ok(claims) = validate_access_token(token, &self.keys, &self.config.issuer, &self.config.issuer, now) {
+            if claims.client_id != status.credential.client_id {
+                return Err(TokenError::UnauthorizedClient("a client may revoke only its own tokens".into()));
+            }
+            Store::new(db).revoke_token(&claims.jti, &claims.client_id, claims.exp, now).await?;
+            self.revoked.invalidate(REVOKED_SET_KEY);
+        }
+        Ok(Response::new(200).no_store())
+    }
+
+    /// RFC 7662: an authenticated client (a resource server outside the edge) asks whether a
+    /// token is active. Reads storage directly, never the cache, so the answer is current.
+    async fn introspection_endpoint<D: SqlDb>(&self, db: &D, head: &RequestHead, body: &[u8], now: i64) -> Result<Response, TokenError> {
+        let ClientRequest { client, params } = parse_client_request(head, body)?;
+        authenticate_client(db, &client, now).await?;
+        let token = params.get("token").ok_or_else(|| TokenError::invalid_request("token is required"))?;
+        let inactive = || Ok(Response::json(200, &json!({ "active": false })).no_store());
+        let Ok(claims) = validate_access_token(token, &self.keys, &self.config.issuer, &self.config.issuer, now) else {
+            return inactive();
+        };
+        let store = Store::new(db);
+        let live = store.credential_status(&claims.client_id).await?.is_some_and(|s| s.is_live(now) && s.credential.user == claims.sub);
+        if !live || store.is_token_revoked(&claims.jti).await? {
+            return inactive();
+        }
+        // §2.2: the inactive answer carries nothing else; the active one describes the token.
+        Ok(Response::json(
+            200,
+            &json!({
+                "active": true, "scope": claims.scope, "client_id": claims.client_id, "username": claims.sub,
+                "token_type": "Bearer", "exp": claims.exp, "iat": claims.iat, "sub": claims.sub,
+                "aud": claims.aud, "iss": claims.iss, "jti": claims.jti,
+            }),
+        )
+        .no_store())
     }
 
     /// Signs a token for a credential; its lifetime never outlives the credential.
@@ -298,6 +361,9 @@ impl Gateway {
             Some(s) if s.is_live(now) && s.credential.user == claims.sub => s.credential,
             _ => return Err(BearerError::invalid_token("the credential behind this token was revoked")),
         };
+        if self.revoked_token_ids(db, now_ms).await?.contains(&claims.jti) {
+            return Err(BearerError::invalid_token("the access token was revoked"));
+        }
         let scopes = ScopeSet::parse(&claims.scope).map_err(|_| BearerError::invalid_token("the access token has an invalid scope"))?;
         // Scope first, by name alone: a token cannot probe which services exist outside its
         // scope (existing or not, they all answer 403).
@@ -321,6 +387,16 @@ impl Gateway {
         let loaded = Store::new(db).credential_status(client_id).await?;
         self.credentials.put(client_id, loaded.clone(), now_ms);
         Ok(loaded)
+    }
+
+    async fn revoked_token_ids<D: SqlDb>(&self, db: &D, now_ms: u64) -> Result<Rc<HashSet<String>>, BearerError> {
+        if let Some(hit) = self.revoked.get(REVOKED_SET_KEY, now_ms) {
+            return Ok(hit);
+        }
+        let ids: HashSet<String> = Store::new(db).revoked_token_ids((now_ms / 1000) as i64).await?.into_iter().collect();
+        let ids = Rc::new(ids);
+        self.revoked.put(REVOKED_SET_KEY, ids.clone(), now_ms);
+        Ok(ids)
     }
 
     async fn cached_service<D: SqlDb>(&self, db: &D, name: &str, now_ms: u64) -> Result<Option<Service>, BearerError> {
@@ -347,6 +423,13 @@ fn read_only(head: &RequestHead, respond: impl FnOnce() -> Response) -> Response
         "GET" | "HEAD" => respond(),
         _ => Response::json(405, &json!({ "error": "method_not_allowed", "error_description": "use GET" })).with_header("allow", "GET, HEAD"),
     }
+}
+
+/// Loads the client's credential (from storage, never the cache: a deleted credential must
+/// fail at once) and verifies its secret.
+pub async fn authenticate_client<D: SqlDb>(db: &D, client: &ClientAuth, now: i64) -> Result<CredentialStatus, TokenError> {
+    let status = Store::new(db).credential_status(client.client_id()).await?;
+    verify_client_secret(client, status, now)
 }
 
 /// Checks the presented secret against the stored hash in constant time. Unknown client ids

@@ -8,7 +8,10 @@ use crate::error::StoreError;
 use crate::model::{Credential, CredentialKind, CredentialStatus, Service, User};
 
 /// The migrations, in order, for runtimes that apply them themselves (Spin, tests).
-pub const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("../../infra/migrations/0001_init.sql"))];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("../../infra/migrations/0001_init.sql")),
+    ("0002_revoked_tokens", include_str!("../../infra/migrations/0002_revoked_tokens.sql")),
+];
 
 /// A value bound to or read from a statement.
 #[derive(Clone, Debug, PartialEq)]
@@ -203,6 +206,33 @@ impl<'a, D: SqlDb> Store<'a, D> {
         Ok(if changed == 0 { Inserted::AlreadyExists } else { Inserted::Created })
     }
 
+    /// Records an access token as revoked until `expires_at`, pruning rows of tokens that have
+    /// expired since (they would be refused anyway).
+    pub async fn revoke_token(&self, jti: &str, client_id: &str, expires_at: i64, now: i64) -> Result<(), StoreError> {
+        self.db
+            .execute_batch(&[
+                ("DELETE FROM revoked_tokens WHERE expires_at < ?1", vec![(now - crate::token::CLOCK_LEEWAY_SECS).into()]),
+                (
+                    "INSERT OR IGNORE INTO revoked_tokens (jti, client_id, expires_at) VALUES (?1, ?2, ?3)",
+                    vec![jti.into(), client_id.into(), expires_at.into()],
+                ),
+            ])
+            .await
+    }
+
+    /// Ids of revoked tokens that could still pass the expiry check at `now`.
+    pub async fn revoked_token_ids(&self, now: i64) -> Result<Vec<String>, StoreError> {
+        let rows = self
+            .db
+            .query("SELECT jti FROM revoked_tokens WHERE expires_at >= ?1", &[(now - crate::token::CLOCK_LEEWAY_SECS).into()])
+            .await?;
+        rows.iter().map(|r| text(r, 0)).collect()
+    }
+
+    pub async fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        Ok(!self.db.query("SELECT 1 FROM revoked_tokens WHERE jti = ?1", &[jti.into()]).await?.is_empty())
+    }
+
     pub async fn delete_credential(&self, name: &str) -> Result<bool, StoreError> {
         Ok(self.db.execute("DELETE FROM credentials WHERE name = ?1", &[name.into()]).await? > 0)
     }
@@ -293,6 +323,7 @@ mod tests {
     #[test]
     fn migration_splits_into_its_statements() {
         let statements = split_sql(MIGRATIONS[0].1);
+        assert_eq!(split_sql(MIGRATIONS[1].1).len(), 2);
         assert_eq!(statements.len(), 5);
         assert!(statements.iter().all(|s| !s.contains("--")));
         assert!(statements[4].starts_with("INSERT OR IGNORE INTO users"));

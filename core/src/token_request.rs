@@ -51,9 +51,19 @@ pub struct TokenRequest {
     pub scope_raw: Option<String>,
 }
 
-/// Parses a token request. `body` must already be bounded by [`MAX_TOKEN_REQUEST_BYTES`]
-/// (the runtime stops reading past it and calls [`TokenError::PayloadTooLarge`]).
-pub fn parse_token_request(head: &RequestHead, body: &[u8]) -> Result<TokenRequest, TokenError> {
+/// A client-authenticated form request to one of the OAuth2 endpoints (token, revocation,
+/// introspection): everything but the endpoint's own parameters.
+#[derive(Debug)]
+pub struct ClientRequest {
+    pub client: ClientAuth,
+    pub params: FormParams,
+}
+
+/// Parses what the token, revocation (RFC 7009 §2.1) and introspection (RFC 7662 §2.1)
+/// endpoints share: POST, a bounded form body, nothing in the query string, exactly one client
+/// authentication method. `body` holds at most [`MAX_TOKEN_REQUEST_BYTES`] + 1 bytes (the
+/// runtime stops reading there).
+pub fn parse_client_request(head: &RequestHead, body: &[u8]) -> Result<ClientRequest, TokenError> {
     if head.method != "POST" {
         return Err(TokenError::MethodNotAllowed);
     }
@@ -78,6 +88,10 @@ pub fn parse_token_request(head: &RequestHead, body: &[u8]) -> Result<TokenReque
     let basic = parse_basic_authorization(head)?;
     let body_id = params.get("client_id");
     let body_secret = params.get("client_secret");
+    let unauthenticated = || TokenError::InvalidClient {
+        description: "client authentication is required (client_secret_basic or client_secret_post)".into(),
+        basic_attempted: false,
+    };
     let client = match (basic, body_id, body_secret) {
         (Some(_), _, Some(_)) => {
             return Err(TokenError::invalid_request("use exactly one client authentication method (RFC 6749 §2.3)"));
@@ -87,20 +101,14 @@ pub fn parse_token_request(head: &RequestHead, body: &[u8]) -> Result<TokenReque
         }
         (Some(basic), _, None) => basic,
         (None, Some(id), Some(secret)) => ClientAuth::Post { client_id: id.to_owned(), client_secret: Secret::new(secret) },
-        (None, Some(_), None) => {
-            return Err(TokenError::InvalidClient {
-                description: "client authentication is required (client_secret_basic or client_secret_post)".into(),
-                basic_attempted: false,
-            })
-        }
-        (None, None, _) => {
-            return Err(TokenError::InvalidClient {
-                description: "client authentication is required (client_secret_basic or client_secret_post)".into(),
-                basic_attempted: false,
-            })
-        }
+        (None, _, _) => return Err(unauthenticated()),
     };
+    Ok(ClientRequest { client, params })
+}
 
+/// Parses a token request (RFC 6749 §4.4.2).
+pub fn parse_token_request(head: &RequestHead, body: &[u8]) -> Result<TokenRequest, TokenError> {
+    let ClientRequest { client, params } = parse_client_request(head, body)?;
     let grant_type = params
         .get("grant_type")
         .ok_or_else(|| TokenError::invalid_request("grant_type is required"))?
@@ -134,13 +142,9 @@ pub fn parse_form(body: &str) -> Result<FormParams, TokenError> {
             // §3.2: "Request and response parameters MUST NOT be included more than once."
             return Err(TokenError::invalid_request(format!("parameter {} is repeated", printable(&name))));
         }
-        // §3.1: "Parameters sent without a value MUST be treated as if they were omitted."
-        if !value.is_empty() {
-            params.push((name, value));
-        } else {
-            params.push((name, String::new()));
-        }
+        params.push((name, value));
     }
+    // §3.1: "Parameters sent without a value MUST be treated as if they were omitted."
     params.retain(|(_, v)| !v.is_empty());
     Ok(FormParams(params))
 }

@@ -328,7 +328,7 @@ fn key_rotation_keeps_tokens_of_the_previous_key_valid_until_they_expire() {
     let mut rotated = h.settings.clone();
     rotated.insert("ISOGATE_SIGNING_KEY".into(), URL_SAFE_NO_PAD.encode([8u8; 32]));
     let without_previous = gateway(&rotated);
-    rotated.insert("ISOGATE_PREVIOUS_PUBLIC_KEYS".into(), old_x);
+    rotated.insert("ISOGATE_EXTRA_PUBLIC_KEYS".into(), old_x);
     let with_previous = gateway(&rotated);
 
     assert_bearer_error(&refused(h.call_with(&without_previous, &old_token)), 401, "invalid_token");
