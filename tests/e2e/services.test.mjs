@@ -36,6 +36,17 @@ describe(`services (${process.env.ISOGATE_RUNTIME ?? "workers"})`, () => {
     assert.equal(seen.headers["x-forwarded-proto"], "http");
   });
 
+  it("every_method_reaches_the_origin_as_sent", async () => {
+    for (const method of ["POST", "PUT", "PATCH", "DELETE", "OPTIONS", "PROPFIND", "PURGE"]) {
+      const r = await gw.service("my-api", "/m", { method, headers: { ...bearer(token), "content-type": "text/plain" }, body: method === "OPTIONS" ? undefined : "x" });
+      assert.equal(r.status, 200, `${method}: ${r.text}`);
+      assert.equal(r.json.method, method);
+    }
+    const head = await gw.service("my-api", "/m", { method: "HEAD", headers: bearer(token) });
+    assert.equal(head.status, 200);
+    assert.equal(head.body.length, 0);
+  });
+
   it("the_inbound_credential_and_client_identity_headers_never_reach_the_origin", async () => {
     const r = await gw.service("my-api", "/", { headers: { ...bearer(token), "x-isogate-user": "admin", "x-isogate-evil": "1" } });
     assert.equal(r.status, 200);

@@ -112,12 +112,22 @@ async fn forward(gw: &Gateway, req: Request, plan: isogate_core::forward::Forwar
         // is dropped rather than failing the request.
         let _ = headers.append(name, value);
     }
-    let mut init = RequestInit::new();
-    init.with_method(Method::from(plan.method.clone())).with_headers(headers).with_redirect(RequestRedirect::Manual);
+    // web_sys directly: the worker crate's `Method` maps unknown methods (PROPFIND, PURGE...)
+    // to GET, and a proxy must pass the method through as sent.
+    let init = web_sys::RequestInit::new();
+    init.set_method(&plan.method);
+    init.set_headers(&headers.0);
+    init.set_redirect(web_sys::RequestRedirect::Manual);
     if plan.has_body {
-        init.with_body(req.inner().body().map(JsValue::from));
+        if let Some(body) = req.inner().body() {
+            init.set_body(&body);
+        }
     }
-    let outbound = Request::new_with_init(&plan.url, &init)?;
+    let outbound = match web_sys::Request::new_with_str_and_init(&plan.url, &init) {
+        Ok(r) => Request::from(r),
+        // A method the runtime refuses to send (CONNECT, TRACE) or an unusable URL.
+        Err(_) => return to_worker_response(UpstreamError::Unreachable.to_response()),
+    };
     let controller = AbortController::default();
     let signal = controller.signal();
     let fetch = Fetch::Request(outbound);
