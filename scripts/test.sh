@@ -19,6 +19,9 @@ step "python OAuth2 client libraries"
 [ -x .venv-tests/bin/python ] || python3 -m venv .venv-tests
 .venv-tests/bin/pip install --quiet --disable-pip-version-check -r tests/clients/python/requirements.txt
 
+step "OAuth2 client libraries: Go, Node/TypeScript, Rust (apt, npm ci, builds)"
+bash tests/clients/install.sh
+
 step "unit and flow tests (core, cli)"
 cargo test --quiet -p isogate-core -p isogate-cli
 

@@ -6,11 +6,13 @@
 //                      SQLite; see tests/spin-host/README.md).
 import { Miniflare } from "miniflare";
 import http from "node:http";
+import https from "node:https";
 import net from "node:net";
+import os from "node:os";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { spawn, execFile } from "node:child_process";
+import { spawn, execFile, execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { startOrigin } from "../../scripts/demo-origin.mjs";
 
@@ -54,35 +56,80 @@ export const signingSeed = () => crypto.randomBytes(32).toString("base64url");
 
 /**
  * Starts an origin and the gateway. Returns helpers bound to them; call stop() at the end.
- * `settings` are extra ISOGATE_* settings.
+ * `settings` are extra ISOGATE_* settings, plus `tls`:
+ *   tls: true (or { names: ["svc", ...] }) serves the gateway over HTTPS with a throwaway CA
+ *   and certificate made by `openssl` (see makeTlsCertificate); ISOGATE_ISSUER becomes
+ *   https://localhost:PORT and `gw.caCertPath` is the CA to give clients. Workers runtime
+ *   only. Default: plain HTTP, as before.
  */
-export async function startGateway(settings = {}) {
+export async function startGateway({ tls = false, ...settings } = {}) {
+  if (tls && RUNTIME !== "workers") throw new Error(`startGateway({ tls }) needs ISOGATE_RUNTIME=workers, not ${RUNTIME}`);
   const origin = await startOrigin(0);
   const originUrl = `http://127.0.0.1:${origin.address().port}`;
   const port = await freePort();
   const domain = `localhost:${port}`;
   const adminToken = crypto.randomBytes(32).toString("base64url");
   const seed = settings.ISOGATE_SIGNING_KEY ?? signingSeed();
+  const certs = tls ? makeTlsCertificate(tls === true ? ["my-api"] : tls.names ?? []) : undefined;
   const all = {
     ISOGATE_DOMAIN: domain,
+    ...(certs ? { ISOGATE_ISSUER: `https://${domain}` } : {}),
     ISOGATE_SIGNING_KEY: seed,
     ISOGATE_ADMIN_TOKEN: adminToken,
     ISOGATE_CACHE_TTL_MS: String(CACHE_TTL_MS),
     ISOGATE_UPSTREAM_TIMEOUT_MS: String(UPSTREAM_TIMEOUT_MS),
     ...settings,
   };
-  const runtime = RUNTIME === "spin" ? await startSpin(port, all) : await startWorkers(port, all);
-  const gw = new GatewayClient({ port, domain, adminToken, seed, originUrl });
+  let runtime;
+  try {
+    runtime = RUNTIME === "spin" ? await startSpin(port, all) : await startWorkers(port, all, certs);
+  } catch (e) {
+    await new Promise((r) => origin.close(r));
+    if (certs) fs.rmSync(certs.dir, { recursive: true, force: true });
+    throw e;
+  }
+  const gw = new GatewayClient({ port, domain, adminToken, seed, originUrl, tls: certs });
   gw.runtime = runtime;
   gw.stop = async () => {
     await runtime.stop();
     await new Promise((r) => origin.close(r));
     origin.closeAllConnections?.();
+    if (certs) fs.rmSync(certs.dir, { recursive: true, force: true });
   };
   return gw;
 }
 
-async function startWorkers(port, bindings) {
+/**
+ * A throwaway CA and a server certificate signed by it, in a new temp dir, made with the
+ * openssl CLI. The certificate names localhost, 127.0.0.1, *.localhost and, explicitly,
+ * `<name>.localhost` for each of `serviceNames`: OpenSSL (curl, node) and rustls do not
+ * match a wildcard directly under a single-label name such as `*.localhost` (RFC 6125
+ * §6.4.3 leaves that to the client), Go does. Returns { dir, caPath, certPath, keyPath,
+ * ca, cert, key } (PEM strings).
+ */
+export function makeTlsCertificate(serviceNames = []) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "isogate-tls-"));
+  const f = (name) => path.join(dir, name);
+  const openssl = (...args) => execFileSync("openssl", args, { stdio: ["ignore", "pipe", "pipe"] });
+  const sans = ["DNS:localhost", "IP:127.0.0.1", "DNS:*.localhost", ...serviceNames.map((n) => `DNS:${n}.localhost`)];
+  openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+    "-keyout", f("ca-key.pem"), "-out", f("ca.pem"), "-days", "2", "-subj", "/CN=Isogate test CA (throwaway)",
+    "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign");
+  openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+    "-keyout", f("key.pem"), "-out", f("server.csr"), "-subj", "/CN=localhost");
+  fs.writeFileSync(f("server.ext"), [
+    `subjectAltName=${sans.join(",")}`,
+    "basicConstraints=critical,CA:FALSE",
+    "keyUsage=critical,digitalSignature",
+    "extendedKeyUsage=serverAuth",
+  ].join("\n") + "\n");
+  openssl("x509", "-req", "-in", f("server.csr"), "-CA", f("ca.pem"), "-CAkey", f("ca-key.pem"),
+    "-CAcreateserial", "-days", "2", "-out", f("cert.pem"), "-extfile", f("server.ext"));
+  const read = (name) => fs.readFileSync(f(name), "utf8");
+  return { dir, caPath: f("ca.pem"), certPath: f("cert.pem"), keyPath: f("key.pem"), ca: read("ca.pem"), cert: read("cert.pem"), key: read("key.pem") };
+}
+
+async function startWorkers(port, bindings, certs) {
   const mf = new Miniflare({
     modules: true,
     scriptPath: path.join(ROOT, "workers/build/index.js"),
@@ -95,6 +142,7 @@ async function startWorkers(port, bindings) {
     bindings,
     host: "127.0.0.1",
     port,
+    ...(certs ? { https: true, httpsKey: certs.key, httpsCert: certs.cert } : {}),
     cf: false,
   });
   await mf.ready;
@@ -139,12 +187,21 @@ class Reply {
 }
 
 export class GatewayClient {
-  constructor({ port, domain, adminToken, seed, originUrl }) {
-    Object.assign(this, { port, domain, adminToken, seed, originUrl });
+  constructor({ port, domain, adminToken, seed, originUrl, tls }) {
+    Object.assign(this, { port, domain, adminToken, seed, originUrl, tls });
   }
+
+  /** "https" when started with { tls }, else "http". */
+  get scheme() { return this.tls ? "https" : "http"; }
+  /** The token issuer and base URL of the token endpoint: http(s)://localhost:PORT. */
+  get issuer() { return `${this.scheme}://${this.domain}`; }
+  /** PEM file of the CA that signed the gateway's certificate (TLS only). */
+  get caCertPath() { return this.tls?.caPath; }
 
   /** Host header of service `name`. */
   serviceHost(name) { return `${name}.${this.domain}`; }
+  /** Base URL of service `name`: http(s)://name.localhost:PORT. */
+  serviceUrl(name) { return `${this.scheme}://${this.serviceHost(name)}`; }
 
   /**
    * A raw request to 127.0.0.1:port with the given Host. `body` may be a Buffer/string or a
@@ -152,7 +209,10 @@ export class GatewayClient {
    */
   request(host, pathAndQuery, { method = "GET", headers = {}, body, stream = false } = {}) {
     return new Promise((resolve, reject) => {
-      const req = http.request({ host: "127.0.0.1", port: this.port, method, path: pathAndQuery, headers: { host, ...headers }, setHost: false, agent: false });
+      const options = { host: "127.0.0.1", port: this.port, method, path: pathAndQuery, headers: { host, ...headers }, setHost: false, agent: false };
+      const req = this.tls
+        ? https.request({ ...options, ca: this.tls.ca, servername: host.replace(/:\d+$/, "") })
+        : http.request(options);
       req.on("error", reject);
       req.on("response", (res) => {
         if (stream) return resolve(res);
@@ -207,10 +267,17 @@ export class GatewayClient {
   /** Runs the isogate CLI against this gateway. Resolves { code, stdout, stderr }. */
   cli(args, env = {}) {
     return new Promise((resolve) => {
-      execFile(CLI, args, { env: { ...process.env, ISOGATE_SERVER: `http://${this.domain}`, ISOGATE_ADMIN_TOKEN: this.adminToken, ...env } }, (err, stdout, stderr) =>
+      execFile(CLI, args, { env: { ...process.env, ISOGATE_SERVER: this.issuer, ISOGATE_ADMIN_TOKEN: this.adminToken, ...env } }, (err, stdout, stderr) =>
         resolve({ code: err ? err.code ?? 1 : 0, stdout, stderr }));
     });
   }
+}
+
+/** Runs a program to completion. Resolves { code, stdout, stderr } (code 0 on success). */
+export function runProgram(file, args = [], options = {}) {
+  return new Promise((resolve) =>
+    execFile(file, args, { timeout: 120000, maxBuffer: 16 << 20, ...options }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === "number" ? err.code : err.code ?? 1) : 0, stdout, stderr })));
 }
 
 /** Decodes a JWT's header and payload without verifying (tests verify separately). */
