@@ -1,7 +1,8 @@
 // RFC 7009 revocation and RFC 7662 introspection, end to end in the real runtime.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startGateway } from "./harness.mjs";
+import crypto from "node:crypto";
+import { startGateway, decodeJwt, signJwt } from "./harness.mjs";
 
 describe(`revocation and introspection (${process.env.ISOGATE_RUNTIME ?? "workers"})`, () => {
   let gw, cred, resourceServer;
@@ -65,5 +66,35 @@ describe(`revocation and introspection (${process.env.ISOGATE_RUNTIME ?? "worker
     assert.equal(meta.introspection_endpoint, `http://${gw.domain}/oauth2/introspect`);
     assert.deepEqual(meta.revocation_endpoint_auth_methods_supported, ["client_secret_basic", "client_secret_post"]);
     assert.deepEqual(meta.introspection_endpoint_auth_methods_supported, ["client_secret_basic", "client_secret_post"]);
+  });
+});
+
+describe(`key rotation (${process.env.ISOGATE_RUNTIME ?? "workers"})`, () => {
+  // The "old" key: its public half is published through ISOGATE_EXTRA_PUBLIC_KEYS.
+  const oldSeed = crypto.randomBytes(32).toString("base64url");
+  const publicX = (seed) => {
+    const pkcs8 = Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), Buffer.from(seed, "base64url")]);
+    return crypto.createPublicKey(crypto.createPrivateKey({ key: pkcs8, format: "der", type: "pkcs8" })).export({ format: "jwk" }).x;
+  };
+  // RFC 7638 thumbprint, as the gateway computes its kids.
+  const kidOf = (x) => crypto.createHash("sha256").update(`{"crv":"Ed25519","kty":"OKP","x":"${x}"}`).digest("base64url");
+  let gw, cred;
+
+  before(async () => {
+    gw = await startGateway({ ISOGATE_EXTRA_PUBLIC_KEYS: publicX(oldSeed) });
+    await gw.createService("my-api");
+    cred = await gw.createCredential("rotation-cred");
+  });
+  after(() => gw?.stop());
+
+  it("tokens_of_a_published_extra_key_keep_validating_and_the_jwks_lists_both_keys", async () => {
+    const current = decodeJwt(await gw.accessToken(cred));
+    const jwks = (await gw.root("/oauth2/jwks")).json.keys.map((k) => k.kid);
+    assert.deepEqual(jwks.sort(), [current.header.kid, kidOf(publicX(oldSeed))].sort());
+    const oldToken = signJwt(oldSeed, { ...current.header, kid: kidOf(publicX(oldSeed)) }, current.payload);
+    assert.equal((await gw.service("my-api", "/", { headers: { authorization: `Bearer ${oldToken}` } })).status, 200);
+    const strangerSeed = crypto.randomBytes(32).toString("base64url");
+    const stranger = signJwt(strangerSeed, { ...current.header, kid: kidOf(publicX(strangerSeed)) }, current.payload);
+    assert.equal((await gw.service("my-api", "/", { headers: { authorization: `Bearer ${stranger}` } })).status, 401);
   });
 });
