@@ -6,11 +6,12 @@
 //! timeouts go. The incoming request and the response stay spin-sdk types; both sides share
 //! wasi:io's stream types.
 
-use crate::wasi_io::{read_chunk, until_ready, write_all};
+use crate::wasi_io::{read_chunk, until_instant, until_ready, write_all};
 use futures::future::{select, Either};
 use futures::StreamExt;
 use isogate_core::error::UpstreamError;
 use isogate_core::forward::{filter_response_headers, is_relayable_status, ForwardPlan};
+use isogate_core::http::split_url;
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam};
 use std::pin::pin;
 use wasi::clocks::monotonic_clock;
@@ -66,16 +67,15 @@ fn request_options(timeout_ms: u64) -> wasi_http::RequestOptions {
 }
 
 fn outgoing_request(plan: &ForwardPlan) -> Option<wasi_http::OutgoingRequest> {
-    let (scheme, rest) = match plan.url.split_once("://")? {
-        ("http", rest) => (wasi_http::Scheme::Http, rest),
-        ("https", rest) => (wasi_http::Scheme::Https, rest),
+    let url = split_url(&plan.url);
+    let scheme = match url.scheme {
+        "http" => wasi_http::Scheme::Http,
+        "https" => wasi_http::Scheme::Https,
         _ => return None,
     };
-    let (authority, path_and_query) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
-    let path_and_query = match path_and_query {
-        "" => "/".to_owned(),
-        p if p.starts_with('?') => format!("/{p}"),
-        p => p.to_owned(),
+    let path_and_query = match url.query {
+        Some(query) => format!("{}?{query}", url.path),
+        None => url.path.to_owned(),
     };
     let headers = wasi_http::Fields::new();
     for (name, value) in &plan.headers {
@@ -87,7 +87,7 @@ fn outgoing_request(plan: &ForwardPlan) -> Option<wasi_http::OutgoingRequest> {
     let request = wasi_http::OutgoingRequest::new(headers);
     request.set_method(&method(&plan.method)).ok()?;
     request.set_scheme(Some(&scheme)).ok()?;
-    request.set_authority(Some(authority)).ok()?;
+    request.set_authority(Some(url.authority)).ok()?;
     request.set_path_with_query(Some(&path_and_query)).ok()?;
     Some(request)
 }
@@ -135,7 +135,7 @@ async fn response_head(pending: &wasi_http::FutureIncomingResponse, deadline: u6
             return Err(UpstreamError::Timeout);
         }
         let arrived = pin!(until_ready(|| pending.subscribe()));
-        let expired = pin!(until_ready(|| monotonic_clock::subscribe_instant(deadline)));
+        let expired = pin!(until_instant(deadline));
         select(arrived, expired).await;
     }
 }

@@ -20,7 +20,7 @@ mod sqlite;
 mod wasi_io;
 
 use isogate_core::gateway::{gateway_from_settings, misconfigured_response};
-use isogate_core::http::{RequestHead, Response as CoreResponse};
+use isogate_core::http::{split_url, RequestHead, Response as CoreResponse};
 use isogate_core::{Gateway, RandomSource, Route};
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam, Scheme};
 use spin_sdk::http_component;
@@ -108,22 +108,21 @@ fn request_head(req: &IncomingRequest) -> RequestHead {
         Some(Scheme::Http) | None => "http".to_owned(),
     };
     let host = headers.iter().find(|(n, _)| n == "host").map(|(_, v)| v.clone()).or_else(|| req.authority()).unwrap_or_default();
+    // wasi:http hands over scheme, authority and path-with-query separately; the core splits
+    // the absolute URL they make (a path-with-query alone could hold "://" in its query).
     let target = req.path_with_query().unwrap_or_default();
-    // Spin hands over the path (the authority comes separately); an absolute form is tolerated.
-    let target = match target.split_once("://") {
-        Some((_, rest)) if !target.starts_with('/') => rest.find(['/', '?']).map_or("/", |i| &rest[i..]).to_owned(),
-        _ => target,
+    let url = if target.starts_with('/') {
+        format!("{scheme}://{}{target}", req.authority().unwrap_or_else(|| host.clone()))
+    } else {
+        target
     };
-    let (path, query) = match target.split_once('?') {
-        Some((p, q)) => (p.to_owned(), Some(q.to_owned())),
-        None => (target, None),
-    };
+    let parts = split_url(&url);
     RequestHead {
         method: req.method().to_string(),
         scheme,
         host,
-        path: if path.is_empty() { "/".to_owned() } else { path },
-        query,
+        path: parts.path.to_owned(),
+        query: parts.query.map(str::to_owned),
         headers,
         client_ip: client_addr.as_deref().and_then(client_ip),
     }

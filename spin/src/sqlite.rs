@@ -30,8 +30,8 @@ impl SpinDb {
         if SCHEMA_READY.get() {
             return Ok(());
         }
-        // Through `RawDb`, which does not come back here.
-        Store::new(&self.raw).apply_migrations().await?;
+        // Not through `self`, which would come back here.
+        Store::new(&Migrating(&self.raw)).apply_migrations().await?;
         SCHEMA_READY.set(true);
         Ok(())
     }
@@ -51,6 +51,25 @@ impl SqlDb for SpinDb {
     async fn execute_batch(&self, statements: &[(&str, Vec<SqlValue>)]) -> Result<(), StoreError> {
         self.ensure_schema().await?;
         self.raw.execute_batch(statements).await
+    }
+}
+
+/// The raw database while the migrations run: their change counts are never read, so the
+/// `SELECT changes()` round trip is skipped (this runs on every instance's first storage use).
+struct Migrating<'a>(&'a RawDb);
+
+impl SqlDb for Migrating<'_> {
+    async fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+        self.0.query(sql, params).await
+    }
+
+    async fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<u64, StoreError> {
+        self.0.run(sql, &bind(params))?;
+        Ok(0)
+    }
+
+    async fn execute_batch(&self, statements: &[(&str, Vec<SqlValue>)]) -> Result<(), StoreError> {
+        self.0.execute_batch(statements).await
     }
 }
 

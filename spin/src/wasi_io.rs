@@ -8,6 +8,7 @@
 use spin_executor::{push_waker_and_get_token, CancelOnDropToken};
 use std::future::poll_fn;
 use std::task::Poll;
+use wasi::clocks::monotonic_clock::{self, Instant};
 use wasi::io::poll::Pollable;
 use wasi::io::streams::{InputStream, OutputStream, StreamError};
 
@@ -17,6 +18,11 @@ const READ_SIZE: u64 = 64 * 1024;
 /// Resolves once the pollable made by `subscribe` is ready. A new pollable is made per poll
 /// (subscribing has no side effect); the registration is cancelled, and the pollable dropped,
 /// if this future is dropped first, so it never outlives the stream or future it belongs to.
+///
+/// Only for pollables whose `ready` tells the current state (streams, incoming-response
+/// futures). Not for clocks: wasmtime's pollable for an instant already past answers "not
+/// ready" on its first check (it yields to its scheduler once), so a fresh one per poll would
+/// never be ready and the instance would spin. Use [`until_instant`].
 pub async fn until_ready(subscribe: impl Fn() -> Pollable) {
     let mut registration: Option<CancelOnDropToken> = None;
     poll_fn(move |cx| {
@@ -26,6 +32,23 @@ pub async fn until_ready(subscribe: impl Fn() -> Pollable) {
             Poll::Ready(())
         } else {
             registration.replace(push_waker_and_get_token(pollable, cx.waker().clone()).into());
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+/// Resolves once the monotonic clock has reached `deadline` (nanoseconds). Readiness is read
+/// from the clock itself, never from a fresh pollable (see [`until_ready`]).
+pub async fn until_instant(deadline: Instant) {
+    let mut registration: Option<CancelOnDropToken> = None;
+    poll_fn(move |cx| {
+        if monotonic_clock::now() >= deadline {
+            registration.take();
+            Poll::Ready(())
+        } else {
+            let timer = monotonic_clock::subscribe_instant(deadline);
+            registration.replace(push_waker_and_get_token(timer, cx.waker().clone()).into());
             Poll::Pending
         }
     })
