@@ -30,5 +30,15 @@ bash scripts/build-worker.sh 2>&1 | grep -E 'error|warning: unused|Done in' || t
 test -s workers/build/index_bg.wasm
 cargo build --quiet -p isogate-cli
 
+step "build: Spin component (wasm32-wasip2) and the Spin test host"
+cargo build --quiet -p isogate-spin --target wasm32-wasip2 --release
+cargo build --quiet -p isogate-spin-host
+
+step "Spin test host smoke test (KV, SQLite, variables, outbound HTTP, allow-list)"
+bash tests/spin-host/smoke.sh
+
 step "end-to-end on workerd (Miniflare)"
 ISOGATE_RUNTIME=workers node --test --test-concurrency=1 tests/e2e/
+
+step "end-to-end on Spin (the component in tests/spin-host)"
+ISOGATE_RUNTIME=spin node --test --test-concurrency=1 tests/e2e/

@@ -78,6 +78,15 @@ impl<'a, D: SqlDb> Store<'a, D> {
 
     /// Applies the shared migrations (idempotent). For runtimes without a migration tool.
     pub async fn apply_migrations(&self) -> Result<(), StoreError> {
+        // Runtimes that start an instance per request (Spin) call this on every first storage
+        // use: one read when the schema is already there, instead of every statement.
+        let present = self
+            .db
+            .query("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('users', 'services', 'credentials', 'revoked_tokens')", &[])
+            .await?;
+        if present.first().and_then(|r| r.first()) == Some(&SqlValue::Integer(4)) {
+            return Ok(());
+        }
         for (_, sql) in MIGRATIONS {
             for statement in split_sql(sql) {
                 self.db.execute(&statement, &[]).await?;

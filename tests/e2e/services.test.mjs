@@ -64,7 +64,12 @@ describe(`services (${process.env.ISOGATE_RUNTIME ?? "workers"})`, () => {
   it("hop_by_hop_headers_are_not_forwarded", async () => {
     const r = await gw.service("my-api", "/", { headers: { ...bearer(token), connection: "keep-alive, x-hop", "x-hop": "1", te: "trailers", "proxy-authorization": "Basic x" } });
     assert.equal(r.status, 200);
-    for (const h of ["x-hop", "te", "proxy-authorization"]) assert.equal(r.json.headers[h], undefined, h);
+    for (const h of ["te", "proxy-authorization", "connection"]) assert.equal(r.json.headers[h], undefined, h);
+    // Headers named in `Connection` are hop-by-hop too (RFC 9110 §7.6.1). Platform difference:
+    // Spin's host (wasmtime-wasi-http) drops `Connection` before the component sees it, so the
+    // component cannot know which headers it named, and they pass (README, "Spin").
+    if (process.env.ISOGATE_RUNTIME === "spin") assert.equal(r.json.headers["x-hop"], "1");
+    else assert.equal(r.json.headers["x-hop"], undefined);
   });
 
   it("bearer_scheme_is_case_insensitive", async () => {
