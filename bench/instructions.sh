@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Instructions per core operation, counted by callgrind on a native release build of the
+# core (bench/src/bin/ops.rs). Each operation runs N and 2N times in separate processes; the
+# difference divided by N is the cost of one operation, with start-up and set-up cancelled.
+# Counts are deterministic (fixed key, clock and inputs; portable SHA-256), so CI can assert
+# on them, unlike timings.
+#
+#   bash bench/instructions.sh            # print the table
+#   bash bench/instructions.sh --check    # ... and fail if an op costs > 5% more than bench/baseline/instructions.json
+#   bash bench/instructions.sh --update   # ... and rewrite the baseline
+#
+# Writes bench/results/instructions.json. Installs valgrind with apt if it is missing.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+mode=${1:-}
+case "$mode" in ""|--check|--update) ;; *) echo "usage: $0 [--check|--update]" >&2; exit 2 ;; esac
+source "$root/bench/lib/apt.sh"
+need_apt valgrind valgrind
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+(cd "$root" && cargo build --quiet --release -p isogate-bench --bin ops)
+ops="$CARGO_TARGET_DIR/release/ops"
+out="$root/bench/results"
+mkdir -p "$out"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# operation  N  (cheap operations run more often so that N dwarfs any per-process jitter)
+plan="parse_token_request 2000
+verify_client_secret 1000
+issue_access_token 100
+validate_access_token 100
+signature_check_only 100
+decide_access 5000
+plan_forward 2000
+authorize_service 100
+token_endpoint 100"
+
+# One callgrind run: prints the instructions collected.
+count() { # op iterations
+  valgrind --tool=callgrind --callgrind-out-file=/dev/null "$ops" "$1" "$2" 2>&1 >/dev/null \
+    | sed -n 's/^==[0-9]*== Collected : \([0-9]*\)$/\1/p'
+}
+export -f count; export ops work
+# Two callgrind processes at a time (counts do not depend on load).
+echo "$plan" | awk '{print $1, $2; print $1, 2*$2}' \
+  | xargs -P 2 -L 1 bash -c 'c=$(count "$0" "$1"); [ -n "$c" ] || { echo "ops $0 $1 failed under callgrind" >&2; exit 1; }; echo "$0 $1 $c" > "$work/$0.$1"' 
+cat "$work"/*.[0-9]* > "$work/all"
+node "$root/bench/lib/instructions.mjs" "$work/all" "$out/instructions.json" "$root/bench/baseline/instructions.json" "$mode"

@@ -1,0 +1,66 @@
+// Set-up through each system's own API: Isogate's admin API and token endpoint; the peer's
+// client creation, authorization and token endpoints (authorization code with PKCE).
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { ROOT, request } from "./util.mjs";
+
+export const ISOGATE_DOMAIN = "bench.localhost";
+export const SERVICE_HOST = `my-api.${ISOGATE_DOMAIN}`;
+export const PEER_HOST = "localhost";
+export const PASS_HOST = "pass.localhost";
+
+/** The shared migrations (infra/migrations), split into statements as the e2e harness does. */
+export function migrationStatements() {
+  const dir = path.join(ROOT, "infra/migrations");
+  return fs.readdirSync(dir).filter((f) => f.endsWith(".sql")).sort().flatMap((f) =>
+    fs.readFileSync(path.join(dir, f), "utf8").split("\n").map((l) => l.replace(/--.*$/, "")).join("\n")
+      .split(/;\s*\n/).map((s) => s.trim()).filter(Boolean));
+}
+
+/** Isogate's settings for the bench: fixed domain; keys fresh per run unless given. */
+export function isogateSettings({ seed, adminToken } = {}) {
+  return {
+    ISOGATE_DOMAIN,
+    ISOGATE_SIGNING_KEY: seed ?? crypto.randomBytes(32).toString("base64url"),
+    ISOGATE_ADMIN_TOKEN: adminToken ?? crypto.randomBytes(32).toString("base64url"),
+  };
+}
+
+/** Creates service `my-api` (upstream: the origin) and a credential; returns a valid token. */
+export async function setupIsogate(port, settings, originUrl) {
+  const admin = (p, json) => request(port, {
+    method: "POST", host: ISOGATE_DOMAIN, path: `/admin/v1/${p}`,
+    headers: { authorization: `Bearer ${settings.ISOGATE_ADMIN_TOKEN}`, "content-type": "application/json" },
+    body: JSON.stringify(json),
+  });
+  const svc = await admin("services", { name: "my-api", upstream: originUrl });
+  if (svc.status !== 201) throw new Error(`isogate: create service: ${svc.status} ${svc.body}`);
+  const cred = await admin("credentials", { name: `bench-${crypto.randomBytes(4).toString("hex")}`, user: "root", type: "oauth2" });
+  if (cred.status !== 201) throw new Error(`isogate: create credential: ${cred.status} ${cred.body}`);
+  const form = tokenForm(cred.json.client_id, cred.json.client_secret);
+  const tok = await request(port, { method: "POST", host: ISOGATE_DOMAIN, path: "/oauth2/token", headers: { "content-type": "application/x-www-form-urlencoded" }, body: form });
+  if (tok.status !== 200) throw new Error(`isogate: token: ${tok.status} ${tok.body}`);
+  return { clientId: cred.json.client_id, clientSecret: cred.json.client_secret, tokenForm: form, token: tok.json.access_token };
+}
+
+export const tokenForm = (clientId, clientSecret) =>
+  new URLSearchParams({ grant_type: "client_credentials", client_id: clientId, client_secret: clientSecret }).toString();
+
+/** A confidential client of the peer, authorized for user "bench"; returns its access token. */
+export async function setupPeer(port) {
+  const client = await request(port, { method: "POST", host: PEER_HOST, path: "/bench/client" });
+  if (client.status !== 200) throw new Error(`peer: create client: ${client.status} ${client.body}`);
+  const { clientId, clientSecret } = client.json;
+  const verifier = crypto.randomBytes(32).toString("base64url");
+  const challenge = crypto.createHash("sha256").update(verifier).digest("base64url");
+  const redirectUri = "http://localhost/callback";
+  const q = new URLSearchParams({ response_type: "code", client_id: clientId, redirect_uri: redirectUri, scope: "read", state: "s", code_challenge: challenge, code_challenge_method: "S256" });
+  const auth = await request(port, { host: PEER_HOST, path: `/authorize?${q}` });
+  if (auth.status !== 302) throw new Error(`peer: authorize: ${auth.status} ${auth.body}`);
+  const code = new URL(auth.headers.location).searchParams.get("code");
+  const form = new URLSearchParams({ grant_type: "authorization_code", code, redirect_uri: redirectUri, client_id: clientId, client_secret: clientSecret, code_verifier: verifier });
+  const tok = await request(port, { method: "POST", host: PEER_HOST, path: "/oauth/token", headers: { "content-type": "application/x-www-form-urlencoded" }, body: form.toString() });
+  if (tok.status !== 200) throw new Error(`peer: token: ${tok.status} ${tok.body}`);
+  return { token: tok.json.access_token };
+}
