@@ -1,0 +1,147 @@
+// Builds the benchmark report (markdown) from bench/results/{instructions,sizes,loopback,run}.json:
+// every figure next to its baseline from the same run, and each target of the issue with the
+// measured value and whether it is met. Usage: node bench/report.mjs <out.md>
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { execFileSync } from "node:child_process";
+import { ROOT } from "./lib/util.mjs";
+
+const results = path.join(ROOT, "bench/results");
+const read = (name) => {
+  const p = path.join(results, name);
+  return fs.existsSync(p) ? JSON.parse(fs.readFileSync(p, "utf8")) : undefined;
+};
+const ins = read("instructions.json");
+const sizes = read("sizes.json");
+const lb = read("loopback.json");
+const run = read("run.json") ?? {};
+const out = process.argv[2] ?? path.join(results, "latest.md");
+
+const sh = (cmd) => { try { return execFileSync("sh", ["-c", cmd], { encoding: "utf8", cwd: ROOT }).trim(); } catch { return ""; } };
+const cpu = (fs.readFileSync("/proc/cpuinfo", "utf8").match(/model name\s*:\s*(.*)/) ?? [])[1] ?? os.cpus()[0]?.model ?? "unknown";
+const commit = sh("git rev-parse --short HEAD") + (sh("git status --porcelain -- core workers bench Cargo.toml") ? " (with uncommitted changes)" : "");
+
+const n0 = (x) => Math.round(x).toLocaleString("en-US");
+const r2 = (x) => (x === undefined || x === null || Number.isNaN(x) ? "—" : `${x.toFixed(2)}×`);
+const ms = (us) => `${(us / 1000).toFixed(2)} ms`;
+const kib = (b) => `${(b / 1024).toFixed(1)} KiB`;
+const status = (ok) => (ok ? "met" : "**missed**");
+
+const lines = [];
+const p = (...l) => lines.push(...l);
+p(`# Isogate benchmark: latest run`, "");
+p(`- **Date**: ${(lb?.date ?? new Date().toISOString()).replace("T", " ").slice(0, 16)} UTC`);
+p(`- **Machine**: ${cpu}, \`nproc\` ${os.cpus().length}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Linux ${os.release()}; load average before the run ${run.loadavg_before ?? "?"}, after ${run.loadavg_after ?? "?"}${run.shared ? ` (${run.shared})` : ""}`);
+p(`- **Software**: ${sh("rustc --version")}, Node ${process.version}, workerd ${lb?.config.workerd ?? "?"}, ${lb?.config.nginx ?? "nginx"}, ${sh("wrk -v 2>&1 | head -1 | cut -d' ' -f1-2")}, ${sh("valgrind --version")}`);
+p(`- **Commit**: ${commit}`);
+p(`- **Command**: \`bash bench/run.sh\`${run.seconds ? `, ${Math.round(run.seconds)} s in all (${Object.entries(run.steps ?? {}).map(([k, v]) => `${k} ${Math.round(v)} s`).join(", ")})` : ""}`);
+if (lb) p(`- **Loopback method**: wrk, 1 thread, ${lb.config.connections} connections, ${lb.config.rounds} interleaved rounds × ${lb.config.seconds} s per scenario, medians; latency: 1 connection, ${lb.config.rounds} × ${lb.config.latency_seconds} s. ${lb.config.pinned ? "Servers (origin, nginx, workerd) pinned to CPU 0, wrk to CPU 1" : "No CPU pinning (fewer than 2 CPUs or no taskset)"}. Every figure is a ratio against a baseline from the same run.`);
+p("");
+
+const T = lb?.throughput ?? {};
+const L = lb?.latency ?? {};
+const rps = (id) => T[id]?.rps;
+const ratio = (a, b) => (rps(a) && rps(b) ? rps(a) / rps(b) : undefined);
+const usPerReq = (id) => (rps(id) ? 1e6 / rps(id) : undefined);
+
+// ---- Targets
+p("## Targets", "", "| target | measured | status |", "|---|---|---|");
+if (lb) {
+  const d1 = lb.d1;
+  p(`| service hot path: no D1 query per request with warm caches | workerd serve: ${d1.statements} D1 statements in ${n0(d1.requests)} forwarded requests (${d1.statements_per_request.toFixed(4)} per request: the cache refills once per 5 s TTL); core: \`ops authorize_service\` asserts 0 storage reads | ${status(d1.statements_per_request < 0.01)} |`);
+}
+if (ins) {
+  const v = ins.ops.validate_access_token.instructions / ins.ops.signature_check_only.instructions;
+  p(`| validation ≤ 1.2× the instructions of the signature check alone | ${n0(ins.ops.validate_access_token.instructions)} / ${n0(ins.ops.signature_check_only.instructions)} = ${r2(v)} | ${status(v <= 1.2)} |`);
+}
+if (lb) {
+  for (const [pre, name] of [["mf.", "Miniflare"], ["wd.", "workerd serve"]]) {
+    const f = ratio(`${pre}isogate`, `${pre}pass`);
+    p(`| forwarding throughput ≥ 0.85× the pass-through worker (${name}) | ${n0(rps(`${pre}isogate`))} / ${n0(rps(`${pre}pass`))} req/s = ${r2(f)} | ${status(f >= 0.85)} |`);
+  }
+  for (const [pre, name] of [["mf.", "Miniflare"], ["wd.", "workerd serve"]]) {
+    const added = L[`${pre}isogate`].p50_us - L[`${pre}pass`].p50_us;
+    p(`| p50 latency added over the pass-through ≤ 0.2 ms (${name}) | ${ms(L[`${pre}isogate`].p50_us)} − ${ms(L[`${pre}pass`].p50_us)} = ${ms(added)} | ${status(added <= 200)} |`);
+  }
+  p(`| report Isogate/direct next to nginx/direct | nginx/direct ${r2(ratio("nginx", "direct"))}; Isogate/direct ${r2(ratio("mf.isogate", "direct"))} (Miniflare), ${r2(ratio("wd.isogate", "direct"))} (workerd serve) | reported |`);
+  for (const [pre, name] of [["mf.", "Miniflare"], ["wd.", "workerd serve"]]) {
+    const t = ratio(`${pre}token`, `${pre}healthz`);
+    p(`| token endpoint ≥ 50% of the no-op route's throughput (${name}) | ${n0(rps(`${pre}token`))} / ${n0(rps(`${pre}healthz`))} req/s = ${r2(t)} | ${status(t >= 0.5)} |`);
+  }
+  for (const [pre, name] of [["mf.", "Miniflare; the peer's KV is Miniflare's"], ["wd.", "workerd serve; the peer's KV in memory"]]) {
+    const a = ratio(`${pre}isogate`, `${pre}peer`);
+    p(`| ahead of workers-oauth-provider on the bearer-validation path (${name}) | Isogate ${n0(rps(`${pre}isogate`))} vs peer ${n0(rps(`${pre}peer`))} req/s = ${r2(a)} | ${status(a > 1)} |`);
+  }
+}
+if (sizes) {
+  const g = sizes.artifacts["workers/build/index_bg.wasm"].gzip;
+  p(`| worker ≤ 200 KB gzip (wasm; KiB as wrangler counts) | ${kib(g)} wasm; ${kib(sizes.worker_upload.gzip)} wasm + JS | ${g <= sizes.target.worker_wasm_gzip ? "met" : `**missed** by ${kib(g - sizes.target.worker_wasm_gzip)}`} |`);
+}
+p("");
+
+// ---- 1. Instructions
+if (ins) {
+  p("## 1. Instructions per core operation", "", `Native release build of \`core\` (${ins.profile}, ${ins.rustc}), \`valgrind --tool=callgrind\`, (count(2N) − count(N)) / N. Deterministic; CI checks them against \`bench/baseline/instructions.json\` (fails over +5%).`, "");
+  const base = JSON.parse(fs.readFileSync(path.join(ROOT, "bench/baseline/instructions.json"), "utf8"));
+  const sig = ins.ops.signature_check_only.instructions;
+  p("| operation | instructions/op | vs signature check | baseline | vs baseline |", "|---|---:|---:|---:|---:|");
+  for (const [op, { instructions }] of Object.entries(ins.ops)) {
+    const b = base.ops[op]?.instructions;
+    p(`| ${op} | ${n0(instructions)} | ${(instructions / sig).toFixed(3)} | ${b ? n0(b) : "—"} | ${b ? r2(instructions / b) : "—"} |`);
+  }
+  p("");
+}
+
+// ---- 2. Sizes
+if (sizes) {
+  const budgets = JSON.parse(fs.readFileSync(path.join(ROOT, "bench/baseline/sizes.json"), "utf8")).budgets;
+  p("## 2. Artifact sizes", "", "gzip at zlib's default level, as wrangler reports it. Budgets in `bench/baseline/sizes.json` (CI fails past them).", "");
+  p("| artifact | raw | gzip | gzip budget |", "|---|---:|---:|---:|");
+  for (const [file, s] of Object.entries(sizes.artifacts)) p(`| \`${file}\` | ${kib(s.raw)} | ${kib(s.gzip)} | ${budgets[file] ? kib(budgets[file].gzip) : "—"} |`);
+  if (!sizes.artifacts["target/wasm32-wasip2/release/isogate_spin.wasm"]) p("| `target/wasm32-wasip2/release/isogate_spin.wasm` | not built | | |");
+  p(`| worker upload (wasm + JS together) | ${kib(sizes.worker_upload.raw)} | ${kib(sizes.worker_upload.gzip)} | |`, "");
+}
+
+// ---- 3. Loopback
+if (lb) {
+  p("## 3. End to end on loopback", "", "Throughput (median req/s). *Server µs/req* = 1/throughput: the servers share one pinned CPU and are saturated, so this is the server-side CPU time per request (origin included on forwarding paths).", "");
+  p("| scenario | req/s | runs | server µs/req | ratio |", "|---|---:|---|---:|---|");
+  const row = (id, label, ratioText) => T[id] && p(`| ${label} | ${n0(rps(id))} | ${T[id].rps_runs.join(", ")} | ${usPerReq(id).toFixed(0)} | ${ratioText} |`);
+  row("direct", "direct to the origin", "baseline");
+  row("nginx", "nginx `proxy_pass`", `${r2(ratio("nginx", "direct"))} of direct`);
+  for (const [pre, name] of [["mf.", "Miniflare server"], ["wd.", "`workerd serve`"]]) {
+    row(`${pre}pass`, `${name}: JS pass-through worker`, `${r2(ratio(`${pre}pass`, "direct"))} of direct`);
+    row(`${pre}isogate`, `${name}: Isogate, valid token`, `${r2(ratio(`${pre}isogate`, `${pre}pass`))} of pass-through; ${r2(ratio(`${pre}isogate`, "direct"))} of direct; +${(usPerReq(`${pre}isogate`) - usPerReq(`${pre}pass`)).toFixed(0)} µs/req over pass-through`);
+    row(`${pre}isogate_invalid`, `${name}: Isogate, bad signature (401)`, `${r2(ratio(`${pre}isogate_invalid`, `${pre}healthz`))} of the no-op route; +${(usPerReq(`${pre}isogate_invalid`) - usPerReq(`${pre}healthz`)).toFixed(0)} µs/req over it`);
+    row(`${pre}healthz`, `${name}: Isogate \`GET /healthz\` (no-op)`, "baseline of the token endpoint");
+    row(`${pre}token`, `${name}: Isogate token endpoint`, `${r2(ratio(`${pre}token`, `${pre}healthz`))} of the no-op route`);
+    row(`${pre}peer`, `${name}: workers-oauth-provider, valid token`, `Isogate/peer ${r2(ratio(`${pre}isogate`, `${pre}peer`))}; peer ${r2(ratio(`${pre}peer`, `${pre}pass`))} of pass-through`);
+  }
+  p("", "Latency with one connection (median of the runs' percentiles):", "");
+  p("| path | p50 | p99 | p50 added over direct | p99 added over direct | p50 added over pass-through |", "|---|---:|---:|---:|---:|---:|");
+  const D = L.direct;
+  const lrow = (id, label, pass) => L[id] && p(`| ${label} | ${ms(L[id].p50_us)} | ${ms(L[id].p99_us)} | ${ms(L[id].p50_us - D.p50_us)} | ${ms(L[id].p99_us - D.p99_us)} | ${pass ? ms(L[id].p50_us - L[pass].p50_us) : ""} |`);
+  lrow("direct", "direct", null);
+  lrow("nginx", "nginx", null);
+  for (const [pre, name] of [["mf.", "Miniflare"], ["wd.", "workerd serve"]]) {
+    lrow(`${pre}pass`, `${name}: pass-through`, null);
+    lrow(`${pre}isogate`, `${name}: Isogate`, `${pre}pass`);
+    lrow(`${pre}peer`, `${name}: workers-oauth-provider`, `${pre}pass`);
+  }
+  p("");
+  const d1 = lb.d1;
+  p(`D1 (workerd serve, counted by the D1 service): ${d1.statements} statements for ${n0(d1.requests)} forwarded requests; ${d1.statements_per_token.toFixed(2)} per token request (the credential is read from storage on every token request, by design).`, "");
+
+  // ---- 4. Cold start
+  const c = lb.coldstart;
+  p("## 4. Cold start", "", "From spawning the runtime to the first successful proxied response (200 from the origin through the worker; Isogate with its D1 state on disk and a valid token, so the first request also fills its caches from D1). Medians.", "");
+  p("| runtime | Isogate | JS pass-through | Isogate − pass-through |", "|---|---:|---:|---:|");
+  p(`| \`workerd serve\` | ${c.wd_isogate_ms.toFixed(0)} ms | ${c.wd_pass_ms.toFixed(0)} ms | ${(c.wd_isogate_ms - c.wd_pass_ms).toFixed(0)} ms |`);
+  p(`| Miniflare (Node start + Miniflare set-up + workerd) | ${c.mf_isogate_ms.toFixed(0)} ms | ${c.mf_pass_ms.toFixed(0)} ms | ${(c.mf_isogate_ms - c.mf_pass_ms).toFixed(0)} ms |`, "");
+  p(`wasm instantiate (inside workerd, compiled module, stub imports, mean of 100): ${c.wasm_instantiate_ms.toFixed(2)} ms. For scale: Web Crypto Ed25519 verify in the same workerd: ${c.webcrypto_ed25519_verify_ms.toFixed(3)} ms per call.`, "");
+}
+
+fs.mkdirSync(path.dirname(out), { recursive: true });
+fs.writeFileSync(out, lines.join("\n") + "\n");
+console.log(lines.join("\n"));

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The benchmark, in one command: bash bench/run.sh
+#
+# Installs what it needs (apt: wrk, nginx, valgrind; npm: the root packages and the peer in
+# bench/package.json), builds the worker (scripts/build-worker.sh) and the native ops driver,
+# then measures:
+#   1. instructions per core operation (callgrind)      bench/instructions.sh
+#   2. artifact sizes against budgets                    bench/sizes.sh
+#   3. end to end on loopback (wrk, nginx, workerd)      bench/loopback.mjs
+#   4. cold start and wasm instantiation                 (part of 3)
+# and prints the report, writing it to bench/results/latest.md (git-ignored) and
+# bench/LATEST.md (committed), and the "Latest results" section of bench/README.md.
+# Takes ~8-10 minutes on 2 cores. Every figure is a ratio against a baseline from the same
+# run; nothing here asserts timings (CI runs only the deterministic --check parts).
+#
+# Env: BENCH_SKIP_BUILD=1 (use workers/build as it is), BENCH_SECONDS, BENCH_ROUNDS,
+# BENCH_LATENCY_SECONDS, BENCH_CONNECTIONS, BENCH_COLD_REPEATS (see bench/loopback.mjs).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export PATH="$PATH:/usr/sbin:/sbin"
+export WRANGLER_SEND_METRICS=false
+export CARGO_TARGET_DIR="$root/target"
+source bench/lib/apt.sh
+
+declare -A took
+t_all=$(date +%s)
+step() { printf '\n==> %s\n' "$*" >&2; t_step=$(date +%s); }
+done_step() { took[$1]=$(( $(date +%s) - t_step )); }
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+load_before=$(loadavg)
+
+step "tools (apt: wrk, nginx, valgrind; npm)"
+need_apt wrk wrk
+need_apt nginx nginx
+need_apt valgrind valgrind
+need_apt taskset util-linux || true
+[ -d node_modules/miniflare ] && [ -x node_modules/.bin/esbuild ] || npm ci --no-audit --no-fund --silent
+[ -d bench/node_modules/@cloudflare/workers-oauth-provider ] || (cd bench && npm ci --no-audit --no-fund --silent)
+done_step tools
+
+step "build: worker (scripts/build-worker.sh)"
+if [ "${BENCH_SKIP_BUILD:-}" != 1 ]; then
+  bash scripts/build-worker.sh 2>&1 | grep -E '^error|warning: unused' >&2 || true
+fi
+test -s workers/build/index_bg.wasm || { echo "no workers/build/index_bg.wasm" >&2; exit 1; }
+done_step build
+
+mkdir -p bench/results
+step "1. instructions per core operation (callgrind)"
+bash bench/instructions.sh
+done_step instructions
+
+step "2. artifact sizes"
+bash bench/sizes.sh
+done_step sizes
+
+step "3+4. loopback end to end and cold start (wrk, nginx, workerd)"
+node bench/loopback.mjs bench/results/loopback.json 2> >(grep -v 'CIMD' >&2)
+done_step loopback
+
+# Run metadata for the report.
+steps_json=$(for k in tools build instructions sizes loopback; do printf '"%s": %s,' "$k" "${took[$k]}"; done)
+printf '{"seconds": %s, "steps": {%s}, "loadavg_before": "%s", "loadavg_after": "%s"}\n' \
+  "$(( $(date +%s) - t_all ))" "${steps_json%,}" "$load_before" "$(loadavg)" > bench/results/run.json
+
+step "report"
+node bench/report.mjs bench/results/latest.md
+cp bench/results/latest.md bench/LATEST.md
+node bench/lib/readme-section.mjs bench/README.md bench/results/latest.md
+echo >&2
+echo "written: bench/results/latest.md, bench/LATEST.md, bench/README.md (Latest results)" >&2
