@@ -31,6 +31,10 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const COLD_REPEATS = Number(process.env.BENCH_COLD_REPEATS ?? 5);
+// For quick iterations while optimizing (never used by bench/run.sh's report): only the
+// scenarios whose id matches BENCH_ONLY (a regular expression), and no cold-start runs with
+// BENCH_COLD_REPEATS=0.
+const ONLY = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : null;
 const outPath = process.argv[2] ?? path.join(ROOT, "bench/results/loopback.json");
 
 const PIN = os.cpus().length >= 2 && hasCommand("taskset");
@@ -211,6 +215,7 @@ async function main() {
       { id: `${prefix}peer`, port: portOf("peer"), host: PEER_HOST, path: "/api/anything", headers: bearer(peer.token), expect: 200, forwards: true },
     );
   }
+  if (ONLY) scenarios.splice(0, scenarios.length, ...scenarios.filter((s) => ONLY.test(s.id)));
   for (const s of scenarios) await check(s);
   log(`set-up done in ${((Date.now() - started) / 1000).toFixed(1)} s; pinning: ${PIN ? "servers on CPU 0, wrk on CPU 1" : "none"}`);
 
@@ -231,7 +236,7 @@ async function main() {
   }
 
   // Latency with one connection: service time, no queueing.
-  const latencyIds = ["direct", "nginx", "mf.pass", "mf.isogate", "mf.peer", "wd.pass", "wd.isogate", "wd.peer"];
+  const latencyIds = ["direct", "nginx", "mf.pass", "mf.isogate", "mf.peer", "wd.pass", "wd.isogate", "wd.peer"].filter((id) => scenarios.some((s) => s.id === id));
   const latencyRuns = Object.fromEntries(latencyIds.map((id) => [id, []]));
   for (let round = 0; round < ROUNDS; round++) {
     for (const id of latencyIds) {
@@ -244,7 +249,7 @@ async function main() {
   await stopChild(mf);
   await wd.stop();
 
-  const coldstart = await coldStarts({ settings, originUrl, wdIso, mfIso, mfConfig, peerBundle });
+  const coldstart = COLD_REPEATS === 0 ? null : await coldStarts({ settings, originUrl, wdIso, mfIso, mfConfig, peerBundle });
 
   await stopChild(nginx.child);
   await stopChild(originChild);

@@ -9,7 +9,7 @@
 //! ```
 
 use crate::admin;
-use crate::cache::TtlCache;
+use crate::cache::{TtlCache, VerifiedTokens};
 use crate::error::{BearerError, TokenError};
 use crate::forward::{plan_forward, ForwardPlan, Principal};
 use crate::http::{RequestHead, Response};
@@ -17,7 +17,10 @@ use crate::model::{CredentialKind, CredentialStatus, Service};
 use crate::scope::{credential_ceiling, grant_scopes, ScopeSet};
 use crate::secret::{SecretHash, TOKEN_ID_BYTES};
 use crate::store::{SqlDb, Store};
-use crate::token::{issue_access_token, validate_access_token, IssuedToken, KeySet, SigningKey, TokenGrant};
+use crate::token::{
+    check_token_time, issue_access_token, validate_access_token, verify_access_token, AccessTokenClaims, IssuedToken, KeySet, SigningKey, TokenGrant,
+    TokenInvalid, MAX_TOKEN_BYTES,
+};
 use crate::token_request::{parse_client_request, parse_token_request, ClientAuth, ClientRequest, MAX_TOKEN_REQUEST_BYTES};
 use std::collections::HashSet;
 use std::rc::Rc;
@@ -169,6 +172,8 @@ pub struct Gateway {
     /// Ids of individually revoked tokens (RFC 7009), loaded whole: one storage read per
     /// cache lifetime per isolate, however many tokens are in use.
     revoked: TtlCache<Rc<HashSet<String>>>,
+    /// Tokens already verified by this isolate (signature, issuer, audience).
+    verified: VerifiedTokens,
 }
 
 const REVOKED_SET_KEY: &str = "revoked";
@@ -183,6 +188,7 @@ impl Gateway {
             services: TtlCache::new(config.cache_ttl_ms),
             credentials: TtlCache::new(config.cache_ttl_ms),
             revoked: TtlCache::new(config.cache_ttl_ms),
+            verified: VerifiedTokens::new(),
             keys: KeySet::new(keys),
             signing_key,
             config,
@@ -354,8 +360,7 @@ impl Gateway {
     async fn authorize_service_inner<D: SqlDb>(&self, db: &D, head: &RequestHead, service_name: &str, now_ms: u64) -> Result<Authorized, BearerError> {
         let now = (now_ms / 1000) as i64;
         let token = extract_bearer(head)?;
-        let claims = validate_access_token(token, &self.keys, &self.config.issuer, &self.config.issuer, now)
-            .map_err(|e| BearerError::invalid_token(e.description()))?;
+        let claims = self.verified_claims(token, now).map_err(|e| BearerError::invalid_token(e.description()))?;
         let status = self.cached_credential(db, &claims.client_id, now_ms).await?;
         let credential = match status {
             Some(s) if s.is_live(now) && s.credential.user == claims.sub => s.credential,
@@ -371,13 +376,33 @@ impl Gateway {
         let service = self.cached_service(db, service_name, now_ms).await?.ok_or(BearerError::UnknownService)?;
         decide_access(&scopes, &claims.sub, &service)?;
         let principal = Principal {
-            user: claims.sub,
-            client_id: claims.client_id,
+            user: claims.sub.clone(),
+            client_id: claims.client_id.clone(),
             credential: credential.name,
-            scope: claims.scope,
-            token_id: claims.jti,
+            scope: claims.scope.clone(),
+            token_id: claims.jti.clone(),
         };
         Ok(Authorized { plan: plan_forward(head, &service, &principal), principal })
+    }
+
+    /// [`validate_access_token`], with the signature check skipped for a token this isolate
+    /// already verified. Time is checked on every request.
+    fn verified_claims(&self, token: &str, now: i64) -> Result<Rc<AccessTokenClaims>, TokenInvalid> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(TokenInvalid::Malformed);
+        }
+        let digest = VerifiedTokens::digest(token);
+        let claims = match self.verified.get(&digest) {
+            Some(claims) => claims,
+            None => {
+                let claims = Rc::new(verify_access_token(token, &self.keys, &self.config.issuer, &self.config.issuer)?);
+                check_token_time(&claims, now)?;
+                self.verified.put(digest, claims.clone(), now);
+                return Ok(claims);
+            }
+        };
+        check_token_time(&claims, now)?;
+        Ok(claims)
     }
 
     async fn cached_credential<D: SqlDb>(&self, db: &D, client_id: &str, now_ms: u64) -> Result<Option<CredentialStatus>, BearerError> {

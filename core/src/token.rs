@@ -227,6 +227,15 @@ pub fn validate_access_token(
     audience: &str,
     now: i64,
 ) -> Result<AccessTokenClaims, TokenInvalid> {
+    let claims = verify_access_token(token, keys, issuer, audience)?;
+    check_token_time(&claims, now)?;
+    Ok(claims)
+}
+
+/// The time-independent part of validation: type and algorithm, key, signature, issuer,
+/// audience. Its result holds for as long as the key set does, so it can be cached per token
+/// ([`crate::cache::VerifiedTokens`]); the time checks cannot.
+pub fn verify_access_token(token: &str, keys: &KeySet, issuer: &str, audience: &str) -> Result<AccessTokenClaims, TokenInvalid> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(TokenInvalid::Malformed);
     }
@@ -254,13 +263,18 @@ pub fn validate_access_token(
     if claims.aud != audience {
         return Err(TokenInvalid::WrongAudience);
     }
+    Ok(claims)
+}
+
+/// `exp`, `nbf` and `iat` against `now`, with [`CLOCK_LEEWAY_SECS`] of skew.
+pub fn check_token_time(claims: &AccessTokenClaims, now: i64) -> Result<(), TokenInvalid> {
     if now >= claims.exp + CLOCK_LEEWAY_SECS {
         return Err(TokenInvalid::Expired);
     }
     if claims.nbf.is_some_and(|nbf| now + CLOCK_LEEWAY_SECS < nbf) || now + CLOCK_LEEWAY_SECS < claims.iat {
         return Err(TokenInvalid::NotYetValid);
     }
-    Ok(claims)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -258,6 +258,34 @@ fn rfc9068_expired_token_is_refused_once_past_the_30s_leeway() {
 }
 
 #[test]
+fn a_token_verified_once_is_not_a_pass_for_lookalikes_or_after_expiry() {
+    // The isolate remembers verified tokens (by digest) to skip the signature check on reuse;
+    // that must not let through anything the full check would refuse.
+    let (h, client) = Harness::seeded();
+    let good = h.token_for(&client, None);
+    authorized(h.call(&good));
+    authorized(h.call(&good));
+
+    // The cached token's own signature under other claims, and the token with bytes appended.
+    let parts: Vec<&str> = good.split('.').collect();
+    let mut claims = jwt_part(&good, 1);
+    claims["sub"] = "alice".into();
+    claims["scope"] = "everything".into();
+    let forged = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap()), parts[2]);
+    for lookalike in [forged, format!("{good}A"), format!("{good}.")] {
+        let r = refused(h.call(&lookalike));
+        assert_bearer_error(&r, 401, "invalid_token");
+    }
+    authorized(h.call(&good));
+
+    // Past expiry the cached token is refused like any other.
+    let exp = jwt_part(&good, 1)["exp"].as_i64().unwrap() as u64;
+    h.set_ms((exp + 30) * 1000);
+    let r = refused(h.call(&good));
+    assert_eq!(json_body(&r)["error_description"], "the access token expired");
+}
+
+#[test]
 fn rfc9068_token_issued_in_the_future_beyond_the_leeway_is_refused() {
     let (h, client) = Harness::seeded();
     let token = h.token_for(&client, None);
