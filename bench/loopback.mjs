@@ -24,6 +24,7 @@ import path from "node:path";
 import { spawn, execFileSync } from "node:child_process";
 import { ROOT, freePort, request, median, waitForPort } from "./lib/util.mjs";
 import { writeWorkerdConfig, startWorkerd, WORKERD } from "./lib/workerd.mjs";
+import { profileWhile } from "./lib/profile.mjs";
 import { isogateSettings, setupIsogate, setupPeer, migrationStatements, ISOGATE_DOMAIN, SERVICE_HOST, PEER_HOST, PASS_HOST } from "./lib/setup.mjs";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -218,6 +219,16 @@ async function main() {
   if (ONLY) scenarios.splice(0, scenarios.length, ...scenarios.filter((s) => ONLY.test(s.id)));
   for (const s of scenarios) await check(s);
   log(`set-up done in ${((Date.now() - started) / 1000).toFixed(1)} s; pinning: ${PIN ? "servers on CPU 0, wrk on CPU 1" : "none"}`);
+
+  if (process.env.BENCH_PROFILE) {
+    const s = scenarios.find((x) => x.id === process.env.BENCH_PROFILE);
+    for (let i = 0; i < 2; i++) await wrk(s, { seconds: 1, connections: CONNECTIONS });
+    const worker = s.id.includes("pass") ? "pass" : s.id.includes("peer") ? "peer" : "isogate";
+    const out = path.join(ROOT, `bench/results/${s.id}.cpuprofile`);
+    const { total, rows } = await profileWhile(Number(process.env.BENCH_INSPECTOR_PORT), worker, () => wrk(s, { seconds: SECONDS, connections: CONNECTIONS }), out);
+    console.log(`${total} samples; written ${out}\n${rows.join("\n")}`);
+    return;
+  }
 
   // Warm-up (JIT, connection pools, caches), then interleaved rounds.
   for (const s of scenarios) await wrk(s, { seconds: 1, connections: CONNECTIONS });

@@ -106,6 +106,7 @@ export function peerSettings(originUrl) {
 /** Starts `workerd serve` (under `taskset -c <cpu>` when given); resolves once `port` accepts. */
 export async function startWorkerd(configPath, { cpu, port, log = () => {} } = {}) {
   const args = ["serve", "--experimental", configPath];
+  if (process.env.BENCH_PROFILE && process.env.BENCH_INSPECTOR_PORT) args.push(`--inspector-addr=127.0.0.1:${process.env.BENCH_INSPECTOR_PORT}`);
   const child = cpu === undefined ? spawn(WORKERD, args, { stdio: ["ignore", "pipe", "pipe"] })
     : spawn("taskset", ["-c", String(cpu), WORKERD, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";

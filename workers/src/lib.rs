@@ -8,8 +8,6 @@
 //! One [`Gateway`] is built per isolate from the Worker's vars and secrets and kept for its
 //! life (keys are parsed once; the hot-path cache lives in it).
 
-use futures_util::future::{select, Either};
-use futures_util::StreamExt;
 use isogate_core::error::{StoreError, UpstreamError};
 use isogate_core::forward::{filter_response_headers, is_relayable_status};
 use isogate_core::gateway::{gateway_from_settings, misconfigured_response};
@@ -18,9 +16,10 @@ use isogate_core::store::{SqlDb, SqlValue};
 use isogate_core::{Gateway, RandomSource, Route};
 use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::Duration;
-use wasm_bindgen::JsValue;
-use worker::*;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use worker::{console_error, console_warn, D1Database, D1PreparedStatement, Date, Env};
 
 thread_local! {
     static GATEWAY: RefCell<Option<Rc<Gateway>>> = const { RefCell::new(None) };
@@ -46,125 +45,126 @@ fn gateway(env: &Env) -> Option<Rc<Gateway>> {
     }
 }
 
-#[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
-    let Some(gw) = gateway(&env) else { return to_worker_response(misconfigured_response()) };
-    let head = request_head(&req)?;
+/// Bindings to `glue.js`: workerd's Fetch objects marshalled in one call per step.
+#[wasm_bindgen(module = "/src/glue.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = requestHead)]
+    fn js_request_head(request: &web_sys::Request) -> String;
+    #[wasm_bindgen(js_name = headerBlob)]
+    fn js_header_blob(headers: &web_sys::Headers) -> String;
+    #[wasm_bindgen(js_name = forward)]
+    fn js_forward(request: &web_sys::Request, url: &str, method: &str, headers: &str, with_body: bool, timeout_ms: f64) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = respond)]
+    fn js_respond(status: u16, headers: &str, body: &JsValue) -> web_sys::Response;
+    #[wasm_bindgen(js_name = readBounded)]
+    fn js_read_bounded(request: &web_sys::Request, limit: f64) -> js_sys::Promise;
+}
+
+/// The Worker's `fetch` handler (called by worker-build's entrypoint shim). Written against
+/// `web_sys` rather than through `#[event(fetch)]`, whose request conversion parses the URL
+/// and reads `request.cf` on every request for nothing the gateway uses.
+#[wasm_bindgen]
+pub async fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> std::result::Result<web_sys::Response, JsValue> {
+    Ok(handle(req, env).await)
+}
+
+async fn handle(req: web_sys::Request, env: Env) -> web_sys::Response {
+    let Some(gw) = gateway(&env) else { return respond(misconfigured_response()) };
+    let head = request_head(&req);
     let now_ms = Date::now().as_millis();
-    let db = D1Db(env.d1("DB")?);
+    let Ok(db) = env.d1("DB") else {
+        console_error!("isogate: the D1 binding DB is missing");
+        return respond(misconfigured_response());
+    };
+    let db = D1Db(db);
     match gw.route(&head) {
         Route::Service(name) => match gw.authorize_service(&db, &head, &name, now_ms).await {
-            Ok(authorized) => forward(&gw, req, authorized.plan).await,
-            Err(refusal) => to_worker_response(refusal),
+            Ok(authorized) => forward(&gw, &req, authorized.plan).await,
+            Err(refusal) => respond(refusal),
         },
         Route::Root { body_limit } => {
-            let mut req = req;
-            let body = read_bounded(&mut req, body_limit).await?;
-            to_worker_response(gw.handle_root(&db, &head, &body, now_ms, &mut OsRandom).await)
+            let body = match JsFuture::from(js_read_bounded(&req, body_limit as f64)).await {
+                Ok(bytes) => js_sys::Uint8Array::from(bytes).to_vec(),
+                // The client went away or sent a broken body; nothing to answer it with.
+                Err(_) => return respond(CoreResponse::json(400, &serde_json::json!({ "error": "invalid_request", "error_description": "the request body could not be read" }))),
+            };
+            respond(gw.handle_root(&db, &head, &body, now_ms, &mut OsRandom).await)
         }
-        Route::UnknownHost => to_worker_response(CoreResponse::json(
+        Route::UnknownHost => respond(CoreResponse::json(
             404,
             &serde_json::json!({ "error": "not_found", "error_description": "unknown host" }),
         )),
     }
 }
 
-fn request_head(req: &Request) -> Result<RequestHead> {
-    let url = req.inner().url();
-    let parts = split_url(&url);
-    let headers: Vec<(String, String)> = req.headers().entries().collect();
-    let host = req.headers().get("host")?.unwrap_or_else(|| parts.authority.to_owned());
-    Ok(RequestHead {
-        method: req.inner().method(),
-        scheme: parts.scheme.to_owned(),
-        host,
-        path: parts.path.to_owned(),
-        query: parts.query.map(str::to_owned),
-        client_ip: req.headers().get("cf-connecting-ip")?,
-        headers,
-    })
+/// Splits a `glue.js` header blob into pairs.
+fn header_pairs(blob: &str) -> Vec<(String, String)> {
+    let mut parts = blob.split('\0');
+    let mut pairs = Vec::new();
+    while let (Some(name), Some(value)) = (parts.next(), parts.next()) {
+        pairs.push((name.to_owned(), value.to_owned()));
+    }
+    pairs
 }
 
-/// Reads at most `limit + 1` bytes: enough for the core to tell "too large" without the
-/// isolate ever holding an unbounded body.
-async fn read_bounded(req: &mut Request, limit: usize) -> Result<Vec<u8>> {
-    let mut body = Vec::new();
-    if req.inner().body().is_none() {
-        return Ok(body);
+/// Joins header pairs into a `glue.js` header blob.
+fn header_blob(headers: &[(String, String)]) -> String {
+    let mut blob = String::with_capacity(headers.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
+    for (name, value) in headers {
+        blob.push_str(name);
+        blob.push('\0');
+        blob.push_str(value);
+        blob.push('\0');
     }
-    let mut stream = req.stream()?;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk?;
-        let room = limit + 1 - body.len();
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() > limit {
-            break;
-        }
+    blob
+}
+
+fn request_head(req: &web_sys::Request) -> RequestHead {
+    let raw = js_request_head(req);
+    let mut fields = raw.splitn(3, '\0');
+    let method = fields.next().unwrap_or_default().to_owned();
+    let url = fields.next().unwrap_or_default();
+    let headers = header_pairs(fields.next().unwrap_or_default());
+    let parts = split_url(url);
+    let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    RequestHead {
+        host: header("host").unwrap_or_else(|| parts.authority.to_owned()),
+        client_ip: header("cf-connecting-ip"),
+        method,
+        scheme: parts.scheme.to_owned(),
+        path: parts.path.to_owned(),
+        query: parts.query.map(str::to_owned),
+        headers,
     }
-    Ok(body)
 }
 
 /// Fetches the origin with the incoming body stream and relays its response stream.
-async fn forward(gw: &Gateway, req: Request, plan: isogate_core::forward::ForwardPlan) -> Result<Response> {
-    let headers = Headers::new();
-    for (name, value) in &plan.headers {
-        // A header value the runtime refuses (it already accepted it inbound, so this is rare)
-        // is dropped rather than failing the request.
-        let _ = headers.append(name, value);
-    }
-    // web_sys directly: the worker crate's `Method` maps unknown methods (PROPFIND, PURGE...)
-    // to GET, and a proxy must pass the method through as sent.
-    let init = web_sys::RequestInit::new();
-    init.set_method(&plan.method);
-    init.set_headers(&headers.0);
-    init.set_redirect(web_sys::RequestRedirect::Manual);
-    if plan.has_body {
-        if let Some(body) = req.inner().body() {
-            init.set_body(&body);
-        }
-    }
-    let outbound = match web_sys::Request::new_with_str_and_init(&plan.url, &init) {
-        Ok(r) => Request::from(r),
-        // A method the runtime refuses to send (CONNECT, TRACE) or an unusable URL.
-        Err(_) => return to_worker_response(UpstreamError::Unreachable.to_response()),
-    };
-    let controller = AbortController::default();
-    let signal = controller.signal();
-    let fetch = Fetch::Request(outbound);
-    let sending = fetch.send_with_signal(&signal);
-    let timeout = Delay::from(Duration::from_millis(gw.config.upstream_timeout_ms));
-    let upstream = match select(Box::pin(sending), Box::pin(timeout)).await {
-        Either::Left((Ok(resp), _)) => resp,
-        Either::Left((Err(e), _)) => {
-            console_warn!("isogate: upstream fetch failed: {e}");
-            return to_worker_response(UpstreamError::Unreachable.to_response());
-        }
-        Either::Right(_) => {
-            controller.abort();
-            return to_worker_response(UpstreamError::Timeout.to_response());
+async fn forward(gw: &Gateway, req: &web_sys::Request, plan: isogate_core::forward::ForwardPlan) -> web_sys::Response {
+    let sent = js_forward(req, &plan.url, &plan.method, &header_blob(&plan.headers), plan.has_body, gw.config.upstream_timeout_ms as f64);
+    let outcome = JsFuture::from(sent).await.unwrap_or_else(|e| e);
+    let upstream = match outcome.dyn_into::<web_sys::Response>() {
+        Ok(upstream) => upstream,
+        Err(failure) => {
+            let failure = failure.as_string().unwrap_or_default();
+            if failure == "timeout" {
+                return respond(UpstreamError::Timeout.to_response());
+            }
+            console_warn!("isogate: upstream fetch failed: {failure}");
+            return respond(UpstreamError::Unreachable.to_response());
         }
     };
-    let status = upstream.status_code();
+    let status = upstream.status();
     if !is_relayable_status(status) {
-        return to_worker_response(UpstreamError::Unreachable.to_response());
+        return respond(UpstreamError::Unreachable.to_response());
     }
-    let upstream_headers: Vec<(String, String)> = upstream.headers().entries().collect();
-    let out_headers = Headers::new();
-    for (name, value) in filter_response_headers(&upstream_headers) {
-        let _ = out_headers.append(&name, &value);
-    }
-    let (_, body) = upstream.into_parts();
-    let builder = ResponseBuilder::new().with_status(status).with_headers(out_headers);
-    Ok(builder.body(body))
+    let relayed = filter_response_headers(&header_pairs(&js_header_blob(&upstream.headers())));
+    let body = upstream.body().map(JsValue::from).unwrap_or(JsValue::NULL);
+    js_respond(status, &header_blob(&relayed), &body)
 }
 
-fn to_worker_response(resp: CoreResponse) -> Result<Response> {
-    let headers = Headers::new();
-    for (name, value) in &resp.headers {
-        headers.append(name, value)?;
-    }
-    let builder = ResponseBuilder::new().with_status(resp.status).with_headers(headers);
-    Ok(if resp.body.is_empty() { builder.empty() } else { builder.fixed(resp.body) })
+fn respond(resp: CoreResponse) -> web_sys::Response {
+    let body = if resp.body.is_empty() { JsValue::NULL } else { js_sys::Uint8Array::from(&resp.body[..]).into() };
+    js_respond(resp.status, &header_blob(&resp.headers), &body)
 }
 
 struct OsRandom;

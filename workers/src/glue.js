@@ -1,0 +1,95 @@
+// Marshalling between workerd's Fetch objects and the Rust adapter (src/lib.rs), shaped so that
+// each step is one call across the wasm boundary instead of one per header and per string.
+// No decisions here: what to forward, strip, add or answer is decided in Rust (isogate-core).
+//
+// Headers travel as one string, "name\0value\0name\0value\0": Fetch forbids NUL in header
+// names and values, so the separator cannot occur inside either.
+
+/** Every header of `headers`, in iteration order (names lower-case, as Fetch gives them). */
+export function headerBlob(headers) {
+  let blob = "";
+  for (const [name, value] of headers) blob += name + "\0" + value + "\0";
+  return blob;
+}
+
+/** The request head as "method\0url\0" followed by its header blob. */
+export function requestHead(request) {
+  return request.method + "\0" + request.url + "\0" + headerBlob(request.headers);
+}
+
+/** A Headers object from a blob; a pair the runtime refuses is dropped (it accepted it inbound). */
+function headersFrom(blob) {
+  const headers = new Headers();
+  const parts = blob.split("\0");
+  for (let i = 0; i + 1 < parts.length; i += 2) {
+    try {
+      headers.append(parts[i], parts[i + 1]);
+    } catch {
+      // dropped
+    }
+  }
+  return headers;
+}
+
+/**
+ * Fetches the origin, the incoming body streamed through (never buffered), redirects passed
+ * back to the client rather than followed. The timeout covers the wait for the response head
+ * only: once it arrives the timer is cleared and the body streams as long as it takes.
+ * Resolves the origin's Response, or "timeout", or "unreachable: <why>".
+ */
+export async function forward(request, url, method, headers, withBody, timeoutMs) {
+  const controller = new AbortController();
+  let outbound;
+  try {
+    outbound = new Request(url, {
+      method,
+      headers: headersFrom(headers),
+      body: withBody ? request.body : null,
+      redirect: "manual",
+      signal: controller.signal,
+    });
+  } catch (e) {
+    // A method the runtime refuses to send (CONNECT, TRACE) or an unusable URL.
+    return "unreachable: " + String(e);
+  }
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  try {
+    return await fetch(outbound);
+  } catch (e) {
+    return controller.signal.aborted ? "timeout" : "unreachable: " + String(e);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A Response with `body` (a ReadableStream, a Uint8Array, or null). */
+export function respond(status, headers, body) {
+  return new Response(body, { status, headers: headersFrom(headers) });
+}
+
+/**
+ * At most `limit + 1` bytes of the request body: enough for the core to tell "too large"
+ * without the isolate ever holding an unbounded body.
+ */
+export async function readBounded(request, limit) {
+  if (!request.body) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks = [];
+  let size = 0;
+  while (size <= limit) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.byteLength;
+  }
+  if (size > limit) await reader.cancel().catch(() => {});
+  const body = new Uint8Array(Math.min(size, limit + 1));
+  let offset = 0;
+  for (const chunk of chunks) {
+    const part = chunk.subarray(0, body.length - offset);
+    body.set(part, offset);
+    offset += part.length;
+    if (offset === body.length) break;
+  }
+  return body;
+}
