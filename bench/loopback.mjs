@@ -10,10 +10,12 @@
 //   nginx            wrk -> nginx proxy_pass (keep-alive upstream) -> origin
 //   mf.*             wrk -> Miniflare's server (its entry worker) -> worker in workerd -> origin
 //   wd.*             wrk -> `workerd serve` socket -> worker -> origin (bench/lib/workerd.mjs)
-// Workers: pass (plain JS `fetch(request)`), isogate (valid token), isogate_invalid (a token
-// with a bad signature: full check, then 401), healthz (Isogate's no-op route), token
-// (Isogate's token endpoint, client_secret_post), peer (@cloudflare/workers-oauth-provider
-// validating its bearer token, then the same pass-through).
+// Workers: pass (plain JS `fetch(request)`), rewrite (plain JS doing a proxy's request and
+// response rewriting, no token check: bench/workers/passthrough.mjs), isogate (valid token),
+// isogate_invalid (a token with a bad signature: full check, then 401), healthz (Isogate's
+// no-op route), token (Isogate's token endpoint, client_secret_post), token_bad_secret (the
+// same with a wrong secret: parse, D1 read, hash, 401; no signing), peer
+// (@cloudflare/workers-oauth-provider validating its bearer token, then the same pass-through).
 //
 // Usage: node bench/loopback.mjs [out.json]   (bench/run.sh calls it; needs wrk, nginx, a built
 // worker in workers/build/). Env: BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_LATENCY_SECONDS (3),
@@ -25,7 +27,7 @@ import { spawn, execFileSync } from "node:child_process";
 import { ROOT, freePort, request, median, waitForPort } from "./lib/util.mjs";
 import { writeWorkerdConfig, startWorkerd, WORKERD } from "./lib/workerd.mjs";
 import { profileWhile } from "./lib/profile.mjs";
-import { isogateSettings, setupIsogate, setupPeer, migrationStatements, ISOGATE_DOMAIN, SERVICE_HOST, PEER_HOST, PASS_HOST } from "./lib/setup.mjs";
+import { isogateSettings, setupIsogate, setupPeer, migrationStatements, ISOGATE_DOMAIN, SERVICE_HOST, PEER_HOST, PASS_HOST, REWRITE_HOST } from "./lib/setup.mjs";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -209,10 +211,12 @@ async function main() {
   for (const { prefix, portOf, iso, peer } of paths) {
     scenarios.push(
       { id: `${prefix}pass`, port: portOf("pass"), host: PASS_HOST, path: "/anything", expect: 200, forwards: true },
+      { id: `${prefix}rewrite`, port: portOf("pass"), host: REWRITE_HOST, path: "/anything?x=1", headers: bearer(iso.token), expect: 200, forwards: true },
       { id: `${prefix}isogate`, port: portOf("isogate"), host: SERVICE_HOST, path: "/anything?x=1", headers: bearer(iso.token), expect: 200, forwards: true },
       { id: `${prefix}isogate_invalid`, port: portOf("isogate"), host: SERVICE_HOST, path: "/anything?x=1", headers: bearer(tamper(iso.token)), expect: 401 },
       { id: `${prefix}healthz`, port: portOf("isogate"), host: ISOGATE_DOMAIN, path: "/healthz", expect: 200 },
       { id: `${prefix}token`, port: portOf("isogate"), host: ISOGATE_DOMAIN, path: "/oauth2/token", method: "POST", body: iso.tokenForm, expect: 200 },
+      { id: `${prefix}token_bad_secret`, port: portOf("isogate"), host: ISOGATE_DOMAIN, path: "/oauth2/token", method: "POST", body: iso.badSecretForm, expect: 401 },
       { id: `${prefix}peer`, port: portOf("peer"), host: PEER_HOST, path: "/api/anything", headers: bearer(peer.token), expect: 200, forwards: true },
     );
   }
@@ -237,7 +241,7 @@ async function main() {
   for (let round = 0; round < ROUNDS; round++) {
     const order = scenarios.map((_, i) => scenarios[(i + round * 5) % scenarios.length]);
     for (const s of order) {
-      const before = s.id.startsWith("wd.isogate") || s.id === "wd.token" ? await d1Statements() : 0;
+      const before = s.id.startsWith("wd.isogate") || s.id.startsWith("wd.token") ? await d1Statements() : 0;
       const r = await wrk(s, { seconds: SECONDS, connections: CONNECTIONS });
       if (s.id === "wd.isogate") { d1.requests += r.requests; d1.statements += (await d1Statements()) - before; }
       if (s.id === "wd.token") { d1.token_requests += r.requests; d1.token_statements += (await d1Statements()) - before; }
@@ -247,7 +251,7 @@ async function main() {
   }
 
   // Latency with one connection: service time, no queueing.
-  const latencyIds = ["direct", "nginx", "mf.pass", "mf.isogate", "mf.peer", "wd.pass", "wd.isogate", "wd.peer"].filter((id) => scenarios.some((s) => s.id === id));
+  const latencyIds = ["direct", "nginx", "mf.pass", "mf.rewrite", "mf.isogate", "mf.peer", "wd.pass", "wd.rewrite", "wd.isogate", "wd.peer"].filter((id) => scenarios.some((s) => s.id === id));
   const latencyRuns = Object.fromEntries(latencyIds.map((id) => [id, []]));
   for (let round = 0; round < ROUNDS; round++) {
     for (const id of latencyIds) {

@@ -25,7 +25,7 @@ const all = {
   pass: {
     name: "pass", modules: true, modulesRules, compatibilityDate: COMPATIBILITY_DATE,
     scriptPath: path.join(ROOT, "bench/workers/passthrough.mjs"), modulesRoot: path.join(ROOT, "bench/workers"),
-    bindings: { ORIGIN_URL: originUrl }, routes: ["pass.localhost/*"],
+    bindings: { ORIGIN_URL: originUrl }, routes: ["pass.localhost/*", "rewrite.localhost/*"],
   },
   peer: {
     name: "peer", modules: true, modulesRules, compatibilityDate: COMPATIBILITY_DATE,

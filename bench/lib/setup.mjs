@@ -9,6 +9,7 @@ export const ISOGATE_DOMAIN = "bench.localhost";
 export const SERVICE_HOST = `my-api.${ISOGATE_DOMAIN}`;
 export const PEER_HOST = "localhost";
 export const PASS_HOST = "pass.localhost";
+export const REWRITE_HOST = "rewrite.localhost";
 
 /** The shared migrations (infra/migrations), split into statements as the e2e harness does. */
 export function migrationStatements() {
@@ -41,7 +42,7 @@ export async function setupIsogate(port, settings, originUrl) {
   const form = tokenForm(cred.json.client_id, cred.json.client_secret);
   const tok = await request(port, { method: "POST", host: ISOGATE_DOMAIN, path: "/oauth2/token", headers: { "content-type": "application/x-www-form-urlencoded" }, body: form });
   if (tok.status !== 200) throw new Error(`isogate: token: ${tok.status} ${tok.body}`);
-  return { clientId: cred.json.client_id, clientSecret: cred.json.client_secret, tokenForm: form, token: tok.json.access_token };
+  return { clientId: cred.json.client_id, clientSecret: cred.json.client_secret, tokenForm: form, badSecretForm: tokenForm(cred.json.client_id, "wrong-" + cred.json.client_secret), token: tok.json.access_token };
 }
 
 export const tokenForm = (clientId, clientSecret) =>
