@@ -34,6 +34,10 @@ step "build: Spin component (wasm32-wasip2) and the Spin test host"
 cargo build --quiet -p isogate-spin --target wasm32-wasip2 --release
 cargo build --quiet -p isogate-spin-host
 
+step "benchmark guards: instructions per core operation (callgrind) and artifact sizes (bench/)"
+bash bench/instructions.sh --check
+bash bench/sizes.sh --check
+
 step "Spin test host smoke test (KV, SQLite, variables, outbound HTTP, allow-list)"
 bash tests/spin-host/smoke.sh
 
