@@ -33,11 +33,13 @@ function headersFrom(blob) {
 
 /**
  * Fetches the origin, the incoming body streamed through (never buffered), redirects passed
- * back to the client rather than followed. The timeout covers the wait for the response head
- * only: once it arrives the timer is cleared and the body streams as long as it takes.
- * Resolves the origin's Response, or "timeout", or "unreachable: <why>".
+ * back to the client rather than followed, and hands the outcome to `relay` (Rust), which
+ * makes the client's response: the origin's Response, or "timeout", or "unreachable: <why>".
+ * The timeout covers the wait for the response head only: once it arrives the timer is
+ * cleared and the body streams as long as it takes. Returns a Promise of relay's Response (or
+ * relay's Response itself when the request cannot even be built).
  */
-export async function forward(request, url, method, headers, withBody, timeoutMs) {
+export function forward(request, url, method, headers, withBody, timeoutMs, relay) {
   const controller = new AbortController();
   let outbound;
   try {
@@ -50,16 +52,19 @@ export async function forward(request, url, method, headers, withBody, timeoutMs
     });
   } catch (e) {
     // A method the runtime refuses to send (CONNECT, TRACE) or an unusable URL.
-    return "unreachable: " + String(e);
+    return relay("unreachable: " + String(e));
   }
   const timer = setTimeout(() => controller.abort(), timeoutMs);
-  try {
-    return await fetch(outbound);
-  } catch (e) {
-    return controller.signal.aborted ? "timeout" : "unreachable: " + String(e);
-  } finally {
-    clearTimeout(timer);
-  }
+  return fetch(outbound).then(
+    (response) => {
+      clearTimeout(timer);
+      return relay(response);
+    },
+    (e) => {
+      clearTimeout(timer);
+      return relay(controller.signal.aborted ? "timeout" : "unreachable: " + String(e));
+    },
+  );
 }
 
 /** A Response with `body` (a ReadableStream, a Uint8Array, or null). */

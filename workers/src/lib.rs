@@ -14,12 +14,14 @@ use isogate_core::gateway::{gateway_from_settings, misconfigured_response};
 use isogate_core::http::{split_url, RequestHead, Response as CoreResponse};
 use isogate_core::store::{SqlDb, SqlValue};
 use isogate_core::{Gateway, RandomSource, Route};
-use std::cell::RefCell;
+use std::cell::{OnceCell, RefCell};
+use std::future::Future;
 use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use worker::{console_error, console_warn, D1Database, D1PreparedStatement, Date, Env};
+use worker::{console_error, console_warn, D1Database, D1PreparedStatement, Env};
 
 thread_local! {
     static GATEWAY: RefCell<Option<Rc<Gateway>>> = const { RefCell::new(None) };
@@ -53,7 +55,7 @@ extern "C" {
     #[wasm_bindgen(js_name = headerBlob)]
     fn js_header_blob(headers: &web_sys::Headers) -> String;
     #[wasm_bindgen(js_name = forward)]
-    fn js_forward(request: &web_sys::Request, url: &str, method: &str, headers: &str, with_body: bool, timeout_ms: f64) -> js_sys::Promise;
+    fn js_forward(request: &web_sys::Request, url: &str, method: &str, headers: &str, with_body: bool, timeout_ms: f64, relay: &js_sys::Function) -> JsValue;
     #[wasm_bindgen(js_name = respond)]
     fn js_respond(status: u16, headers: &str, body: &JsValue) -> web_sys::Response;
     #[wasm_bindgen(js_name = readBounded)]
@@ -63,37 +65,50 @@ extern "C" {
 /// The Worker's `fetch` handler (called by worker-build's entrypoint shim). Written against
 /// `web_sys` rather than through `#[event(fetch)]`, whose request conversion parses the URL
 /// and reads `request.cf` on every request for nothing the gateway uses.
+///
+/// Returns a Response, or a Promise of one. With warm caches nothing on the way to the
+/// forward waits, so the handler is polled once here and, when it completes (the common case),
+/// its answer is returned directly: no Rust executor, no microtask hops. Only when it waits on
+/// D1 or a body is it handed to `wasm-bindgen-futures` to finish.
 #[wasm_bindgen]
-pub async fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> std::result::Result<web_sys::Response, JsValue> {
-    Ok(handle(req, env).await)
+pub fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> JsValue {
+    let mut handling = Box::pin(handle(req, env));
+    match handling.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(answer) => answer,
+        // The pending futures (D1, body reads) keep the waker of their latest poll, so the
+        // executor's polls from here on are the ones woken.
+        Poll::Pending => wasm_bindgen_futures::future_to_promise(async move { Ok(handling.await) }).into(),
+    }
 }
 
-async fn handle(req: web_sys::Request, env: Env) -> web_sys::Response {
-    let Some(gw) = gateway(&env) else { return respond(misconfigured_response()) };
+/// Answers one request: a Response, or for a forward the Promise of the relayed one.
+async fn handle(req: web_sys::Request, env: Env) -> JsValue {
+    let Some(gw) = gateway(&env) else { return respond(misconfigured_response()).into() };
     let head = request_head(&req);
-    let now_ms = Date::now().as_millis();
-    let Ok(db) = env.d1("DB") else {
-        console_error!("isogate: the D1 binding DB is missing");
-        return respond(misconfigured_response());
-    };
-    let db = D1Db(db);
+    let now_ms = js_sys::Date::now() as u64;
+    let db = D1Db { env: &env, binding: OnceCell::new() };
     match gw.route(&head) {
         Route::Service(name) => match gw.authorize_service(&db, &head, &name, now_ms).await {
-            Ok(authorized) => forward(&gw, &req, authorized.plan).await,
-            Err(refusal) => respond(refusal),
+            Ok(authorized) => forward(&gw, &req, authorized.plan),
+            Err(refusal) => respond(refusal).into(),
         },
         Route::Root { body_limit } => {
-            let body = match JsFuture::from(js_read_bounded(&req, body_limit as f64)).await {
-                Ok(bytes) => js_sys::Uint8Array::from(bytes).to_vec(),
-                // The client went away or sent a broken body; nothing to answer it with.
-                Err(_) => return respond(CoreResponse::json(400, &serde_json::json!({ "error": "invalid_request", "error_description": "the request body could not be read" }))),
+            let body = if req.body().is_none() {
+                Vec::new()
+            } else {
+                match JsFuture::from(js_read_bounded(&req, body_limit as f64)).await {
+                    Ok(bytes) => js_sys::Uint8Array::from(bytes).to_vec(),
+                    // The client went away or sent a broken body; nothing to answer it with.
+                    Err(_) => return respond(CoreResponse::json(400, &serde_json::json!({ "error": "invalid_request", "error_description": "the request body could not be read" }))).into(),
+                }
             };
-            respond(gw.handle_root(&db, &head, &body, now_ms, &mut OsRandom).await)
+            respond(gw.handle_root(&db, &head, &body, now_ms, &mut OsRandom).await).into()
         }
         Route::UnknownHost => respond(CoreResponse::json(
             404,
             &serde_json::json!({ "error": "not_found", "error_description": "unknown host" }),
-        )),
+        ))
+        .into(),
     }
 }
 
@@ -138,10 +153,23 @@ fn request_head(req: &web_sys::Request) -> RequestHead {
     }
 }
 
-/// Fetches the origin with the incoming body stream and relays its response stream.
-async fn forward(gw: &Gateway, req: &web_sys::Request, plan: isogate_core::forward::ForwardPlan) -> web_sys::Response {
-    let sent = js_forward(req, &plan.url, &plan.method, &header_blob(&plan.headers), plan.has_body, gw.config.upstream_timeout_ms as f64);
-    let outcome = JsFuture::from(sent).await.unwrap_or_else(|e| e);
+/// Fetches the origin per the plan, the incoming body streamed through; resolves the relayed
+/// response (see [`relay`]).
+fn forward(gw: &Gateway, req: &web_sys::Request, plan: isogate_core::forward::ForwardPlan) -> JsValue {
+    RELAY.with(|relay| {
+        js_forward(req, &plan.url, &plan.method, &header_blob(&plan.headers), plan.has_body, gw.config.upstream_timeout_ms as f64, relay.as_ref().unchecked_ref())
+    })
+}
+
+thread_local! {
+    /// [`relay`] as a JS function, made once per isolate rather than once per request.
+    static RELAY: Closure<dyn Fn(JsValue) -> web_sys::Response> = Closure::new(relay);
+}
+
+/// What the client gets for the origin's answer (`glue.js` `forward` calls it): the origin's
+/// status and body stream with hop-by-hop headers dropped, or 504/502 when the origin timed out,
+/// failed, or answered with a status that cannot be relayed.
+fn relay(outcome: JsValue) -> web_sys::Response {
     let upstream = match outcome.dyn_into::<web_sys::Response>() {
         Ok(upstream) => upstream,
         Err(failure) => {
@@ -178,7 +206,11 @@ impl RandomSource for OsRandom {
 }
 
 /// D1 behind the core's [`SqlDb`].
-struct D1Db(D1Database);
+/// The `DB` binding is looked up on first use: with warm caches a request never touches it.
+struct D1Db<'a> {
+    env: &'a Env,
+    binding: OnceCell<D1Database>,
+}
 
 fn bind(values: &[SqlValue]) -> Vec<JsValue> {
     values
@@ -191,7 +223,10 @@ fn bind(values: &[SqlValue]) -> Vec<JsValue> {
         .collect()
 }
 
+/// Logged here because the core only maps storage failures to a 503 (D1's messages carry SQL
+/// text, never bound values, so no secret reaches the log).
 fn store_error(e: worker::Error) -> StoreError {
+    console_error!("isogate: D1: {e}");
     StoreError(format!("d1: {e}"))
 }
 
@@ -208,13 +243,24 @@ fn from_json(v: serde_json::Value) -> SqlValue {
     }
 }
 
-impl D1Db {
+impl D1Db<'_> {
+    fn database(&self) -> std::result::Result<&D1Database, StoreError> {
+        if let Some(db) = self.binding.get() {
+            return Ok(db);
+        }
+        let db = self.env.d1("DB").map_err(|_| {
+            console_error!("isogate: the D1 binding DB is missing");
+            StoreError("the D1 binding DB is missing".into())
+        })?;
+        Ok(self.binding.get_or_init(|| db))
+    }
+
     fn statement(&self, sql: &str, params: &[SqlValue]) -> std::result::Result<D1PreparedStatement, StoreError> {
-        self.0.prepare(sql).bind(&bind(params)).map_err(store_error)
+        self.database()?.prepare(sql).bind(&bind(params)).map_err(store_error)
     }
 }
 
-impl SqlDb for D1Db {
+impl SqlDb for D1Db<'_> {
     async fn query(&self, sql: &str, params: &[SqlValue]) -> std::result::Result<Vec<Vec<SqlValue>>, StoreError> {
         let rows = self.statement(sql, params)?.raw::<serde_json::Value>().await.map_err(store_error)?;
         Ok(rows.into_iter().map(|row| row.into_iter().map(from_json).collect()).collect())
@@ -228,7 +274,7 @@ impl SqlDb for D1Db {
 
     async fn execute_batch(&self, statements: &[(&str, Vec<SqlValue>)]) -> std::result::Result<(), StoreError> {
         let prepared = statements.iter().map(|(sql, params)| self.statement(sql, params)).collect::<std::result::Result<Vec<_>, _>>()?;
-        self.0.batch(prepared).await.map_err(store_error)?;
+        self.database()?.batch(prepared).await.map_err(store_error)?;
         Ok(())
     }
 }
