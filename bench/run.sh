@@ -9,7 +9,8 @@
 #   3. end to end on loopback (wrk, nginx, workerd)      bench/loopback.mjs
 #   4. cold start and wasm instantiation                 (part of 3)
 # and prints the report, writing it to bench/results/latest.md (git-ignored) and
-# bench/LATEST.md (committed), and the "Latest results" section of bench/README.md.
+# bench/LATEST.md (committed), the "Latest results" section of bench/README.md, and its
+# summary (date, machine, targets) to the Performance section of the root README.md.
 # Takes ~8-10 minutes on 2 cores. Every figure is a ratio against a baseline from the same
 # run; nothing here asserts timings (CI runs only the deterministic --check parts).
 #
@@ -68,5 +69,6 @@ step "report"
 node bench/report.mjs bench/results/latest.md
 cp bench/results/latest.md bench/LATEST.md
 node bench/lib/readme-section.mjs bench/README.md bench/results/latest.md
+node bench/lib/readme-section.mjs README.md bench/results/latest.md --summary
 echo >&2
-echo "written: bench/results/latest.md, bench/LATEST.md, bench/README.md (Latest results)" >&2
+echo "written: bench/results/latest.md, bench/LATEST.md, bench/README.md (Latest results), README.md (Performance: the summary)" >&2

@@ -1,13 +1,18 @@
 // Replaces the text between the "latest results" markers of a README with a report, its
-// headings moved down one level. Usage: node readme-section.mjs <README.md> <report.md>
+// headings moved down one level; with --summary, only the report's head (date, machine,
+// method) and its Targets table. Usage: node readme-section.mjs <README.md> <report.md> [--summary]
 import fs from "node:fs";
 
-const [readmePath, reportPath] = process.argv.slice(2);
+const [readmePath, reportPath, mode] = process.argv.slice(2);
 const BEGIN = "<!-- latest-results:begin (written by bench/run.sh) -->";
 const END = "<!-- latest-results:end -->";
 const readme = fs.readFileSync(readmePath, "utf8");
-const report = fs.readFileSync(reportPath, "utf8")
-  .split("\n")
+let lines = fs.readFileSync(reportPath, "utf8").split("\n");
+if (mode === "--summary") {
+  const end = lines.findIndex((l) => l.startsWith("## 1."));
+  if (end > 0) lines = lines.slice(0, end);
+}
+const report = lines
   .filter((l) => !l.startsWith("# ")) // the report's title: the README section has its own
   .map((l) => (l.startsWith("#") ? `#${l}` : l))
   .join("\n")
