@@ -18,8 +18,8 @@ use crate::scope::{credential_ceiling, grant_scopes, ScopeSet};
 use crate::secret::{SecretHash, TOKEN_ID_BYTES};
 use crate::store::{SqlDb, Store};
 use crate::token::{
-    check_token_time, issue_access_token, validate_access_token, verify_access_token, AccessTokenClaims, IssuedToken, KeySet, SigningKey, TokenGrant,
-    TokenInvalid, MAX_TOKEN_BYTES,
+    check_token_time, parse_access_token, unsigned_access_token, validate_access_token, AccessTokenClaims, Ed25519, IssuedToken, KeySet, SigningKey,
+    TokenGrant, TokenInvalid, UnsignedToken, MAX_TOKEN_BYTES,
 };
 use crate::token_request::{parse_client_request, parse_token_request, ClientAuth, ClientRequest, MAX_TOKEN_REQUEST_BYTES};
 use std::collections::HashSet;
@@ -220,10 +220,11 @@ impl Gateway {
     }
 
     /// The root domain's routes. `body` holds at most the route's limit + 1 bytes.
-    pub async fn handle_root<D: SqlDb>(&self, db: &D, head: &RequestHead, body: &[u8], now_ms: u64, rng: &mut dyn RandomSource) -> Response {
+    /// `ed25519` signs the tokens the token endpoint issues.
+    pub async fn handle_root<D: SqlDb>(&self, db: &D, ed25519: &impl Ed25519, head: &RequestHead, body: &[u8], now_ms: u64, rng: &mut dyn RandomSource) -> Response {
         let now = (now_ms / 1000) as i64;
         match head.path.as_str() {
-            "/oauth2/token" => match self.token_endpoint(db, head, body, now, rng).await {
+            "/oauth2/token" => match self.token_endpoint(db, ed25519, head, body, now, rng).await {
                 Ok(resp) => resp,
                 Err(e) => e.to_response(&self.config.realm),
             },
@@ -266,7 +267,7 @@ impl Gateway {
     }
 
     /// RFC 6749 §4.4 client credentials grant.
-    async fn token_endpoint<D: SqlDb>(&self, db: &D, head: &RequestHead, body: &[u8], now: i64, rng: &mut dyn RandomSource) -> Result<Response, TokenError> {
+    async fn token_endpoint<D: SqlDb>(&self, db: &D, ed25519: &impl Ed25519, head: &RequestHead, body: &[u8], now: i64, rng: &mut dyn RandomSource) -> Result<Response, TokenError> {
         let request = parse_token_request(head, body)?;
         let status = authenticate_client(db, &request.client, now).await?;
         if request.grant_type != "client_credentials" {
@@ -274,7 +275,9 @@ impl Gateway {
         }
         let ceiling = credential_ceiling(&status.credential.scopes);
         let granted = grant_scopes(&ceiling, request.scope.as_ref()).map_err(|e| TokenError::InvalidScope(e.0))?;
-        let issued = self.issue(&status, &granted, now, None, rng);
+        let unsigned = self.unsigned_token(&status, &granted, now, None, rng);
+        let signature = ed25519.sign(&self.signing_key, unsigned.signing_input()).await;
+        let issued = unsigned.finish(signature);
         let mut body = json!({
             "access_token": issued.access_token,
             "token_type": "Bearer",
@@ -332,8 +335,15 @@ impl Gateway {
         .no_store())
     }
 
-    /// Signs a token for a credential; its lifetime never outlives the credential.
+    /// Signs a token for a credential (portable Ed25519: admin use, not a hot path).
     pub(crate) fn issue(&self, status: &CredentialStatus, scopes: &ScopeSet, now: i64, lifetime: Option<i64>, rng: &mut dyn RandomSource) -> IssuedToken {
+        let unsigned = self.unsigned_token(status, scopes, now, lifetime, rng);
+        let signature = self.signing_key.sign(unsigned.signing_input());
+        unsigned.finish(signature)
+    }
+
+    /// A token for a credential, to be signed; its lifetime never outlives the credential.
+    fn unsigned_token(&self, status: &CredentialStatus, scopes: &ScopeSet, now: i64, lifetime: Option<i64>, rng: &mut dyn RandomSource) -> UnsignedToken {
         let mut expires_at = now + lifetime.unwrap_or(self.config.token_ttl_secs);
         if let Some(cred_exp) = status.credential.expires_at {
             expires_at = expires_at.min(cred_exp);
@@ -349,18 +359,19 @@ impl Gateway {
             issued_at: now,
             expires_at,
         };
-        issue_access_token(&self.signing_key, &grant, &jti)
+        unsigned_access_token(&self.signing_key, &grant, &jti)
     }
 
-    /// The service flow up to the forward: authenticate, load, decide, plan.
-    pub async fn authorize_service<D: SqlDb>(&self, db: &D, head: &RequestHead, service_name: &str, now_ms: u64) -> Result<Authorized, Response> {
-        self.authorize_service_inner(db, head, service_name, now_ms).await.map_err(|e| e.to_response(&self.config.realm))
+    /// The service flow up to the forward: authenticate, load, decide, plan. `ed25519` checks
+    /// the signature of tokens this isolate has not verified before.
+    pub async fn authorize_service<D: SqlDb>(&self, db: &D, ed25519: &impl Ed25519, head: &RequestHead, service_name: &str, now_ms: u64) -> Result<Authorized, Response> {
+        self.authorize_service_inner(db, ed25519, head, service_name, now_ms).await.map_err(|e| e.to_response(&self.config.realm))
     }
 
-    async fn authorize_service_inner<D: SqlDb>(&self, db: &D, head: &RequestHead, service_name: &str, now_ms: u64) -> Result<Authorized, BearerError> {
+    async fn authorize_service_inner<D: SqlDb>(&self, db: &D, ed25519: &impl Ed25519, head: &RequestHead, service_name: &str, now_ms: u64) -> Result<Authorized, BearerError> {
         let now = (now_ms / 1000) as i64;
         let token = extract_bearer(head)?;
-        let claims = self.verified_claims(token, now).map_err(|e| BearerError::invalid_token(e.description()))?;
+        let claims = self.verified_claims(ed25519, token, now).await.map_err(|e| BearerError::invalid_token(e.description()))?;
         let status = self.cached_credential(db, &claims.client_id, now_ms).await?;
         let credential = match status {
             Some(s) if s.is_live(now) && s.credential.user == claims.sub => s.credential,
@@ -387,7 +398,7 @@ impl Gateway {
 
     /// [`validate_access_token`], with the signature check skipped for a token this isolate
     /// already verified. Time is checked on every request.
-    fn verified_claims(&self, token: &str, now: i64) -> Result<Rc<AccessTokenClaims>, TokenInvalid> {
+    async fn verified_claims(&self, ed25519: &impl Ed25519, token: &str, now: i64) -> Result<Rc<AccessTokenClaims>, TokenInvalid> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenInvalid::Malformed);
         }
@@ -395,7 +406,9 @@ impl Gateway {
         let claims = match self.verified.get(&digest) {
             Some(claims) => claims,
             None => {
-                let claims = Rc::new(verify_access_token(token, &self.keys, &self.config.issuer, &self.config.issuer)?);
+                let signed = parse_access_token(token, &self.keys)?;
+                let genuine = ed25519.verify(signed.key, signed.signing_input(), &signed.signature).await;
+                let claims = Rc::new(signed.claims_if(genuine, &self.config.issuer, &self.config.issuer)?);
                 check_token_time(&claims, now)?;
                 self.verified.put(digest, claims.clone(), now);
                 return Ok(claims);

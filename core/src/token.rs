@@ -59,8 +59,43 @@ impl SigningKey {
         &self.verifying
     }
 
-    fn sign(&self, message: &[u8]) -> [u8; 64] {
+    pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
         *self.key_pair.sk.sign(message, None)
+    }
+
+    /// The private key as an RFC 8410 PKCS #8 document, for handing to a native Ed25519
+    /// implementation ([`Ed25519`]); the same secret as the seed it was made from.
+    pub fn pkcs8_der(&self) -> Vec<u8> {
+        // SEQUENCE { INTEGER 0, SEQUENCE { OID 1.3.101.112 }, OCTET STRING { OCTET STRING seed } }
+        const PREFIX: [u8; 16] = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
+        let mut der = PREFIX.to_vec();
+        der.extend_from_slice(self.key_pair.sk.seed().as_ref());
+        der
+    }
+}
+
+/// Ed25519 signing and verification, passed in like storage and randomness: a runtime with a
+/// native implementation (Web Crypto in workerd) is several times faster than the portable
+/// one compiled to wasm, [`PortableEd25519`], which every runtime can use. Implementations
+/// must compute RFC 8032 Ed25519 exactly (signatures are deterministic, so both give the same
+/// bytes).
+#[allow(async_fn_in_trait)] // the runtimes are single-threaded wasm; no Send bound is wanted
+pub trait Ed25519 {
+    async fn sign(&self, key: &SigningKey, message: &[u8]) -> [u8; 64];
+    async fn verify(&self, key: &VerifyingKey, message: &[u8], signature: &[u8; 64]) -> bool;
+}
+
+/// Ed25519 in portable Rust (`ed25519-compact`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PortableEd25519;
+
+impl Ed25519 for PortableEd25519 {
+    async fn sign(&self, key: &SigningKey, message: &[u8]) -> [u8; 64] {
+        key.sign(message)
+    }
+
+    async fn verify(&self, key: &VerifyingKey, message: &[u8], signature: &[u8; 64]) -> bool {
+        key.verify(message, signature)
     }
 }
 
@@ -80,6 +115,15 @@ impl VerifyingKey {
         let raw = B64URL.decode(x.trim()).map_err(|_| KeyError("public key is not base64url"))?;
         let public = ed25519_compact::PublicKey::from_slice(&raw).map_err(|_| KeyError("public key must be 32 bytes"))?;
         Ok(VerifyingKey::from_public(public))
+    }
+
+    /// The raw 32-byte public key (RFC 8032 encoding).
+    pub fn raw(&self) -> [u8; 32] {
+        *self.public
+    }
+
+    fn verify(&self, message: &[u8], signature: &[u8; 64]) -> bool {
+        self.public.verify(message, &ed25519_compact::Signature::new(*signature)).is_ok()
     }
 
     /// The public key as a JWK (RFC 8037 §2).
@@ -163,8 +207,35 @@ pub struct IssuedToken {
     pub claims: AccessTokenClaims,
 }
 
-/// Signs an access token. `jti_bytes` must come from a CSPRNG.
+/// Signs an access token with the portable Ed25519. `jti_bytes` must come from a CSPRNG.
 pub fn issue_access_token(key: &SigningKey, grant: &TokenGrant<'_>, jti_bytes: &[u8; TOKEN_ID_BYTES]) -> IssuedToken {
+    let unsigned = unsigned_access_token(key, grant, jti_bytes);
+    let signature = key.sign(unsigned.signing_input());
+    unsigned.finish(signature)
+}
+
+/// An access token up to its signature: header and claims, encoded.
+pub struct UnsignedToken {
+    signing_input: String,
+    claims: AccessTokenClaims,
+}
+
+impl UnsignedToken {
+    /// What the signature is over (JWS signing input: `header.claims`).
+    pub fn signing_input(&self) -> &[u8] {
+        self.signing_input.as_bytes()
+    }
+
+    pub fn finish(self, signature: [u8; 64]) -> IssuedToken {
+        let mut token = self.signing_input;
+        token.push('.');
+        token.push_str(&B64URL.encode(signature));
+        IssuedToken { access_token: token, claims: self.claims }
+    }
+}
+
+/// Builds an access token for `key` to sign (see [`UnsignedToken::finish`]).
+pub fn unsigned_access_token(key: &SigningKey, grant: &TokenGrant<'_>, jti_bytes: &[u8; TOKEN_ID_BYTES]) -> UnsignedToken {
     let claims = AccessTokenClaims {
         iss: grant.issuer.to_owned(),
         sub: grant.subject.to_owned(),
@@ -181,10 +252,7 @@ pub fn issue_access_token(key: &SigningKey, grant: &TokenGrant<'_>, jti_bytes: &
     token.push_str(&B64URL.encode(serde_json::to_vec(&header).expect("header serializes")));
     token.push('.');
     token.push_str(&B64URL.encode(serde_json::to_vec(&claims).expect("claims serialize")));
-    let signature = key.sign(token.as_bytes());
-    token.push('.');
-    token.push_str(&B64URL.encode(signature));
-    IssuedToken { access_token: token, claims }
+    UnsignedToken { signing_input: token, claims }
 }
 
 /// Why a token was refused. Each maps to RFC 6750 `invalid_token`.
@@ -236,6 +304,44 @@ pub fn validate_access_token(
 /// audience. Its result holds for as long as the key set does, so it can be cached per token
 /// ([`crate::cache::VerifiedTokens`]); the time checks cannot.
 pub fn verify_access_token(token: &str, keys: &KeySet, issuer: &str, audience: &str) -> Result<AccessTokenClaims, TokenInvalid> {
+    let signed = parse_access_token(token, keys)?;
+    let genuine = signed.key.verify(signed.signing_input(), &signed.signature);
+    signed.claims_if(genuine, issuer, audience)
+}
+
+/// A token whose form, type and key are checked, up to the signature check.
+pub struct SignedToken<'a> {
+    pub key: &'a VerifyingKey,
+    pub signature: [u8; 64],
+    signed: &'a str,
+    claims_b64: &'a str,
+}
+
+impl SignedToken<'_> {
+    pub fn signing_input(&self) -> &[u8] {
+        self.signed.as_bytes()
+    }
+
+    /// The claims, once the signature was found `genuine`, checked for issuer and audience.
+    pub fn claims_if(self, genuine: bool, issuer: &str, audience: &str) -> Result<AccessTokenClaims, TokenInvalid> {
+        if !genuine {
+            return Err(TokenInvalid::BadSignature);
+        }
+        // Only now, with the signature checked, is the payload worth decoding.
+        let claims_json = B64URL.decode(self.claims_b64).map_err(|_| TokenInvalid::Malformed)?;
+        let claims: AccessTokenClaims = serde_json::from_slice(&claims_json).map_err(|_| TokenInvalid::Malformed)?;
+        if claims.iss != issuer {
+            return Err(TokenInvalid::WrongIssuer);
+        }
+        if claims.aud != audience {
+            return Err(TokenInvalid::WrongAudience);
+        }
+        Ok(claims)
+    }
+}
+
+/// The first part of validation: size, form, `alg`/`typ`, known `kid`. Cheap; no signature.
+pub fn parse_access_token<'a>(token: &'a str, keys: &'a KeySet) -> Result<SignedToken<'a>, TokenInvalid> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(TokenInvalid::Malformed);
     }
@@ -251,19 +357,8 @@ pub fn verify_access_token(token: &str, keys: &KeySet, issuer: &str, audience: &
     }
     let key = keys.find(header.kid).ok_or(TokenInvalid::UnknownKey)?;
     let signature = B64URL.decode(s64).map_err(|_| TokenInvalid::Malformed)?;
-    let signature = ed25519_compact::Signature::from_slice(&signature).map_err(|_| TokenInvalid::Malformed)?;
-    let signed = &token[..h64.len() + 1 + c64.len()];
-    key.public.verify(signed, &signature).map_err(|_| TokenInvalid::BadSignature)?;
-    // Only now, with the signature checked, is the payload worth decoding.
-    let claims_json = B64URL.decode(c64).map_err(|_| TokenInvalid::Malformed)?;
-    let claims: AccessTokenClaims = serde_json::from_slice(&claims_json).map_err(|_| TokenInvalid::Malformed)?;
-    if claims.iss != issuer {
-        return Err(TokenInvalid::WrongIssuer);
-    }
-    if claims.aud != audience {
-        return Err(TokenInvalid::WrongAudience);
-    }
-    Ok(claims)
+    let signature: [u8; 64] = signature.try_into().map_err(|_| TokenInvalid::Malformed)?;
+    Ok(SignedToken { key, signature, signed: &token[..h64.len() + 1 + c64.len()], claims_b64: c64 })
 }
 
 /// `exp`, `nbf` and `iat` against `now`, with [`CLOCK_LEEWAY_SECS`] of skew.
@@ -320,6 +415,19 @@ mod tests {
         let k = key(1);
         let t = issue(&k, 1000, 4600);
         assert_eq!(validate_access_token(&t.access_token, &keyset(&k), ISS, ISS, 2000).unwrap(), t.claims);
+    }
+
+    #[test]
+    fn rfc8410_pkcs8_encoding_of_the_signing_key() {
+        // RFC 8410 §10.3's example private key and its seed.
+        let seed: [u8; 32] = hex32("d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cbf1d4fbe097a88f44755842");
+        let expected = base64::engine::general_purpose::STANDARD.decode("MC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC").unwrap();
+        assert_eq!(SigningKey::from_seed(seed).pkcs8_der(), expected);
+    }
+
+    fn hex32(s: &str) -> [u8; 32] {
+        let bytes: Vec<u8> = (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect();
+        bytes.try_into().unwrap()
     }
 
     #[test]

@@ -6,6 +6,9 @@ mod support;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use isogate_core::token::{Ed25519, PortableEd25519, SigningKey, VerifyingKey};
+use isogate_core::Gateway;
+use std::cell::Cell;
 use support::*;
 
 #[test]
@@ -283,6 +286,46 @@ fn a_token_verified_once_is_not_a_pass_for_lookalikes_or_after_expiry() {
     h.set_ms((exp + 30) * 1000);
     let r = refused(h.call(&good));
     assert_eq!(json_body(&r)["error_description"], "the access token expired");
+}
+
+/// An Ed25519 that counts its verifications and can be told to refuse every signature, to see
+/// what the gateway asks of the runtime's implementation.
+struct CountingEd25519 {
+    verifications: Cell<u32>,
+    refuse: bool,
+}
+
+impl Ed25519 for CountingEd25519 {
+    async fn sign(&self, key: &SigningKey, message: &[u8]) -> [u8; 64] {
+        PortableEd25519.sign(key, message).await
+    }
+
+    async fn verify(&self, key: &VerifyingKey, message: &[u8], signature: &[u8; 64]) -> bool {
+        self.verifications.set(self.verifications.get() + 1);
+        !self.refuse && PortableEd25519.verify(key, message, signature).await
+    }
+}
+
+#[test]
+fn the_runtime_ed25519_checks_each_token_once_per_isolate_and_its_verdict_is_final() {
+    let (h, client) = Harness::seeded();
+    let token = h.token_for(&client, None);
+    let auth = format!("Bearer {token}");
+    let head = head("GET", SERVICE_HOST, "/", None, &[("authorization", &auth)]);
+    let call = |gw: &Gateway, ed: &CountingEd25519| pollster::block_on(gw.authorize_service(&h.db, ed, &head, SERVICE, h.now_ms()));
+
+    let refusing = CountingEd25519 { verifications: Cell::new(0), refuse: true };
+    let gw = h.isolate();
+    let r = refused(call(&gw, &refusing));
+    assert_eq!(json_body(&r)["error_description"], "the access token signature is invalid");
+    refused(call(&gw, &refusing));
+    assert_eq!(refusing.verifications.get(), 2, "a refused token is never remembered");
+
+    let counting = CountingEd25519 { verifications: Cell::new(0), refuse: false };
+    for _ in 0..3 {
+        authorized(call(&gw, &counting));
+    }
+    assert_eq!(counting.verifications.get(), 1, "a verified token is not verified again");
 }
 
 #[test]

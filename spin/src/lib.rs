@@ -21,6 +21,7 @@ mod wasi_io;
 
 use isogate_core::gateway::{gateway_from_settings, misconfigured_response};
 use isogate_core::http::{split_url, RequestHead, Response as CoreResponse};
+use isogate_core::token::PortableEd25519;
 use isogate_core::{Gateway, RandomSource, Route};
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam, Scheme};
 use spin_sdk::http_component;
@@ -59,13 +60,13 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
     let now_ms = now_ms();
     let db = sqlite::SpinDb::new();
     match gw.route(&head) {
-        Route::Service(name) => match gw.authorize_service(&db, &head, &name, now_ms).await {
+        Route::Service(name) => match gw.authorize_service(&db, &PortableEd25519, &head, &name, now_ms).await {
             Ok(authorized) => forward::forward(req, out, authorized.plan, gw.config.upstream_timeout_ms).await,
             Err(refusal) => respond(out, refusal).await,
         },
         Route::Root { body_limit } => {
             let body = read_bounded(req, body_limit).await;
-            respond(out, gw.handle_root(&db, &head, &body, now_ms, &mut OsRandom).await).await
+            respond(out, gw.handle_root(&db, &PortableEd25519, &head, &body, now_ms, &mut OsRandom).await).await
         }
         Route::UnknownHost => {
             respond(out, CoreResponse::json(404, &serde_json::json!({ "error": "not_found", "error_description": "unknown host" }))).await

@@ -21,7 +21,7 @@ use isogate_core::model::{Credential, CredentialKind, CredentialStatus, Service}
 use isogate_core::scope::ScopeSet;
 use isogate_core::secret::{Secret, TOKEN_ID_BYTES};
 use isogate_core::store::{SqlDb, SqlValue};
-use isogate_core::token::{issue_access_token, validate_access_token, KeySet, SigningKey, TokenGrant};
+use isogate_core::token::{issue_access_token, validate_access_token, KeySet, PortableEd25519, SigningKey, TokenGrant};
 use isogate_core::token_request::parse_token_request;
 use isogate_core::{Gateway, GatewayConfig, RandomSource};
 use std::cell::Cell;
@@ -120,10 +120,10 @@ fn main() {
             let gw = f.gateway();
             let now_ms = NOW as u64 * 1000;
             // Warm the isolate's caches: credential, revoked-token set, service.
-            block_on(gw.authorize_service(&f.db, &f.service_head, SERVICE, now_ms)).expect("authorized");
+            block_on(gw.authorize_service(&f.db, &PortableEd25519, &f.service_head, SERVICE, now_ms)).expect("authorized");
             let warm = f.db.reads.get();
             for _ in 0..n {
-                let r = block_on(gw.authorize_service(black_box(&f.db), black_box(&f.service_head), SERVICE, black_box(now_ms)));
+                let r = block_on(gw.authorize_service(black_box(&f.db), &PortableEd25519, black_box(&f.service_head), SERVICE, black_box(now_ms)));
                 black_box(r.expect("authorized"));
             }
             let hot_reads = f.db.reads.get() - warm;
@@ -136,7 +136,7 @@ fn main() {
             let gw = f.gateway();
             let mut rng = FixedRandom;
             for _ in 0..n {
-                let r = block_on(gw.handle_root(black_box(&f.db), black_box(&f.token_head), black_box(f.token_body.as_bytes()), NOW as u64 * 1000, &mut rng));
+                let r = block_on(gw.handle_root(black_box(&f.db), &PortableEd25519, black_box(&f.token_head), black_box(f.token_body.as_bytes()), NOW as u64 * 1000, &mut rng));
                 assert_eq!(r.status, 200);
                 black_box(r);
             }

@@ -12,6 +12,7 @@ use isogate_core::error::StoreError;
 use isogate_core::gateway::{gateway_from_settings, Authorized, Gateway, RandomSource, Route};
 use isogate_core::http::{RequestHead, Response};
 use isogate_core::store::{SqlDb, SqlValue, Store};
+use isogate_core::token::PortableEd25519;
 use rusqlite::types::Value as SqliteValue;
 use rusqlite::Connection;
 use serde_json::{json, Value};
@@ -251,7 +252,7 @@ impl Harness {
     pub fn root_on(&self, gw: &Gateway, head: &RequestHead, body: &[u8]) -> Response {
         assert!(matches!(gw.route(head), Route::Root { .. }), "{} is not the root domain", head.host);
         let mut rng = self.rng.borrow_mut();
-        pollster::block_on(gw.handle_root(&self.db, head, body, self.now_ms(), rng.as_mut()))
+        pollster::block_on(gw.handle_root(&self.db, &PortableEd25519, head, body, self.now_ms(), rng.as_mut()))
     }
 
     /// An admin API call with the admin credential; `body` is sent as JSON when given.
@@ -290,7 +291,7 @@ impl Harness {
     /// Any service request on any isolate, routed on its `Host` as a runtime does.
     pub fn service_on(&self, gw: &Gateway, head: &RequestHead) -> Result<Authorized, Response> {
         let Route::Service(name) = gw.route(head) else { panic!("{} is not a service host", head.host) };
-        pollster::block_on(gw.authorize_service(&self.db, head, &name, self.now_ms()))
+        pollster::block_on(gw.authorize_service(&self.db, &PortableEd25519, head, &name, self.now_ms()))
     }
 
     /// `GET /` on `my-api` with `Authorization: Bearer <token>`, on `gw`.
