@@ -145,6 +145,17 @@ pub fn misconfigured_response() -> Response {
     Response::json(503, &json!({ "error": "temporarily_unavailable", "error_description": "the gateway is not configured; see its log" }))
 }
 
+/// The answer for a host that is neither the root domain nor a service of it.
+pub fn unknown_host_response() -> Response {
+    Response::json(404, &json!({ "error": "not_found", "error_description": "unknown host" }))
+}
+
+/// The answer when the runtime could not read a request body (the client went away or sent a
+/// broken one).
+pub fn unreadable_body_response() -> Response {
+    Response::json(400, &json!({ "error": "invalid_request", "error_description": "the request body could not be read" }))
+}
+
 /// Where a request goes, decided from its `Host` and path alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {

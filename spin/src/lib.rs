@@ -19,7 +19,7 @@ mod forward;
 mod sqlite;
 mod wasi_io;
 
-use isogate_core::gateway::{gateway_from_settings, misconfigured_response};
+use isogate_core::gateway::{gateway_from_settings, misconfigured_response, unknown_host_response};
 use isogate_core::http::{split_url, RequestHead, Response as CoreResponse};
 use isogate_core::token::PortableEd25519;
 use isogate_core::{Gateway, RandomSource, Route};
@@ -69,7 +69,7 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
             respond(out, gw.handle_root(&db, &PortableEd25519, &head, &body, now_ms, &mut OsRandom).await).await
         }
         Route::UnknownHost => {
-            respond(out, CoreResponse::json(404, &serde_json::json!({ "error": "not_found", "error_description": "unknown host" }))).await
+            respond(out, unknown_host_response()).await
         }
     }
 }

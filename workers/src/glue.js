@@ -98,3 +98,40 @@ export async function readBounded(request, limit) {
   }
   return body;
 }
+
+// Ed25519 through Web Crypto (native code in workerd), for the core's `Ed25519` capability.
+// The byte arguments are views of wasm memory: Web Crypto copies them when called.
+
+export function importSigningKey(pkcs8) {
+  return crypto.subtle.importKey("pkcs8", pkcs8, { name: "Ed25519" }, false, ["sign"]);
+}
+
+export function importVerifyingKey(raw) {
+  return crypto.subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]);
+}
+
+export async function ed25519Sign(key, message) {
+  return new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, key, message));
+}
+
+export function ed25519Verify(key, signature, message) {
+  return crypto.subtle.verify({ name: "Ed25519" }, key, signature, message);
+}
+
+// D1, for the core's `SqlDb`: `params` is an Array of null, numbers and strings.
+
+/** Rows as arrays of column values (D1's `raw()`). */
+export async function d1Query(db, sql, params) {
+  return db.prepare(sql).bind(...params).raw();
+}
+
+/** How many rows the statement changed. */
+export async function d1Execute(db, sql, params) {
+  const result = await db.prepare(sql).bind(...params).run();
+  return result.meta?.changes ?? 0;
+}
+
+/** Statements ([sql, params] pairs) in one transaction (D1's `batch()`). */
+export async function d1Batch(db, statements) {
+  await db.batch(statements.map(([sql, params]) => db.prepare(sql).bind(...params)));
+}

@@ -10,18 +10,19 @@
 
 use isogate_core::error::{StoreError, UpstreamError};
 use isogate_core::forward::{filter_response_headers, is_relayable_status};
-use isogate_core::gateway::{gateway_from_settings, misconfigured_response};
+use isogate_core::gateway::{gateway_from_settings, misconfigured_response, unknown_host_response, unreadable_body_response};
 use isogate_core::http::{split_url, RequestHead, Response as CoreResponse};
 use isogate_core::store::{SqlDb, SqlValue};
+use isogate_core::token::{Ed25519, PortableEd25519, SigningKey, VerifyingKey};
 use isogate_core::{Gateway, RandomSource, Route};
-use std::cell::{OnceCell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use worker::{console_error, console_warn, D1Database, D1PreparedStatement, Env};
+use worker::{console_error, console_warn, Env};
 
 thread_local! {
     static GATEWAY: RefCell<Option<Rc<Gateway>>> = const { RefCell::new(None) };
@@ -60,6 +61,20 @@ extern "C" {
     fn js_respond(status: u16, headers: &str, body: &JsValue) -> web_sys::Response;
     #[wasm_bindgen(js_name = readBounded)]
     fn js_read_bounded(request: &web_sys::Request, limit: f64) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = importSigningKey, catch)]
+    fn js_import_signing_key(pkcs8: &[u8]) -> std::result::Result<js_sys::Promise, JsValue>;
+    #[wasm_bindgen(js_name = importVerifyingKey, catch)]
+    fn js_import_verifying_key(raw: &[u8]) -> std::result::Result<js_sys::Promise, JsValue>;
+    #[wasm_bindgen(js_name = ed25519Sign)]
+    fn js_ed25519_sign(key: &JsValue, message: &[u8]) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = d1Query)]
+    fn js_d1_query(db: &JsValue, sql: &str, params: &js_sys::Array) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = d1Execute)]
+    fn js_d1_execute(db: &JsValue, sql: &str, params: &js_sys::Array) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = d1Batch)]
+    fn js_d1_batch(db: &JsValue, statements: &js_sys::Array) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = ed25519Verify, catch)]
+    fn js_ed25519_verify(key: &JsValue, signature: &[u8], message: &[u8]) -> std::result::Result<js_sys::Promise, JsValue>;
 }
 
 /// The Worker's `fetch` handler (called by worker-build's entrypoint shim). Written against
@@ -88,7 +103,7 @@ async fn handle(req: web_sys::Request, env: Env) -> JsValue {
     let now_ms = js_sys::Date::now() as u64;
     let db = D1Db { env: &env, binding: OnceCell::new() };
     match gw.route(&head) {
-        Route::Service(name) => match gw.authorize_service(&db, &head, &name, now_ms).await {
+        Route::Service(name) => match gw.authorize_service(&db, &*ed25519(), &head, &name, now_ms).await {
             Ok(authorized) => forward(&gw, &req, authorized.plan),
             Err(refusal) => respond(refusal).into(),
         },
@@ -99,16 +114,12 @@ async fn handle(req: web_sys::Request, env: Env) -> JsValue {
                 match JsFuture::from(js_read_bounded(&req, body_limit as f64)).await {
                     Ok(bytes) => js_sys::Uint8Array::from(bytes).to_vec(),
                     // The client went away or sent a broken body; nothing to answer it with.
-                    Err(_) => return respond(CoreResponse::json(400, &serde_json::json!({ "error": "invalid_request", "error_description": "the request body could not be read" }))).into(),
+                    Err(_) => return respond(unreadable_body_response()).into(),
                 }
             };
-            respond(gw.handle_root(&db, &head, &body, now_ms, &mut OsRandom).await).into()
+            respond(gw.handle_root(&db, &*ed25519(), &head, &body, now_ms, &mut OsRandom).await).into()
         }
-        Route::UnknownHost => respond(CoreResponse::json(
-            404,
-            &serde_json::json!({ "error": "not_found", "error_description": "unknown host" }),
-        ))
-        .into(),
+        Route::UnknownHost => respond(unknown_host_response()).into(),
     }
 }
 
@@ -195,6 +206,84 @@ fn respond(resp: CoreResponse) -> web_sys::Response {
     js_respond(resp.status, &header_blob(&resp.headers), &body)
 }
 
+/// Ed25519 through Web Crypto: native code in workerd, several times faster than the portable
+/// implementation compiled to wasm (see bench/). Keys are imported once per isolate. Should
+/// Web Crypto fail (a runtime without Ed25519), the portable implementation answers instead,
+/// and from then on for the isolate's life: both compute the same RFC 8032 Ed25519.
+#[derive(Default)]
+struct WebCryptoEd25519 {
+    signing_key: RefCell<Option<JsValue>>,
+    /// By kid; a handful at most (the signing key's and those of a rotation).
+    verifying_keys: RefCell<Vec<(String, JsValue)>>,
+    unavailable: Cell<bool>,
+}
+
+thread_local! {
+    static ED25519: Rc<WebCryptoEd25519> = Rc::new(WebCryptoEd25519::default());
+}
+
+fn ed25519() -> Rc<WebCryptoEd25519> {
+    ED25519.with(Rc::clone)
+}
+
+impl WebCryptoEd25519 {
+    fn give_up(&self, what: &str, e: JsValue) {
+        if !self.unavailable.replace(true) {
+            console_warn!("isogate: Web Crypto Ed25519 {what} failed ({e:?}); using the portable implementation");
+        }
+    }
+
+    async fn try_sign(&self, key: &SigningKey, message: &[u8]) -> std::result::Result<[u8; 64], JsValue> {
+        // (Bound first: a borrow in the match scrutinee would live across the await.)
+        let cached = self.signing_key.borrow().clone();
+        let crypto_key = match cached {
+            Some(k) => k,
+            None => {
+                let k = JsFuture::from(js_import_signing_key(&key.pkcs8_der())?).await?;
+                *self.signing_key.borrow_mut() = Some(k.clone());
+                k
+            }
+        };
+        let signature = js_sys::Uint8Array::from(JsFuture::from(js_ed25519_sign(&crypto_key, message)).await?).to_vec();
+        signature.try_into().map_err(|_| JsValue::from_str("signature is not 64 bytes"))
+    }
+
+    async fn try_verify(&self, key: &VerifyingKey, message: &[u8], signature: &[u8; 64]) -> std::result::Result<bool, JsValue> {
+        let cached = self.verifying_keys.borrow().iter().find(|(kid, _)| *kid == key.kid).map(|(_, k)| k.clone());
+        let crypto_key = match cached {
+            Some(k) => k,
+            None => {
+                let k = JsFuture::from(js_import_verifying_key(&key.raw())?).await?;
+                self.verifying_keys.borrow_mut().push((key.kid.clone(), k.clone()));
+                k
+            }
+        };
+        Ok(JsFuture::from(js_ed25519_verify(&crypto_key, signature, message)?).await?.as_bool() == Some(true))
+    }
+}
+
+impl Ed25519 for WebCryptoEd25519 {
+    async fn sign(&self, key: &SigningKey, message: &[u8]) -> [u8; 64] {
+        if !self.unavailable.get() {
+            match self.try_sign(key, message).await {
+                Ok(signature) => return signature,
+                Err(e) => self.give_up("signing", e),
+            }
+        }
+        PortableEd25519.sign(key, message).await
+    }
+
+    async fn verify(&self, key: &VerifyingKey, message: &[u8], signature: &[u8; 64]) -> bool {
+        if !self.unavailable.get() {
+            match self.try_verify(key, message, signature).await {
+                Ok(genuine) => return genuine,
+                Err(e) => self.give_up("verification", e),
+            }
+        }
+        PortableEd25519.verify(key, message, signature).await
+    }
+}
+
 struct OsRandom;
 
 impl RandomSource for OsRandom {
@@ -205,14 +294,15 @@ impl RandomSource for OsRandom {
     }
 }
 
-/// D1 behind the core's [`SqlDb`].
-/// The `DB` binding is looked up on first use: with warm caches a request never touches it.
+/// D1 behind the core's [`SqlDb`], through `glue.js` (D1's own client API, no conversion
+/// layer in between). The `DB` binding is looked up on first use: with warm caches a request
+/// never touches it.
 struct D1Db<'a> {
     env: &'a Env,
-    binding: OnceCell<D1Database>,
+    binding: OnceCell<JsValue>,
 }
 
-fn bind(values: &[SqlValue]) -> Vec<JsValue> {
+fn bind(values: &[SqlValue]) -> js_sys::Array {
     values
         .iter()
         .map(|v| match v {
@@ -225,56 +315,51 @@ fn bind(values: &[SqlValue]) -> Vec<JsValue> {
 
 /// Logged here because the core only maps storage failures to a 503 (D1's messages carry SQL
 /// text, never bound values, so no secret reaches the log).
-fn store_error(e: worker::Error) -> StoreError {
-    console_error!("isogate: D1: {e}");
-    StoreError(format!("d1: {e}"))
+fn store_error(e: JsValue) -> StoreError {
+    let message = js_sys::Reflect::get(&e, &JsValue::from_str("message")).ok().and_then(|m| m.as_string()).or_else(|| e.as_string()).unwrap_or_default();
+    console_error!("isogate: D1: {message}");
+    StoreError(format!("d1: {message}"))
 }
 
-fn from_json(v: serde_json::Value) -> SqlValue {
-    match v {
-        serde_json::Value::Null => SqlValue::Null,
-        serde_json::Value::Number(n) => match n.as_i64() {
-            Some(i) => SqlValue::Integer(i),
-            // JavaScript numbers arrive as floats; integral ones are integers.
-            None => SqlValue::Integer(n.as_f64().unwrap_or_default() as i64),
-        },
-        serde_json::Value::String(s) => SqlValue::Text(s),
-        other => SqlValue::Text(other.to_string()),
+/// A D1 column value: integers arrive as JavaScript numbers.
+fn sql_value(v: JsValue) -> SqlValue {
+    if v.is_null() || v.is_undefined() {
+        SqlValue::Null
+    } else if let Some(n) = v.as_f64() {
+        SqlValue::Integer(n as i64)
+    } else {
+        SqlValue::Text(v.as_string().unwrap_or_else(|| String::from(js_sys::JsString::from(v))))
     }
 }
 
 impl D1Db<'_> {
-    fn database(&self) -> std::result::Result<&D1Database, StoreError> {
+    fn database(&self) -> std::result::Result<&JsValue, StoreError> {
         if let Some(db) = self.binding.get() {
             return Ok(db);
         }
-        let db = self.env.d1("DB").map_err(|_| {
+        let db = js_sys::Reflect::get(self.env, &JsValue::from_str("DB")).ok().filter(|db| db.is_object()).ok_or_else(|| {
             console_error!("isogate: the D1 binding DB is missing");
             StoreError("the D1 binding DB is missing".into())
         })?;
         Ok(self.binding.get_or_init(|| db))
     }
-
-    fn statement(&self, sql: &str, params: &[SqlValue]) -> std::result::Result<D1PreparedStatement, StoreError> {
-        self.database()?.prepare(sql).bind(&bind(params)).map_err(store_error)
-    }
 }
 
 impl SqlDb for D1Db<'_> {
     async fn query(&self, sql: &str, params: &[SqlValue]) -> std::result::Result<Vec<Vec<SqlValue>>, StoreError> {
-        let rows = self.statement(sql, params)?.raw::<serde_json::Value>().await.map_err(store_error)?;
-        Ok(rows.into_iter().map(|row| row.into_iter().map(from_json).collect()).collect())
+        let rows = JsFuture::from(js_d1_query(self.database()?, sql, &bind(params))).await.map_err(store_error)?;
+        let rows: js_sys::Array = rows.unchecked_into();
+        Ok(rows.iter().map(|row| row.unchecked_into::<js_sys::Array>().iter().map(sql_value).collect()).collect())
     }
 
     async fn execute(&self, sql: &str, params: &[SqlValue]) -> std::result::Result<u64, StoreError> {
-        let result = self.statement(sql, params)?.run().await.map_err(store_error)?;
-        let changes = result.meta().map_err(store_error)?.and_then(|m| m.changes).unwrap_or(0);
-        Ok(changes as u64)
+        let changes = JsFuture::from(js_d1_execute(self.database()?, sql, &bind(params))).await.map_err(store_error)?;
+        Ok(changes.as_f64().unwrap_or(0.0) as u64)
     }
 
     async fn execute_batch(&self, statements: &[(&str, Vec<SqlValue>)]) -> std::result::Result<(), StoreError> {
-        let prepared = statements.iter().map(|(sql, params)| self.statement(sql, params)).collect::<std::result::Result<Vec<_>, _>>()?;
-        self.database()?.batch(prepared).await.map_err(store_error)?;
+        let batch: js_sys::Array = statements.iter().map(|(sql, params)| JsValue::from(js_sys::Array::of2(&JsValue::from_str(sql), &bind(params)))).collect();
+        JsFuture::from(js_d1_batch(self.database()?, &batch)).await.map_err(store_error)?;
         Ok(())
     }
 }
