@@ -57,16 +57,17 @@ console.log(`\n${targetLine}`);
 fs.writeFileSync(outPath, JSON.stringify({ artifacts: sizes, worker_upload: workerUpload, target: { worker_wasm_gzip: WORKER_WASM_GZIP_TARGET }, target_missed_by: Math.max(0, missBy) }, null, 2) + "\n");
 
 if (mode === "--update") {
-  // Budget: the current size + 2%, rounded up to a whole KiB. For the worker's wasm (gzip) the
-  // target is the budget when the build is under it; when it is over, the budget only stops it
-  // from growing further, and the line above says by how much the target is missed.
+  // Budget: the current size + 2%, rounded up to a whole KiB, so that growth is a decision
+  // (an --update in the same commit) rather than drift. For the worker's wasm (gzip) it is
+  // never above the target while the build is under it; when the build is over, the budget only
+  // stops it from growing further, and the line above says by how much the target is missed.
   const budget = (bytes) => Math.ceil((bytes * 1.02) / KIB) * KIB;
   const budgets = {};
   for (const [file, s] of Object.entries(sizes)) budgets[file] = { raw: budget(s.raw), gzip: budget(s.gzip) };
   const w = budgets["workers/build/index_bg.wasm"];
-  if (wasmGzip <= WORKER_WASM_GZIP_TARGET) w.gzip = WORKER_WASM_GZIP_TARGET;
+  if (wasmGzip <= WORKER_WASM_GZIP_TARGET) w.gzip = Math.min(w.gzip, WORKER_WASM_GZIP_TARGET);
   fs.writeFileSync(baselinePath, JSON.stringify({
-    note: "Budgets in bytes: current size + 2%, rounded up to a KiB. The worker wasm's gzip target is 200 KiB (204800 bytes); while the build is above it, its budget is the current size + 2%, so it cannot grow further.",
+    note: "Budgets in bytes: current size + 2%, rounded up to a KiB. The worker wasm's gzip budget is never above its target, 200 KiB (204800 bytes), while the build is under it.",
     updated: new Date().toISOString().slice(0, 10),
     target: { "workers/build/index_bg.wasm": { gzip: WORKER_WASM_GZIP_TARGET } },
     budgets,
