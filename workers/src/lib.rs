@@ -1,12 +1,17 @@
 //! # isogate-workers
 //!
-//! Isogate on Cloudflare Workers. Glue only: it converts a `worker::Request` to the core's
-//! [`RequestHead`], implements [`SqlDb`] over D1, supplies the clock and `getrandom`, and
-//! performs what the core decides: send a response, or fetch the origin per a `ForwardPlan`
-//! with both bodies streamed (never buffered).
+//! Isogate on Cloudflare Workers. Glue only: it turns the incoming `Request` into the core's
+//! [`RequestHead`], implements [`SqlDb`] over D1 and [`Ed25519`] over Web Crypto, supplies the
+//! clock and `getrandom`, and performs what the core decides: send a response, or fetch the
+//! origin per a `ForwardPlan` with both bodies streamed (never buffered).
+//!
+//! The Fetch objects are handled in `glue.js`, which marshals them in one call per step (a
+//! request head, a forward, a relay, a D1 statement) instead of one per header or string: the
+//! per-request cost of crossing the wasm boundary is most of what a gateway adds on Workers
+//! (see bench/).
 //!
 //! One [`Gateway`] is built per isolate from the Worker's vars and secrets and kept for its
-//! life (keys are parsed once; the hot-path cache lives in it).
+//! life (keys are parsed once; the hot-path caches live in it).
 
 use isogate_core::error::{StoreError, UpstreamError};
 use isogate_core::forward::{filter_response_headers, is_relayable_status};
