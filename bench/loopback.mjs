@@ -18,7 +18,8 @@
 // (@cloudflare/workers-oauth-provider validating its bearer token, then the same pass-through).
 //
 // Usage: node bench/loopback.mjs [out.json]   (bench/run.sh calls it; needs wrk, nginx, a built
-// worker in workers/build/). Env: BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_LATENCY_SECONDS (3),
+// worker in workers/build/). Env: BENCH_SECONDS (3), BENCH_ROUNDS (5), BENCH_LATENCY_SECONDS (3),
+// BENCH_LATENCY_ROUNDS (3),
 // BENCH_CONNECTIONS (16).
 import fs from "node:fs";
 import os from "node:os";
@@ -29,8 +30,9 @@ import { writeWorkerdConfig, startWorkerd, WORKERD } from "./lib/workerd.mjs";
 import { profileWhile } from "./lib/profile.mjs";
 import { isogateSettings, setupIsogate, setupPeer, migrationStatements, ISOGATE_DOMAIN, SERVICE_HOST, PEER_HOST, PASS_HOST, REWRITE_HOST } from "./lib/setup.mjs";
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const LATENCY_ROUNDS = Number(process.env.BENCH_LATENCY_ROUNDS ?? 3);
 const LATENCY_SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const COLD_REPEATS = Number(process.env.BENCH_COLD_REPEATS ?? 5);
@@ -253,7 +255,7 @@ async function main() {
   // Latency with one connection: service time, no queueing.
   const latencyIds = ["direct", "nginx", "mf.pass", "mf.rewrite", "mf.isogate", "mf.peer", "wd.pass", "wd.rewrite", "wd.isogate", "wd.peer"].filter((id) => scenarios.some((s) => s.id === id));
   const latencyRuns = Object.fromEntries(latencyIds.map((id) => [id, []]));
-  for (let round = 0; round < ROUNDS; round++) {
+  for (let round = 0; round < LATENCY_ROUNDS; round++) {
     for (const id of latencyIds) {
       const r = await wrk(scenarios.find((s) => s.id === id), { seconds: LATENCY_SECONDS, connections: 1 });
       latencyRuns[id].push(r);
@@ -277,7 +279,7 @@ async function main() {
   });
   const result = {
     date: new Date().toISOString(),
-    config: { seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, latency_seconds: LATENCY_SECONDS, pinned: PIN, workerd: execFileSync(WORKERD, ["--version"], { encoding: "utf8" }).trim(), nginx: nginxVersion(), wrk: "wrk -t1" },
+    config: { seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, latency_seconds: LATENCY_SECONDS, latency_rounds: LATENCY_ROUNDS, pinned: PIN, workerd: execFileSync(WORKERD, ["--version"], { encoding: "utf8" }).trim(), nginx: nginxVersion(), wrk: "wrk -t1" },
     throughput: Object.fromEntries(Object.entries(runs).map(([id, rs]) => [id, summarize(rs)])),
     latency: Object.fromEntries(Object.entries(latencyRuns).map(([id, rs]) => [id, summarize(rs)])),
     d1: { ...d1, statements_per_request: d1.requests ? d1.statements / d1.requests : null, statements_per_token: d1.token_requests ? d1.token_statements / d1.token_requests : null },

@@ -36,13 +36,21 @@ p(`- **Machine**: ${cpu}, \`nproc\` ${os.cpus().length}, ${(os.totalmem() / 2 **
 p(`- **Software**: ${sh("rustc --version")}, Node ${process.version}, workerd ${lb?.config.workerd ?? "?"}, ${lb?.config.nginx ?? "nginx"}, ${sh("wrk -v 2>&1 | head -1 | cut -d' ' -f1-2")}, ${sh("valgrind --version")}`);
 p(`- **Commit**: ${commit}`);
 p(`- **Command**: \`bash bench/run.sh\`${run.seconds ? `, ${Math.round(run.seconds)} s in all (${Object.entries(run.steps ?? {}).map(([k, v]) => `${k} ${Math.round(v)} s`).join(", ")})` : ""}`);
-if (lb) p(`- **Loopback method**: wrk, 1 thread, ${lb.config.connections} connections, ${lb.config.rounds} interleaved rounds × ${lb.config.seconds} s per scenario, medians; latency: 1 connection, ${lb.config.rounds} × ${lb.config.latency_seconds} s. ${lb.config.pinned ? "Servers (origin, nginx, workerd) pinned to CPU 0, wrk to CPU 1" : "No CPU pinning (fewer than 2 CPUs or no taskset)"}. Every figure is a ratio against a baseline from the same run.`);
+if (lb) p(`- **Loopback method**: wrk, 1 thread, ${lb.config.connections} connections, ${lb.config.rounds} interleaved rounds × ${lb.config.seconds} s per scenario; throughputs are medians over the rounds and ratios are medians of the per-round ratios; latency: 1 connection, ${lb.config.latency_rounds ?? lb.config.rounds} × ${lb.config.latency_seconds} s. ${lb.config.pinned ? "Servers (origin, nginx, workerd) pinned to CPU 0, wrk to CPU 1" : "No CPU pinning (fewer than 2 CPUs or no taskset)"}. Every figure is a ratio against a baseline from the same run.`);
 p("");
 
 const T = lb?.throughput ?? {};
 const L = lb?.latency ?? {};
 const rps = (id) => T[id]?.rps;
-const ratio = (a, b) => (rps(a) && rps(b) ? rps(a) / rps(b) : undefined);
+// A ratio is the median of the per-round ratios: both scenarios of a round ran within seconds
+// of each other (the order rotates, neighbours stay neighbours), so the machine's drift over
+// the run cancels out better than in a ratio of two medians.
+const medianOf = (xs) => { const s = [...xs].sort((x, y) => x - y); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const ratio = (a, b) => {
+  const ra = T[a]?.rps_runs, rb = T[b]?.rps_runs;
+  if (!ra || !rb || ra.length !== rb.length) return rps(a) && rps(b) ? rps(a) / rps(b) : undefined;
+  return medianOf(ra.map((x, i) => x / rb[i]));
+};
 const usPerReq = (id) => (rps(id) ? 1e6 / rps(id) : undefined);
 
 // ---- Targets
