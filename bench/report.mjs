@@ -20,7 +20,8 @@ const out = process.argv[2] ?? path.join(results, "latest.md");
 
 const sh = (cmd) => { try { return execFileSync("sh", ["-c", cmd], { encoding: "utf8", cwd: ROOT }).trim(); } catch { return ""; } };
 const cpu = (fs.readFileSync("/proc/cpuinfo", "utf8").match(/model name\s*:\s*(.*)/) ?? [])[1] ?? os.cpus()[0]?.model ?? "unknown";
-const commit = sh("git rev-parse --short HEAD") + (sh("git status --porcelain -- core workers bench Cargo.toml") ? " (with uncommitted changes)" : "");
+// The commit measured: recorded by run.sh when the run started (the report can be rebuilt later).
+const commit = run.commit ?? sh("git rev-parse --short HEAD") + (sh("git status --porcelain -- core workers bench Cargo.toml") ? " (with uncommitted changes)" : "");
 
 const n0 = (x) => Math.round(x).toLocaleString("en-US");
 const r2 = (x) => (x === undefined || x === null || Number.isNaN(x) ? "—" : `${x.toFixed(2)}×`);
@@ -51,6 +52,7 @@ const ratio = (a, b) => {
   if (!ra || !rb || ra.length !== rb.length) return rps(a) && rps(b) ? rps(a) / rps(b) : undefined;
   return medianOf(ra.map((x, i) => x / rb[i]));
 };
+const signedUs = (x) => (x < 0 ? `−${(-x).toFixed(0)}` : `+${x.toFixed(0)}`);
 const usPerReq = (id) => (rps(id) ? 1e6 / rps(id) : undefined);
 
 // ---- Targets
@@ -124,12 +126,12 @@ if (lb) {
   row("nginx", "nginx `proxy_pass`", `${r2(ratio("nginx", "direct"))} of direct`);
   for (const [pre, name] of [["mf.", "Miniflare server"], ["wd.", "`workerd serve`"]]) {
     row(`${pre}pass`, `${name}: JS pass-through worker`, `${r2(ratio(`${pre}pass`, "direct"))} of direct`);
-    row(`${pre}rewrite`, `${name}: JS rewriting proxy (no token check)`, `${r2(ratio(`${pre}rewrite`, `${pre}pass`))} of pass-through; +${(usPerReq(`${pre}rewrite`) - usPerReq(`${pre}pass`)).toFixed(0)} µs/req over it`);
-    row(`${pre}isogate`, `${name}: Isogate, valid token`, `${r2(ratio(`${pre}isogate`, `${pre}pass`))} of pass-through; ${r2(ratio(`${pre}isogate`, `${pre}rewrite`))} of the JS rewriting proxy; ${r2(ratio(`${pre}isogate`, "direct"))} of direct; +${(usPerReq(`${pre}isogate`) - usPerReq(`${pre}pass`)).toFixed(0)} µs/req over pass-through`);
-    row(`${pre}isogate_invalid`, `${name}: Isogate, bad signature (401)`, `${r2(ratio(`${pre}isogate_invalid`, `${pre}healthz`))} of the no-op route; +${(usPerReq(`${pre}isogate_invalid`) - usPerReq(`${pre}healthz`)).toFixed(0)} µs/req over it`);
+    row(`${pre}rewrite`, `${name}: JS rewriting proxy (no token check)`, `${r2(ratio(`${pre}rewrite`, `${pre}pass`))} of pass-through; ${signedUs(usPerReq(`${pre}rewrite`) - usPerReq(`${pre}pass`))} µs/req over it`);
+    row(`${pre}isogate`, `${name}: Isogate, valid token`, `${r2(ratio(`${pre}isogate`, `${pre}pass`))} of pass-through; ${r2(ratio(`${pre}isogate`, `${pre}rewrite`))} of the JS rewriting proxy; ${r2(ratio(`${pre}isogate`, "direct"))} of direct; ${signedUs(usPerReq(`${pre}isogate`) - usPerReq(`${pre}pass`))} µs/req over pass-through`);
+    row(`${pre}isogate_invalid`, `${name}: Isogate, bad signature (401)`, `${r2(ratio(`${pre}isogate_invalid`, `${pre}healthz`))} of the no-op route; ${signedUs(usPerReq(`${pre}isogate_invalid`) - usPerReq(`${pre}healthz`))} µs/req over it`);
     row(`${pre}healthz`, `${name}: Isogate \`GET /healthz\` (no-op)`, "baseline of the token endpoint");
     row(`${pre}token`, `${name}: Isogate token endpoint`, `${r2(ratio(`${pre}token`, `${pre}healthz`))} of the no-op route`);
-    row(`${pre}token_bad_secret`, `${name}: Isogate token endpoint, wrong secret (401)`, `the D1 read, parse and hash: +${(usPerReq(`${pre}token_bad_secret`) - usPerReq(`${pre}healthz`)).toFixed(0)} µs/req over the no-op route; signing and the JSON answer: +${(usPerReq(`${pre}token`) - usPerReq(`${pre}token_bad_secret`)).toFixed(0)} µs/req more`);
+    row(`${pre}token_bad_secret`, `${name}: Isogate token endpoint, wrong secret (401)`, `the D1 read, parse and hash: ${signedUs(usPerReq(`${pre}token_bad_secret`) - usPerReq(`${pre}healthz`))} µs/req over the no-op route; signing and the JSON answer: ${signedUs(usPerReq(`${pre}token`) - usPerReq(`${pre}token_bad_secret`))} µs/req more`);
     row(`${pre}peer`, `${name}: workers-oauth-provider, valid token`, `Isogate/peer ${r2(ratio(`${pre}isogate`, `${pre}peer`))}; peer ${r2(ratio(`${pre}peer`, `${pre}pass`))} of pass-through`);
   }
   p("", "Latency with one connection (median of the runs' percentiles):", "");

@@ -26,6 +26,8 @@ source bench/lib/apt.sh
 
 declare -A took
 t_all=$(date +%s)
+# The commit measured, for the report (with a mark when the measured code differs from it).
+commit="$(git rev-parse --short HEAD)$( [ -n "$(git status --porcelain -- core workers bench Cargo.toml)" ] && echo ' (with uncommitted changes)' || true)"
 step() { printf '\n==> %s\n' "$*" >&2; t_step=$(date +%s); }
 done_step() { took[$1]=$(( $(date +%s) - t_step )); }
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
@@ -62,8 +64,8 @@ done_step loopback
 
 # Run metadata for the report.
 steps_json=$(for k in tools build instructions sizes loopback; do printf '"%s": %s,' "$k" "${took[$k]}"; done)
-printf '{"seconds": %s, "steps": {%s}, "loadavg_before": "%s", "loadavg_after": "%s"}\n' \
-  "$(( $(date +%s) - t_all ))" "${steps_json%,}" "$load_before" "$(loadavg)" > bench/results/run.json
+printf '{"seconds": %s, "steps": {%s}, "loadavg_before": "%s", "loadavg_after": "%s", "commit": "%s"}\n' \
+  "$(( $(date +%s) - t_all ))" "${steps_json%,}" "$load_before" "$(loadavg)" "$commit" > bench/results/run.json
 
 step "report"
 node bench/report.mjs bench/results/latest.md
