@@ -100,13 +100,15 @@ export async function readBounded(request, limit) {
 }
 
 // Ed25519 through Web Crypto (native code in workerd), for the core's `Ed25519` capability.
-// The byte arguments are views of wasm memory: Web Crypto copies them when called.
+// The byte arguments are views of wasm memory: Web Crypto copies them when called. Every
+// function is async, so that any failure is a rejected promise (Rust sees an Err), never an
+// exception thrown through wasm.
 
-export function importSigningKey(pkcs8) {
+export async function importSigningKey(pkcs8) {
   return crypto.subtle.importKey("pkcs8", pkcs8, { name: "Ed25519" }, false, ["sign"]);
 }
 
-export function importVerifyingKey(raw) {
+export async function importVerifyingKey(raw) {
   return crypto.subtle.importKey("raw", raw, { name: "Ed25519" }, false, ["verify"]);
 }
 
@@ -114,7 +116,7 @@ export async function ed25519Sign(key, message) {
   return new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, key, message));
 }
 
-export function ed25519Verify(key, signature, message) {
+export async function ed25519Verify(key, signature, message) {
   return crypto.subtle.verify({ name: "Ed25519" }, key, signature, message);
 }
 

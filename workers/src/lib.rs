@@ -66,10 +66,10 @@ extern "C" {
     fn js_respond(status: u16, headers: &str, body: &JsValue) -> web_sys::Response;
     #[wasm_bindgen(js_name = readBounded)]
     fn js_read_bounded(request: &web_sys::Request, limit: f64) -> js_sys::Promise;
-    #[wasm_bindgen(js_name = importSigningKey, catch)]
-    fn js_import_signing_key(pkcs8: &[u8]) -> std::result::Result<js_sys::Promise, JsValue>;
-    #[wasm_bindgen(js_name = importVerifyingKey, catch)]
-    fn js_import_verifying_key(raw: &[u8]) -> std::result::Result<js_sys::Promise, JsValue>;
+    #[wasm_bindgen(js_name = importSigningKey)]
+    fn js_import_signing_key(pkcs8: &[u8]) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = importVerifyingKey)]
+    fn js_import_verifying_key(raw: &[u8]) -> js_sys::Promise;
     #[wasm_bindgen(js_name = ed25519Sign)]
     fn js_ed25519_sign(key: &JsValue, message: &[u8]) -> js_sys::Promise;
     #[wasm_bindgen(js_name = d1Query)]
@@ -78,8 +78,8 @@ extern "C" {
     fn js_d1_execute(db: &JsValue, sql: &str, params: &js_sys::Array) -> js_sys::Promise;
     #[wasm_bindgen(js_name = d1Batch)]
     fn js_d1_batch(db: &JsValue, statements: &js_sys::Array) -> js_sys::Promise;
-    #[wasm_bindgen(js_name = ed25519Verify, catch)]
-    fn js_ed25519_verify(key: &JsValue, signature: &[u8], message: &[u8]) -> std::result::Result<js_sys::Promise, JsValue>;
+    #[wasm_bindgen(js_name = ed25519Verify)]
+    fn js_ed25519_verify(key: &JsValue, signature: &[u8], message: &[u8]) -> js_sys::Promise;
 }
 
 /// The Worker's `fetch` handler (called by worker-build's entrypoint shim). Written against
@@ -244,7 +244,7 @@ impl WebCryptoEd25519 {
         let crypto_key = match cached {
             Some(k) => k,
             None => {
-                let k = JsFuture::from(js_import_signing_key(&key.pkcs8_der())?).await?;
+                let k = JsFuture::from(js_import_signing_key(&key.pkcs8_der())).await?;
                 *self.signing_key.borrow_mut() = Some(k.clone());
                 k
             }
@@ -258,12 +258,12 @@ impl WebCryptoEd25519 {
         let crypto_key = match cached {
             Some(k) => k,
             None => {
-                let k = JsFuture::from(js_import_verifying_key(&key.raw())?).await?;
+                let k = JsFuture::from(js_import_verifying_key(&key.raw())).await?;
                 self.verifying_keys.borrow_mut().push((key.kid.clone(), k.clone()));
                 k
             }
         };
-        Ok(JsFuture::from(js_ed25519_verify(&crypto_key, signature, message)?).await?.as_bool() == Some(true))
+        Ok(JsFuture::from(js_ed25519_verify(&crypto_key, signature, message)).await?.as_bool() == Some(true))
     }
 }
 
