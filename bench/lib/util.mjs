@@ -1,21 +1,9 @@
 // Small helpers shared by the loopback harness.
 import http from "node:http";
 import net from "node:net";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
+// The same helpers as the end-to-end tests (a free loopback port, the repository root).
+export { ROOT, freePort } from "../../tests/e2e/harness.mjs";
 
 /** Resolves once 127.0.0.1:port accepts a connection (polls every 5 ms). */
 export async function waitForPort(port, timeoutMs) {

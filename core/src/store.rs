@@ -145,12 +145,11 @@ impl<'a, D: SqlDb> Store<'a, D> {
     }
 
     pub async fn insert_service(&self, service: &Service) -> Result<Inserted, StoreError> {
-        let allowed = serde_json::to_string(&service.allowed_users).map_err(|e| StoreError(e.to_string()))?;
         let changed = self
             .db
             .execute(
                 "INSERT OR IGNORE INTO services (name, upstream, allowed_users, created_at) VALUES (?1, ?2, ?3, ?4)",
-                &[service.name.as_str().into(), service.upstream.as_str().into(), allowed.into(), service.created_at.into()],
+                &service_row(service),
             )
             .await?;
         Ok(if changed == 0 { Inserted::AlreadyExists } else { Inserted::Created })
@@ -199,17 +198,7 @@ impl<'a, D: SqlDb> Store<'a, D> {
             .execute(
                 "INSERT OR IGNORE INTO credentials (client_id, name, user_name, kind, secret_hash, scopes, expires_at, enabled, created_at) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                &[
-                    c.client_id.as_str().into(),
-                    c.name.as_str().into(),
-                    c.user.as_str().into(),
-                    c.kind.as_str().into(),
-                    c.secret_hash.clone().into(),
-                    c.scopes.as_str().into(),
-                    c.expires_at.into(),
-                    c.enabled.into(),
-                    c.created_at.into(),
-                ],
+                &credential_row(c),
             )
             .await?;
         Ok(if changed == 0 { Inserted::AlreadyExists } else { Inserted::Created })
@@ -309,6 +298,29 @@ fn user_from_row(row: &[SqlValue]) -> Result<User, StoreError> {
 fn service_from_row(row: &[SqlValue]) -> Result<Service, StoreError> {
     let allowed_users = serde_json::from_str(&text(row, 2)?).map_err(|_| corrupt("allowed_users"))?;
     Ok(Service { name: text(row, 0)?, upstream: text(row, 1)?, allowed_users, created_at: int(row, 3)? })
+}
+
+/// A credential as the columns of [`CREDENTIAL_COLUMNS`], in order: what is inserted and what
+/// [`credential_from_row`] reads back.
+pub fn credential_row(c: &Credential) -> Vec<SqlValue> {
+    vec![
+        c.client_id.as_str().into(),
+        c.name.as_str().into(),
+        c.user.as_str().into(),
+        c.kind.as_str().into(),
+        c.secret_hash.clone().into(),
+        c.scopes.as_str().into(),
+        c.expires_at.into(),
+        c.enabled.into(),
+        c.created_at.into(),
+    ]
+}
+
+/// A service as the columns `name, upstream, allowed_users, created_at`: what is inserted and
+/// what [`service_from_row`] reads back.
+pub fn service_row(s: &Service) -> Vec<SqlValue> {
+    let allowed = serde_json::to_string(&s.allowed_users).expect("a list of strings serializes");
+    vec![s.name.as_str().into(), s.upstream.as_str().into(), allowed.into(), s.created_at.into()]
 }
 
 fn credential_from_row(row: &[SqlValue]) -> Result<Credential, StoreError> {

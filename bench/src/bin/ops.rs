@@ -20,7 +20,7 @@ use isogate_core::http::RequestHead;
 use isogate_core::model::{Credential, CredentialKind, CredentialStatus, Service};
 use isogate_core::scope::ScopeSet;
 use isogate_core::secret::{Secret, TOKEN_ID_BYTES};
-use isogate_core::store::{SqlDb, SqlValue};
+use isogate_core::store::{credential_row, service_row, SqlDb, SqlValue};
 use isogate_core::token::{issue_access_token, validate_access_token, KeySet, PortableEd25519, SigningKey, TokenGrant};
 use isogate_core::token_request::parse_token_request;
 use isogate_core::{Gateway, GatewayConfig, RandomSource};
@@ -267,24 +267,13 @@ impl SqlDb for MemDb {
         };
         if sql.contains("FROM credentials") {
             let Some(s) = self.status.as_ref().filter(|s| s.credential.client_id == key) else { return Ok(vec![]) };
-            let c = &s.credential;
-            return Ok(vec![vec![
-                c.client_id.as_str().into(),
-                c.name.as_str().into(),
-                c.user.as_str().into(),
-                c.kind.as_str().into(),
-                c.secret_hash.clone().into(),
-                c.scopes.as_str().into(),
-                c.expires_at.into(),
-                c.enabled.into(),
-                c.created_at.into(),
-                s.user_enabled.into(),
-            ]]);
+            let mut row = credential_row(&s.credential);
+            row.push(s.user_enabled.into());
+            return Ok(vec![row]);
         }
         if sql.contains("FROM services") {
             let Some(s) = self.service.as_ref().filter(|s| s.name == key) else { return Ok(vec![]) };
-            let allowed = format!("[{}]", s.allowed_users.iter().map(|u| format!("\"{u}\"")).collect::<Vec<_>>().join(","));
-            return Ok(vec![vec![s.name.as_str().into(), s.upstream.as_str().into(), allowed.into(), s.created_at.into()]]);
+            return Ok(vec![service_row(s)]);
         }
         if sql.contains("FROM revoked_tokens") {
             return Ok(vec![]);
