@@ -1,9 +1,12 @@
-//! Planning the forward of an authorized request to the service's origin, and filtering the
-//! origin's response: which headers go, which are stripped, which identity is attached.
+//! Planning the forward of an authorized request to the service's origin ([`plan_forward`]),
+//! and deciding what the client gets for the origin's answer ([`relay`]): which headers go,
+//! which are stripped, which identity is attached, when a 502 or 504 replaces the answer.
 //! The runtime performs the fetch and streams both bodies; nothing here touches a body.
 
-use crate::http::RequestHead;
+use crate::error::UpstreamError;
+use crate::http::{Method, RequestHead, Response};
 use crate::model::Service;
+use std::fmt;
 
 /// Identity attached to the forwarded request: what the gateway verified.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,7 +22,8 @@ pub struct Principal {
 /// What the runtime should send to the origin.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ForwardPlan {
-    pub method: String,
+    /// The client's method, as sent.
+    pub method: Method,
     /// Absolute URL: upstream base + request path + query.
     pub url: String,
     pub headers: Vec<(String, String)>,
@@ -102,13 +106,13 @@ pub fn plan_forward(head: &RequestHead, service: &Service, principal: &Principal
         url.push('?');
         url.push_str(q);
     }
-    let has_body = !matches!(head.method.as_str(), "GET" | "HEAD");
+    let has_body = !matches!(head.method, Method::Get | Method::Head);
     ForwardPlan { method: head.method.clone(), url, headers, has_body }
 }
 
 /// Filters the origin's response headers before they go back to the client: hop-by-hop
 /// headers out (the runtime frames the response itself).
-pub fn filter_response_headers(headers: &[(String, String)]) -> Vec<(String, String)> {
+fn filter_response_headers(headers: &[(String, String)]) -> Vec<(String, String)> {
     let listed = connection_listed(headers);
     headers
         .iter()
@@ -117,10 +121,73 @@ pub fn filter_response_headers(headers: &[(String, String)]) -> Vec<(String, Str
         .collect()
 }
 
-/// Whether the runtime can relay this origin status as a normal response. 1xx (including
-/// `101 Switching Protocols`) cannot be relayed through a plain fetch and becomes a 502.
-pub fn is_relayable_status(status: u16) -> bool {
-    (200..=599).contains(&status)
+/// What became of the fetch the runtime made per a [`ForwardPlan`].
+#[derive(Clone, Debug)]
+pub enum UpstreamOutcome<'a> {
+    /// The origin answered with this status and these headers (its body is the runtime's).
+    Responded { status: u16, headers: &'a [(String, String)] },
+    /// No response head within the configured timeout.
+    TimedOut,
+    /// No answer at all.
+    Failed(UpstreamFailure),
+}
+
+/// Why there is no origin answer to relay, for the runtime's log. Never shown to a client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UpstreamFailure {
+    /// The runtime would not send the planned request (a method or URL it refuses).
+    Unsendable(String),
+    /// Refused connection, DNS or TLS failure, an invalid response, as the runtime words it.
+    Unreachable(String),
+    /// The origin answered with a status a plain fetch cannot relay (1xx, `101`).
+    UnrelayableStatus(u16),
+    /// No response head within the timeout.
+    TimedOut,
+}
+
+impl fmt::Display for UpstreamFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UpstreamFailure::Unsendable(why) => write!(f, "the outbound request could not be built: {why}"),
+            UpstreamFailure::Unreachable(why) => write!(f, "upstream fetch failed: {why}"),
+            UpstreamFailure::UnrelayableStatus(status) => write!(f, "upstream answered {status}, which cannot be relayed"),
+            UpstreamFailure::TimedOut => f.write_str("upstream response head timed out"),
+        }
+    }
+}
+
+impl std::error::Error for UpstreamFailure {}
+
+/// What the runtime sends the client for the origin's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Relay {
+    /// The origin's status and (filtered) headers, and its body streamed through unless
+    /// `with_body` is false (a `HEAD` request, `204`, `304`: RFC 9110 §6.4.1, no content).
+    Pass { status: u16, headers: Vec<(String, String)>, with_body: bool },
+    /// The core's answer instead (502 or 504), and why, for the log (as a
+    /// [`crate::step::Diagnostic::Upstream`]).
+    Replace { response: Response, diagnostic: UpstreamFailure },
+}
+
+/// The response filter, one decision for every runtime: relay the origin's answer, or replace
+/// it with 504 (timed out) or 502 (failed, or a status that cannot be relayed).
+pub fn relay(outcome: UpstreamOutcome<'_>, request_method: &Method) -> Relay {
+    match outcome {
+        UpstreamOutcome::Responded { status, headers } => {
+            if !(200..=599).contains(&status) {
+                let failure = UpstreamFailure::UnrelayableStatus(status);
+                return Relay::Replace { response: UpstreamError::Unreachable.to_response(), diagnostic: failure };
+            }
+            let with_body = *request_method != Method::Head && status != 204 && status != 304;
+            Relay::Pass { status, headers: filter_response_headers(headers), with_body }
+        }
+        UpstreamOutcome::TimedOut => {
+            Relay::Replace { response: UpstreamError::Timeout.to_response(), diagnostic: UpstreamFailure::TimedOut }
+        }
+        UpstreamOutcome::Failed(failure) => {
+            Relay::Replace { response: UpstreamError::Unreachable.to_response(), diagnostic: failure }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -128,15 +195,7 @@ mod tests {
     use super::*;
 
     fn head(headers: &[(&str, &str)]) -> RequestHead {
-        RequestHead {
-            method: "POST".into(),
-            scheme: "https".into(),
-            host: "my-api.example.com".into(),
-            path: "/anything/a%20b".into(),
-            query: Some("x=1&y=2".into()),
-            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
-            client_ip: Some("203.0.113.7".into()),
-        }
+        crate::testing::head("POST", "my-api.example.com", "/anything/a%20b", Some("x=1&y=2"), headers)
     }
 
     fn service() -> Service {
@@ -155,7 +214,7 @@ mod tests {
     fn path_and_query_are_kept_verbatim_under_the_upstream_base() {
         let plan = plan_forward(&head(&[]), &service(), &principal());
         assert_eq!(plan.url, "http://127.0.0.1:9000/base/anything/a%20b?x=1&y=2");
-        assert_eq!(plan.method, "POST");
+        assert_eq!(plan.method, Method::Post);
         assert!(plan.has_body);
     }
 
@@ -197,16 +256,38 @@ mod tests {
         assert!(get(&plan, "forwarded").is_empty());
     }
 
-    #[test]
-    fn response_hop_by_hop_headers_are_stripped() {
-        let out = filter_response_headers(&[("Transfer-Encoding".into(), "chunked".into()), ("Content-Type".into(), "text/plain".into()), ("Connection".into(), "keep-alive".into())]);
-        assert_eq!(out, vec![("content-type".to_string(), "text/plain".to_string())]);
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
     }
 
     #[test]
-    fn informational_statuses_are_not_relayed() {
-        assert!(!is_relayable_status(100));
-        assert!(!is_relayable_status(101));
-        assert!(is_relayable_status(200) && is_relayable_status(599));
+    fn rfc9110_7_6_1_response_hop_by_hop_headers_are_stripped() {
+        let headers = pairs(&[("Transfer-Encoding", "chunked"), ("Content-Type", "text/plain"), ("Connection", "keep-alive")]);
+        let out = relay(UpstreamOutcome::Responded { status: 200, headers: &headers }, &Method::Get);
+        assert_eq!(out, Relay::Pass { status: 200, headers: pairs(&[("content-type", "text/plain")]), with_body: true });
+    }
+
+    #[test]
+    fn rfc9110_6_4_1_no_body_is_relayed_for_head_204_and_304() {
+        for (method, status) in [(Method::Head, 200), (Method::Get, 204), (Method::Get, 304)] {
+            let out = relay(UpstreamOutcome::Responded { status, headers: &[] }, &method);
+            assert!(matches!(out, Relay::Pass { with_body: false, .. }), "{method} {status}");
+        }
+    }
+
+    #[test]
+    fn informational_statuses_timeouts_and_failures_are_replaced() {
+        for status in [100, 101, 600] {
+            let Relay::Replace { response, diagnostic } = relay(UpstreamOutcome::Responded { status, headers: &[] }, &Method::Get)
+            else {
+                panic!("{status} was relayed")
+            };
+            assert_eq!((response.status, diagnostic), (502, UpstreamFailure::UnrelayableStatus(status)));
+        }
+        let Relay::Replace { response, .. } = relay(UpstreamOutcome::TimedOut, &Method::Get) else { panic!() };
+        assert_eq!(response.status, 504);
+        let failure = UpstreamFailure::Unreachable("connection refused".into());
+        let Relay::Replace { response, diagnostic } = relay(UpstreamOutcome::Failed(failure.clone()), &Method::Get) else { panic!() };
+        assert_eq!((response.status, diagnostic), (502, failure));
     }
 }

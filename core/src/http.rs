@@ -1,10 +1,70 @@
 //! The plain HTTP shapes the core speaks: a request head in, a response (or a forward plan) out.
-//! The runtimes convert their own request/response types to and from these at their edge.
+//! The runtimes convert their own request/response types to and from these at their edge, so
+//! nothing in the core depends on a runtime's HTTP library.
+
+use serde::Serialize;
+use std::fmt;
+
+/// An HTTP method (RFC 9110 §9). Methods are case-sensitive: `get` is not `GET`, and an
+/// unregistered method is kept as sent ([`Method::Other`]) so a service sees what the client
+/// sent.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Method {
+    #[default]
+    Get,
+    Head,
+    Post,
+    Put,
+    Delete,
+    Options,
+    Patch,
+    Connect,
+    Trace,
+    Other(String),
+}
+
+impl Method {
+    pub fn parse(method: &str) -> Method {
+        match method {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            "OPTIONS" => Method::Options,
+            "PATCH" => Method::Patch,
+            "CONNECT" => Method::Connect,
+            "TRACE" => Method::Trace,
+            other => Method::Other(other.to_owned()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
+            Method::Patch => "PATCH",
+            Method::Connect => "CONNECT",
+            Method::Trace => "TRACE",
+            Method::Other(other) => other,
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// What the core needs to know about an incoming request. Header names are lower-case.
 #[derive(Clone, Debug, Default)]
 pub struct RequestHead {
-    pub method: String,
+    pub method: Method,
     /// `http` or `https`, as the client connected.
     pub scheme: String,
     /// The `Host` the client addressed (`my-api.example.com`, `localhost:8787`).
@@ -18,18 +78,22 @@ pub struct RequestHead {
     pub client_ip: Option<String>,
 }
 
+/// A header that must occur at most once occurred more than once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RepeatedHeader;
+
 impl RequestHead {
     /// All values of a header (names compared case-insensitively).
     pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.headers.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
-    /// The header's value if it occurs exactly once; `Err(())` if it is repeated.
-    pub fn single_header<'a>(&'a self, name: &'a str) -> Result<Option<&'a str>, ()> {
+    /// The header's value if it occurs exactly once; an error if it is repeated.
+    pub fn single_header<'a>(&'a self, name: &'a str) -> Result<Option<&'a str>, RepeatedHeader> {
         let mut values = self.header_values(name);
         let first = values.next();
         if values.next().is_some() {
-            return Err(());
+            return Err(RepeatedHeader);
         }
         Ok(first)
     }
@@ -48,7 +112,9 @@ impl Response {
         Response { status, headers: Vec::new(), body: Vec::new() }
     }
 
-    pub fn json(status: u16, value: &serde_json::Value) -> Self {
+    /// A JSON response. Objects serialise with their members in key order (serde_json's map is
+    /// sorted; the typed bodies declare their fields in that order too).
+    pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Self {
         let body = serde_json::to_vec(value).unwrap_or_default();
         Response::new(status).with_header("content-type", "application/json").with_body(body)
     }
@@ -104,9 +170,25 @@ mod tests {
     #[test]
     fn absolute_urls_split_into_routing_parts() {
         let u = split_url("https://my-api.example.com:8443/a/b%20c?x=1&y=?#frag");
-        assert_eq!(u, UrlParts { scheme: "https", authority: "my-api.example.com:8443", path: "/a/b%20c", query: Some("x=1&y=?") });
+        let expected = UrlParts { scheme: "https", authority: "my-api.example.com:8443", path: "/a/b%20c", query: Some("x=1&y=?") };
+        assert_eq!(u, expected);
         assert_eq!(split_url("http://h").path, "/");
         assert_eq!(split_url("http://h?q").query, Some("q"));
         assert_eq!(split_url("http://h/").query, None);
+    }
+
+    #[test]
+    fn rfc9110_9_1_methods_are_case_sensitive_and_kept_as_sent() {
+        for m in ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE", "PROPFIND", "get"] {
+            assert_eq!(Method::parse(m).as_str(), m);
+        }
+        assert_eq!(Method::parse("get"), Method::Other("get".into()));
+    }
+
+    #[test]
+    fn a_repeated_header_is_not_a_single_one() {
+        let head = RequestHead { headers: vec![("a".into(), "1".into()), ("A".into(), "2".into())], ..Default::default() };
+        assert_eq!(head.single_header("a"), Err(RepeatedHeader));
+        assert_eq!(head.single_header("b"), Ok(None));
     }
 }

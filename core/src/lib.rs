@@ -1,32 +1,80 @@
 //! # isogate-core
 //!
-//! Everything Isogate decides, with no IO: the OAuth2 token endpoint (RFC 6749 §4.4), access
-//! tokens (RFC 9068 JWTs, Ed25519), scopes, service policy, the forwarding plan, the admin API,
-//! and every wire error (RFC 6749 §5.2, RFC 6750 §3).
+//! Everything Isogate decides, with no IO: the OAuth2 token endpoint (RFC 6749 §4.4),
+//! revocation (RFC 7009) and introspection (RFC 7662), access tokens (RFC 9068 JWTs,
+//! Ed25519), scopes, service policy, the forwarding plan and the response filter, the admin
+//! API, and every wire error (RFC 6749 §5.2, RFC 6750 §3).
 //!
 //! **Invariant: no IO inside.** The core never reads a clock, a random source, storage or the
-//! network. The runtimes (`workers/` on Cloudflare Workers, `spin/` on Spin) pass in `now`,
-//! random bytes ([`gateway::RandomSource`]) and their SQL database ([`store::SqlDb`]), then do
-//! what the core returns: send a [`http::Response`], or fetch the origin per a
-//! [`forward::ForwardPlan`] and stream both bodies.
+//! network. The runtimes (`workers/` on Cloudflare Workers, `spin/` on Spin) pass in the time
+//! ([`capability::Now`]) and their capabilities ([`capability::Capabilities`]: SQL database,
+//! Ed25519, random bytes), then do what the core returns: a [`step::Step`].
 //!
-//! A request's path through the core reads like the flow (see [`gateway`]):
-//! - token endpoint: [`token_request::parse_token_request`] → storage →
-//!   [`gateway::verify_client_secret`] → [`scope::grant_scopes`] → [`token::issue_access_token`];
-//! - services: [`gateway::extract_bearer`] → [`token::validate_access_token`] → cached
-//!   credential and service → [`gateway::decide_access`] → [`forward::plan_forward`].
+//! ## The request as a state machine
+//!
+//! An adapter is one loop over [`Step`]:
+//!
+//! ```text
+//! let gw = CELL.with(|c| c.gateway(settings))?;           // GatewayCell: once per isolate
+//! let mut step = gw.start(caps, head, now).await;         // Gateway::start routes on Host
+//! loop {
+//!     log(step.diagnostic());
+//!     match step {
+//!         Step::Respond { response, .. } => return send(response),
+//!         Step::NeedBody { limit, resume } => step = resume.finish(caps, read(limit)).await,
+//!         Step::Forward(f) => return fetch_and_relay(f),  // forward::relay decides the answer
+//!     }
+//! }
+//! ```
+//!
+//! ## The two request flows
+//!
+//! - token endpoint (root domain): [`token_request::parse_token_request`] → one storage read →
+//!   [`oauth::verify_client_secret`] → [`scope::grant_scopes`] → [`mint::Minter::issue`];
+//! - services (`<name>.<DOMAIN>`): [`service::extract_bearer`] → [`verify::Verifier::verify`]
+//!   → cached credential, revoked set and service ([`service::ServiceCaches`]) →
+//!   [`service::decide_access`] → [`forward::plan_forward`] → the runtime fetches the origin →
+//!   [`forward::relay`].
+//!
+//! ## Module map
+//!
+//! | layer | modules |
+//! |---|---|
+//! | runtime boundary | [`capability`], [`http`], [`step`], [`gateway`] |
+//! | endpoints | [`oauth`] (token, revoke, introspect, metadata, client auth), [`service`], [`admin`] |
+//! | tokens | [`mint`] (the one signer), [`verify`] (the one verifier), [`token`], [`keys`] |
+//! | records | [`model`], [`store`], [`cache`], [`scope`], [`secret`], [`token_request`] |
+//! | settings and errors | [`config`], [`error`], [`forward`] |
+//!
+//! Dependencies point down the table and never back: no module imports one that imports it.
 
 pub mod admin;
 pub mod cache;
+pub mod capability;
+pub mod config;
 pub mod error;
 pub mod forward;
 pub mod gateway;
 pub mod http;
+pub mod keys;
+pub mod mint;
 pub mod model;
+pub mod oauth;
 pub mod scope;
 pub mod secret;
+pub mod service;
+pub mod step;
 pub mod store;
 pub mod token;
 pub mod token_request;
+pub mod verify;
 
-pub use gateway::{gateway_from_settings, Authorized, ConfigError, Gateway, GatewayConfig, RandomSource, Route};
+/// Test support (the `testing` feature): the deterministic harness, in-memory and canned
+/// databases, fixed and seeded random sources, `block_on` and a request-head builder, shared
+/// by the core's tests, the bench driver and the Spin host's tests.
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use capability::{Capabilities, Now, RandomSource};
+pub use gateway::{Gateway, GatewayCell, Route};
+pub use step::{Body, Diagnostic, Forward, Resume, Step};

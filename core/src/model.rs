@@ -1,8 +1,11 @@
-//! The records the gateway keeps: users, services, credentials.
+//! The records the gateway keeps: users, services, credentials, as the store reads and writes
+//! them, and the validation of their names and upstream URLs.
 
-use serde::{Deserialize, Serialize};
+use crate::scope::ScopeSet;
+use crate::secret::SecretHash;
+use std::fmt;
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
     pub name: String,
     pub enabled: bool,
@@ -10,7 +13,7 @@ pub struct User {
     pub created_at: i64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Service {
     /// DNS label: the service answers at `<name>.<DOMAIN>`.
     pub name: String,
@@ -22,13 +25,11 @@ pub struct Service {
     pub created_at: i64,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CredentialKind {
     /// Client id + secret, exchanged at the token endpoint (RFC 6749 §4.4).
-    #[serde(rename = "oauth2")]
     OAuth2,
     /// A long-lived access token used directly as the bearer.
-    #[serde(rename = "access-token")]
     AccessToken,
 }
 
@@ -49,16 +50,17 @@ impl CredentialKind {
     }
 }
 
-/// A credential as stored (the secret only as its hash).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A credential as stored (the secret only as its hash). No `PartialEq`: it holds a secret's
+/// hash, which is compared only in constant time.
+#[derive(Clone, Debug)]
 pub struct Credential {
     pub client_id: String,
     pub name: String,
     pub user: String,
     pub kind: CredentialKind,
-    pub secret_hash: Option<String>,
-    /// Space-delimited scope ceiling; empty = no limit.
-    pub scopes: String,
+    pub secret_hash: Option<SecretHash>,
+    /// Scope ceiling, parsed when the row is read (stored space-delimited); empty = no limit.
+    pub scopes: ScopeSet,
     /// Unix seconds; `None` = never expires.
     pub expires_at: Option<i64>,
     pub enabled: bool,
@@ -67,14 +69,15 @@ pub struct Credential {
 
 /// A credential joined with its user: everything the token endpoint and the service check need
 /// to know about whether it may still be used.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct CredentialStatus {
     pub credential: Credential,
     pub user_enabled: bool,
 }
 
 impl CredentialStatus {
-    /// Whether the credential may be used at `now`: it and its user enabled and not expired.
+    /// Whether the credential may be used at `now` (Unix seconds): it and its user enabled and
+    /// not expired.
     pub fn is_live(&self, now: i64) -> bool {
         self.credential.enabled && self.user_enabled && self.credential.expires_at.is_none_or(|exp| now < exp)
     }
@@ -99,30 +102,53 @@ pub fn is_valid_name(name: &str) -> bool {
         && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
 }
 
+/// Why an upstream URL was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InvalidUpstream {
+    NotHttp,
+    NoHost,
+    UserInfo,
+    QueryOrFragment,
+    Whitespace,
+    BadPort,
+}
+
+impl fmt::Display for InvalidUpstream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InvalidUpstream::NotHttp => "upstream must be an http:// or https:// URL",
+            InvalidUpstream::NoHost => "upstream has no host",
+            InvalidUpstream::UserInfo => "upstream must not contain user-info",
+            InvalidUpstream::QueryOrFragment => "upstream must not contain a query or fragment",
+            InvalidUpstream::Whitespace => "upstream must not contain whitespace",
+            InvalidUpstream::BadPort => "upstream port is not a number",
+        })
+    }
+}
+
+impl std::error::Error for InvalidUpstream {}
+
 /// Checks an upstream URL and returns it without a trailing slash. Only `http`/`https`, a host,
 /// an optional port and base path; no user-info, query or fragment (they would be ambiguous
 /// when the request path is appended).
-pub fn normalize_upstream(url: &str) -> Result<String, String> {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .ok_or_else(|| "upstream must be an http:// or https:// URL".to_owned())?;
+pub fn normalize_upstream(url: &str) -> Result<String, InvalidUpstream> {
+    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://")).ok_or(InvalidUpstream::NotHttp)?;
     let authority = rest.split('/').next().unwrap_or("");
     if authority.is_empty() {
-        return Err("upstream has no host".into());
+        return Err(InvalidUpstream::NoHost);
     }
     if authority.contains('@') {
-        return Err("upstream must not contain user-info".into());
+        return Err(InvalidUpstream::UserInfo);
     }
     if url.contains('?') || url.contains('#') {
-        return Err("upstream must not contain a query or fragment".into());
+        return Err(InvalidUpstream::QueryOrFragment);
     }
     if url.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
-        return Err("upstream must not contain whitespace".into());
+        return Err(InvalidUpstream::Whitespace);
     }
     if let Some((_, port)) = authority.rsplit_once(':') {
         if !authority.ends_with(']') && port.parse::<u16>().is_err() {
-            return Err("upstream port is not a number".into());
+            return Err(InvalidUpstream::BadPort);
         }
     }
     Ok(url.trim_end_matches('/').to_owned())
@@ -159,7 +185,7 @@ mod tests {
             user: "u".into(),
             kind: CredentialKind::OAuth2,
             secret_hash: None,
-            scopes: String::new(),
+            scopes: ScopeSet::default(),
             expires_at: Some(100),
             enabled: true,
             created_at: 0,

@@ -2,7 +2,8 @@
 //!
 //! The syntax is Octelium's: `service:<name>` for one service, `service:*` for all of them.
 //! A credential carries a ceiling (its `--scope` list, empty meaning no limit); a token request
-//! may only narrow it; a token's scope is what the service check reads.
+//! may only narrow it; a token's scope is what the service check reads (parsed once, when the
+//! token is verified: see [`crate::verify::VerifiedToken`]).
 
 use std::fmt;
 
@@ -24,6 +25,8 @@ impl fmt::Display for InvalidScope {
         f.write_str(&self.0)
     }
 }
+
+impl std::error::Error for InvalidScope {}
 
 impl Scope {
     pub fn parse(token: &str) -> Result<Scope, InvalidScope> {
@@ -82,9 +85,13 @@ impl ScopeSet {
         self.0.iter()
     }
 
-    /// Whether a token with these scopes may reach `service`.
+    /// Whether a token with these scopes may reach `service` (no allocation: this runs on
+    /// every service request).
     pub fn allows_service(&self, service: &str) -> bool {
-        self.0.iter().any(|s| s.covers(&Scope::Service(service.to_owned())))
+        self.0.iter().any(|s| match s {
+            Scope::AllServices => true,
+            Scope::Service(name) => name == service,
+        })
     }
 
     /// Whether every scope of `requested` lies within this set.
@@ -105,14 +112,12 @@ impl fmt::Display for ScopeSet {
     }
 }
 
-/// What a credential allows: a ceiling, or no limit.
-pub fn credential_ceiling(stored: &str) -> ScopeSet {
-    // Stored scopes were validated on the way in; an unparsable value (a corrupted row) grants
-    // nothing rather than everything.
-    if stored.trim().is_empty() {
+/// What a credential allows: its scopes as a ceiling, the empty set meaning no limit.
+pub fn credential_ceiling(scopes: &ScopeSet) -> ScopeSet {
+    if scopes.is_empty() {
         return ScopeSet::all_services();
     }
-    ScopeSet::parse(stored).unwrap_or_default()
+    scopes.clone()
 }
 
 /// RFC 6749 §3.3: the granted scope is the request narrowed by the credential's ceiling. An
@@ -156,25 +161,22 @@ mod tests {
         assert!(!ScopeSet::default().allows_service("x"));
     }
 
+    fn ceiling(stored: &str) -> ScopeSet {
+        credential_ceiling(&ScopeSet::parse(stored).unwrap())
+    }
+
     #[test]
     fn rfc6749_3_3_omitted_scope_grants_the_credential_ceiling() {
-        let ceiling = credential_ceiling("service:a");
-        assert_eq!(grant_scopes(&ceiling, None).unwrap().to_string(), "service:a");
-        assert_eq!(grant_scopes(&credential_ceiling(""), None).unwrap().to_string(), "service:*");
+        assert_eq!(grant_scopes(&ceiling("service:a"), None).unwrap().to_string(), "service:a");
+        assert_eq!(grant_scopes(&ceiling(""), None).unwrap().to_string(), "service:*");
     }
 
     #[test]
-    fn requested_scope_only_narrows() {
-        let all = credential_ceiling("");
+    fn rfc6749_3_3_requested_scope_only_narrows_the_ceiling() {
         let req = ScopeSet::parse("service:a").unwrap();
-        assert_eq!(grant_scopes(&all, Some(&req)).unwrap(), req);
-        let only_a = credential_ceiling("service:a");
+        assert_eq!(grant_scopes(&ceiling(""), Some(&req)).unwrap(), req);
+        let only_a = ceiling("service:a");
         assert!(grant_scopes(&only_a, Some(&ScopeSet::parse("service:b").unwrap())).is_err());
         assert!(grant_scopes(&only_a, Some(&ScopeSet::parse("service:*").unwrap())).is_err());
-    }
-
-    #[test]
-    fn corrupted_stored_ceiling_grants_nothing() {
-        assert!(credential_ceiling("garbage!").is_empty());
     }
 }

@@ -14,8 +14,9 @@ pub const CLIENT_SECRET_BYTES: usize = 32;
 /// Bytes of randomness in a token id (`jti`).
 pub const TOKEN_ID_BYTES: usize = 16;
 
-/// A secret presented by a client or shown once to an administrator.
-#[derive(Clone, PartialEq, Eq)]
+/// A secret presented by a client or shown once to an administrator. No `PartialEq`: a `==`
+/// on secrets would be variable-time; compare hashes with [`SecretHash::matches`].
+#[derive(Clone)]
 pub struct Secret(String);
 
 impl Secret {
@@ -46,15 +47,26 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// The stored form of a secret.
-#[derive(Clone, PartialEq, Eq, Debug)]
+/// The stored form of a secret: lower-case hex of SHA-256 over `isogate-secret-v1:` and the
+/// secret. Compared only in constant time ([`SecretHash::matches`]).
+#[derive(Clone, Debug)]
 pub struct SecretHash(pub String);
 
 impl SecretHash {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     /// Constant-time check that `presented` hashes to this value.
     pub fn matches(&self, presented: &Secret) -> bool {
-        constant_time_eq(self.0.as_bytes(), presented.hash().0.as_bytes())
+        hash_matches(&self.0, presented)
     }
+}
+
+/// Constant-time check that `presented` hashes to the stored hex `stored` (which need not be a
+/// real hash: an unknown client is checked against a dummy so that it costs the same).
+pub fn hash_matches(stored: &str, presented: &Secret) -> bool {
+    constant_time_eq(stored.as_bytes(), presented.hash().0.as_bytes())
 }
 
 /// Constant-time equality of two byte strings of public length (hashes).
@@ -95,6 +107,13 @@ mod tests {
     fn debug_output_never_contains_the_secret() {
         let s = Secret::new("hunter2-very-secret");
         assert_eq!(format!("{s:?}"), "Secret([redacted])");
+    }
+
+    #[test]
+    fn stored_hash_format_is_pinned_by_a_known_answer() {
+        // printf 'isogate-secret-v1:hunter2' | sha256sum
+        let known_answer = "42d98741ca96d2f3a0a932f3fb57dce80f111e26f5e27546bf109ae3720ecb7a";
+        assert_eq!(Secret::new("hunter2").hash().as_str(), known_answer);
     }
 
     #[test]

@@ -6,6 +6,9 @@
 
 use crate::error::StoreError;
 use crate::model::{Credential, CredentialKind, CredentialStatus, Service, User};
+use crate::scope::ScopeSet;
+use crate::secret::SecretHash;
+use crate::token::CLOCK_LEEWAY_SECS;
 
 /// The migrations, in order, for runtimes that apply them themselves (Spin, tests).
 pub const MIGRATIONS: &[(&str, &str)] = &[
@@ -64,12 +67,61 @@ pub enum Inserted {
     AlreadyExists,
 }
 
+/// Every statement the gateway runs, by name: what [`Store`] sends, and what a fake database
+/// (the bench's `CannedDb`) matches exactly.
+pub mod sql {
+    macro_rules! credential_columns {
+        () => {
+            "c.client_id, c.name, c.user_name, c.kind, c.secret_hash, c.scopes, c.expires_at, c.enabled, c.created_at"
+        };
+    }
+
+    /// Whether the schema is there: the number of the four tables that exist.
+    pub const SCHEMA_TABLES: &str = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' \
+        AND name IN ('users', 'services', 'credentials', 'revoked_tokens')";
+    pub const USER: &str = "SELECT name, enabled, created_at FROM users WHERE name = ?1";
+    pub const USERS: &str = "SELECT name, enabled, created_at FROM users ORDER BY name";
+    pub const INSERT_USER: &str = "INSERT OR IGNORE INTO users (name, enabled, created_at) VALUES (?1, ?2, ?3)";
+    pub const DELETE_USER_CREDENTIALS: &str = "DELETE FROM credentials WHERE user_name = ?1";
+    pub const DELETE_USER: &str = "DELETE FROM users WHERE name = ?1";
+    pub const SERVICE: &str = "SELECT name, upstream, allowed_users, created_at FROM services WHERE name = ?1";
+    pub const SERVICES: &str = "SELECT name, upstream, allowed_users, created_at FROM services ORDER BY name";
+    pub const INSERT_SERVICE: &str =
+        "INSERT OR IGNORE INTO services (name, upstream, allowed_users, created_at) VALUES (?1, ?2, ?3, ?4)";
+    pub const DELETE_SERVICE: &str = "DELETE FROM services WHERE name = ?1";
+    /// A credential with its user's `enabled`, by client id: the token endpoint's one read.
+    pub const CREDENTIAL_STATUS: &str = concat!(
+        "SELECT ",
+        credential_columns!(),
+        ", u.enabled FROM credentials c JOIN users u ON u.name = c.user_name WHERE c.client_id = ?1"
+    );
+    pub const CREDENTIAL_BY_NAME: &str = concat!("SELECT ", credential_columns!(), " FROM credentials c WHERE c.name = ?1");
+    pub const CREDENTIALS: &str = concat!("SELECT ", credential_columns!(), " FROM credentials c ORDER BY c.name");
+    pub const CREDENTIALS_OF_USER: &str =
+        concat!("SELECT ", credential_columns!(), " FROM credentials c WHERE c.user_name = ?1 ORDER BY c.name");
+    pub const INSERT_CREDENTIAL: &str = "INSERT OR IGNORE INTO credentials (client_id, name, user_name, kind, \
+        secret_hash, scopes, expires_at, enabled, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    pub const DELETE_CREDENTIAL: &str = "DELETE FROM credentials WHERE name = ?1";
+    pub const PRUNE_REVOKED_TOKENS: &str = "DELETE FROM revoked_tokens WHERE expires_at < ?1";
+    pub const INSERT_REVOKED_TOKEN: &str =
+        "INSERT OR IGNORE INTO revoked_tokens (jti, client_id, expires_at) VALUES (?1, ?2, ?3)";
+    /// Ids of revoked tokens that could still pass the expiry check: the service path's set.
+    pub const REVOKED_TOKEN_IDS: &str = "SELECT jti FROM revoked_tokens WHERE expires_at >= ?1";
+    pub const IS_TOKEN_REVOKED: &str = "SELECT 1 FROM revoked_tokens WHERE jti = ?1";
+}
+
 /// Every query the gateway makes.
 pub struct Store<'a, D: SqlDb> {
     db: &'a D,
 }
 
-const CREDENTIAL_COLUMNS: &str = "c.client_id, c.name, c.user_name, c.kind, c.secret_hash, c.scopes, c.expires_at, c.enabled, c.created_at";
+fn inserted(changed: u64) -> Inserted {
+    if changed == 0 {
+        Inserted::AlreadyExists
+    } else {
+        Inserted::Created
+    }
+}
 
 impl<'a, D: SqlDb> Store<'a, D> {
     pub fn new(db: &'a D) -> Self {
@@ -80,15 +132,12 @@ impl<'a, D: SqlDb> Store<'a, D> {
     pub async fn apply_migrations(&self) -> Result<(), StoreError> {
         // Runtimes that start an instance per request (Spin) call this on every first storage
         // use: one read when the schema is already there, instead of every statement.
-        let present = self
-            .db
-            .query("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('users', 'services', 'credentials', 'revoked_tokens')", &[])
-            .await?;
+        let present = self.db.query(sql::SCHEMA_TABLES, &[]).await?;
         if present.first().and_then(|r| r.first()) == Some(&SqlValue::Integer(4)) {
             return Ok(());
         }
-        for (_, sql) in MIGRATIONS {
-            for statement in split_sql(sql) {
+        for (_, migration) in MIGRATIONS {
+            for statement in split_sql(migration) {
                 self.db.execute(&statement, &[]).await?;
             }
         }
@@ -96,24 +145,18 @@ impl<'a, D: SqlDb> Store<'a, D> {
     }
 
     pub async fn user(&self, name: &str) -> Result<Option<User>, StoreError> {
-        let rows = self.db.query("SELECT name, enabled, created_at FROM users WHERE name = ?1", &[name.into()]).await?;
+        let rows = self.db.query(sql::USER, &[name.into()]).await?;
         rows.into_iter().next().map(|r| user_from_row(&r)).transpose()
     }
 
     pub async fn users(&self) -> Result<Vec<User>, StoreError> {
-        let rows = self.db.query("SELECT name, enabled, created_at FROM users ORDER BY name", &[]).await?;
+        let rows = self.db.query(sql::USERS, &[]).await?;
         rows.iter().map(|r| user_from_row(r)).collect()
     }
 
     pub async fn insert_user(&self, user: &User) -> Result<Inserted, StoreError> {
-        let changed = self
-            .db
-            .execute(
-                "INSERT OR IGNORE INTO users (name, enabled, created_at) VALUES (?1, ?2, ?3)",
-                &[user.name.as_str().into(), user.enabled.into(), user.created_at.into()],
-            )
-            .await?;
-        Ok(if changed == 0 { Inserted::AlreadyExists } else { Inserted::Created })
+        let params = [user.name.as_str().into(), user.enabled.into(), user.created_at.into()];
+        Ok(inserted(self.db.execute(sql::INSERT_USER, &params).await?))
     }
 
     /// Deletes a user and, in the same batch, its credentials. Returns the client ids revoked.
@@ -123,49 +166,33 @@ impl<'a, D: SqlDb> Store<'a, D> {
         }
         let revoked = self.credentials_of(name).await?.into_iter().map(|c| c.client_id).collect();
         self.db
-            .execute_batch(&[
-                ("DELETE FROM credentials WHERE user_name = ?1", vec![name.into()]),
-                ("DELETE FROM users WHERE name = ?1", vec![name.into()]),
-            ])
+            .execute_batch(&[(sql::DELETE_USER_CREDENTIALS, vec![name.into()]), (sql::DELETE_USER, vec![name.into()])])
             .await?;
         Ok(Some(revoked))
     }
 
     pub async fn service(&self, name: &str) -> Result<Option<Service>, StoreError> {
-        let rows = self
-            .db
-            .query("SELECT name, upstream, allowed_users, created_at FROM services WHERE name = ?1", &[name.into()])
-            .await?;
+        let rows = self.db.query(sql::SERVICE, &[name.into()]).await?;
         rows.into_iter().next().map(|r| service_from_row(&r)).transpose()
     }
 
     pub async fn services(&self) -> Result<Vec<Service>, StoreError> {
-        let rows = self.db.query("SELECT name, upstream, allowed_users, created_at FROM services ORDER BY name", &[]).await?;
+        let rows = self.db.query(sql::SERVICES, &[]).await?;
         rows.iter().map(|r| service_from_row(r)).collect()
     }
 
     pub async fn insert_service(&self, service: &Service) -> Result<Inserted, StoreError> {
-        let changed = self
-            .db
-            .execute(
-                "INSERT OR IGNORE INTO services (name, upstream, allowed_users, created_at) VALUES (?1, ?2, ?3, ?4)",
-                &service_row(service),
-            )
-            .await?;
-        Ok(if changed == 0 { Inserted::AlreadyExists } else { Inserted::Created })
+        Ok(inserted(self.db.execute(sql::INSERT_SERVICE, &service_row(service)).await?))
     }
 
     pub async fn delete_service(&self, name: &str) -> Result<bool, StoreError> {
-        Ok(self.db.execute("DELETE FROM services WHERE name = ?1", &[name.into()]).await? > 0)
+        Ok(self.db.execute(sql::DELETE_SERVICE, &[name.into()]).await? > 0)
     }
 
     /// A credential with its user's state, by client id: the one read the token endpoint and
     /// (on a cache miss) the service check make. A credential whose user is gone is not found.
     pub async fn credential_status(&self, client_id: &str) -> Result<Option<CredentialStatus>, StoreError> {
-        let sql = format!(
-            "SELECT {CREDENTIAL_COLUMNS}, u.enabled FROM credentials c JOIN users u ON u.name = c.user_name WHERE c.client_id = ?1"
-        );
-        let rows = self.db.query(&sql, &[client_id.into()]).await?;
+        let rows = self.db.query(sql::CREDENTIAL_STATUS, &[client_id.into()]).await?;
         let Some(row) = rows.into_iter().next() else { return Ok(None) };
         let credential = credential_from_row(&row)?;
         let user_enabled = int(&row, 9)? != 0;
@@ -173,35 +200,24 @@ impl<'a, D: SqlDb> Store<'a, D> {
     }
 
     pub async fn credential_by_name(&self, name: &str) -> Result<Option<Credential>, StoreError> {
-        let sql = format!("SELECT {CREDENTIAL_COLUMNS} FROM credentials c WHERE c.name = ?1");
-        let rows = self.db.query(&sql, &[name.into()]).await?;
+        let rows = self.db.query(sql::CREDENTIAL_BY_NAME, &[name.into()]).await?;
         rows.into_iter().next().map(|r| credential_from_row(&r)).transpose()
     }
 
     pub async fn credentials(&self) -> Result<Vec<Credential>, StoreError> {
-        let sql = format!("SELECT {CREDENTIAL_COLUMNS} FROM credentials c ORDER BY c.name");
-        let rows = self.db.query(&sql, &[]).await?;
+        let rows = self.db.query(sql::CREDENTIALS, &[]).await?;
         rows.iter().map(|r| credential_from_row(r)).collect()
     }
 
     pub async fn credentials_of(&self, user: &str) -> Result<Vec<Credential>, StoreError> {
-        let sql = format!("SELECT {CREDENTIAL_COLUMNS} FROM credentials c WHERE c.user_name = ?1 ORDER BY c.name");
-        let rows = self.db.query(&sql, &[user.into()]).await?;
+        let rows = self.db.query(sql::CREDENTIALS_OF_USER, &[user.into()]).await?;
         rows.iter().map(|r| credential_from_row(r)).collect()
     }
 
     /// Inserts a credential. `AlreadyExists` if the name (or, astronomically unlikely, the
     /// random client id) is taken.
     pub async fn insert_credential(&self, c: &Credential) -> Result<Inserted, StoreError> {
-        let changed = self
-            .db
-            .execute(
-                "INSERT OR IGNORE INTO credentials (client_id, name, user_name, kind, secret_hash, scopes, expires_at, enabled, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                &credential_row(c),
-            )
-            .await?;
-        Ok(if changed == 0 { Inserted::AlreadyExists } else { Inserted::Created })
+        Ok(inserted(self.db.execute(sql::INSERT_CREDENTIAL, &credential_row(c)).await?))
     }
 
     /// Records an access token as revoked until `expires_at`, pruning rows of tokens that have
@@ -209,30 +225,24 @@ impl<'a, D: SqlDb> Store<'a, D> {
     pub async fn revoke_token(&self, jti: &str, client_id: &str, expires_at: i64, now: i64) -> Result<(), StoreError> {
         self.db
             .execute_batch(&[
-                ("DELETE FROM revoked_tokens WHERE expires_at < ?1", vec![(now - crate::token::CLOCK_LEEWAY_SECS).into()]),
-                (
-                    "INSERT OR IGNORE INTO revoked_tokens (jti, client_id, expires_at) VALUES (?1, ?2, ?3)",
-                    vec![jti.into(), client_id.into(), expires_at.into()],
-                ),
+                (sql::PRUNE_REVOKED_TOKENS, vec![(now - CLOCK_LEEWAY_SECS).into()]),
+                (sql::INSERT_REVOKED_TOKEN, vec![jti.into(), client_id.into(), expires_at.into()]),
             ])
             .await
     }
 
     /// Ids of revoked tokens that could still pass the expiry check at `now`.
     pub async fn revoked_token_ids(&self, now: i64) -> Result<Vec<String>, StoreError> {
-        let rows = self
-            .db
-            .query("SELECT jti FROM revoked_tokens WHERE expires_at >= ?1", &[(now - crate::token::CLOCK_LEEWAY_SECS).into()])
-            .await?;
+        let rows = self.db.query(sql::REVOKED_TOKEN_IDS, &[(now - CLOCK_LEEWAY_SECS).into()]).await?;
         rows.iter().map(|r| text(r, 0)).collect()
     }
 
     pub async fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
-        Ok(!self.db.query("SELECT 1 FROM revoked_tokens WHERE jti = ?1", &[jti.into()]).await?.is_empty())
+        Ok(!self.db.query(sql::IS_TOKEN_REVOKED, &[jti.into()]).await?.is_empty())
     }
 
     pub async fn delete_credential(&self, name: &str) -> Result<bool, StoreError> {
-        Ok(self.db.execute("DELETE FROM credentials WHERE name = ?1", &[name.into()]).await? > 0)
+        Ok(self.db.execute(sql::DELETE_CREDENTIAL, &[name.into()]).await? > 0)
     }
 }
 
@@ -260,7 +270,7 @@ pub fn split_sql(sql: &str) -> Vec<String> {
 }
 
 fn corrupt(what: &str) -> StoreError {
-    StoreError(format!("unexpected value in column {what}"))
+    StoreError::new(format!("unexpected value in column {what}"))
 }
 
 fn text(row: &[SqlValue], i: usize) -> Result<String, StoreError> {
@@ -300,24 +310,24 @@ fn service_from_row(row: &[SqlValue]) -> Result<Service, StoreError> {
     Ok(Service { name: text(row, 0)?, upstream: text(row, 1)?, allowed_users, created_at: int(row, 3)? })
 }
 
-/// A credential as the columns of [`CREDENTIAL_COLUMNS`], in order: what is inserted and what
-/// [`credential_from_row`] reads back.
+/// A credential as the columns of [`sql::INSERT_CREDENTIAL`], in order: what is inserted and
+/// what the credential queries read back (a fake database answers with these rows).
 pub fn credential_row(c: &Credential) -> Vec<SqlValue> {
     vec![
         c.client_id.as_str().into(),
         c.name.as_str().into(),
         c.user.as_str().into(),
         c.kind.as_str().into(),
-        c.secret_hash.clone().into(),
-        c.scopes.as_str().into(),
+        c.secret_hash.as_ref().map(|h| h.as_str()).into(),
+        c.scopes.to_string().into(),
         c.expires_at.into(),
         c.enabled.into(),
         c.created_at.into(),
     ]
 }
 
-/// A service as the columns `name, upstream, allowed_users, created_at`: what is inserted and
-/// what [`service_from_row`] reads back.
+/// A service as the columns of [`sql::INSERT_SERVICE`]: what is inserted and what the service
+/// queries read back.
 pub fn service_row(s: &Service) -> Vec<SqlValue> {
     let allowed = serde_json::to_string(&s.allowed_users).expect("a list of strings serializes");
     vec![s.name.as_str().into(), s.upstream.as_str().into(), allowed.into(), s.created_at.into()]
@@ -329,8 +339,9 @@ fn credential_from_row(row: &[SqlValue]) -> Result<Credential, StoreError> {
         name: text(row, 1)?,
         user: text(row, 2)?,
         kind: CredentialKind::parse(&text(row, 3)?).ok_or_else(|| corrupt("kind"))?,
-        secret_hash: opt_text(row, 4)?,
-        scopes: text(row, 5)?,
+        secret_hash: opt_text(row, 4)?.map(SecretHash),
+        // Stored scopes were validated on the way in: one that does not parse is a corrupt row.
+        scopes: ScopeSet::parse(&text(row, 5)?).map_err(|_| corrupt("scopes"))?,
         expires_at: opt_int(row, 6)?,
         enabled: int(row, 7)? != 0,
         created_at: int(row, 8)?,
@@ -348,5 +359,11 @@ mod tests {
         assert_eq!(statements.len(), 5);
         assert!(statements.iter().all(|s| !s.contains("--")));
         assert!(statements[4].starts_with("INSERT OR IGNORE INTO users"));
+    }
+
+    #[test]
+    fn credential_queries_read_the_columns_the_row_encoder_writes() {
+        assert!(sql::CREDENTIAL_STATUS.starts_with("SELECT c.client_id, c.name, c.user_name, c.kind, c.secret_hash,"));
+        assert!(sql::INSERT_CREDENTIAL.contains("(client_id, name, user_name, kind, secret_hash, scopes, expires_at"));
     }
 }

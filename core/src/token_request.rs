@@ -4,7 +4,7 @@
 //! size, form encoding, repeated parameters, where the client's credentials came from.
 
 use crate::error::TokenError;
-use crate::http::RequestHead;
+use crate::http::{Method, RequestHead};
 use crate::scope::ScopeSet;
 use crate::secret::Secret;
 use base64::Engine as _;
@@ -12,8 +12,9 @@ use base64::Engine as _;
 /// Largest token request body accepted. A legitimate one is a few hundred bytes.
 pub const MAX_TOKEN_REQUEST_BYTES: usize = 8 * 1024;
 
-/// How the client authenticated (§2.3.1). Exactly one method per request.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// How the client authenticated (§2.3.1). Exactly one method per request. No `PartialEq`: it
+/// holds the presented secret.
+#[derive(Clone, Debug)]
 pub enum ClientAuth {
     /// `Authorization: Basic` (`client_secret_basic`).
     Basic { client_id: String, client_secret: Secret },
@@ -39,12 +40,32 @@ impl ClientAuth {
     }
 }
 
-/// A syntactically valid token request.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `grant_type` (§4.4.2). Only the client credentials grant exists here; anything else is
+/// refused with `unsupported_grant_type`, but only after the client is authenticated (so a
+/// stranger learns nothing about grant types).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrantType {
+    ClientCredentials,
+    Unsupported,
+}
+
+impl GrantType {
+    /// Grant types are compared exactly (`CLIENT_CREDENTIALS` is not the client credentials
+    /// grant).
+    pub fn parse(value: &str) -> GrantType {
+        match value {
+            "client_credentials" => GrantType::ClientCredentials,
+            _ => GrantType::Unsupported,
+        }
+    }
+}
+
+/// A syntactically valid token request. No `PartialEq`: it holds the presented secret.
+#[derive(Clone, Debug)]
 pub struct TokenRequest {
     pub client: ClientAuth,
-    /// `grant_type` as sent; checked after the client is authenticated.
-    pub grant_type: String,
+    /// Checked after the client is authenticated.
+    pub grant_type: GrantType,
     /// `scope`, if sent (and not empty).
     pub scope: Option<ScopeSet>,
     /// The raw `scope` string as sent, to tell whether the granted scope differs (§5.1).
@@ -64,7 +85,7 @@ pub struct ClientRequest {
 /// authentication method. `body` holds at most [`MAX_TOKEN_REQUEST_BYTES`] + 1 bytes (the
 /// runtime stops reading there).
 pub fn parse_client_request(head: &RequestHead, body: &[u8]) -> Result<ClientRequest, TokenError> {
-    if head.method != "POST" {
+    if head.method != Method::Post {
         return Err(TokenError::MethodNotAllowed);
     }
     if body.len() > MAX_TOKEN_REQUEST_BYTES {
@@ -109,10 +130,7 @@ pub fn parse_client_request(head: &RequestHead, body: &[u8]) -> Result<ClientReq
 /// Parses a token request (RFC 6749 §4.4.2).
 pub fn parse_token_request(head: &RequestHead, body: &[u8]) -> Result<TokenRequest, TokenError> {
     let ClientRequest { client, params } = parse_client_request(head, body)?;
-    let grant_type = params
-        .get("grant_type")
-        .ok_or_else(|| TokenError::invalid_request("grant_type is required"))?
-        .to_owned();
+    let grant_type = GrantType::parse(params.get("grant_type").ok_or_else(|| TokenError::invalid_request("grant_type is required"))?);
     let scope_raw = params.get("scope").map(str::to_owned);
     let scope = match &scope_raw {
         None => None,
@@ -185,7 +203,7 @@ fn hex_val(b: u8) -> Option<u8> {
 fn parse_basic_authorization(head: &RequestHead) -> Result<Option<ClientAuth>, TokenError> {
     let invalid = |d: &str| TokenError::InvalidClient { description: d.into(), basic_attempted: true };
     let value = match head.single_header("authorization") {
-        Err(()) => return Err(TokenError::invalid_request("repeated authorization header")),
+        Err(_) => return Err(TokenError::invalid_request("repeated authorization header")),
         Ok(None) => return Ok(None),
         Ok(Some(v)) => v.trim(),
     };
@@ -217,150 +235,4 @@ fn printable(s: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn head(method: &str, headers: &[(&str, &str)], query: Option<&str>) -> RequestHead {
-        RequestHead {
-            method: method.into(),
-            scheme: "https".into(),
-            host: "example.com".into(),
-            path: "/oauth2/token".into(),
-            query: query.map(str::to_owned),
-            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
-            client_ip: None,
-        }
-    }
-
-    const FORM: (&str, &str) = ("content-type", "application/x-www-form-urlencoded");
-
-    fn basic(id: &str, secret: &str) -> String {
-        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}")))
-    }
-
-    #[test]
-    fn client_secret_post_is_parsed() {
-        let r = parse_token_request(&head("POST", &[FORM], None), b"grant_type=client_credentials&client_id=abc&client_secret=s%2Bx").unwrap();
-        assert_eq!(r.client, ClientAuth::Post { client_id: "abc".into(), client_secret: Secret::new("s+x") });
-        assert_eq!(r.grant_type, "client_credentials");
-        assert_eq!(r.scope, None);
-    }
-
-    #[test]
-    fn rfc6749_2_3_1_basic_credentials_are_form_urldecoded_and_split_on_first_colon() {
-        let auth = basic("my%3Aid", "se%3Acret:more+x");
-        let r = parse_token_request(&head("POST", &[FORM, ("authorization", &auth)], None), b"grant_type=client_credentials").unwrap();
-        assert_eq!(r.client, ClientAuth::Basic { client_id: "my:id".into(), client_secret: Secret::new("se:cret:more x") });
-    }
-
-    #[test]
-    fn basic_scheme_is_case_insensitive() {
-        let auth = basic("id", "secret").replace("Basic", "bAsIc");
-        assert!(parse_token_request(&head("POST", &[FORM, ("authorization", &auth)], None), b"grant_type=client_credentials").is_ok());
-    }
-
-    #[test]
-    fn rfc6749_2_3_exactly_one_authentication_method() {
-        let auth = basic("id", "secret");
-        let e = parse_token_request(&head("POST", &[FORM, ("authorization", &auth)], None), b"grant_type=client_credentials&client_id=id&client_secret=secret").unwrap_err();
-        assert!(matches!(e, TokenError::InvalidRequest(_)));
-    }
-
-    #[test]
-    fn basic_with_a_different_body_client_id_is_refused() {
-        let auth = basic("id", "secret");
-        let e = parse_token_request(&head("POST", &[FORM, ("authorization", &auth)], None), b"grant_type=client_credentials&client_id=other").unwrap_err();
-        assert!(matches!(e, TokenError::InvalidRequest(_)));
-    }
-
-    #[test]
-    fn rfc6749_3_2_repeated_parameters_are_refused() {
-        let e = parse_token_request(&head("POST", &[FORM], None), b"grant_type=client_credentials&client_id=a&client_id=a&client_secret=s").unwrap_err();
-        assert_eq!(e, TokenError::invalid_request("parameter client_id is repeated"));
-    }
-
-    #[test]
-    fn rfc6749_3_1_empty_parameters_count_as_omitted() {
-        let e = parse_token_request(&head("POST", &[FORM], None), b"grant_type=&client_id=a&client_secret=s").unwrap_err();
-        assert_eq!(e, TokenError::invalid_request("grant_type is required"));
-    }
-
-    #[test]
-    fn credentials_in_the_query_string_are_refused() {
-        let e = parse_token_request(&head("POST", &[FORM], Some("client_secret=s")), b"grant_type=client_credentials&client_id=a&client_secret=s").unwrap_err();
-        assert!(matches!(e, TokenError::InvalidRequest(_)));
-    }
-
-    #[test]
-    fn only_post_is_allowed() {
-        assert_eq!(parse_token_request(&head("GET", &[FORM], None), b"").unwrap_err(), TokenError::MethodNotAllowed);
-        assert_eq!(parse_token_request(&head("PUT", &[FORM], None), b"").unwrap_err(), TokenError::MethodNotAllowed);
-    }
-
-    #[test]
-    fn only_form_content_type_is_accepted() {
-        for ct in ["application/json", "text/plain", "multipart/form-data", ""] {
-            let h = head("POST", &[("content-type", ct)], None);
-            assert!(matches!(parse_token_request(&h, b"grant_type=client_credentials").unwrap_err(), TokenError::InvalidRequest(_)), "{ct}");
-        }
-        let h = head("POST", &[("content-type", "Application/X-WWW-Form-Urlencoded; charset=UTF-8")], None);
-        assert!(parse_token_request(&h, b"grant_type=client_credentials&client_id=a&client_secret=b").is_ok());
-    }
-
-    #[test]
-    fn oversized_body_is_refused() {
-        let body = vec![b'a'; MAX_TOKEN_REQUEST_BYTES + 1];
-        assert_eq!(parse_token_request(&head("POST", &[FORM], None), &body).unwrap_err(), TokenError::PayloadTooLarge);
-    }
-
-    #[test]
-    fn malformed_input_is_a_client_error_never_a_panic() {
-        let cases: &[(&[(&str, &str)], &[u8])] = &[
-            (&[FORM], b"grant_type=%zz"),
-            (&[FORM], b"grant_type=%"),
-            (&[FORM], b"grant_type=%4"),
-            (&[FORM], b"client_id=%ff%fe&client_secret=x&grant_type=client_credentials"),
-            (&[FORM], b"\xff\xfe"),
-            (&[FORM, ("authorization", "Basic !!!not-base64")], b"grant_type=client_credentials"),
-            (&[FORM, ("authorization", "Basic bm9jb2xvbg==")], b"grant_type=client_credentials"), // "nocolon"
-            (&[FORM, ("authorization", "Basic")], b"grant_type=client_credentials"),
-            (&[FORM, ("authorization", "Bearer abc")], b"grant_type=client_credentials"),
-            (&[FORM, ("authorization", "Basic Og==")], b"grant_type=client_credentials"), // ":"
-        ];
-        for (headers, body) in cases {
-            let e = parse_token_request(&head("POST", headers, None), body).unwrap_err();
-            let status = e.to_response("r").status;
-            assert!((400..500).contains(&status), "{headers:?} {body:?} gave {status}");
-        }
-    }
-
-    #[test]
-    fn rfc6749_5_2_invalid_client_after_basic_carries_a_basic_challenge() {
-        let e = parse_token_request(&head("POST", &[FORM, ("authorization", "Basic bm9jb2xvbg==")], None), b"").unwrap_err();
-        let resp = e.to_response("isogate");
-        assert_eq!(resp.status, 401);
-        assert!(resp.header("www-authenticate").unwrap().starts_with("Basic realm=\"isogate\""));
-        assert_eq!(resp.header("cache-control"), Some("no-store"));
-    }
-
-    #[test]
-    fn missing_client_authentication_is_invalid_client() {
-        let e = parse_token_request(&head("POST", &[FORM], None), b"grant_type=client_credentials").unwrap_err();
-        assert!(matches!(e, TokenError::InvalidClient { basic_attempted: false, .. }));
-        assert_eq!(e.to_response("r").header("www-authenticate"), None);
-    }
-
-    #[test]
-    fn unknown_scope_syntax_is_invalid_scope() {
-        let e = parse_token_request(&head("POST", &[FORM], None), b"grant_type=client_credentials&client_id=a&client_secret=b&scope=admin").unwrap_err();
-        assert!(matches!(e, TokenError::InvalidScope(_)));
-    }
-
-    #[test]
-    fn form_decoding_handles_plus_and_percent() {
-        assert_eq!(form_urldecode("a+b%20c%2B").as_deref(), Some("a b c+"));
-        assert_eq!(form_urldecode("%e2%82%ac").as_deref(), Some("€"));
-        assert_eq!(form_urldecode("%"), None);
-        assert_eq!(form_urldecode("%g0"), None);
-    }
-}
+mod tests;

@@ -1,0 +1,224 @@
+//! The admin API's wire schema: every request and response body of `/admin/v1/...`, as public
+//! serde types, so the gateway and its clients (the `isogate` CLI) share one definition.
+//!
+//! Fields are declared in key order: that is the order they serialise in, and the order the
+//! gateway has always sent (serde_json's maps are sorted).
+
+use crate::model::{Credential, Service, User};
+use crate::scope::credential_ceiling;
+use serde::{Deserialize, Serialize};
+
+pub use crate::error::ErrorBody;
+
+/// `POST /admin/v1/users`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    pub name: String,
+}
+
+/// `POST /admin/v1/services`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewService {
+    /// The service's policy: who may reach it. Empty: every user.
+    #[serde(default)]
+    pub allowed_users: Vec<String>,
+    pub name: String,
+    pub upstream: String,
+}
+
+/// `POST /admin/v1/credentials`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewCredential {
+    /// A duration such as `30d`, `12h`, `90m`, `3600s` or `3600`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expire_in: Option<String>,
+    pub name: String,
+    /// Scope ceiling; empty = every service the user's policies admit.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// `oauth2` or `access-token`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub user: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub created_at: i64,
+    pub enabled: bool,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceView {
+    pub allowed_users: Vec<String>,
+    pub created_at: i64,
+    pub name: String,
+    pub upstream: String,
+}
+
+/// A credential as listed: never its secret or the secret's hash.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialView {
+    pub client_id: String,
+    pub created_at: i64,
+    pub enabled: bool,
+    pub expires_at: Option<i64>,
+    pub name: String,
+    /// The effective ceiling (`service:*` when unlimited).
+    pub scopes: Vec<String>,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub user: String,
+}
+
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
+        UserView { created_at: u.created_at, enabled: u.enabled, name: u.name.clone() }
+    }
+}
+
+impl From<&Service> for ServiceView {
+    fn from(s: &Service) -> Self {
+        ServiceView {
+            allowed_users: s.allowed_users.clone(),
+            created_at: s.created_at,
+            name: s.name.clone(),
+            upstream: s.upstream.clone(),
+        }
+    }
+}
+
+impl From<&Credential> for CredentialView {
+    fn from(c: &Credential) -> Self {
+        CredentialView {
+            client_id: c.client_id.clone(),
+            created_at: c.created_at,
+            enabled: c.enabled,
+            expires_at: c.expires_at,
+            name: c.name.clone(),
+            scopes: credential_ceiling(&c.scopes).iter().map(|s| s.to_string()).collect(),
+            kind: c.kind.as_str().to_owned(),
+            user: c.user.clone(),
+        }
+    }
+}
+
+/// `GET /admin/v1/users`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserList {
+    pub users: Vec<UserView>,
+}
+
+/// `GET /admin/v1/services`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceList {
+    pub services: Vec<ServiceView>,
+}
+
+/// `GET /admin/v1/credentials`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialList {
+    pub credentials: Vec<CredentialView>,
+}
+
+/// `GET /admin/v1/users/<name>`, and the creation response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OneUser {
+    pub user: UserView,
+}
+
+/// `GET /admin/v1/services/<name>`, and the creation response.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OneService {
+    pub service: ServiceView,
+}
+
+/// `GET /admin/v1/credentials/<name>`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OneCredential {
+    pub credential: CredentialView,
+}
+
+/// The creation response of a credential: the only place its secret (`oauth2`) or its token
+/// (`access-token`) is ever shown.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedCredential {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token: Option<String>,
+    pub client_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    pub credential: CredentialView,
+}
+
+impl std::fmt::Debug for CreatedCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedCredential")
+            .field("access_token", &self.access_token.as_ref().map(|_| "[redacted]"))
+            .field("client_id", &self.client_id)
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "[redacted]"))
+            .field("credential", &self.credential)
+            .finish()
+    }
+}
+
+/// `DELETE /admin/v1/users/<name>`: the user and how many credentials went with it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeletedUser {
+    pub credentials_revoked: usize,
+    pub user: String,
+}
+
+/// `DELETE /admin/v1/services/<name>`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeletedService {
+    pub service: String,
+}
+
+/// `DELETE /admin/v1/credentials/<name>`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeletedCredential {
+    pub credential: String,
+}
+
+/// Every deletion response: `{"deleted": ...}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deleted<T> {
+    pub deleted: T,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_serialise_with_sorted_keys_as_the_gateway_always_sent_them() {
+        let view = CredentialView {
+            client_id: "abcd-efgh".into(),
+            created_at: 1,
+            enabled: true,
+            expires_at: None,
+            name: "c".into(),
+            scopes: vec!["service:*".into()],
+            kind: "oauth2".into(),
+            user: "root".into(),
+        };
+        let created = CreatedCredential { access_token: None, client_id: "abcd-efgh".into(), client_secret: Some("s".into()), credential: view };
+        let expected = r#"{"client_id":"abcd-efgh","client_secret":"s","credential":{"client_id":"abcd-efgh","created_at":1,"enabled":true,"expires_at":null,"name":"c","scopes":["service:*"],"type":"oauth2","user":"root"}}"#;
+        assert_eq!(serde_json::to_string(&created).unwrap(), expected);
+        assert!(!format!("{created:?}").contains("\"s\""));
+        let deleted = Deleted { deleted: DeletedUser { credentials_revoked: 2, user: "alice".into() } };
+        assert_eq!(serde_json::to_string(&deleted).unwrap(), r#"{"deleted":{"credentials_revoked":2,"user":"alice"}}"#);
+    }
+
+    #[test]
+    fn requests_refuse_unknown_fields() {
+        assert!(serde_json::from_str::<NewUser>(r#"{"name":"a","admin":true}"#).is_err());
+        let c: NewCredential = serde_json::from_str(r#"{"name":"c","user":"u","type":"oauth2"}"#).unwrap();
+        assert_eq!((c.expire_in, c.scopes.len()), (None, 0));
+    }
+}

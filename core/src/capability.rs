@@ -1,0 +1,79 @@
+//! The capabilities a runtime injects into the core, in one place. The core has no clock, no
+//! random source, no storage and no crypto backend of its own: each request gets a [`Now`] and
+//! a [`Capabilities`] (database, Ed25519, random bytes) from the runtime, which is why the same
+//! core runs on Workers, on Spin and in the deterministic tests.
+
+pub use crate::keys::{Ed25519, PortableEd25519};
+pub use crate::store::SqlDb;
+
+/// An instant of wall-clock time, as the runtime read it for this request (milliseconds since
+/// the Unix epoch). The core never reads a clock; every time-dependent step takes one of these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Now(u64);
+
+impl Now {
+    pub const fn from_unix_ms(ms: u64) -> Now {
+        Now(ms)
+    }
+
+    pub const fn unix_ms(self) -> u64 {
+        self.0
+    }
+
+    /// Whole seconds (JWT `iat`/`exp` and stored timestamps are in seconds).
+    pub const fn unix_secs(self) -> i64 {
+        (self.0 / 1000) as i64
+    }
+}
+
+/// A source of cryptographically secure random bytes (the runtime's `getrandom`). Takes
+/// `&self`: implementations are stateless handles (or use interior mutability, like the
+/// seeded test source), so one can be shared by every step of a request.
+pub trait RandomSource {
+    fn fill(&self, buf: &mut [u8]);
+}
+
+/// The operating system's (or runtime's) CSPRNG through `getrandom`: `crypto.getRandomValues`
+/// on Workers, `wasi:random` on Spin. Behind the `os-random` feature, which only the runtime
+/// adapters enable: it is the one capability both need verbatim, and the core's own code
+/// never calls it (it is passed in like any other [`RandomSource`]).
+#[cfg(feature = "os-random")]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OsRandom;
+
+#[cfg(feature = "os-random")]
+impl RandomSource for OsRandom {
+    fn fill(&self, buf: &mut [u8]) {
+        // Failure means the runtime is broken, and issuing a predictable secret would be worse
+        // than stopping.
+        getrandom::fill(buf).expect("the runtime's random source is available");
+    }
+}
+
+/// What a request may use besides its own inputs: the runtime's database, its Ed25519 and its
+/// random source. Borrowed for the request and `Copy`, so every step can take it by value.
+pub struct Capabilities<'a, D: SqlDb, E: Ed25519> {
+    pub db: &'a D,
+    pub ed25519: &'a E,
+    pub random: &'a dyn RandomSource,
+}
+
+impl<D: SqlDb, E: Ed25519> Clone for Capabilities<'_, D, E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<D: SqlDb, E: Ed25519> Copy for Capabilities<'_, D, E> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn now_converts_to_whole_seconds_rounding_down() {
+        let now = Now::from_unix_ms(1_700_000_000_999);
+        assert_eq!(now.unix_ms(), 1_700_000_000_999);
+        assert_eq!(now.unix_secs(), 1_700_000_000);
+    }
+}

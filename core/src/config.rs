@@ -1,0 +1,239 @@
+//! Deployment settings: what a runtime reads from its variables and secrets, parsed once per
+//! isolate into a [`GatewayConfig`] and the keys. A setting that does not parse is a
+//! [`ConfigError`] naming the setting, never its value.
+
+use crate::keys::{KeyError, SigningKey, VerifyingKey};
+use std::fmt;
+
+/// Default access token lifetime: one hour.
+pub const DEFAULT_TOKEN_TTL_SECS: i64 = 3600;
+/// Default lifetime of hot-path cache entries, and so the bound on revocation latency.
+pub const DEFAULT_CACHE_TTL_MS: u64 = 5_000;
+/// Default wait for an origin's response head.
+pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 30_000;
+
+/// Deployment settings, read by the runtime from its variables and secrets.
+#[derive(Clone)]
+pub struct GatewayConfig {
+    /// The root domain, optionally with a port: `example.com`, `localhost:8787`.
+    pub domain: String,
+    /// `iss` of issued tokens and base of published endpoint URLs: `https://example.com`.
+    pub issuer: String,
+    pub token_ttl_secs: i64,
+    pub cache_ttl_ms: u64,
+    /// The admin API's bearer secret; `None` disables the admin API.
+    pub admin_token: Option<String>,
+    /// `realm` of `WWW-Authenticate` challenges.
+    pub realm: String,
+    /// How long the runtime waits for an origin's response head before answering 504.
+    pub upstream_timeout_ms: u64,
+}
+
+impl fmt::Debug for GatewayConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GatewayConfig")
+            .field("domain", &self.domain)
+            .field("issuer", &self.issuer)
+            .field("token_ttl_secs", &self.token_ttl_secs)
+            .field("cache_ttl_ms", &self.cache_ttl_ms)
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "[redacted]"))
+            .field("upstream_timeout_ms", &self.upstream_timeout_ms)
+            .finish()
+    }
+}
+
+impl GatewayConfig {
+    /// Settings for `domain` with the defaults; the issuer is `https://<domain>` unless the
+    /// domain is local (`localhost`, `127.0.0.1`), which is served over plain HTTP.
+    pub fn for_domain(domain: &str) -> GatewayConfig {
+        let domain = domain.trim().trim_end_matches('/').to_ascii_lowercase();
+        let host = domain.split(':').next().unwrap_or("");
+        let scheme = if host == "localhost" || host == "127.0.0.1" { "http" } else { "https" };
+        GatewayConfig {
+            issuer: format!("{scheme}://{domain}"),
+            domain,
+            token_ttl_secs: DEFAULT_TOKEN_TTL_SECS,
+            cache_ttl_ms: DEFAULT_CACHE_TTL_MS,
+            admin_token: None,
+            realm: "isogate".into(),
+            upstream_timeout_ms: DEFAULT_UPSTREAM_TIMEOUT_MS,
+        }
+    }
+}
+
+/// Why the runtime's settings could not make a gateway. Names the setting, never its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A required setting is unset or empty.
+    Missing(&'static str),
+    /// A millisecond setting is not a number.
+    NotMilliseconds(&'static str),
+    /// A duration setting does not parse.
+    Duration { setting: &'static str, source: DurationError },
+    /// A key setting does not hold a key.
+    Key { setting: &'static str, source: KeyError },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Missing(name) => write!(f, "{name} is not set"),
+            ConfigError::NotMilliseconds(name) => write!(f, "{name} must be a number of milliseconds"),
+            ConfigError::Duration { setting, source } => write!(f, "{setting}: {source}"),
+            ConfigError::Key { setting, source } => write!(f, "{setting}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConfigError::Duration { source, .. } => Some(source),
+            ConfigError::Key { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Everything the settings hold: the configuration and the keys.
+pub struct GatewaySettings {
+    pub config: GatewayConfig,
+    pub signing_key: SigningKey,
+    /// Public keys published and accepted besides the signing key's own.
+    pub extra_keys: Vec<VerifyingKey>,
+}
+
+/// Parses the named settings, looked up by `setting` (Workers vars and secrets, Spin
+/// variables: the runtimes differ only in how a name is looked up; Spin variable names are
+/// the lower-case forms). Settings:
+/// - `ISOGATE_DOMAIN` (required): `example.com`, or `localhost:8787` locally;
+/// - `ISOGATE_SIGNING_KEY` (secret, required): base64url 32-byte Ed25519 seed;
+/// - `ISOGATE_ADMIN_TOKEN` (secret): the admin API credential; unset disables the admin API;
+/// - `ISOGATE_ISSUER`: defaults to `https://<domain>` (`http://` for localhost);
+/// - `ISOGATE_TOKEN_TTL`: access token lifetime (`3600`, `1h`...), default 1 hour;
+/// - `ISOGATE_CACHE_TTL_MS`: hot-path cache lifetime = revocation bound, default 5000;
+/// - `ISOGATE_UPSTREAM_TIMEOUT_MS`: default 30000;
+/// - `ISOGATE_EXTRA_PUBLIC_KEYS`: comma-separated JWK `x` values of other signing keys,
+///   published in the JWKS and accepted: the next key before it becomes current (so resource
+///   servers caching the JWKS know it in time), and retired keys until their tokens expire.
+pub fn gateway_settings(setting: impl Fn(&str) -> Option<String>) -> Result<GatewaySettings, ConfigError> {
+    let get = |name: &str| setting(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let domain = get("ISOGATE_DOMAIN").ok_or(ConfigError::Missing("ISOGATE_DOMAIN"))?;
+    let mut config = GatewayConfig::for_domain(&domain);
+    if let Some(issuer) = get("ISOGATE_ISSUER") {
+        config.issuer = issuer.trim_end_matches('/').to_owned();
+    }
+    if let Some(ttl) = get("ISOGATE_TOKEN_TTL") {
+        config.token_ttl_secs =
+            parse_duration(&ttl).map_err(|source| ConfigError::Duration { setting: "ISOGATE_TOKEN_TTL", source })?;
+    }
+    let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+        get(name).map_or(Ok(default), |v| v.parse().map_err(|_| ConfigError::NotMilliseconds(name)))
+    };
+    config.cache_ttl_ms = number("ISOGATE_CACHE_TTL_MS", DEFAULT_CACHE_TTL_MS)?;
+    config.upstream_timeout_ms = number("ISOGATE_UPSTREAM_TIMEOUT_MS", DEFAULT_UPSTREAM_TIMEOUT_MS)?;
+    config.admin_token = get("ISOGATE_ADMIN_TOKEN");
+    let seed = get("ISOGATE_SIGNING_KEY").ok_or(ConfigError::Missing("ISOGATE_SIGNING_KEY"))?;
+    let signing_key = SigningKey::from_base64_seed(&seed)
+        .map_err(|source| ConfigError::Key { setting: "ISOGATE_SIGNING_KEY", source })?;
+    let extra_keys = get("ISOGATE_EXTRA_PUBLIC_KEYS")
+        .unwrap_or_default()
+        .split(',')
+        .filter(|x| !x.trim().is_empty())
+        .map(VerifyingKey::from_jwk_x)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|source| ConfigError::Key { setting: "ISOGATE_EXTRA_PUBLIC_KEYS", source })?;
+    Ok(GatewaySettings { config, signing_key, extra_keys })
+}
+
+/// Why a duration did not parse. Carries the text (durations are not secrets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DurationError {
+    /// Not digits with an optional `s`, `m`, `h`, `d` or `w` unit.
+    Invalid(String),
+    /// Zero, negative, or over ten years.
+    OutOfRange(String),
+}
+
+impl fmt::Display for DurationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DurationError::Invalid(s) => write!(f, "invalid duration {s:?}; use e.g. 3600s, 90m, 12h, 30d"),
+            DurationError::OutOfRange(s) => write!(f, "duration {s:?} must be between 1s and 10 years"),
+        }
+    }
+}
+
+impl std::error::Error for DurationError {}
+
+/// Parses `30d`, `12h`, `90m`, `45s` or plain seconds into seconds (at most ten years).
+pub fn parse_duration(s: &str) -> Result<i64, DurationError> {
+    let s = s.trim();
+    let bad = || DurationError::Invalid(s.to_owned());
+    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => (&s[..i], &s[i..]),
+        None => (s, "s"),
+    };
+    let n: i64 = digits.parse().map_err(|_| bad())?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        "w" => 7 * 86400,
+        _ => return Err(bad()),
+    };
+    let secs = n.checked_mul(mult).ok_or_else(bad)?;
+    if secs <= 0 || secs > 10 * 365 * 86400 {
+        return Err(DurationError::OutOfRange(s.to_owned()));
+    }
+    Ok(secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn durations_accept_units_and_refuse_garbage() {
+        assert_eq!(parse_duration("30d"), Ok(30 * 86400));
+        assert_eq!(parse_duration("12h"), Ok(43200));
+        assert_eq!(parse_duration("90m"), Ok(5400));
+        assert_eq!(parse_duration("45s"), Ok(45));
+        assert_eq!(parse_duration("3600"), Ok(3600));
+        for bad in ["", "d", "-5d", "0s", "5y", "99999999999999999999d", "1.5h", "20000d"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<GatewaySettings, ConfigError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        gateway_settings(|name| map.get(name).cloned())
+    }
+
+    const SEED: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc";
+
+    #[test]
+    fn settings_errors_name_the_setting_never_its_value() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[], "ISOGATE_DOMAIN is not set"),
+            (&[("ISOGATE_DOMAIN", "example.com")], "ISOGATE_SIGNING_KEY is not set"),
+            (&[("ISOGATE_DOMAIN", "example.com"), ("ISOGATE_SIGNING_KEY", "sekrit-value")], "ISOGATE_SIGNING_KEY: "),
+            (&[("ISOGATE_DOMAIN", "d"), ("ISOGATE_SIGNING_KEY", SEED), ("ISOGATE_CACHE_TTL_MS", "5s")], "ISOGATE_CACHE_TTL_MS must"),
+        ];
+        for (pairs, expected) in cases {
+            let e = settings(pairs).err().expect("refused").to_string();
+            assert!(e.starts_with(expected), "{e}");
+            assert!(!e.contains("sekrit"), "{e}");
+        }
+    }
+
+    #[test]
+    fn local_domains_are_served_over_plain_http() {
+        let s = settings(&[("ISOGATE_DOMAIN", "LocalHost:8787/"), ("ISOGATE_SIGNING_KEY", SEED)]).unwrap();
+        assert_eq!((s.config.domain.as_str(), s.config.issuer.as_str()), ("localhost:8787", "http://localhost:8787"));
+        assert_eq!(GatewayConfig::for_domain("example.com").issuer, "https://example.com");
+        assert!(!format!("{:?}", GatewayConfig { admin_token: Some("t0p".into()), ..s.config }).contains("t0p"));
+    }
+}

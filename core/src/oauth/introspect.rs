@@ -1,0 +1,71 @@
+//! RFC 7662 token introspection: an authenticated client (a resource server outside the edge)
+//! asks whether a token is active. Reads storage directly, never the cache, so the answer is
+//! current.
+
+use crate::capability::{Capabilities, Ed25519, Now, SqlDb};
+use crate::error::TokenError;
+use crate::http::{RequestHead, Response};
+use crate::oauth::client_auth::authenticate_client;
+use crate::store::Store;
+use crate::token_request::{parse_client_request, ClientRequest};
+use crate::verify::Verifier;
+use serde::Serialize;
+
+/// §2.2: the description of an active token. Fields in key order, as serialised.
+#[derive(Serialize)]
+struct Active<'a> {
+    active: bool,
+    aud: &'a str,
+    client_id: &'a str,
+    exp: i64,
+    iat: i64,
+    iss: &'a str,
+    jti: &'a str,
+    scope: &'a str,
+    sub: &'a str,
+    token_type: &'a str,
+    username: &'a str,
+}
+
+/// §2.2: the inactive answer carries nothing else.
+#[derive(Serialize)]
+struct Inactive {
+    active: bool,
+}
+
+pub async fn introspection_endpoint<D: SqlDb, E: Ed25519>(
+    verifier: &Verifier,
+    caps: Capabilities<'_, D, E>,
+    head: &RequestHead,
+    body: &[u8],
+    now: Now,
+) -> Result<Response, TokenError> {
+    let ClientRequest { client, params } = parse_client_request(head, body)?;
+    authenticate_client(caps.db, &client, now).await?;
+    let token = params.get("token").ok_or_else(|| TokenError::invalid_request("token is required"))?;
+    let inactive = || Ok(Response::json(200, &Inactive { active: false }).no_store());
+    let Ok(verified) = verifier.verify(caps.ed25519, token, now).await else {
+        return inactive();
+    };
+    let claims = &verified.claims;
+    let store = Store::new(caps.db);
+    let credential = store.credential_status(&claims.client_id).await?;
+    let live = credential.is_some_and(|s| s.is_live(now.unix_secs()) && s.credential.user == claims.sub);
+    if !live || store.is_token_revoked(&claims.jti).await? {
+        return inactive();
+    }
+    let active = Active {
+        active: true,
+        aud: &claims.aud,
+        client_id: &claims.client_id,
+        exp: claims.exp,
+        iat: claims.iat,
+        iss: &claims.iss,
+        jti: &claims.jti,
+        scope: &claims.scope,
+        sub: &claims.sub,
+        token_type: "Bearer",
+        username: &claims.sub,
+    };
+    Ok(Response::json(200, &active).no_store())
+}

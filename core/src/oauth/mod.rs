@@ -1,0 +1,47 @@
+//! The OAuth 2.0 endpoints of the root domain: token (RFC 6749 §4.4), revocation (RFC 7009),
+//! introspection (RFC 7662), client authentication (RFC 6749 §2.3.1) shared by all three, and
+//! the documents a client discovers them with (RFC 8414 metadata, the RFC 7517 JWKS).
+
+pub mod client_auth;
+pub mod introspect;
+pub mod revoke;
+pub mod token;
+
+use crate::http::Response;
+use crate::keys::KeySet;
+use serde_json::json;
+
+pub use client_auth::{authenticate_client, verify_client_secret};
+pub use introspect::introspection_endpoint;
+pub use revoke::revocation_endpoint;
+pub use token::token_endpoint;
+
+/// Discovery documents may be cached by clients for five minutes.
+const DISCOVERY_CACHE_CONTROL: &str = "public, max-age=300";
+
+/// RFC 8414 authorization server metadata for `issuer`.
+pub fn metadata(issuer: &str) -> serde_json::Value {
+    json!({
+        "issuer": issuer,
+        "token_endpoint": format!("{issuer}/oauth2/token"),
+        "jwks_uri": format!("{issuer}/oauth2/jwks"),
+        "grant_types_supported": ["client_credentials"],
+        "response_types_supported": [],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "scopes_supported": ["service:*"],
+    })
+}
+
+/// The metadata document's response.
+pub fn metadata_response(issuer: &str) -> Response {
+    Response::json(200, &metadata(issuer)).with_header("cache-control", DISCOVERY_CACHE_CONTROL)
+}
+
+/// The JWKS document's response (RFC 7517 §5): every key tokens may be signed with.
+pub fn jwks_response(keys: &KeySet) -> Response {
+    Response::json(200, &keys.to_jwks()).with_header("cache-control", DISCOVERY_CACHE_CONTROL)
+}

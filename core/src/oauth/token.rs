@@ -1,0 +1,53 @@
+//! The token endpoint: RFC 6749 §4.4 client credentials grant.
+//!
+//! ```text
+//! parse_token_request ─► authenticate_client (one storage read) ─► grant type ─► grant_scopes
+//!                     ─► Minter::issue ─► §5.1 token response
+//! ```
+
+use crate::capability::{Capabilities, Ed25519, Now, SqlDb};
+use crate::error::TokenError;
+use crate::http::{RequestHead, Response};
+use crate::mint::{Grant, Minter};
+use crate::oauth::client_auth::authenticate_client;
+use crate::scope::{credential_ceiling, grant_scopes};
+use crate::token_request::{parse_token_request, GrantType};
+use serde::Serialize;
+
+/// RFC 6749 §5.1 successful response. Fields in key order, as serialised.
+#[derive(Serialize)]
+struct TokenResponse<'a> {
+    access_token: &'a str,
+    expires_in: i64,
+    /// §5.1: required when the granted scope differs from the requested one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+    token_type: &'a str,
+}
+
+/// Answers a token request whose (bounded) body has been read.
+pub async fn token_endpoint<D: SqlDb, E: Ed25519>(
+    minter: &Minter,
+    caps: Capabilities<'_, D, E>,
+    head: &RequestHead,
+    body: &[u8],
+    now: Now,
+) -> Result<Response, TokenError> {
+    let request = parse_token_request(head, body)?;
+    let status = authenticate_client(caps.db, &request.client, now).await?;
+    if request.grant_type != GrantType::ClientCredentials {
+        return Err(TokenError::UnsupportedGrantType);
+    }
+    let ceiling = credential_ceiling(&status.credential.scopes);
+    let granted = grant_scopes(&ceiling, request.scope.as_ref()).map_err(|e| TokenError::InvalidScope(e.0))?;
+    let grant = Grant { credential: &status.credential, scopes: &granted, lifetime_secs: None };
+    let issued = minter.issue(caps.ed25519, caps.random, grant, now).await;
+    let scope = (request.scope_raw.as_deref() != Some(issued.claims.scope.as_str())).then(|| issued.claims.scope.clone());
+    let body = TokenResponse {
+        access_token: &issued.access_token,
+        expires_in: issued.claims.exp - now.unix_secs(),
+        scope,
+        token_type: "Bearer",
+    };
+    Ok(Response::json(200, &body).no_store())
+}

@@ -1,0 +1,236 @@
+//! The service flow: what happens to a request for `<service>.<DOMAIN>` before it is
+//! forwarded, in the order it happens:
+//!
+//! ```text
+//! extract_bearer ─► Verifier::verify ─► credential (cache/store) ─► revoked set (cache/store)
+//!                ─► check_scope ─► service (cache/store) ─► decide_access ─► plan_forward
+//! ```
+//!
+//! With warm caches ([`ServiceCaches`]) the flow makes no storage read: the cost of a request
+//! is a token digest, a few map lookups and the forward plan.
+
+use crate::cache::{CacheInvalidation, TtlCache};
+use crate::capability::{Now, SqlDb};
+use crate::error::BearerError;
+use crate::forward::{plan_forward, ForwardPlan, Principal};
+use crate::http::RequestHead;
+use crate::keys::Ed25519;
+use crate::model::{CredentialStatus, Service};
+use crate::scope::ScopeSet;
+use crate::store::Store;
+use crate::token_request::form_urldecode;
+use crate::verify::Verifier;
+use std::collections::HashSet;
+use std::rc::Rc;
+
+const REVOKED_SET_KEY: &str = "revoked";
+
+/// The isolate's caches of what the service flow reads from storage. Entries live the
+/// configured TTL, the bound on how long another isolate's change goes unseen here.
+pub struct ServiceCaches {
+    services: TtlCache<Option<Rc<Service>>>,
+    credentials: TtlCache<Option<Rc<CredentialStatus>>>,
+    /// Ids of individually revoked tokens (RFC 7009), loaded whole: one storage read per
+    /// cache lifetime per isolate, however many tokens are in use.
+    revoked: TtlCache<Rc<HashSet<String>>>,
+}
+
+impl ServiceCaches {
+    pub fn new(ttl_ms: u64) -> ServiceCaches {
+        ServiceCaches { services: TtlCache::new(ttl_ms), credentials: TtlCache::new(ttl_ms), revoked: TtlCache::new(ttl_ms) }
+    }
+
+    /// A token was revoked through this isolate: reload the revoked set on next use.
+    pub fn revoked_changed(&self) {
+        self.revoked.invalidate(REVOKED_SET_KEY);
+    }
+
+    async fn credential<D: SqlDb>(&self, db: &D, client_id: &str, now: Now) -> Result<Option<Rc<CredentialStatus>>, BearerError> {
+        if let Some(hit) = self.credentials.get(client_id, now.unix_ms()) {
+            return Ok(hit);
+        }
+        let loaded = Store::new(db).credential_status(client_id).await?.map(Rc::new);
+        self.credentials.put(client_id, loaded.clone(), now.unix_ms());
+        Ok(loaded)
+    }
+
+    async fn revoked_token_ids<D: SqlDb>(&self, db: &D, now: Now) -> Result<Rc<HashSet<String>>, BearerError> {
+        if let Some(hit) = self.revoked.get(REVOKED_SET_KEY, now.unix_ms()) {
+            return Ok(hit);
+        }
+        let ids: HashSet<String> = Store::new(db).revoked_token_ids(now.unix_secs()).await?.into_iter().collect();
+        let ids = Rc::new(ids);
+        self.revoked.put(REVOKED_SET_KEY, ids.clone(), now.unix_ms());
+        Ok(ids)
+    }
+
+    async fn service<D: SqlDb>(&self, db: &D, name: &str, now: Now) -> Result<Option<Rc<Service>>, BearerError> {
+        if let Some(hit) = self.services.get(name, now.unix_ms()) {
+            return Ok(hit);
+        }
+        let loaded = Store::new(db).service(name).await?.map(Rc::new);
+        self.services.put(name, loaded.clone(), now.unix_ms());
+        Ok(loaded)
+    }
+}
+
+impl CacheInvalidation for ServiceCaches {
+    fn credential_changed(&self, client_id: &str) {
+        self.credentials.invalidate(client_id);
+    }
+
+    fn service_changed(&self, name: &str) {
+        self.services.invalidate(name);
+    }
+}
+
+/// An authorized service request: forward it.
+#[derive(Debug)]
+pub struct Authorized {
+    pub plan: ForwardPlan,
+    pub principal: Principal,
+}
+
+/// The service flow up to the forward: authenticate, load, decide, plan. `ed25519` checks the
+/// signature of tokens this isolate has not verified before.
+pub async fn authorize_service<D: SqlDb, E: Ed25519>(
+    verifier: &Verifier,
+    caches: &ServiceCaches,
+    db: &D,
+    ed25519: &E,
+    head: &RequestHead,
+    service_name: &str,
+    now: Now,
+) -> Result<Authorized, BearerError> {
+    let token = extract_bearer(head)?;
+    let verified = verifier.verify(ed25519, token, now).await.map_err(|e| BearerError::invalid_token(e.description()))?;
+    let claims = &verified.claims;
+    let status = caches.credential(db, &claims.client_id, now).await?;
+    let credential = match &status {
+        Some(s) if s.is_live(now.unix_secs()) && s.credential.user == claims.sub => &s.credential,
+        _ => return Err(BearerError::invalid_token("the credential behind this token was revoked")),
+    };
+    if caches.revoked_token_ids(db, now).await?.contains(&claims.jti) {
+        return Err(BearerError::invalid_token("the access token was revoked"));
+    }
+    let scopes = verified.scopes.as_ref().ok_or_else(|| BearerError::invalid_token("the access token has an invalid scope"))?;
+    // Scope first, by name alone: a token cannot probe which services exist outside its
+    // scope (existing or not, they all answer 403).
+    check_scope(scopes, service_name)?;
+    let service = caches.service(db, service_name, now).await?.ok_or(BearerError::UnknownService)?;
+    decide_access(scopes, &claims.sub, &service)?;
+    let principal = Principal {
+        user: claims.sub.clone(),
+        client_id: claims.client_id.clone(),
+        credential: credential.name.clone(),
+        scope: claims.scope.clone(),
+        token_id: claims.jti.clone(),
+    };
+    Ok(Authorized { plan: plan_forward(head, &service, &principal), principal })
+}
+
+/// RFC 6750 §2: the token comes from `Authorization: Bearer` or `X-Octelium-Auth`, exactly
+/// one of them, and never from the query string (§2.3 is deliberately not supported: URLs end
+/// up in logs).
+pub fn extract_bearer(head: &RequestHead) -> Result<&str, BearerError> {
+    // Checked first, whatever the headers hold: a token in the query beside one in a header is
+    // two methods at once (§2, §3.1 `invalid_request`), and the query would carry it on to the
+    // origin's URL and logs.
+    if query_has_access_token(head.query.as_deref()) {
+        return Err(BearerError::InvalidRequest(
+            "access tokens are not accepted in the query string; use the Authorization header".into(),
+        ));
+    }
+    let repeated = |name: &str| BearerError::InvalidRequest(format!("repeated {name} header"));
+    let authorization = head.single_header("authorization").map_err(|_| repeated("authorization"))?;
+    let octelium = head.single_header("x-octelium-auth").map_err(|_| repeated("x-octelium-auth"))?;
+    let from_authorization = match authorization {
+        None => None,
+        Some(value) => {
+            let value = value.trim();
+            let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+            if scheme.eq_ignore_ascii_case("bearer") {
+                let token = token.trim();
+                if token.is_empty() {
+                    return Err(BearerError::InvalidRequest("the bearer token is empty".into()));
+                }
+                Some(token)
+            } else {
+                // Some other scheme (Basic, ...) is not a credential for this gateway.
+                None
+            }
+        }
+    };
+    let from_octelium = octelium.map(str::trim).filter(|t| !t.is_empty());
+    match (from_authorization, from_octelium) {
+        (Some(_), Some(_)) => Err(BearerError::InvalidRequest("send the access token in one header only".into())),
+        (Some(t), None) | (None, Some(t)) => Ok(t),
+        (None, None) => Err(BearerError::Missing),
+    }
+}
+
+fn query_has_access_token(query: Option<&str>) -> bool {
+    // Decode the name too: `access%5Ftoken` is the same parameter to any form parser.
+    query.is_some_and(|q| {
+        q.split('&').any(|p| {
+            let name = p.split('=').next().unwrap_or("");
+            form_urldecode(name).as_deref().unwrap_or(name) == "access_token"
+        })
+    })
+}
+
+/// RFC 6750 §3.1 `insufficient_scope` unless the token's scopes name the service.
+pub fn check_scope(scopes: &ScopeSet, service_name: &str) -> Result<(), BearerError> {
+    if scopes.allows_service(service_name) {
+        return Ok(());
+    }
+    Err(BearerError::InsufficientScope {
+        description: "the access token's scope does not include this service".into(),
+        scope: format!("service:{service_name}"),
+    })
+}
+
+/// The token's scopes must cover the service, and the service's policy must admit the user.
+pub fn decide_access(scopes: &ScopeSet, user: &str, service: &Service) -> Result<(), BearerError> {
+    check_scope(scopes, &service.name)?;
+    if !service.allowed_users.is_empty() && !service.allowed_users.iter().any(|u| u == user) {
+        return Err(BearerError::InsufficientScope {
+            description: "this service's policy does not admit this user".into(),
+            scope: format!("service:{}", service.name),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::head;
+
+    #[test]
+    fn rfc6750_2_bearer_comes_from_one_header_only() {
+        assert_eq!(extract_bearer(&head("GET", "h", "/", None, &[("authorization", "Bearer  t ")])), Ok("t"));
+        assert_eq!(extract_bearer(&head("GET", "h", "/", None, &[("x-octelium-auth", "t")])), Ok("t"));
+        let both = head("GET", "h", "/", None, &[("authorization", "Bearer t"), ("x-octelium-auth", "t")]);
+        assert!(matches!(extract_bearer(&both), Err(BearerError::InvalidRequest(_))));
+        assert_eq!(extract_bearer(&head("GET", "h", "/", None, &[("authorization", "Basic x")])), Err(BearerError::Missing));
+    }
+
+    #[test]
+    fn rfc6750_2_3_access_token_query_parameter_is_refused_even_percent_encoded() {
+        for q in ["access_token=t", "a=1&access%5Ftoken=t", "access_token"] {
+            assert!(matches!(extract_bearer(&head("GET", "h", "/", Some(q), &[])), Err(BearerError::InvalidRequest(_))), "{q}");
+        }
+        assert_eq!(extract_bearer(&head("GET", "h", "/", Some("my_access_token=1"), &[])), Err(BearerError::Missing));
+    }
+
+    #[test]
+    fn service_policy_admits_only_its_allowed_users() {
+        let service = Service { name: "s".into(), upstream: "http://o".into(), allowed_users: vec!["alice".into()], created_at: 0 };
+        let all = ScopeSet::all_services();
+        assert_eq!(decide_access(&all, "alice", &service), Ok(()));
+        assert!(matches!(decide_access(&all, "bob", &service), Err(BearerError::InsufficientScope { .. })));
+        let other = ScopeSet::parse("service:t").unwrap();
+        assert!(matches!(decide_access(&other, "alice", &service), Err(BearerError::InsufficientScope { .. })));
+    }
+}

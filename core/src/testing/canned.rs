@@ -1,0 +1,84 @@
+//! [`CannedDb`]: fixed records behind the store's read statements, matched by exact SQL.
+
+use crate::error::StoreError;
+use crate::model::{CredentialStatus, Service};
+use crate::store::{credential_row, service_row, sql, SqlDb, SqlValue};
+use std::cell::Cell;
+
+/// Answers the reads of the token endpoint and the service flow from fixed records: the
+/// credential status, service and revoked-token statements ([`sql`]), compared exactly, so a
+/// changed query fails loudly instead of being answered by guess. Writes are refused. Counts
+/// reads, so a caller can assert the hot path made none.
+#[derive(Default)]
+pub struct CannedDb {
+    credentials: Vec<CredentialStatus>,
+    services: Vec<Service>,
+    revoked: Vec<String>,
+    reads: Cell<u64>,
+}
+
+impl CannedDb {
+    pub fn new() -> CannedDb {
+        CannedDb::default()
+    }
+
+    pub fn with_credential(mut self, status: CredentialStatus) -> CannedDb {
+        self.credentials.push(status);
+        self
+    }
+
+    pub fn with_service(mut self, service: Service) -> CannedDb {
+        self.services.push(service);
+        self
+    }
+
+    pub fn with_revoked_token(mut self, jti: &str) -> CannedDb {
+        self.revoked.push(jti.to_owned());
+        self
+    }
+
+    /// Read statements answered so far.
+    pub fn reads(&self) -> u64 {
+        self.reads.get()
+    }
+}
+
+fn text_param(params: &[SqlValue]) -> &str {
+    match params.first() {
+        Some(SqlValue::Text(key)) => key,
+        _ => "",
+    }
+}
+
+impl SqlDb for CannedDb {
+    async fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+        self.reads.set(self.reads.get() + 1);
+        match sql {
+            sql::CREDENTIAL_STATUS => {
+                let client_id = text_param(params);
+                let rows = self.credentials.iter().filter(|s| s.credential.client_id == client_id);
+                Ok(rows
+                    .map(|s| {
+                        let mut row = credential_row(&s.credential);
+                        row.push(s.user_enabled.into());
+                        row
+                    })
+                    .collect())
+            }
+            sql::SERVICE => {
+                let name = text_param(params);
+                Ok(self.services.iter().filter(|s| s.name == name).map(service_row).collect())
+            }
+            sql::REVOKED_TOKEN_IDS => Ok(self.revoked.iter().map(|jti| vec![jti.as_str().into()]).collect()),
+            other => Err(StoreError::new(format!("CannedDb does not answer {other}"))),
+        }
+    }
+
+    async fn execute(&self, sql: &str, _params: &[SqlValue]) -> Result<u64, StoreError> {
+        Err(StoreError::new(format!("CannedDb is read-only: {sql}")))
+    }
+
+    async fn execute_batch(&self, _statements: &[(&str, Vec<SqlValue>)]) -> Result<(), StoreError> {
+        Err(StoreError::new("CannedDb is read-only"))
+    }
+}

@@ -1,0 +1,114 @@
+//! The one way to accept an access token: RFC 9068 §4 validation (type and algorithm, key,
+//! signature, issuer, audience, time), with the time-independent part remembered per token.
+//! The service path, revocation (RFC 7009) and introspection (RFC 7662) all verify here.
+//!
+//! A client reuses its token for the token's lifetime, so each isolate remembers the tokens it
+//! has verified (by SHA-256 digest) together with their parsed scopes: a repeat request pays a
+//! hash instead of an Ed25519 verification and a scope parse. Time is checked on every call.
+
+use crate::capability::Now;
+use crate::keys::{Ed25519, KeySet};
+use crate::scope::ScopeSet;
+use crate::token::{check_token_time, parse_access_token, AccessTokenClaims, TokenInvalid, CLOCK_LEEWAY_SECS, MAX_TOKEN_BYTES};
+use sha2::{Digest, Sha256};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// Tokens kept before the cache drops expired ones (bounds memory on a long-lived isolate).
+const MAX_VERIFIED_TOKENS: usize = 10_000;
+
+/// A token whose signature, issuer and audience were verified, with its scopes parsed once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifiedToken {
+    pub claims: AccessTokenClaims,
+    /// The `scope` claim, parsed. `None` if it does not parse, which only a token signed
+    /// outside this gateway's code could carry: the service path refuses such a token,
+    /// introspection describes it as it is.
+    pub scopes: Option<ScopeSet>,
+}
+
+/// Verifies tokens against this deployment's keys, issuer and audience.
+pub struct Verifier {
+    keys: KeySet,
+    issuer: String,
+    audience: String,
+    verified: VerifiedTokens,
+}
+
+impl Verifier {
+    pub fn new(keys: KeySet, issuer: &str, audience: &str) -> Verifier {
+        Verifier { keys, issuer: issuer.to_owned(), audience: audience.to_owned(), verified: VerifiedTokens::default() }
+    }
+
+    /// The published keys (the JWKS).
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
+    }
+
+    /// Full validation at `now`, the signature checked with the runtime's `ed25519` unless this
+    /// isolate verified the very same token before. A refused token is never remembered.
+    pub async fn verify(&self, ed25519: &impl Ed25519, token: &str, now: Now) -> Result<Rc<VerifiedToken>, TokenInvalid> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(TokenInvalid::Malformed);
+        }
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let verified = match self.verified.get(&digest) {
+            Some(verified) => verified,
+            None => {
+                let verified = Rc::new(self.check(ed25519, token).await?);
+                self.verified.put(digest, verified.clone(), now);
+                verified
+            }
+        };
+        check_token_time(&verified.claims, now)?;
+        Ok(verified)
+    }
+
+    /// Full validation at `now` without the cache: what a token this isolate has not seen
+    /// costs.
+    pub async fn validate(&self, ed25519: &impl Ed25519, token: &str, now: Now) -> Result<VerifiedToken, TokenInvalid> {
+        let verified = self.check(ed25519, token).await?;
+        check_token_time(&verified.claims, now)?;
+        Ok(verified)
+    }
+
+    /// The time-independent part of validation: it holds for as long as the key set does.
+    async fn check(&self, ed25519: &impl Ed25519, token: &str) -> Result<VerifiedToken, TokenInvalid> {
+        let signed = parse_access_token(token, &self.keys)?;
+        let genuine = ed25519.verify(signed.key, signed.signing_input(), &signed.signature).await;
+        let claims = signed.claims_if(genuine, &self.issuer, &self.audience)?;
+        let scopes = ScopeSet::parse(&claims.scope).ok();
+        Ok(VerifiedToken { claims, scopes })
+    }
+}
+
+/// Verified tokens by the SHA-256 of the whole token. Only verified tokens are stored, so
+/// invalid tokens cannot fill it; keyed by digest, so a lookup's timing says nothing about the
+/// bytes of tokens held. What can change while a token is held is checked by the caller on
+/// every hit: time, credential liveness and the revoked-token set.
+#[derive(Default)]
+struct VerifiedTokens {
+    entries: RefCell<HashMap<[u8; 32], Rc<VerifiedToken>>>,
+}
+
+impl VerifiedTokens {
+    fn get(&self, digest: &[u8; 32]) -> Option<Rc<VerifiedToken>> {
+        self.entries.borrow().get(digest).cloned()
+    }
+
+    /// Stores a verified token; when full, first drops the expired ones, then starts over.
+    fn put(&self, digest: [u8; 32], token: Rc<VerifiedToken>, now: Now) {
+        let mut entries = self.entries.borrow_mut();
+        if entries.len() >= MAX_VERIFIED_TOKENS {
+            entries.retain(|_, t| now.unix_secs() < t.claims.exp + CLOCK_LEEWAY_SECS);
+            if entries.len() >= MAX_VERIFIED_TOKENS {
+                entries.clear();
+            }
+        }
+        entries.insert(digest, token);
+    }
+}
+
+#[cfg(test)]
+mod tests;
