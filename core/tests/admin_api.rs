@@ -1,14 +1,12 @@
 //! The admin API end to end (`/admin/v1/...`): who may call it, what every refusal looks like,
 //! that secrets are shown exactly once, and that no failed request changes what is stored.
 
-mod support;
-
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use isogate_core::secret::Secret;
 use isogate_core::store::SqlValue;
 use serde_json::{json, Value};
-use support::*;
+use isogate_core::testing::*;
 
 /// Every route of the admin API, with a body that would succeed if the caller were allowed.
 fn every_route() -> Vec<(&'static str, &'static str, Value)> {
@@ -109,12 +107,12 @@ fn admin_lists_and_reads_return_exactly_what_was_created() {
     assert_eq!(r.status, 201);
     assert_eq!(r.header("cache-control"), Some("no-store"));
     let created = json_body(&r)["service"].clone();
-    assert_eq!(created, json!({ "name": "my-api", "upstream": "http://127.0.0.1:9000", "allowed_users": ["alice", "bob"], "created_at": h.now() }));
+    assert_eq!(created, json!({ "name": "my-api", "upstream": "http://127.0.0.1:9000", "allowed_users": ["alice", "bob"], "created_at": h.now_secs() }));
     h.create_service("other", "https://api.internal/base", &[]);
     let cred = h.create_client("alice-cred", "alice", &["service:other", "service:my-api"]);
 
     let (users, services, credentials) = h.snapshot();
-    let t = h.now();
+    let t = h.now_secs();
     assert_eq!(
         users,
         json!({ "users": [
@@ -151,7 +149,7 @@ fn admin_lists_and_reads_return_exactly_what_was_created() {
 #[test]
 fn client_secret_is_shown_only_in_the_creation_response() {
     let (h, client) = Harness::seeded();
-    let hash = Secret::new(client.client_secret.as_str()).hash().0;
+    let hash = Secret::new(client.client_secret.as_str()).hash().as_str().to_owned();
     // Stored: the hash, never the secret.
     let rows = h.db.raw("SELECT * FROM credentials");
     assert_eq!(rows.len(), 1);
@@ -311,7 +309,7 @@ fn admin_body_over_64_kib_is_413() {
 #[test]
 fn client_id_collisions_are_retried_then_refused_as_unavailable_not_as_conflict() {
     // A random source stuck at zero makes the same client id every time.
-    let h = Harness::new().with_rng(ZeroRng);
+    let h = Harness::new().with_rng(FixedRandom(0));
     let first = h.create_client("first", "root", &[]);
     assert_eq!(first.client_id, "aaaa-aaaa");
     let before = dump(&h);

@@ -5,11 +5,9 @@
 //!
 //! Also the access-token credential type, whose token is the credential.
 
-mod support;
-
 use isogate_core::gateway::Gateway;
 use serde_json::json;
-use support::*;
+use isogate_core::testing::*;
 
 const TTL_MS: u64 = 5_000;
 
@@ -163,13 +161,13 @@ fn access_token_credential_is_used_directly_as_the_bearer() {
     let token = body["access_token"].as_str().expect("access_token").to_owned();
     let thirty_days = 30 * 86_400;
     assert_eq!(body["credential"]["type"], "access-token");
-    assert_eq!(body["credential"]["expires_at"], h.now() + thirty_days);
+    assert_eq!(body["credential"]["expires_at"], h.now_secs() + thirty_days);
 
     let header = jwt_part(&token, 0);
     assert_eq!(header["typ"], "at+jwt");
     let claims = jwt_part(&token, 1);
-    assert_eq!(claims["exp"], h.now() + thirty_days);
-    assert_eq!(claims["iat"], h.now());
+    assert_eq!(claims["exp"], h.now_secs() + thirty_days);
+    assert_eq!(claims["iat"], h.now_secs());
     assert_eq!(claims["sub"], "root");
     assert_eq!(claims["client_id"], body["client_id"]);
     assert_eq!(claims["scope"], "service:*");
@@ -180,7 +178,7 @@ fn access_token_credential_is_used_directly_as_the_bearer() {
     authorized(h.service(SERVICE_HOST, &[("x-octelium-auth", &token)]));
 
     // Valid to the last second of the credential; dead from its expiry on, leeway or not.
-    let exp_ms = (h.now() + thirty_days) as u64 * 1000;
+    let exp_ms = (h.now_secs() + thirty_days) as u64 * 1000;
     h.set_ms(exp_ms - 1);
     authorized(h.call(&token));
     h.set_ms(exp_ms);
@@ -195,7 +193,7 @@ fn access_token_credential_takes_its_scopes_and_a_one_year_default_lifetime() {
     assert_eq!(r.status, 201, "{}", text(&r));
     let token = json_body(&r)["access_token"].as_str().unwrap().to_owned();
     let claims = jwt_part(&token, 1);
-    assert_eq!(claims["exp"], h.now() + 365 * 86_400);
+    assert_eq!(claims["exp"], h.now_secs() + 365 * 86_400);
     assert_eq!(claims["scope"], "service:other");
     assert_bearer_error(&refused(h.call(&token)), 403, "insufficient_scope");
     authorized(h.service("other.example.com", &[("authorization", &format!("Bearer {token}"))]));
@@ -247,7 +245,7 @@ fn oauth2_credential_expiry_caps_token_lifetime_and_ends_the_exchange() {
 }
 
 #[test]
-fn disabled_credential_or_user_is_refused_like_a_deleted_one() {
+fn credential_or_user_disabled_in_the_database_is_refused_within_the_cache_ttl() {
     // Records disabled in the database directly (an operator's SQL console): nothing tells the
     // isolates, so the cache TTL is the bound here too.
     for (case, sql) in [

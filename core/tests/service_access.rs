@@ -2,14 +2,20 @@
 //! come from, what each refusal looks like on the wire, and how scopes and service policy
 //! narrow what a valid token reaches.
 
-mod support;
-
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use isogate_core::token::{Ed25519, PortableEd25519, SigningKey, VerifyingKey};
+use isogate_core::keys::{Ed25519, PortableEd25519, SigningKey, VerifyingKey};
 use isogate_core::Gateway;
 use std::cell::Cell;
-use support::*;
+use isogate_core::testing::*;
+
+/// `token` with one claim replaced, under its original signature.
+fn tampered(token: &str, claim: &str, value: &str) -> String {
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut claims = jwt_part(token, 1);
+    claims[claim] = value.into();
+    format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap()), parts[2])
+}
 
 #[test]
 fn rfc6750_3_1_request_without_a_token_gets_a_bare_challenge() {
@@ -39,11 +45,8 @@ fn rfc6750_3_1_bad_tokens_are_401_invalid_token() {
     let (h, client) = Harness::seeded();
     let good = h.token_for(&client, None);
 
-    let mut tampered: Vec<String> = good.split('.').map(str::to_owned).collect();
-    let mut claims = jwt_part(&good, 1);
-    claims["sub"] = "alice".into();
-    tampered[1] = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap());
-    let tampered = tampered.join(".");
+    let other_subject = tampered(&good, "sub", "alice");
+    let wider_scope = tampered(&good, "scope", "service:* service:my-api");
 
     // A token from a deployment with another signing key, and one from another issuer that
     // shares this key: neither is ours.
@@ -61,7 +64,8 @@ fn rfc6750_3_1_bad_tokens_are_401_invalid_token() {
         ("garbage", "not-a-token"),
         ("three dots of nothing", "a.b.c"),
         ("four parts", &format!("{good}.x")),
-        ("tampered claims", &tampered),
+        ("tampered sub claim", &other_subject),
+        ("tampered scope claim", &wider_scope),
         ("truncated signature", &good[..good.len() - 4]),
         ("unknown key", &other_key_token),
         ("another issuer", &other_iss_token),
@@ -112,7 +116,7 @@ fn rfc6750_2_1_bearer_scheme_is_case_insensitive_and_x_octelium_auth_is_accepted
     for (case, headers) in cases {
         let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
         let a = h.service(SERVICE_HOST, &headers).unwrap_or_else(|r| panic!("{case}: {} {}", r.status, text(&r)));
-        assert_eq!(a.principal.user, "root", "{case}");
+        assert_eq!(forwarded(&a, "x-isogate-user"), vec!["root"], "{case}");
         assert!(forwarded(&a, "authorization").is_empty() && forwarded(&a, "x-octelium-auth").is_empty(), "{case}");
     }
 }
@@ -269,13 +273,15 @@ fn a_token_verified_once_is_not_a_pass_for_lookalikes_or_after_expiry() {
     authorized(h.call(&good));
     authorized(h.call(&good));
 
-    // The cached token's own signature under other claims, and the token with bytes appended.
-    let parts: Vec<&str> = good.split('.').collect();
-    let mut claims = jwt_part(&good, 1);
-    claims["sub"] = "alice".into();
-    claims["scope"] = "everything".into();
-    let forged = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap()), parts[2]);
-    for lookalike in [forged, format!("{good}A"), format!("{good}.")] {
+    // The cached token's own signature under another subject or another scope, and the token
+    // with bytes appended.
+    let lookalikes = [
+        tampered(&good, "sub", "alice"),
+        tampered(&good, "scope", "service:other"),
+        format!("{good}A"),
+        format!("{good}."),
+    ];
+    for lookalike in lookalikes {
         let r = refused(h.call(&lookalike));
         assert_bearer_error(&r, 401, "invalid_token");
     }
@@ -312,7 +318,7 @@ fn the_runtime_ed25519_checks_each_token_once_per_isolate_and_its_verdict_is_fin
     let token = h.token_for(&client, None);
     let auth = format!("Bearer {token}");
     let head = head("GET", SERVICE_HOST, "/", None, &[("authorization", &auth)]);
-    let call = |gw: &Gateway, ed: &CountingEd25519| pollster::block_on(gw.authorize_service(&h.db, ed, &head, SERVICE, h.now_ms()));
+    let call = |gw: &Gateway, ed: &CountingEd25519| h.exchange_with(gw, ed, head.clone(), None).result;
 
     let refusing = CountingEd25519 { verifications: Cell::new(0), refuse: true };
     let gw = h.isolate();
@@ -410,6 +416,15 @@ fn key_rotation_keeps_tokens_of_the_previous_key_valid_until_they_expire() {
     authorized(h.call_with(&with_previous, &new_token));
     // ...but not on an isolate still on the old key alone.
     assert_bearer_error(&refused(h.call(&new_token)), 401, "invalid_token");
+
+    // The old token stays valid to the last second of its lifetime (and leeway), then expires
+    // like any other.
+    let old_exp = jwt_part(&old_token, 1)["exp"].as_i64().unwrap() as u64;
+    h.set_ms((old_exp + 29) * 1000 + 999);
+    authorized(h.call_with(&with_previous, &old_token));
+    h.set_ms((old_exp + 30) * 1000);
+    let r = refused(h.call_with(&with_previous, &old_token));
+    assert_eq!(json_body(&r)["error_description"], "the access token expired");
 }
 
 #[test]

@@ -1,10 +1,14 @@
 //! The gateway against its storage: what it reads on each path, what a client sees when the
 //! database is down, and that multi-statement changes are all-or-nothing.
 
-mod support;
-
 use isogate_core::store::{SqlValue, Store};
-use support::*;
+use isogate_core::testing::*;
+use isogate_core::Diagnostic;
+
+/// The client secret `Harness::seeded()` creates (the random source is seeded), and its stored
+/// hash as computed by coreutils: `printf 'isogate-secret-v1:%s' "$SECRET" | sha256sum`.
+const SEEDED_CLIENT_SECRET: &str = "lW7rLyYy170D8WayM-PvKFKfDxNXZ1JHlONKDv_hHFg";
+const SEEDED_SECRET_HASH: &str = "c19e29f76052b7c0e91d49cd164e4cc345267ec1cf13d9b543447f2adf665871";
 
 #[test]
 fn storage_outage_is_503_temporarily_unavailable_and_names_no_internals() {
@@ -25,8 +29,18 @@ fn storage_outage_is_503_temporarily_unavailable_and_names_no_internals() {
     assert_eq!(json_body(&r)["error"], "temporarily_unavailable");
     assert_eq!(r.header("www-authenticate"), None);
 
-    for r in [h.token(&post_form(&client, None), &[]), h.admin("GET", "/admin/v1/users", None), refused(h.call_with(&h.isolate(), &token))] {
+    // The client learns nothing of the cause; the runtime is handed it to log.
+    let token_request = head("POST", DOMAIN, "/oauth2/token", None, &[("content-type", "application/x-www-form-urlencoded")]);
+    let admin_request = head("GET", DOMAIN, "/admin/v1/users", None, &[("authorization", &format!("Bearer {ADMIN_TOKEN}"))]);
+    let service_request = head("GET", SERVICE_HOST, "/", None, &[("authorization", &format!("Bearer {token}"))]);
+    let form = post_form(&client, None);
+    for (request, body) in [(&token_request, Some(form.as_bytes())), (&admin_request, Some(&b""[..])), (&service_request, None)] {
+        let outcome = h.exchange(&h.isolate(), request, body);
+        let r = refused(outcome.result);
         assert!(!text(&r).contains("simulated") && !text(&r).to_lowercase().contains("sql"), "{}", text(&r));
+        let diagnostic = outcome.diagnostic.unwrap_or_else(|| panic!("{}: no diagnostic", request.path));
+        assert!(matches!(diagnostic, Diagnostic::Storage(_)), "{diagnostic:?}");
+        assert_eq!(diagnostic.to_string(), "isogate: storage error: database unavailable (simulated)");
     }
 
     // What needs no storage is still answered: syntax first, then signatures.
@@ -66,16 +80,20 @@ fn warm_caches_serve_the_service_path_without_storage_reads() {
 #[test]
 fn token_endpoint_makes_exactly_one_storage_read_per_authenticated_request() {
     let (h, client) = Harness::seeded();
-    for (case, form) in [("success", post_form(&client, None)), ("failure", format!("grant_type=client_credentials&client_id={}&client_secret=x", client.client_id))] {
+    let wrong_secret = format!("grant_type=client_credentials&client_id={}&client_secret=x", client.client_id);
+    // (case, form, expected status)
+    for (case, form, status) in [("success", post_form(&client, None), 200), ("failure", wrong_secret, 401)] {
         for _ in 0..2 {
             let before = h.db.statements.get();
-            h.token(&form, &[]);
+            let r = h.token(&form, &[]);
+            assert_eq!(r.status, status, "{case}: {}", text(&r));
             assert_eq!(h.db.statements.get() - before, 1, "{case}: exactly the credential read");
         }
     }
     // A request refused on its syntax touches nothing.
     let before = h.db.statements.get();
-    h.token("grant_type=client_credentials&client_id=a&client_id=b&client_secret=c", &[]);
+    let r = h.token("grant_type=client_credentials&client_id=a&client_id=b&client_secret=c", &[]);
+    assert_token_error(&r, 400, "invalid_request");
     assert_eq!(h.db.statements.get(), before);
 }
 
@@ -98,11 +116,21 @@ fn failed_user_deletion_is_atomic_and_revokes_nothing() {
 }
 
 #[test]
+fn stored_secret_hash_is_sha256_of_the_domain_separated_secret() {
+    // The seeded random source makes the secret known; its hash was computed outside Rust:
+    //   printf 'isogate-secret-v1:<secret>' | sha256sum
+    let (h, client) = Harness::seeded();
+    assert_eq!(client.client_secret, SEEDED_CLIENT_SECRET);
+    let stored = h.db.raw("SELECT secret_hash FROM credentials WHERE name = 'root-cred'");
+    assert_eq!(stored, vec![vec![SqlValue::Text(SEEDED_SECRET_HASH.into())]]);
+}
+
+#[test]
 fn migrations_are_idempotent_and_seed_root_once() {
     let (h, _) = Harness::seeded();
     let before = h.snapshot();
     for _ in 0..2 {
-        pollster::block_on(Store::new(&h.db).apply_migrations()).unwrap();
+        block_on(Store::new(&h.db).apply_migrations()).unwrap();
     }
     assert_eq!(h.snapshot(), before);
     assert_eq!(h.db.raw("SELECT name, enabled, created_at FROM users WHERE name = 'root'"), vec![vec![SqlValue::Text("root".into()), SqlValue::Integer(1), SqlValue::Integer(0)]]);

@@ -2,9 +2,7 @@
 //! request as a client sends it, the response as a client reads it, and the token it carries
 //! through the service check to the forward plan.
 
-mod support;
-
-use support::*;
+use isogate_core::testing::*;
 
 #[test]
 fn rfc6749_4_4_client_credentials_issue_a_bearer_token() {
@@ -41,8 +39,8 @@ fn rfc6749_4_4_client_credentials_issue_a_bearer_token() {
         assert_eq!(claims["aud"], ISSUER);
         assert_eq!(claims["sub"], "root");
         assert_eq!(claims["client_id"], client.client_id.as_str());
-        assert_eq!(claims["iat"], h.now());
-        assert_eq!(claims["exp"], h.now() + 3600);
+        assert_eq!(claims["iat"], h.now_secs());
+        assert_eq!(claims["exp"], h.now_secs() + 3600);
         assert_eq!(claims["scope"], "service:*");
     }
 }
@@ -70,7 +68,7 @@ fn issued_token_passes_the_service_check_and_plans_the_forward() {
     );
     let a = authorized(h.service_on(&h.gw, &request));
     assert_eq!(a.plan.url, "http://127.0.0.1:9000/v1/items/a%20b?x=1&y=two");
-    assert_eq!(a.plan.method, "POST");
+    assert_eq!(a.plan.method, isogate_core::http::Method::Post);
     assert!(a.plan.has_body);
     // The verified identity replaces anything the client claimed.
     assert_eq!(forwarded(&a, "x-isogate-user"), vec!["root"]);
@@ -83,9 +81,11 @@ fn issued_token_passes_the_service_check_and_plans_the_forward() {
     assert!(forwarded(&a, "authorization").is_empty());
     assert!(forwarded(&a, "x-octelium-auth").is_empty());
     assert!(!a.plan.headers.iter().any(|(_, v)| v.contains(&token)), "the token leaked into a forwarded header");
-    assert_eq!(a.principal.user, "root");
-    assert_eq!(a.principal.scope, "service:*");
-    assert_eq!(a.principal.token_id, jwt_part(&token, 1)["jti"].as_str().unwrap());
+    assert_eq!(forwarded(&a, "x-isogate-scope"), vec!["service:*"]);
+    assert_eq!(forwarded(&a, "x-isogate-token-id"), vec![jwt_part(&token, 1)["jti"].as_str().unwrap()]);
+    assert_eq!(forwarded(&a, "x-forwarded-proto"), vec!["https"]);
+    assert_eq!(forwarded(&a, "x-forwarded-host"), vec![SERVICE_HOST]);
+    assert_eq!(a.timeout_ms, 30_000, "the default upstream timeout");
 
     // A GET without a query keeps the path and has no `?`.
     let a = authorized(h.service_on(&h.gw, &head("GET", SERVICE_HOST, "/health", None, &[("authorization", &auth)])));
@@ -282,4 +282,26 @@ fn rfc8414_metadata_and_jwks_describe_the_tokens_issued() {
 
     let post = h.root(&head("POST", DOMAIN, "/oauth2/jwks", None, &[]), b"");
     assert_eq!(post.status, 405);
+}
+
+#[test]
+fn an_unreadable_request_body_is_400_invalid_request_never_a_judged_truncation() {
+    // The runtime could not read the body (the client went away mid-body): the core answers
+    // 400 whatever bytes may have arrived, on the token endpoint and the admin API alike.
+    let (h, client) = Harness::seeded();
+    let form_type = ("content-type", "application/x-www-form-urlencoded");
+    let admin_auth = format!("Bearer {ADMIN_TOKEN}");
+    for request in [
+        head("POST", DOMAIN, "/oauth2/token", None, &[form_type]),
+        head("POST", DOMAIN, "/oauth2/revoke", None, &[form_type]),
+        head("POST", DOMAIN, "/admin/v1/users", None, &[("authorization", &admin_auth)]),
+    ] {
+        let outcome = h.exchange(&h.gw, &request, None);
+        let r = refused(outcome.result);
+        assert_eq!((r.status, json_body(&r)["error"].as_str()), (400, Some("invalid_request")), "{}", request.path);
+        assert_eq!(json_body(&r)["error_description"], "the request body could not be read");
+        assert!(outcome.diagnostic.is_none());
+    }
+    // The credential is untouched by the aborted request.
+    h.token_for(&client, None);
 }
