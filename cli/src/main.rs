@@ -11,6 +11,12 @@
 //! `ISOGATE_ADMIN_TOKEN`.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use isogate_core::admin::api::{
+    CreatedCredential, CredentialList, CredentialView, Deleted, DeletedCredential, DeletedService, DeletedUser, ErrorBody, NewCredential,
+    NewService, NewUser, OneCredential, OneService, OneUser, ServiceList, ServiceView, UserList, UserView,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::{json, Value};
 use std::process::ExitCode;
 
@@ -62,13 +68,13 @@ enum CreateWhat {
     #[command(visible_aliases = ["users"])]
     User { name: String },
     #[command(visible_aliases = ["services", "svc"])]
-    Service(NewService),
+    Service(ServiceArgs),
     #[command(visible_aliases = ["cred", "creds", "credentials"])]
-    Credential(NewCredential),
+    Credential(CredentialArgs),
 }
 
 #[derive(Args)]
-struct NewService {
+struct ServiceArgs {
     name: String,
     /// The origin: http[s]://host[:port][/base].
     #[arg(long)]
@@ -79,7 +85,7 @@ struct NewService {
 }
 
 #[derive(Args)]
-struct NewCredential {
+struct CredentialArgs {
     name: String,
     #[arg(long)]
     user: String,
@@ -121,7 +127,9 @@ struct Api {
 }
 
 impl Api {
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
+    /// One admin API call: the request body and the response are the core's wire types
+    /// (`isogate_core::admin::api`), so the CLI cannot drift from the server's schema.
+    fn call<T: DeserializeOwned>(&self, method: &str, path: &str, body: Option<Value>) -> Result<T, String> {
         let url = format!("{}/admin/v1/{path}", self.base.trim_end_matches('/'));
         let req = self.agent.request(method, &url).set("authorization", &format!("Bearer {}", self.token));
         let result = match body {
@@ -131,13 +139,18 @@ impl Api {
         match result {
             Ok(resp) => resp.into_json().map_err(|e| format!("invalid response from {url}: {e}")),
             Err(ureq::Error::Status(status, resp)) => {
-                let body: Value = resp.into_json().unwrap_or(Value::Null);
-                let detail = body["error_description"].as_str().or(body["error"].as_str()).unwrap_or("request failed");
+                let body: Option<ErrorBody> = resp.into_json().ok();
+                let detail = body.map(|b| b.error_description.unwrap_or(b.error)).unwrap_or_else(|| "request failed".into());
                 Err(format!("{detail} (HTTP {status})"))
             }
             Err(e) => Err(format!("cannot reach {}: {e}", self.base)),
         }
     }
+}
+
+/// A request body as JSON (serde_json maps are sorted: the same bytes whatever the field order).
+fn body<T: Serialize>(request: &T) -> Value {
+    serde_json::to_value(request).unwrap_or_default()
 }
 
 fn main() -> ExitCode {
@@ -162,64 +175,126 @@ fn main() -> ExitCode {
 fn run(cli: &Cli, api: &Api) -> Result<(), String> {
     let json_out = cli.output == Output::Json;
     match &cli.command {
-        Command::Create { what } => {
-            let (path, label, name, body) = match what {
-                CreateWhat::User { name } => ("users", "User", name, json!({ "name": name })),
-                CreateWhat::Service(s) => {
-                    ("services", "Service", &s.name, json!({ "name": s.name, "upstream": s.upstream, "allowed_users": s.allow_users }))
-                }
-                CreateWhat::Credential(c) => {
-                    let scopes: Vec<&str> = c.scope.iter().flat_map(|s| s.split([' ', ','])).filter(|s| !s.is_empty()).collect();
-                    let mut body = json!({ "name": c.name, "user": c.user, "type": c.kind, "scopes": scopes });
-                    if let Some(e) = &c.expire_in {
-                        body["expire_in"] = e.as_str().into();
+        Command::Create { what } => match what {
+            CreateWhat::User { name } => {
+                let created: OneUser = api.call("POST", "users", Some(body(&NewUser { name: name.clone() })))?;
+                confirm_created(json_out, &created, "User", name);
+            }
+            CreateWhat::Service(s) => {
+                let new = NewService { allowed_users: s.allow_users.clone(), name: s.name.clone(), upstream: s.upstream.clone() };
+                let created: OneService = api.call("POST", "services", Some(body(&new)))?;
+                confirm_created(json_out, &created, "Service", &s.name);
+            }
+            CreateWhat::Credential(c) => {
+                let scopes = c.scope.iter().flat_map(|s| s.split([' ', ','])).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+                let new = NewCredential {
+                    expire_in: c.expire_in.clone(),
+                    name: c.name.clone(),
+                    scopes,
+                    kind: c.kind.clone(),
+                    user: c.user.clone(),
+                };
+                let created: CreatedCredential = api.call("POST", "credentials", Some(body(&new)))?;
+                confirm_created(json_out, &created, "Credential", &c.name);
+                if !json_out {
+                    if let Some(secret) = &created.client_secret {
+                        println!("Client ID: {}", created.client_id);
+                        println!("Client Secret: {secret}");
                     }
-                    ("credentials", "Credential", &c.name, body)
-                }
-            };
-            let created = api.call("POST", path, Some(body))?;
-            if json_out {
-                print_json(&created);
-            } else {
-                println!("{label} {name} successfully created");
-                if let Some(secret) = created["client_secret"].as_str() {
-                    println!("Client ID: {}", created["client_id"].as_str().unwrap_or(""));
-                    println!("Client Secret: {secret}");
-                }
-                if let Some(token) = created["access_token"].as_str() {
-                    println!("Access Token: {token}");
+                    if let Some(token) = &created.access_token {
+                        println!("Access Token: {token}");
+                    }
                 }
             }
-        }
+        },
         Command::Get { what } => {
             let (path, _, name) = what.parts();
-            let found = match name {
-                Some(n) => api.call("GET", &format!("{path}/{}", encode(n)), None)?,
-                None => api.call("GET", path, None)?,
+            let one = |n: &str| format!("{path}/{}", encode(n));
+            let table = match (what, name) {
+                (Kind::User { .. }, Some(n)) => show(json_out, &api.call::<OneUser>("GET", &one(n), None)?, |o| vec![user_row(&o.user)])?,
+                (Kind::User { .. }, None) => show(json_out, &api.call::<UserList>("GET", path, None)?, |l| l.users.iter().map(user_row).collect())?,
+                (Kind::Service { .. }, Some(n)) => {
+                    show(json_out, &api.call::<OneService>("GET", &one(n), None)?, |o| vec![service_row(&o.service)])?
+                }
+                (Kind::Service { .. }, None) => {
+                    show(json_out, &api.call::<ServiceList>("GET", path, None)?, |l| l.services.iter().map(service_row).collect())?
+                }
+                (Kind::Credential { .. }, Some(n)) => {
+                    show(json_out, &api.call::<OneCredential>("GET", &one(n), None)?, |o| vec![credential_row(&o.credential)])?
+                }
+                (Kind::Credential { .. }, None) => show(json_out, &api.call::<CredentialList>("GET", path, None)?, |l| {
+                    l.credentials.iter().map(credential_row).collect()
+                })?,
             };
-            if json_out {
-                print_json(&found);
-            } else {
-                let items: Vec<Value> = match name {
-                    Some(_) => found.as_object().and_then(|o| o.values().next().cloned()).into_iter().collect(),
-                    None => found[path].as_array().cloned().unwrap_or_default(),
-                };
-                print_table(path, &items);
+            if let Some(rows) = table {
+                print_table(path, &rows);
             }
         }
         Command::Keygen => unreachable!("handled before connecting"),
         Command::Delete { what } => {
             let (path, label, name) = what.parts();
             let name = name.ok_or_else(|| format!("delete needs the {} name", label.to_lowercase()))?;
-            let deleted = api.call("DELETE", &format!("{path}/{}", encode(name)), None)?;
-            if json_out {
-                print_json(&deleted);
-            } else {
+            let target = format!("{path}/{}", encode(name));
+            let printed = match what {
+                Kind::User { .. } => print_json_if(json_out, &api.call::<Deleted<DeletedUser>>("DELETE", &target, None)?),
+                Kind::Service { .. } => print_json_if(json_out, &api.call::<Deleted<DeletedService>>("DELETE", &target, None)?),
+                Kind::Credential { .. } => {
+                    print_json_if(json_out, &api.call::<Deleted<DeletedCredential>>("DELETE", &target, None)?)
+                }
+            };
+            if !printed {
                 println!("{label} {name} successfully deleted");
             }
         }
     }
     Ok(())
+}
+
+/// Prints a creation response as JSON, or the text confirmation.
+fn confirm_created<T: Serialize>(json_out: bool, created: &T, label: &str, name: &str) {
+    if json_out {
+        print_json(created);
+    } else {
+        println!("{label} {name} successfully created");
+    }
+}
+
+/// Prints a response as JSON, or returns its table rows for text output.
+fn show<T: Serialize>(json_out: bool, found: &T, rows: impl FnOnce(&T) -> Vec<Vec<String>>) -> Result<Option<Vec<Vec<String>>>, String> {
+    if json_out {
+        print_json(found);
+        return Ok(None);
+    }
+    Ok(Some(rows(found)))
+}
+
+fn print_json_if<T: Serialize>(json_out: bool, value: &T) -> bool {
+    if json_out {
+        print_json(value);
+    }
+    json_out
+}
+
+/// A list cell: `*` for an empty list (every user, every service), else comma-joined.
+fn list_cell(items: &[String]) -> String {
+    if items.is_empty() {
+        "*".into()
+    } else {
+        items.join(",")
+    }
+}
+
+fn user_row(u: &UserView) -> Vec<String> {
+    vec![u.name.clone(), u.enabled.to_string()]
+}
+
+fn service_row(s: &ServiceView) -> Vec<String> {
+    vec![s.name.clone(), s.upstream.clone(), list_cell(&s.allowed_users)]
+}
+
+fn credential_row(c: &CredentialView) -> Vec<String> {
+    let expires = c.expires_at.map_or_else(|| "-".to_owned(), format_unix);
+    vec![c.name.clone(), c.user.clone(), c.kind.clone(), c.client_id.clone(), list_cell(&c.scopes), expires]
 }
 
 /// Prints a fresh signing key: the secret seed, and the public half as published in the JWKS.
@@ -230,7 +305,7 @@ fn keygen(json_out: bool) -> ExitCode {
         eprintln!("Error: the operating system's random source is unavailable");
         return ExitCode::FAILURE;
     }
-    let key = isogate_core::token::SigningKey::from_seed(seed);
+    let key = isogate_core::keys::SigningKey::from_seed(seed);
     let jwk = key.verifying_key().to_jwk();
     let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(seed);
     if json_out {
@@ -243,29 +318,21 @@ fn keygen(json_out: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn print_json(v: &Value) {
+fn print_json<T: Serialize + ?Sized>(v: &T) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
-fn print_table(kind: &str, items: &[Value]) {
-    let columns: &[(&str, &str)] = match kind {
-        "users" => &[("NAME", "name"), ("ENABLED", "enabled")],
-        "services" => &[("NAME", "name"), ("UPSTREAM", "upstream"), ("ALLOWED USERS", "allowed_users")],
-        _ => &[("NAME", "name"), ("USER", "user"), ("TYPE", "type"), ("CLIENT ID", "client_id"), ("SCOPES", "scopes"), ("EXPIRES AT", "expires_at")],
+fn print_table(kind: &str, rows: &[Vec<String>]) {
+    let headers: &[&str] = match kind {
+        "users" => &["NAME", "ENABLED"],
+        "services" => &["NAME", "UPSTREAM", "ALLOWED USERS"],
+        _ => &["NAME", "USER", "TYPE", "CLIENT ID", "SCOPES", "EXPIRES AT"],
     };
-    let cell = |item: &Value, key: &str| match &item[key] {
-        Value::String(s) => s.clone(),
-        Value::Array(a) if a.is_empty() => "*".into(),
-        Value::Array(a) => a.iter().map(|v| v.as_str().unwrap_or("").to_owned()).collect::<Vec<_>>().join(","),
-        Value::Null => "-".into(),
-        Value::Number(n) if key == "expires_at" => format_unix(n.as_i64().unwrap_or(0)),
-        other => other.to_string(),
-    };
-    let rows: Vec<Vec<String>> = items.iter().map(|i| columns.iter().map(|(_, k)| cell(i, k)).collect()).collect();
-    let widths: Vec<usize> = columns.iter().enumerate().map(|(c, (h, _))| rows.iter().map(|r| r[c].len()).chain([h.len()]).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> =
+        headers.iter().enumerate().map(|(c, h)| rows.iter().map(|r| r[c].len()).chain([h.len()]).max().unwrap_or(0)).collect();
     let line = |cells: Vec<&str>| cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("   ").trim_end().to_owned();
-    println!("{}", line(columns.iter().map(|(h, _)| *h).collect()));
-    for r in &rows {
+    println!("{}", line(headers.to_vec()));
+    for r in rows {
         println!("{}", line(r.iter().map(String::as_str).collect()));
     }
 }
