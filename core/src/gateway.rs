@@ -165,6 +165,9 @@ impl GatewayCell {
 
     /// The gateway, or the step to answer with (503, with the [`Diagnostic::Config`] to log)
     /// when the settings do not make one.
+    // The error is a `Step` (large because of `NeedBody`) so the adapter answers it with the
+    // same code as every other step; it is built only when the settings are broken.
+    #[allow(clippy::result_large_err)]
     pub fn gateway(&self, settings: impl Fn(&str) -> Option<String>) -> Result<Rc<Gateway>, Step<'static>> {
         if let Some(gateway) = self.gateway.borrow().as_ref() {
             return Ok(gateway.clone());

@@ -10,7 +10,8 @@ fn rfc6749_4_4_client_credentials_issue_a_bearer_token() {
     let by_post = post_form(&client, None);
     let basic_header = basic(&client.client_id, &client.client_secret);
     // (how the client authenticates, form body, extra headers)
-    let cases: &[(&str, &str, Vec<(&str, &str)>)] = &[
+    type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>);
+    let cases: &[Case] = &[
         ("client_secret_post", &by_post, vec![]),
         ("client_secret_basic", "grant_type=client_credentials", vec![("authorization", &basic_header)]),
         // §2.3.1 allows client_id in the body alongside Basic if it is the same.

@@ -90,7 +90,8 @@ fn oversized_body_is_refused() {
 
 #[test]
 fn malformed_input_is_a_client_error_never_a_panic() {
-    let cases: &[(&[(&str, &str)], &[u8])] = &[
+    type Headers<'a> = &'a [(&'a str, &'a str)];
+    let cases: &[(Headers, &[u8])] = &[
         (&[FORM], b"grant_type=%zz"),
         (&[FORM], b"grant_type=%"),
         (&[FORM], b"grant_type=%4"),
