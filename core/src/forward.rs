@@ -164,8 +164,8 @@ pub enum Relay {
     /// The origin's status and (filtered) headers, and its body streamed through unless
     /// `with_body` is false (a `HEAD` request, `204`, `304`: RFC 9110 §6.4.1, no content).
     Pass { status: u16, headers: Vec<(String, String)>, with_body: bool },
-    /// The core's answer instead (502 or 504), and why, for the log (as a
-    /// [`crate::step::Diagnostic::Upstream`]).
+    /// The core's answer instead (502 or 504), and why, for the log (as the step module's
+    /// `Diagnostic::Upstream`).
     Replace { response: Response, diagnostic: UpstreamFailure },
 }
 

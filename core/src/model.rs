@@ -1,6 +1,7 @@
 //! The records the gateway keeps: users, services, credentials, as the store reads and writes
 //! them, and the validation of their names and upstream URLs.
 
+pub use crate::scope::is_valid_service_name;
 use crate::scope::ScopeSet;
 use crate::secret::SecretHash;
 use std::fmt;
@@ -81,16 +82,6 @@ impl CredentialStatus {
     pub fn is_live(&self, now: i64) -> bool {
         self.credential.enabled && self.user_enabled && self.credential.expires_at.is_none_or(|exp| now < exp)
     }
-}
-
-/// Services are DNS labels: lower-case letters, digits and inner hyphens, at most 63 bytes.
-pub fn is_valid_service_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[0] != b'-'
-        && b[b.len() - 1] != b'-'
 }
 
 /// User and credential names: a letter or digit, then letters, digits, `.`, `_`, `-`; at most 64.

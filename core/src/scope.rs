@@ -3,9 +3,20 @@
 //! The syntax is Octelium's: `service:<name>` for one service, `service:*` for all of them.
 //! A credential carries a ceiling (its `--scope` list, empty meaning no limit); a token request
 //! may only narrow it; a token's scope is what the service check reads (parsed once, when the
-//! token is verified: see [`crate::verify::VerifiedToken`]).
+//! token is verified, and cached with it: `verify::VerifiedToken`).
 
 use std::fmt;
+
+/// Services are DNS labels: lower-case letters, digits and inner hyphens, at most 63 bytes
+/// (RFC 1035 §2.3.1, lower-case only). A service's name is what its scope names.
+pub fn is_valid_service_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
 
 /// One scope value.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -36,7 +47,7 @@ impl Scope {
         }
         match token.strip_prefix("service:") {
             Some("*") => Ok(Scope::AllServices),
-            Some(name) if crate::model::is_valid_service_name(name) => Ok(Scope::Service(name.to_owned())),
+            Some(name) if is_valid_service_name(name) => Ok(Scope::Service(name.to_owned())),
             _ => Err(InvalidScope(format!("unknown scope {token:?}; use service:<name> or service:*"))),
         }
     }

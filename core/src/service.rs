@@ -18,6 +18,7 @@ use crate::keys::Ed25519;
 use crate::model::{CredentialStatus, Service};
 use crate::scope::ScopeSet;
 use crate::store::Store;
+use crate::token::expiry_cutoff;
 use crate::token_request::form_urldecode;
 use crate::verify::Verifier;
 use std::collections::HashSet;
@@ -58,7 +59,7 @@ impl ServiceCaches {
         if let Some(hit) = self.revoked.get(REVOKED_SET_KEY, now.unix_ms()) {
             return Ok(hit);
         }
-        let ids: HashSet<String> = Store::new(db).revoked_token_ids(now.unix_secs()).await?.into_iter().collect();
+        let ids: HashSet<String> = Store::new(db).revoked_token_ids(expiry_cutoff(now)).await?.into_iter().collect();
         let ids = Rc::new(ids);
         self.revoked.put(REVOKED_SET_KEY, ids.clone(), now.unix_ms());
         Ok(ids)

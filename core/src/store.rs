@@ -8,7 +8,6 @@ use crate::error::StoreError;
 use crate::model::{Credential, CredentialKind, CredentialStatus, Service, User};
 use crate::scope::ScopeSet;
 use crate::secret::SecretHash;
-use crate::token::CLOCK_LEEWAY_SECS;
 
 /// The migrations, in order, for runtimes that apply them themselves (Spin, tests).
 pub const MIGRATIONS: &[(&str, &str)] = &[
@@ -67,48 +66,7 @@ pub enum Inserted {
     AlreadyExists,
 }
 
-/// Every statement the gateway runs, by name: what [`Store`] sends, and what a fake database
-/// (the bench's `CannedDb`) matches exactly.
-pub mod sql {
-    macro_rules! credential_columns {
-        () => {
-            "c.client_id, c.name, c.user_name, c.kind, c.secret_hash, c.scopes, c.expires_at, c.enabled, c.created_at"
-        };
-    }
-
-    /// Whether the schema is there: the number of the four tables that exist.
-    pub const SCHEMA_TABLES: &str = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' \
-        AND name IN ('users', 'services', 'credentials', 'revoked_tokens')";
-    pub const USER: &str = "SELECT name, enabled, created_at FROM users WHERE name = ?1";
-    pub const USERS: &str = "SELECT name, enabled, created_at FROM users ORDER BY name";
-    pub const INSERT_USER: &str = "INSERT OR IGNORE INTO users (name, enabled, created_at) VALUES (?1, ?2, ?3)";
-    pub const DELETE_USER_CREDENTIALS: &str = "DELETE FROM credentials WHERE user_name = ?1";
-    pub const DELETE_USER: &str = "DELETE FROM users WHERE name = ?1";
-    pub const SERVICE: &str = "SELECT name, upstream, allowed_users, created_at FROM services WHERE name = ?1";
-    pub const SERVICES: &str = "SELECT name, upstream, allowed_users, created_at FROM services ORDER BY name";
-    pub const INSERT_SERVICE: &str =
-        "INSERT OR IGNORE INTO services (name, upstream, allowed_users, created_at) VALUES (?1, ?2, ?3, ?4)";
-    pub const DELETE_SERVICE: &str = "DELETE FROM services WHERE name = ?1";
-    /// A credential with its user's `enabled`, by client id: the token endpoint's one read.
-    pub const CREDENTIAL_STATUS: &str = concat!(
-        "SELECT ",
-        credential_columns!(),
-        ", u.enabled FROM credentials c JOIN users u ON u.name = c.user_name WHERE c.client_id = ?1"
-    );
-    pub const CREDENTIAL_BY_NAME: &str = concat!("SELECT ", credential_columns!(), " FROM credentials c WHERE c.name = ?1");
-    pub const CREDENTIALS: &str = concat!("SELECT ", credential_columns!(), " FROM credentials c ORDER BY c.name");
-    pub const CREDENTIALS_OF_USER: &str =
-        concat!("SELECT ", credential_columns!(), " FROM credentials c WHERE c.user_name = ?1 ORDER BY c.name");
-    pub const INSERT_CREDENTIAL: &str = "INSERT OR IGNORE INTO credentials (client_id, name, user_name, kind, \
-        secret_hash, scopes, expires_at, enabled, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-    pub const DELETE_CREDENTIAL: &str = "DELETE FROM credentials WHERE name = ?1";
-    pub const PRUNE_REVOKED_TOKENS: &str = "DELETE FROM revoked_tokens WHERE expires_at < ?1";
-    pub const INSERT_REVOKED_TOKEN: &str =
-        "INSERT OR IGNORE INTO revoked_tokens (jti, client_id, expires_at) VALUES (?1, ?2, ?3)";
-    /// Ids of revoked tokens that could still pass the expiry check: the service path's set.
-    pub const REVOKED_TOKEN_IDS: &str = "SELECT jti FROM revoked_tokens WHERE expires_at >= ?1";
-    pub const IS_TOKEN_REVOKED: &str = "SELECT 1 FROM revoked_tokens WHERE jti = ?1";
-}
+pub mod sql;
 
 /// Every query the gateway makes.
 pub struct Store<'a, D: SqlDb> {
@@ -220,20 +178,22 @@ impl<'a, D: SqlDb> Store<'a, D> {
         Ok(inserted(self.db.execute(sql::INSERT_CREDENTIAL, &credential_row(c)).await?))
     }
 
-    /// Records an access token as revoked until `expires_at`, pruning rows of tokens that have
-    /// expired since (they would be refused anyway).
-    pub async fn revoke_token(&self, jti: &str, client_id: &str, expires_at: i64, now: i64) -> Result<(), StoreError> {
+    /// Records an access token as revoked until `expires_at`, pruning rows of tokens whose
+    /// `exp` is before `refused_before` (they would be refused anyway; see
+    /// `token::expiry_cutoff`).
+    pub async fn revoke_token(&self, jti: &str, client_id: &str, expires_at: i64, refused_before: i64) -> Result<(), StoreError> {
         self.db
             .execute_batch(&[
-                (sql::PRUNE_REVOKED_TOKENS, vec![(now - CLOCK_LEEWAY_SECS).into()]),
+                (sql::PRUNE_REVOKED_TOKENS, vec![refused_before.into()]),
                 (sql::INSERT_REVOKED_TOKEN, vec![jti.into(), client_id.into(), expires_at.into()]),
             ])
             .await
     }
 
-    /// Ids of revoked tokens that could still pass the expiry check at `now`.
-    pub async fn revoked_token_ids(&self, now: i64) -> Result<Vec<String>, StoreError> {
-        let rows = self.db.query(sql::REVOKED_TOKEN_IDS, &[(now - CLOCK_LEEWAY_SECS).into()]).await?;
+    /// Ids of revoked tokens that could still pass the expiry check: `exp` not before
+    /// `refused_before` (see `token::expiry_cutoff`).
+    pub async fn revoked_token_ids(&self, refused_before: i64) -> Result<Vec<String>, StoreError> {
+        let rows = self.db.query(sql::REVOKED_TOKEN_IDS, &[refused_before.into()]).await?;
         rows.iter().map(|r| text(r, 0)).collect()
     }
 

@@ -1,8 +1,8 @@
 //! Access tokens on the wire: JWTs per RFC 9068 (`typ: at+jwt`), signed with Ed25519
 //! (RFC 8037 `EdDSA`) under a `kid` that is the key's RFC 7638 thumbprint.
 //!
-//! Only encoding and decoding live here, and pure checks: [`crate::mint::Minter`] is the one
-//! way to sign a token and [`crate::verify::Verifier`] the one way to accept one.
+//! Only encoding and decoding live here, and pure checks: `mint::Minter` is the one way to
+//! sign a token and `verify::Verifier` the one way to accept one.
 
 use crate::capability::Now;
 use crate::keys::{KeySet, SigningKey, VerifyingKey};
@@ -203,6 +203,12 @@ pub fn parse_access_token<'a>(token: &'a str, keys: &'a KeySet) -> Result<Signed
     let signature = B64URL.decode(s64).map_err(|_| TokenInvalid::Malformed)?;
     let signature: [u8; 64] = signature.try_into().map_err(|_| TokenInvalid::Malformed)?;
     Ok(SignedToken { key, signature, signed: &token[..h64.len() + 1 + c64.len()], claims_b64: c64 })
+}
+
+/// The `exp` below which a token is refused at `now` whatever the leeway: what revocation
+/// records need to be kept for (a revoked token is dropped from the set once it expired).
+pub fn expiry_cutoff(now: Now) -> i64 {
+    now.unix_secs() - CLOCK_LEEWAY_SECS
 }
 
 /// `exp`, `nbf` and `iat` against `now` (RFC 7519 §4.1.4, §4.1.5), with [`CLOCK_LEEWAY_SECS`]

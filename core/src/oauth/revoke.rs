@@ -6,6 +6,7 @@ use crate::http::{RequestHead, Response};
 use crate::oauth::client_auth::authenticate_client;
 use crate::service::ServiceCaches;
 use crate::store::Store;
+use crate::token::expiry_cutoff;
 use crate::token_request::{parse_client_request, ClientRequest};
 use crate::verify::Verifier;
 
@@ -30,7 +31,7 @@ pub async fn revocation_endpoint<D: SqlDb, E: Ed25519>(
         if claims.client_id != status.credential.client_id {
             return Err(TokenError::UnauthorizedClient("a client may revoke only its own tokens".into()));
         }
-        Store::new(caps.db).revoke_token(&claims.jti, &claims.client_id, claims.exp, now.unix_secs()).await?;
+        Store::new(caps.db).revoke_token(&claims.jti, &claims.client_id, claims.exp, expiry_cutoff(now)).await?;
         caches.revoked_changed();
     }
     Ok(Response::new(200).no_store())

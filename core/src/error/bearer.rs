@@ -1,0 +1,91 @@
+//! RFC 6750 §3 refusals on service hosts.
+
+use super::{quote_safe, ErrorBody, StoreError};
+use crate::http::Response;
+use std::error::Error;
+use std::fmt;
+
+/// Service-side refusals (RFC 6750 §3, §3.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BearerError {
+    /// No credential at all: 401 with a bare challenge (§3.1: no error code).
+    Missing,
+    /// `invalid_request`, 400: the credential was sent in a way that is not accepted.
+    InvalidRequest(String),
+    /// `invalid_token`, 401: malformed, badly signed, expired or revoked.
+    InvalidToken(String),
+    /// `insufficient_scope`, 403: valid token, but its scope or the service's policy refuses.
+    InsufficientScope { description: String, scope: String },
+    /// 404: no such service.
+    UnknownService,
+    /// 503: storage unavailable.
+    Unavailable(StoreError),
+}
+
+impl BearerError {
+    pub fn invalid_token(d: impl Into<String>) -> Self {
+        BearerError::InvalidToken(d.into())
+    }
+
+    fn parts(&self) -> (u16, &'static str, &str) {
+        match self {
+            BearerError::Missing => (401, "unauthorized", "an access token is required"),
+            BearerError::InvalidRequest(d) => (400, "invalid_request", d),
+            BearerError::InvalidToken(d) => (401, "invalid_token", d),
+            BearerError::InsufficientScope { description, .. } => (403, "insufficient_scope", description),
+            BearerError::UnknownService => (404, "not_found", "no such service"),
+            BearerError::Unavailable(_) => (503, "temporarily_unavailable", "try again shortly"),
+        }
+    }
+
+    pub fn to_response(&self, realm: &str) -> Response {
+        let (status, code, description) = self.parts();
+        // §3: the challenge repeats the error code (none for a missing token, §3.1), with
+        // values restricted to what a quoted-string may hold.
+        let challenge = match self {
+            BearerError::Missing => Some(format!("Bearer realm=\"{realm}\"")),
+            BearerError::InvalidRequest(_) | BearerError::InvalidToken(_) => Some(format!(
+                "Bearer realm=\"{realm}\", error=\"{code}\", error_description=\"{}\"",
+                quote_safe(description)
+            )),
+            BearerError::InsufficientScope { scope, .. } => Some(format!(
+                "Bearer realm=\"{realm}\", error=\"{code}\", error_description=\"{}\", scope=\"{}\"",
+                quote_safe(description),
+                quote_safe(scope)
+            )),
+            BearerError::UnknownService | BearerError::Unavailable(_) => None,
+        };
+        let scope = match self {
+            BearerError::InsufficientScope { scope, .. } => Some(scope.clone()),
+            _ => None,
+        };
+        let body = ErrorBody { error: code.to_owned(), error_description: Some(description.to_owned()), scope };
+        let resp = Response::json(status, &body).with_header("cache-control", "no-store");
+        match challenge {
+            Some(c) => resp.with_header("www-authenticate", c),
+            None => resp,
+        }
+    }
+}
+
+impl fmt::Display for BearerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (_, code, description) = self.parts();
+        write!(f, "{code}: {description}")
+    }
+}
+
+impl Error for BearerError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            BearerError::Unavailable(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<StoreError> for BearerError {
+    fn from(e: StoreError) -> Self {
+        BearerError::Unavailable(e)
+    }
+}
