@@ -12,8 +12,9 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use isogate_core::admin::api::{
-    CreatedCredential, CredentialList, CredentialView, Deleted, DeletedCredential, DeletedService, DeletedUser, ErrorBody, NewCredential,
-    NewService, NewUser, OneCredential, OneService, OneUser, ServiceList, ServiceView, UserList, UserView,
+    CreatedCredential, CredentialList, CredentialView, Deleted, DeletedCredential, DeletedService,
+    DeletedUser, ErrorBody, NewCredential, NewService, NewUser, OneCredential, OneService, OneUser,
+    ServiceList, ServiceView, UserList, UserView,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -21,13 +22,27 @@ use serde_json::{json, Value};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "isogate", version, about = "Manage users, services and credentials of an Isogate deployment")]
+#[command(
+    name = "isogate",
+    version,
+    about = "Manage users, services and credentials of an Isogate deployment"
+)]
 struct Cli {
     /// The deployment's root URL.
-    #[arg(long, global = true, env = "ISOGATE_SERVER", default_value = "http://localhost:8787")]
+    #[arg(
+        long,
+        global = true,
+        env = "ISOGATE_SERVER",
+        default_value = "http://localhost:8787"
+    )]
     server: String,
     /// The admin credential (ISOGATE_ADMIN_TOKEN of the deployment).
-    #[arg(long, global = true, env = "ISOGATE_ADMIN_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "ISOGATE_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
     token: Option<String>,
     /// Output format.
     #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Output::Text)]
@@ -129,18 +144,30 @@ struct Api {
 impl Api {
     /// One admin API call: the request body and the response are the core's wire types
     /// (`isogate_core::admin::api`), so the CLI cannot drift from the server's schema.
-    fn call<T: DeserializeOwned>(&self, method: &str, path: &str, body: Option<Value>) -> Result<T, String> {
+    fn call<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<T, String> {
         let url = format!("{}/admin/v1/{path}", self.base.trim_end_matches('/'));
-        let req = self.agent.request(method, &url).set("authorization", &format!("Bearer {}", self.token));
+        let req = self
+            .agent
+            .request(method, &url)
+            .set("authorization", &format!("Bearer {}", self.token));
         let result = match body {
             Some(b) => req.send_json(b),
             None => req.call(),
         };
         match result {
-            Ok(resp) => resp.into_json().map_err(|e| format!("invalid response from {url}: {e}")),
+            Ok(resp) => resp
+                .into_json()
+                .map_err(|e| format!("invalid response from {url}: {e}")),
             Err(ureq::Error::Status(status, resp)) => {
                 let body: Option<ErrorBody> = resp.into_json().ok();
-                let detail = body.map(|b| b.error_description.unwrap_or(b.error)).unwrap_or_else(|| "request failed".into());
+                let detail = body
+                    .map(|b| b.error_description.unwrap_or(b.error))
+                    .unwrap_or_else(|| "request failed".into());
                 Err(format!("{detail} (HTTP {status})"))
             }
             Err(e) => Err(format!("cannot reach {}: {e}", self.base)),
@@ -162,7 +189,13 @@ fn main() -> ExitCode {
         eprintln!("Error: no admin credential: pass --token or set ISOGATE_ADMIN_TOKEN");
         return ExitCode::from(2);
     };
-    let api = Api { base: cli.server.clone(), token, agent: ureq::AgentBuilder::new().timeout(std::time::Duration::from_secs(30)).build() };
+    let api = Api {
+        base: cli.server.clone(),
+        token,
+        agent: ureq::AgentBuilder::new()
+            .timeout(std::time::Duration::from_secs(30))
+            .build(),
+    };
     match run(&cli, &api) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -177,16 +210,27 @@ fn run(cli: &Cli, api: &Api) -> Result<(), String> {
     match &cli.command {
         Command::Create { what } => match what {
             CreateWhat::User { name } => {
-                let created: OneUser = api.call("POST", "users", Some(body(&NewUser { name: name.clone() })))?;
+                let created: OneUser =
+                    api.call("POST", "users", Some(body(&NewUser { name: name.clone() })))?;
                 confirm_created(json_out, &created, "User", name);
             }
             CreateWhat::Service(s) => {
-                let new = NewService { allowed_users: s.allow_users.clone(), name: s.name.clone(), upstream: s.upstream.clone() };
+                let new = NewService {
+                    allowed_users: s.allow_users.clone(),
+                    name: s.name.clone(),
+                    upstream: s.upstream.clone(),
+                };
                 let created: OneService = api.call("POST", "services", Some(body(&new)))?;
                 confirm_created(json_out, &created, "Service", &s.name);
             }
             CreateWhat::Credential(c) => {
-                let scopes = c.scope.iter().flat_map(|s| s.split([' ', ','])).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+                let scopes = c
+                    .scope
+                    .iter()
+                    .flat_map(|s| s.split([' ', ',']))
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
                 let new = NewCredential {
                     expire_in: c.expire_in.clone(),
                     name: c.name.clone(),
@@ -194,7 +238,8 @@ fn run(cli: &Cli, api: &Api) -> Result<(), String> {
                     kind: c.kind.clone(),
                     user: c.user.clone(),
                 };
-                let created: CreatedCredential = api.call("POST", "credentials", Some(body(&new)))?;
+                let created: CreatedCredential =
+                    api.call("POST", "credentials", Some(body(&new)))?;
                 confirm_created(json_out, &created, "Credential", &c.name);
                 if !json_out {
                     if let Some(secret) = &created.client_secret {
@@ -211,20 +256,36 @@ fn run(cli: &Cli, api: &Api) -> Result<(), String> {
             let (path, _, name) = what.parts();
             let one = |n: &str| format!("{path}/{}", encode(n));
             let table = match (what, name) {
-                (Kind::User { .. }, Some(n)) => show(json_out, &api.call::<OneUser>("GET", &one(n), None)?, |o| vec![user_row(&o.user)])?,
-                (Kind::User { .. }, None) => show(json_out, &api.call::<UserList>("GET", path, None)?, |l| l.users.iter().map(user_row).collect())?,
-                (Kind::Service { .. }, Some(n)) => {
-                    show(json_out, &api.call::<OneService>("GET", &one(n), None)?, |o| vec![service_row(&o.service)])?
+                (Kind::User { .. }, Some(n)) => {
+                    show(json_out, &api.call::<OneUser>("GET", &one(n), None)?, |o| {
+                        vec![user_row(&o.user)]
+                    })?
                 }
-                (Kind::Service { .. }, None) => {
-                    show(json_out, &api.call::<ServiceList>("GET", path, None)?, |l| l.services.iter().map(service_row).collect())?
+                (Kind::User { .. }, None) => {
+                    show(json_out, &api.call::<UserList>("GET", path, None)?, |l| {
+                        l.users.iter().map(user_row).collect()
+                    })?
                 }
-                (Kind::Credential { .. }, Some(n)) => {
-                    show(json_out, &api.call::<OneCredential>("GET", &one(n), None)?, |o| vec![credential_row(&o.credential)])?
-                }
-                (Kind::Credential { .. }, None) => show(json_out, &api.call::<CredentialList>("GET", path, None)?, |l| {
-                    l.credentials.iter().map(credential_row).collect()
-                })?,
+                (Kind::Service { .. }, Some(n)) => show(
+                    json_out,
+                    &api.call::<OneService>("GET", &one(n), None)?,
+                    |o| vec![service_row(&o.service)],
+                )?,
+                (Kind::Service { .. }, None) => show(
+                    json_out,
+                    &api.call::<ServiceList>("GET", path, None)?,
+                    |l| l.services.iter().map(service_row).collect(),
+                )?,
+                (Kind::Credential { .. }, Some(n)) => show(
+                    json_out,
+                    &api.call::<OneCredential>("GET", &one(n), None)?,
+                    |o| vec![credential_row(&o.credential)],
+                )?,
+                (Kind::Credential { .. }, None) => show(
+                    json_out,
+                    &api.call::<CredentialList>("GET", path, None)?,
+                    |l| l.credentials.iter().map(credential_row).collect(),
+                )?,
             };
             if let Some(rows) = table {
                 print_table(path, &rows);
@@ -233,14 +294,22 @@ fn run(cli: &Cli, api: &Api) -> Result<(), String> {
         Command::Keygen => unreachable!("handled before connecting"),
         Command::Delete { what } => {
             let (path, label, name) = what.parts();
-            let name = name.ok_or_else(|| format!("delete needs the {} name", label.to_lowercase()))?;
+            let name =
+                name.ok_or_else(|| format!("delete needs the {} name", label.to_lowercase()))?;
             let target = format!("{path}/{}", encode(name));
             let printed = match what {
-                Kind::User { .. } => print_json_if(json_out, &api.call::<Deleted<DeletedUser>>("DELETE", &target, None)?),
-                Kind::Service { .. } => print_json_if(json_out, &api.call::<Deleted<DeletedService>>("DELETE", &target, None)?),
-                Kind::Credential { .. } => {
-                    print_json_if(json_out, &api.call::<Deleted<DeletedCredential>>("DELETE", &target, None)?)
-                }
+                Kind::User { .. } => print_json_if(
+                    json_out,
+                    &api.call::<Deleted<DeletedUser>>("DELETE", &target, None)?,
+                ),
+                Kind::Service { .. } => print_json_if(
+                    json_out,
+                    &api.call::<Deleted<DeletedService>>("DELETE", &target, None)?,
+                ),
+                Kind::Credential { .. } => print_json_if(
+                    json_out,
+                    &api.call::<Deleted<DeletedCredential>>("DELETE", &target, None)?,
+                ),
             };
             if !printed {
                 println!("{label} {name} successfully deleted");
@@ -260,7 +329,11 @@ fn confirm_created<T: Serialize>(json_out: bool, created: &T, label: &str, name:
 }
 
 /// Prints a response as JSON, or returns its table rows for text output.
-fn show<T: Serialize>(json_out: bool, found: &T, rows: impl FnOnce(&T) -> Vec<Vec<String>>) -> Result<Option<Vec<Vec<String>>>, String> {
+fn show<T: Serialize>(
+    json_out: bool,
+    found: &T,
+    rows: impl FnOnce(&T) -> Vec<Vec<String>>,
+) -> Result<Option<Vec<Vec<String>>>, String> {
     if json_out {
         print_json(found);
         return Ok(None);
@@ -289,12 +362,23 @@ fn user_row(u: &UserView) -> Vec<String> {
 }
 
 fn service_row(s: &ServiceView) -> Vec<String> {
-    vec![s.name.clone(), s.upstream.clone(), list_cell(&s.allowed_users)]
+    vec![
+        s.name.clone(),
+        s.upstream.clone(),
+        list_cell(&s.allowed_users),
+    ]
 }
 
 fn credential_row(c: &CredentialView) -> Vec<String> {
     let expires = c.expires_at.map_or_else(|| "-".to_owned(), format_unix);
-    vec![c.name.clone(), c.user.clone(), c.kind.clone(), c.client_id.clone(), list_cell(&c.scopes), expires]
+    vec![
+        c.name.clone(),
+        c.user.clone(),
+        c.kind.clone(),
+        c.client_id.clone(),
+        list_cell(&c.scopes),
+        expires,
+    ]
 }
 
 /// Prints a fresh signing key: the secret seed, and the public half as published in the JWKS.
@@ -312,7 +396,10 @@ fn keygen(json_out: bool) -> ExitCode {
         print_json(&json!({ "signing_key": secret, "public_key": jwk["x"], "kid": jwk["kid"] }));
     } else {
         println!("Signing key (secret, for ISOGATE_SIGNING_KEY): {secret}");
-        println!("Public key (for ISOGATE_EXTRA_PUBLIC_KEYS): {}", jwk["x"].as_str().unwrap_or(""));
+        println!(
+            "Public key (for ISOGATE_EXTRA_PUBLIC_KEYS): {}",
+            jwk["x"].as_str().unwrap_or("")
+        );
         println!("Key ID: {}", jwk["kid"].as_str().unwrap_or(""));
     }
     ExitCode::SUCCESS
@@ -328,9 +415,27 @@ fn print_table(kind: &str, rows: &[Vec<String>]) {
         "services" => &["NAME", "UPSTREAM", "ALLOWED USERS"],
         _ => &["NAME", "USER", "TYPE", "CLIENT ID", "SCOPES", "EXPIRES AT"],
     };
-    let widths: Vec<usize> =
-        headers.iter().enumerate().map(|(c, h)| rows.iter().map(|r| r[c].len()).chain([h.len()]).max().unwrap_or(0)).collect();
-    let line = |cells: Vec<&str>| cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect::<Vec<_>>().join("   ").trim_end().to_owned();
+    let widths: Vec<usize> = headers
+        .iter()
+        .enumerate()
+        .map(|(c, h)| {
+            rows.iter()
+                .map(|r| r[c].len())
+                .chain([h.len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<&str>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("   ")
+            .trim_end()
+            .to_owned()
+    };
     println!("{}", line(headers.to_vec()));
     for r in rows {
         println!("{}", line(r.iter().map(String::as_str).collect()));
@@ -350,13 +455,24 @@ fn format_unix(secs: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Names are restricted to URL-safe characters by the server; encode anything else anyway.
 fn encode(name: &str) -> String {
     name.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_') { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }
 

@@ -28,14 +28,18 @@ pub struct TtlCache<V> {
 
 impl<V: Clone> TtlCache<V> {
     pub fn new(ttl_ms: u64) -> Self {
-        TtlCache { ttl_ms, entries: RefCell::new(HashMap::new()) }
+        TtlCache {
+            ttl_ms,
+            entries: RefCell::new(HashMap::new()),
+        }
     }
 
     /// The cached value, if fresh at `now_ms`.
     pub fn get(&self, key: &str, now_ms: u64) -> Option<V> {
         let entries = self.entries.borrow();
         let (value, stored_at) = entries.get(key)?;
-        (now_ms < stored_at.saturating_add(self.ttl_ms) && now_ms >= *stored_at).then(|| value.clone())
+        (now_ms < stored_at.saturating_add(self.ttl_ms) && now_ms >= *stored_at)
+            .then(|| value.clone())
     }
 
     pub fn put(&self, key: &str, value: V, now_ms: u64) {

@@ -36,7 +36,10 @@ impl fmt::Debug for GatewayConfig {
             .field("issuer", &self.issuer)
             .field("token_ttl_secs", &self.token_ttl_secs)
             .field("cache_ttl_ms", &self.cache_ttl_ms)
-            .field("admin_token", &self.admin_token.as_ref().map(|_| "[redacted]"))
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "[redacted]"),
+            )
             .field("upstream_timeout_ms", &self.upstream_timeout_ms)
             .finish()
     }
@@ -48,7 +51,11 @@ impl GatewayConfig {
     pub fn for_domain(domain: &str) -> GatewayConfig {
         let domain = domain.trim().trim_end_matches('/').to_ascii_lowercase();
         let host = domain.split(':').next().unwrap_or("");
-        let scheme = if host == "localhost" || host == "127.0.0.1" { "http" } else { "https" };
+        let scheme = if host == "localhost" || host == "127.0.0.1" {
+            "http"
+        } else {
+            "https"
+        };
         GatewayConfig {
             issuer: format!("{scheme}://{domain}"),
             domain,
@@ -69,16 +76,24 @@ pub enum ConfigError {
     /// A millisecond setting is not a number.
     NotMilliseconds(&'static str),
     /// A duration setting does not parse.
-    Duration { setting: &'static str, source: DurationError },
+    Duration {
+        setting: &'static str,
+        source: DurationError,
+    },
     /// A key setting does not hold a key.
-    Key { setting: &'static str, source: KeyError },
+    Key {
+        setting: &'static str,
+        source: KeyError,
+    },
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConfigError::Missing(name) => write!(f, "{name} is not set"),
-            ConfigError::NotMilliseconds(name) => write!(f, "{name} must be a number of milliseconds"),
+            ConfigError::NotMilliseconds(name) => {
+                write!(f, "{name} must be a number of milliseconds")
+            }
             ConfigError::Duration { setting, source } => write!(f, "{setting}: {source}"),
             ConfigError::Key { setting, source } => write!(f, "{setting}: {source}"),
         }
@@ -116,34 +131,54 @@ pub struct GatewaySettings {
 /// - `ISOGATE_EXTRA_PUBLIC_KEYS`: comma-separated JWK `x` values of other signing keys,
 ///   published in the JWKS and accepted: the next key before it becomes current (so resource
 ///   servers caching the JWKS know it in time), and retired keys until their tokens expire.
-pub fn gateway_settings(setting: impl Fn(&str) -> Option<String>) -> Result<GatewaySettings, ConfigError> {
-    let get = |name: &str| setting(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+pub fn gateway_settings(
+    setting: impl Fn(&str) -> Option<String>,
+) -> Result<GatewaySettings, ConfigError> {
+    let get = |name: &str| {
+        setting(name)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
     let domain = get("ISOGATE_DOMAIN").ok_or(ConfigError::Missing("ISOGATE_DOMAIN"))?;
     let mut config = GatewayConfig::for_domain(&domain);
     if let Some(issuer) = get("ISOGATE_ISSUER") {
         config.issuer = issuer.trim_end_matches('/').to_owned();
     }
     if let Some(ttl) = get("ISOGATE_TOKEN_TTL") {
-        config.token_ttl_secs =
-            parse_duration(&ttl).map_err(|source| ConfigError::Duration { setting: "ISOGATE_TOKEN_TTL", source })?;
+        config.token_ttl_secs = parse_duration(&ttl).map_err(|source| ConfigError::Duration {
+            setting: "ISOGATE_TOKEN_TTL",
+            source,
+        })?;
     }
     let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
-        get(name).map_or(Ok(default), |v| v.parse().map_err(|_| ConfigError::NotMilliseconds(name)))
+        get(name).map_or(Ok(default), |v| {
+            v.parse().map_err(|_| ConfigError::NotMilliseconds(name))
+        })
     };
     config.cache_ttl_ms = number("ISOGATE_CACHE_TTL_MS", DEFAULT_CACHE_TTL_MS)?;
-    config.upstream_timeout_ms = number("ISOGATE_UPSTREAM_TIMEOUT_MS", DEFAULT_UPSTREAM_TIMEOUT_MS)?;
+    config.upstream_timeout_ms =
+        number("ISOGATE_UPSTREAM_TIMEOUT_MS", DEFAULT_UPSTREAM_TIMEOUT_MS)?;
     config.admin_token = get("ISOGATE_ADMIN_TOKEN");
     let seed = get("ISOGATE_SIGNING_KEY").ok_or(ConfigError::Missing("ISOGATE_SIGNING_KEY"))?;
-    let signing_key = SigningKey::from_base64_seed(&seed)
-        .map_err(|source| ConfigError::Key { setting: "ISOGATE_SIGNING_KEY", source })?;
+    let signing_key = SigningKey::from_base64_seed(&seed).map_err(|source| ConfigError::Key {
+        setting: "ISOGATE_SIGNING_KEY",
+        source,
+    })?;
     let extra_keys = get("ISOGATE_EXTRA_PUBLIC_KEYS")
         .unwrap_or_default()
         .split(',')
         .filter(|x| !x.trim().is_empty())
         .map(VerifyingKey::from_jwk_x)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|source| ConfigError::Key { setting: "ISOGATE_EXTRA_PUBLIC_KEYS", source })?;
-    Ok(GatewaySettings { config, signing_key, extra_keys })
+        .map_err(|source| ConfigError::Key {
+            setting: "ISOGATE_EXTRA_PUBLIC_KEYS",
+            source,
+        })?;
+    Ok(GatewaySettings {
+        config,
+        signing_key,
+        extra_keys,
+    })
 }
 
 /// Why a duration did not parse. Carries the text (durations are not secrets).
@@ -158,8 +193,12 @@ pub enum DurationError {
 impl fmt::Display for DurationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DurationError::Invalid(s) => write!(f, "invalid duration {s:?}; use e.g. 3600s, 90m, 12h, 30d"),
-            DurationError::OutOfRange(s) => write!(f, "duration {s:?} must be between 1s and 10 years"),
+            DurationError::Invalid(s) => {
+                write!(f, "invalid duration {s:?}; use e.g. 3600s, 90m, 12h, 30d")
+            }
+            DurationError::OutOfRange(s) => {
+                write!(f, "duration {s:?} must be between 1s and 10 years")
+            }
         }
     }
 }
@@ -202,13 +241,25 @@ mod tests {
         assert_eq!(parse_duration("90m"), Ok(5400));
         assert_eq!(parse_duration("45s"), Ok(45));
         assert_eq!(parse_duration("3600"), Ok(3600));
-        for bad in ["", "d", "-5d", "0s", "5y", "99999999999999999999d", "1.5h", "20000d"] {
+        for bad in [
+            "",
+            "d",
+            "-5d",
+            "0s",
+            "5y",
+            "99999999999999999999d",
+            "1.5h",
+            "20000d",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad}");
         }
     }
 
     fn settings(pairs: &[(&str, &str)]) -> Result<GatewaySettings, ConfigError> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         gateway_settings(|name| map.get(name).cloned())
     }
 
@@ -218,9 +269,25 @@ mod tests {
     fn settings_errors_name_the_setting_never_its_value() {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[], "ISOGATE_DOMAIN is not set"),
-            (&[("ISOGATE_DOMAIN", "example.com")], "ISOGATE_SIGNING_KEY is not set"),
-            (&[("ISOGATE_DOMAIN", "example.com"), ("ISOGATE_SIGNING_KEY", "sekrit-value")], "ISOGATE_SIGNING_KEY: "),
-            (&[("ISOGATE_DOMAIN", "d"), ("ISOGATE_SIGNING_KEY", SEED), ("ISOGATE_CACHE_TTL_MS", "5s")], "ISOGATE_CACHE_TTL_MS must"),
+            (
+                &[("ISOGATE_DOMAIN", "example.com")],
+                "ISOGATE_SIGNING_KEY is not set",
+            ),
+            (
+                &[
+                    ("ISOGATE_DOMAIN", "example.com"),
+                    ("ISOGATE_SIGNING_KEY", "sekrit-value"),
+                ],
+                "ISOGATE_SIGNING_KEY: ",
+            ),
+            (
+                &[
+                    ("ISOGATE_DOMAIN", "d"),
+                    ("ISOGATE_SIGNING_KEY", SEED),
+                    ("ISOGATE_CACHE_TTL_MS", "5s"),
+                ],
+                "ISOGATE_CACHE_TTL_MS must",
+            ),
         ];
         for (pairs, expected) in cases {
             let e = settings(pairs).err().expect("refused").to_string();
@@ -231,9 +298,26 @@ mod tests {
 
     #[test]
     fn local_domains_are_served_over_plain_http() {
-        let s = settings(&[("ISOGATE_DOMAIN", "LocalHost:8787/"), ("ISOGATE_SIGNING_KEY", SEED)]).unwrap();
-        assert_eq!((s.config.domain.as_str(), s.config.issuer.as_str()), ("localhost:8787", "http://localhost:8787"));
-        assert_eq!(GatewayConfig::for_domain("example.com").issuer, "https://example.com");
-        assert!(!format!("{:?}", GatewayConfig { admin_token: Some("t0p".into()), ..s.config }).contains("t0p"));
+        let s = settings(&[
+            ("ISOGATE_DOMAIN", "LocalHost:8787/"),
+            ("ISOGATE_SIGNING_KEY", SEED),
+        ])
+        .unwrap();
+        assert_eq!(
+            (s.config.domain.as_str(), s.config.issuer.as_str()),
+            ("localhost:8787", "http://localhost:8787")
+        );
+        assert_eq!(
+            GatewayConfig::for_domain("example.com").issuer,
+            "https://example.com"
+        );
+        assert!(!format!(
+            "{:?}",
+            GatewayConfig {
+                admin_token: Some("t0p".into()),
+                ..s.config
+            }
+        )
+        .contains("t0p"));
     }
 }

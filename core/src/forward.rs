@@ -52,8 +52,14 @@ const HOP_BY_HOP: &[&str] = &[
 ];
 
 /// Headers carrying the inbound credential or client-asserted forwarding data.
-const INBOUND_CREDENTIAL_AND_FORWARDING: &[&str] =
-    &["authorization", "x-octelium-auth", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "forwarded"];
+const INBOUND_CREDENTIAL_AND_FORWARDING: &[&str] = &[
+    "authorization",
+    "x-octelium-auth",
+    "x-forwarded-for",
+    "x-forwarded-proto",
+    "x-forwarded-host",
+    "forwarded",
+];
 
 /// Names listed in `Connection` are hop-by-hop too (RFC 9110 §7.6.1).
 fn connection_listed(headers: &[(String, String)]) -> Vec<String> {
@@ -79,7 +85,9 @@ pub fn plan_forward(head: &RequestHead, service: &Service, principal: &Principal
         .iter()
         .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
         .filter(|(n, _)| {
-            !is_hop_by_hop(n, &listed) && !INBOUND_CREDENTIAL_AND_FORWARDING.contains(&n.as_str()) && !n.starts_with(IDENTITY_HEADER_PREFIX)
+            !is_hop_by_hop(n, &listed)
+                && !INBOUND_CREDENTIAL_AND_FORWARDING.contains(&n.as_str())
+                && !n.starts_with(IDENTITY_HEADER_PREFIX)
         })
         .collect();
     let identity = [
@@ -101,13 +109,22 @@ pub fn plan_forward(head: &RequestHead, service: &Service, principal: &Principal
 
     let mut url = String::with_capacity(service.upstream.len() + head.path.len() + 16);
     url.push_str(&service.upstream);
-    url.push_str(if head.path.is_empty() { "/" } else { &head.path });
+    url.push_str(if head.path.is_empty() {
+        "/"
+    } else {
+        &head.path
+    });
     if let Some(q) = &head.query {
         url.push('?');
         url.push_str(q);
     }
     let has_body = !matches!(head.method, Method::Get | Method::Head);
-    ForwardPlan { method: head.method.clone(), url, headers, has_body }
+    ForwardPlan {
+        method: head.method.clone(),
+        url,
+        headers,
+        has_body,
+    }
 }
 
 /// Filters the origin's response headers before they go back to the client: hop-by-hop
@@ -125,7 +142,10 @@ fn filter_response_headers(headers: &[(String, String)]) -> Vec<(String, String)
 #[derive(Clone, Debug)]
 pub enum UpstreamOutcome<'a> {
     /// The origin answered with this status and these headers (its body is the runtime's).
-    Responded { status: u16, headers: &'a [(String, String)] },
+    Responded {
+        status: u16,
+        headers: &'a [(String, String)],
+    },
     /// No response head within the configured timeout.
     TimedOut,
     /// No answer at all.
@@ -148,9 +168,13 @@ pub enum UpstreamFailure {
 impl fmt::Display for UpstreamFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            UpstreamFailure::Unsendable(why) => write!(f, "the outbound request could not be built: {why}"),
+            UpstreamFailure::Unsendable(why) => {
+                write!(f, "the outbound request could not be built: {why}")
+            }
             UpstreamFailure::Unreachable(why) => write!(f, "upstream fetch failed: {why}"),
-            UpstreamFailure::UnrelayableStatus(status) => write!(f, "upstream answered {status}, which cannot be relayed"),
+            UpstreamFailure::UnrelayableStatus(status) => {
+                write!(f, "upstream answered {status}, which cannot be relayed")
+            }
             UpstreamFailure::TimedOut => f.write_str("upstream response head timed out"),
         }
     }
@@ -163,10 +187,17 @@ impl std::error::Error for UpstreamFailure {}
 pub enum Relay {
     /// The origin's status and (filtered) headers, and its body streamed through unless
     /// `with_body` is false (a `HEAD` request, `204`, `304`: RFC 9110 §6.4.1, no content).
-    Pass { status: u16, headers: Vec<(String, String)>, with_body: bool },
+    Pass {
+        status: u16,
+        headers: Vec<(String, String)>,
+        with_body: bool,
+    },
     /// The core's answer instead (502 or 504), and why, for the log (as the step module's
     /// `Diagnostic::Upstream`).
-    Replace { response: Response, diagnostic: UpstreamFailure },
+    Replace {
+        response: Response,
+        diagnostic: UpstreamFailure,
+    },
 }
 
 /// The response filter, one decision for every runtime: relay the origin's answer, or replace
@@ -176,118 +207,28 @@ pub fn relay(outcome: UpstreamOutcome<'_>, request_method: &Method) -> Relay {
         UpstreamOutcome::Responded { status, headers } => {
             if !(200..=599).contains(&status) {
                 let failure = UpstreamFailure::UnrelayableStatus(status);
-                return Relay::Replace { response: UpstreamError::Unreachable.to_response(), diagnostic: failure };
+                return Relay::Replace {
+                    response: UpstreamError::Unreachable.to_response(),
+                    diagnostic: failure,
+                };
             }
             let with_body = *request_method != Method::Head && status != 204 && status != 304;
-            Relay::Pass { status, headers: filter_response_headers(headers), with_body }
+            Relay::Pass {
+                status,
+                headers: filter_response_headers(headers),
+                with_body,
+            }
         }
-        UpstreamOutcome::TimedOut => {
-            Relay::Replace { response: UpstreamError::Timeout.to_response(), diagnostic: UpstreamFailure::TimedOut }
-        }
-        UpstreamOutcome::Failed(failure) => {
-            Relay::Replace { response: UpstreamError::Unreachable.to_response(), diagnostic: failure }
-        }
+        UpstreamOutcome::TimedOut => Relay::Replace {
+            response: UpstreamError::Timeout.to_response(),
+            diagnostic: UpstreamFailure::TimedOut,
+        },
+        UpstreamOutcome::Failed(failure) => Relay::Replace {
+            response: UpstreamError::Unreachable.to_response(),
+            diagnostic: failure,
+        },
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn head(headers: &[(&str, &str)]) -> RequestHead {
-        crate::testing::head("POST", "my-api.example.com", "/anything/a%20b", Some("x=1&y=2"), headers)
-    }
-
-    fn service() -> Service {
-        Service { name: "my-api".into(), upstream: "http://127.0.0.1:9000/base".into(), allowed_users: vec![], created_at: 0 }
-    }
-
-    fn principal() -> Principal {
-        Principal { user: "root".into(), client_id: "abcd-efgh".into(), credential: "c".into(), scope: "service:*".into(), token_id: "j".into() }
-    }
-
-    fn get<'a>(plan: &'a ForwardPlan, name: &str) -> Vec<&'a str> {
-        plan.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect()
-    }
-
-    #[test]
-    fn path_and_query_are_kept_verbatim_under_the_upstream_base() {
-        let plan = plan_forward(&head(&[]), &service(), &principal());
-        assert_eq!(plan.url, "http://127.0.0.1:9000/base/anything/a%20b?x=1&y=2");
-        assert_eq!(plan.method, Method::Post);
-        assert!(plan.has_body);
-    }
-
-    #[test]
-    fn inbound_credential_never_reaches_the_origin() {
-        let plan = plan_forward(&head(&[("Authorization", "Bearer t"), ("X-Octelium-Auth", "t")]), &service(), &principal());
-        assert!(get(&plan, "authorization").is_empty());
-        assert!(get(&plan, "x-octelium-auth").is_empty());
-        assert!(!plan.headers.iter().any(|(_, v)| v == "Bearer t" || v == "t"));
-    }
-
-    #[test]
-    fn client_sent_identity_headers_are_replaced_by_verified_ones() {
-        let plan = plan_forward(&head(&[("X-Isogate-User", "admin"), ("x-isogate-anything", "x")]), &service(), &principal());
-        assert_eq!(get(&plan, "x-isogate-user"), vec!["root"]);
-        assert_eq!(get(&plan, "x-isogate-service"), vec!["my-api"]);
-        assert!(get(&plan, "x-isogate-anything").is_empty());
-    }
-
-    #[test]
-    fn hop_by_hop_and_connection_listed_headers_are_stripped() {
-        let plan = plan_forward(
-            &head(&[("Connection", "close, X-Custom"), ("X-Custom", "1"), ("Keep-Alive", "5"), ("TE", "trailers"), ("Expect", "100-continue"), ("Host", "h"), ("Upgrade", "websocket"), ("Proxy-Foo", "1"), ("Accept", "*/*")]),
-            &service(),
-            &principal(),
-        );
-        for gone in ["connection", "x-custom", "keep-alive", "te", "expect", "host", "upgrade", "proxy-foo"] {
-            assert!(get(&plan, gone).is_empty(), "{gone} was forwarded");
-        }
-        assert_eq!(get(&plan, "accept"), vec!["*/*"]);
-    }
-
-    #[test]
-    fn forwarding_headers_are_set_by_the_edge_not_the_client() {
-        let plan = plan_forward(&head(&[("X-Forwarded-For", "1.2.3.4"), ("Forwarded", "for=1.2.3.4")]), &service(), &principal());
-        assert_eq!(get(&plan, "x-forwarded-for"), vec!["203.0.113.7"]);
-        assert_eq!(get(&plan, "x-forwarded-proto"), vec!["https"]);
-        assert_eq!(get(&plan, "x-forwarded-host"), vec!["my-api.example.com"]);
-        assert!(get(&plan, "forwarded").is_empty());
-    }
-
-    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
-    }
-
-    #[test]
-    fn rfc9110_7_6_1_response_hop_by_hop_headers_are_stripped() {
-        let headers = pairs(&[("Transfer-Encoding", "chunked"), ("Content-Type", "text/plain"), ("Connection", "keep-alive")]);
-        let out = relay(UpstreamOutcome::Responded { status: 200, headers: &headers }, &Method::Get);
-        assert_eq!(out, Relay::Pass { status: 200, headers: pairs(&[("content-type", "text/plain")]), with_body: true });
-    }
-
-    #[test]
-    fn rfc9110_6_4_1_no_body_is_relayed_for_head_204_and_304() {
-        for (method, status) in [(Method::Head, 200), (Method::Get, 204), (Method::Get, 304)] {
-            let out = relay(UpstreamOutcome::Responded { status, headers: &[] }, &method);
-            assert!(matches!(out, Relay::Pass { with_body: false, .. }), "{method} {status}");
-        }
-    }
-
-    #[test]
-    fn informational_statuses_timeouts_and_failures_are_replaced() {
-        for status in [100, 101, 600] {
-            let Relay::Replace { response, diagnostic } = relay(UpstreamOutcome::Responded { status, headers: &[] }, &Method::Get)
-            else {
-                panic!("{status} was relayed")
-            };
-            assert_eq!((response.status, diagnostic), (502, UpstreamFailure::UnrelayableStatus(status)));
-        }
-        let Relay::Replace { response, .. } = relay(UpstreamOutcome::TimedOut, &Method::Get) else { panic!() };
-        assert_eq!(response.status, 504);
-        let failure = UpstreamFailure::Unreachable("connection refused".into());
-        let Relay::Replace { response, diagnostic } = relay(UpstreamOutcome::Failed(failure.clone()), &Method::Get) else { panic!() };
-        assert_eq!((response.status, diagnostic), (502, failure));
-    }
-}
+mod tests;

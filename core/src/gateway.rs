@@ -50,13 +50,22 @@ pub struct Gateway {
 impl Gateway {
     /// `extra_keys` are public keys published and accepted besides the signing key's own (key
     /// rotation: the next key, and retired keys whose tokens must keep validating).
-    pub fn new(config: GatewayConfig, signing_key: SigningKey, extra_keys: Vec<VerifyingKey>) -> Gateway {
+    pub fn new(
+        config: GatewayConfig,
+        signing_key: SigningKey,
+        extra_keys: Vec<VerifyingKey>,
+    ) -> Gateway {
         let own = signing_key.verifying_key().clone();
         let mut keys = vec![own.clone()];
         keys.extend(extra_keys.into_iter().filter(|k| k.kid != own.kid));
         Gateway {
             verifier: Verifier::new(KeySet::new(keys), &config.issuer, &config.issuer),
-            minter: Minter::new(signing_key, &config.issuer, &config.issuer, config.token_ttl_secs),
+            minter: Minter::new(
+                signing_key,
+                &config.issuer,
+                &config.issuer,
+                config.token_ttl_secs,
+            ),
             caches: ServiceCaches::new(config.cache_ttl_ms),
             config,
         }
@@ -65,7 +74,11 @@ impl Gateway {
     /// Builds the gateway from named settings (see [`gateway_settings`]).
     pub fn from_settings(setting: impl Fn(&str) -> Option<String>) -> Result<Gateway, ConfigError> {
         let settings = gateway_settings(setting)?;
-        Ok(Gateway::new(settings.config, settings.signing_key, settings.extra_keys))
+        Ok(Gateway::new(
+            settings.config,
+            settings.signing_key,
+            settings.extra_keys,
+        ))
     }
 
     pub fn config(&self) -> &GatewayConfig {
@@ -92,24 +105,48 @@ impl Gateway {
         let host = if domain.contains(':') {
             host
         } else {
-            host.strip_suffix(":443").or_else(|| host.strip_suffix(":80")).map(str::to_owned).unwrap_or(host)
+            host.strip_suffix(":443")
+                .or_else(|| host.strip_suffix(":80"))
+                .map(str::to_owned)
+                .unwrap_or(host)
         };
         if host == *domain {
             return Route::Root;
         }
-        match host.strip_suffix(domain.as_str()).and_then(|h| h.strip_suffix('.')) {
+        match host
+            .strip_suffix(domain.as_str())
+            .and_then(|h| h.strip_suffix('.'))
+        {
             Some(label) if is_valid_service_name(label) => Route::Service(label.to_owned()),
             _ => Route::UnknownHost,
         }
     }
 
     /// The first step of a request: answered at once, forwarded, or waiting for its body.
-    pub async fn start<'g, D: SqlDb, E: Ed25519>(&'g self, caps: Capabilities<'_, D, E>, head: RequestHead, now: Now) -> Step<'g> {
+    pub async fn start<'g, D: SqlDb, E: Ed25519>(
+        &'g self,
+        caps: Capabilities<'_, D, E>,
+        head: RequestHead,
+        now: Now,
+    ) -> Step<'g> {
         match self.route(&head) {
             Route::Root => self.root(head, now),
             Route::Service(name) => {
-                match authorize_service(&self.verifier, &self.caches, caps.db, caps.ed25519, &head, &name, now).await {
-                    Ok(authorized) => Step::Forward(Forward { plan: authorized.plan, timeout_ms: self.config.upstream_timeout_ms }),
+                match authorize_service(
+                    &self.verifier,
+                    &self.caches,
+                    caps.db,
+                    caps.ed25519,
+                    &head,
+                    &name,
+                    now,
+                )
+                .await
+                {
+                    Ok(authorized) => Step::Forward(Forward {
+                        plan: authorized.plan,
+                        timeout_ms: self.config.upstream_timeout_ms,
+                    }),
                     Err(e) => Step::refuse(&e, e.to_response(&self.config.realm)),
                 }
             }
@@ -126,13 +163,34 @@ impl Gateway {
             "/.well-known/oauth-authorization-server" | "/.well-known/openid-configuration" => {
                 return read_only(&head, || oauth::metadata_response(&self.config.issuer));
             }
-            "/oauth2/jwks" | "/.well-known/jwks.json" => return read_only(&head, || oauth::jwks_response(self.verifier.keys())),
-            "/healthz" => return read_only(&head, || Response::json(200, &Health { status: "ok" })),
+            "/oauth2/jwks" | "/.well-known/jwks.json" => {
+                return read_only(&head, || oauth::jwks_response(self.verifier.keys()))
+            }
+            "/healthz" => {
+                return read_only(&head, || Response::json(200, &Health { status: "ok" }))
+            }
             _ => return Step::respond(GatewayError::NoSuchEndpoint.to_response()),
         };
-        let limit = if endpoint == Endpoint::Admin { MAX_ADMIN_BODY_BYTES } else { MAX_TOKEN_REQUEST_BYTES };
-        let parts = Parts { config: &self.config, minter: &self.minter, verifier: &self.verifier, caches: &self.caches };
-        Step::NeedBody { limit, resume: Resume { endpoint, head, now, parts } }
+        let limit = if endpoint == Endpoint::Admin {
+            MAX_ADMIN_BODY_BYTES
+        } else {
+            MAX_TOKEN_REQUEST_BYTES
+        };
+        let parts = Parts {
+            config: &self.config,
+            minter: &self.minter,
+            verifier: &self.verifier,
+            caches: &self.caches,
+        };
+        Step::NeedBody {
+            limit,
+            resume: Resume {
+                endpoint,
+                head,
+                now,
+                parts,
+            },
+        }
     }
 }
 
@@ -160,7 +218,9 @@ pub struct GatewayCell {
 
 impl GatewayCell {
     pub const fn new() -> GatewayCell {
-        GatewayCell { gateway: RefCell::new(None) }
+        GatewayCell {
+            gateway: RefCell::new(None),
+        }
     }
 
     /// The gateway, or the step to answer with (503, with the [`Diagnostic::Config`] to log)
@@ -168,7 +228,10 @@ impl GatewayCell {
     // The error is a `Step` (large because of `NeedBody`) so the adapter answers it with the
     // same code as every other step; it is built only when the settings are broken.
     #[allow(clippy::result_large_err)]
-    pub fn gateway(&self, settings: impl Fn(&str) -> Option<String>) -> Result<Rc<Gateway>, Step<'static>> {
+    pub fn gateway(
+        &self,
+        settings: impl Fn(&str) -> Option<String>,
+    ) -> Result<Rc<Gateway>, Step<'static>> {
         if let Some(gateway) = self.gateway.borrow().as_ref() {
             return Ok(gateway.clone());
         }

@@ -85,7 +85,10 @@ pub struct RepeatedHeader;
 impl RequestHead {
     /// All values of a header (names compared case-insensitively).
     pub fn header_values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.headers.iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     /// The header's value if it occurs exactly once; an error if it is repeated.
@@ -109,14 +112,20 @@ pub struct Response {
 
 impl Response {
     pub fn new(status: u16) -> Self {
-        Response { status, headers: Vec::new(), body: Vec::new() }
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+        }
     }
 
     /// A JSON response. Objects serialise with their members in key order (serde_json's map is
     /// sorted; the typed bodies declare their fields in that order too).
     pub fn json<T: Serialize + ?Sized>(status: u16, value: &T) -> Self {
         let body = serde_json::to_vec(value).unwrap_or_default();
-        Response::new(status).with_header("content-type", "application/json").with_body(body)
+        Response::new(status)
+            .with_header("content-type", "application/json")
+            .with_body(body)
     }
 
     pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
@@ -131,11 +140,15 @@ impl Response {
 
     /// RFC 6749 §5.1: token responses (and their errors) must not be cached.
     pub fn no_store(self) -> Self {
-        self.with_header("cache-control", "no-store").with_header("pragma", "no-cache")
+        self.with_header("cache-control", "no-store")
+            .with_header("pragma", "no-cache")
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -160,7 +173,12 @@ pub fn split_url(url: &str) -> UrlParts<'_> {
         Some((p, q)) => (p, Some(q)),
         None => (rest, None),
     };
-    UrlParts { scheme, authority, path: if path.is_empty() { "/" } else { path }, query }
+    UrlParts {
+        scheme,
+        authority,
+        path: if path.is_empty() { "/" } else { path },
+        query,
+    }
 }
 
 #[cfg(test)]
@@ -170,7 +188,12 @@ mod tests {
     #[test]
     fn absolute_urls_split_into_routing_parts() {
         let u = split_url("https://my-api.example.com:8443/a/b%20c?x=1&y=?#frag");
-        let expected = UrlParts { scheme: "https", authority: "my-api.example.com:8443", path: "/a/b%20c", query: Some("x=1&y=?") };
+        let expected = UrlParts {
+            scheme: "https",
+            authority: "my-api.example.com:8443",
+            path: "/a/b%20c",
+            query: Some("x=1&y=?"),
+        };
         assert_eq!(u, expected);
         assert_eq!(split_url("http://h").path, "/");
         assert_eq!(split_url("http://h?q").query, Some("q"));
@@ -179,7 +202,10 @@ mod tests {
 
     #[test]
     fn rfc9110_9_1_methods_are_case_sensitive_and_kept_as_sent() {
-        for m in ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE", "PROPFIND", "get"] {
+        for m in [
+            "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE",
+            "PROPFIND", "get",
+        ] {
             assert_eq!(Method::parse(m).as_str(), m);
         }
         assert_eq!(Method::parse("get"), Method::Other("get".into()));
@@ -187,7 +213,10 @@ mod tests {
 
     #[test]
     fn a_repeated_header_is_not_a_single_one() {
-        let head = RequestHead { headers: vec![("a".into(), "1".into()), ("A".into(), "2".into())], ..Default::default() };
+        let head = RequestHead {
+            headers: vec![("a".into(), "1".into()), ("A".into(), "2".into())],
+            ..Default::default()
+        };
         assert_eq!(head.single_header("a"), Err(RepeatedHeader));
         assert_eq!(head.single_header("b"), Ok(None));
     }

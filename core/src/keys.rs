@@ -38,15 +38,22 @@ impl SigningKey {
     /// secret store (`ISOGATE_SIGNING_KEY`).
     pub fn from_base64_seed(encoded: &str) -> Result<SigningKey, KeyError> {
         let trimmed = encoded.trim().trim_end_matches('=');
-        let seed = B64URL.decode(trimmed).map_err(|_| KeyError("signing key is not base64url"))?;
-        let seed: [u8; 32] = seed.try_into().map_err(|_| KeyError("signing key must be a 32-byte Ed25519 seed"))?;
+        let seed = B64URL
+            .decode(trimmed)
+            .map_err(|_| KeyError("signing key is not base64url"))?;
+        let seed: [u8; 32] = seed
+            .try_into()
+            .map_err(|_| KeyError("signing key must be a 32-byte Ed25519 seed"))?;
         Ok(SigningKey::from_seed(seed))
     }
 
     pub fn from_seed(seed: [u8; 32]) -> SigningKey {
         let key_pair = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new(seed));
         let verifying = VerifyingKey::from_public(key_pair.pk);
-        SigningKey { key_pair, verifying }
+        SigningKey {
+            key_pair,
+            verifying,
+        }
     }
 
     pub fn verifying_key(&self) -> &VerifyingKey {
@@ -57,7 +64,10 @@ impl SigningKey {
     /// implementation ([`Ed25519`]); the same secret as the seed it was made from.
     pub fn pkcs8_der(&self) -> Vec<u8> {
         // SEQUENCE { INTEGER 0, SEQUENCE { OID 1.3.101.112 }, OCTET STRING { OCTET STRING seed } }
-        const PREFIX: [u8; 16] = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
+        const PREFIX: [u8; 16] = [
+            0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22,
+            0x04, 0x20,
+        ];
         let mut der = PREFIX.to_vec();
         der.extend_from_slice(self.key_pair.sk.seed().as_ref());
         der
@@ -66,7 +76,11 @@ impl SigningKey {
 
 impl fmt::Debug for SigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "SigningKey {{ kid: {:?}, seed: [redacted] }}", self.verifying.kid)
+        write!(
+            f,
+            "SigningKey {{ kid: {:?}, seed: [redacted] }}",
+            self.verifying.kid
+        )
     }
 }
 
@@ -91,19 +105,27 @@ impl Ed25519 for PortableEd25519 {
     }
 
     async fn verify(&self, key: &VerifyingKey, message: &[u8], signature: &[u8; 64]) -> bool {
-        key.public.verify(message, &ed25519_compact::Signature::new(*signature)).is_ok()
+        key.public
+            .verify(message, &ed25519_compact::Signature::new(*signature))
+            .is_ok()
     }
 }
 
 impl VerifyingKey {
     fn from_public(public: ed25519_compact::PublicKey) -> VerifyingKey {
-        VerifyingKey { kid: jwk_thumbprint(&public), public }
+        VerifyingKey {
+            kid: jwk_thumbprint(&public),
+            public,
+        }
     }
 
     /// From the `x` of an OKP/Ed25519 JWK (base64url of the 32-byte public key).
     pub fn from_jwk_x(x: &str) -> Result<VerifyingKey, KeyError> {
-        let raw = B64URL.decode(x.trim()).map_err(|_| KeyError("public key is not base64url"))?;
-        let public = ed25519_compact::PublicKey::from_slice(&raw).map_err(|_| KeyError("public key must be 32 bytes"))?;
+        let raw = B64URL
+            .decode(x.trim())
+            .map_err(|_| KeyError("public key is not base64url"))?;
+        let public = ed25519_compact::PublicKey::from_slice(&raw)
+            .map_err(|_| KeyError("public key must be 32 bytes"))?;
         Ok(VerifyingKey::from_public(public))
     }
 
@@ -123,7 +145,10 @@ impl VerifyingKey {
 
 /// RFC 7638 thumbprint of an Ed25519 JWK (RFC 8037 §2: members `crv`, `kty`, `x`, in order).
 fn jwk_thumbprint(public: &ed25519_compact::PublicKey) -> String {
-    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#, B64URL.encode(public.as_ref()));
+    let canonical = format!(
+        r#"{{"crv":"Ed25519","kty":"OKP","x":"{}"}}"#,
+        B64URL.encode(public.as_ref())
+    );
     B64URL.encode(Sha256::digest(canonical.as_bytes()))
 }
 
@@ -154,14 +179,18 @@ mod tests {
     use super::*;
 
     fn hex32(s: &str) -> [u8; 32] {
-        let bytes: Vec<u8> = (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect();
+        let bytes: Vec<u8> = (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect();
         bytes.try_into().unwrap()
     }
 
     #[test]
     fn rfc8410_10_3_pkcs8_encoding_of_the_signing_key() {
         // RFC 8410 §10.3's example private key and its seed.
-        let seed: [u8; 32] = hex32("d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cbf1d4fbe097a88f44755842");
+        let seed: [u8; 32] =
+            hex32("d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cbf1d4fbe097a88f44755842");
         let expected = base64::engine::general_purpose::STANDARD
             .decode("MC4CAQAwBQYDK2VwBCIEINTuctv5E1hK1bbY8fdp+K06/nwoy/HU++CXqI9EdVhC")
             .unwrap();

@@ -27,8 +27,18 @@ pub struct Grant<'a> {
 }
 
 impl Minter {
-    pub fn new(signing_key: SigningKey, issuer: &str, audience: &str, default_ttl_secs: i64) -> Minter {
-        Minter { signing_key, issuer: issuer.to_owned(), audience: audience.to_owned(), default_ttl_secs }
+    pub fn new(
+        signing_key: SigningKey,
+        issuer: &str,
+        audience: &str,
+        default_ttl_secs: i64,
+    ) -> Minter {
+        Minter {
+            signing_key,
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            default_ttl_secs,
+        }
     }
 
     pub fn verifying_key(&self) -> &VerifyingKey {
@@ -37,7 +47,13 @@ impl Minter {
 
     /// Signs a token for `grant` at `now` with the runtime's `ed25519`, its `jti` from
     /// `random`. The token never outlives the credential.
-    pub async fn issue(&self, ed25519: &impl Ed25519, random: &dyn RandomSource, grant: Grant<'_>, now: Now) -> IssuedToken {
+    pub async fn issue(
+        &self,
+        ed25519: &impl Ed25519,
+        random: &dyn RandomSource,
+        grant: Grant<'_>,
+        now: Now,
+    ) -> IssuedToken {
         let now = now.unix_secs();
         let mut expires_at = now + grant.lifetime_secs.unwrap_or(self.default_ttl_secs);
         if let Some(credential_expiry) = grant.credential.expires_at {
@@ -55,7 +71,9 @@ impl Minter {
             expires_at,
         };
         let unsigned = unsigned_access_token(&self.signing_key, &claims, &jti);
-        let signature = ed25519.sign(&self.signing_key, unsigned.signing_input()).await;
+        let signature = ed25519
+            .sign(&self.signing_key, unsigned.signing_input())
+            .await;
         unsigned.finish(signature)
     }
 }
@@ -82,20 +100,43 @@ mod tests {
     }
 
     fn issue(credential: &Credential, lifetime_secs: Option<i64>) -> IssuedToken {
-        let minter = Minter::new(SigningKey::from_seed([1; 32]), "https://i", "https://a", 3600);
+        let minter = Minter::new(
+            SigningKey::from_seed([1; 32]),
+            "https://i",
+            "https://a",
+            3600,
+        );
         let scopes = ScopeSet::all_services();
-        let grant = Grant { credential, scopes: &scopes, lifetime_secs };
-        block_on(minter.issue(&PortableEd25519, &FixedRandom(9), grant, Now::from_unix_ms(1_000_999)))
+        let grant = Grant {
+            credential,
+            scopes: &scopes,
+            lifetime_secs,
+        };
+        block_on(minter.issue(
+            &PortableEd25519,
+            &FixedRandom(9),
+            grant,
+            Now::from_unix_ms(1_000_999),
+        ))
     }
 
     #[test]
     fn rfc9068_2_2_claims_come_from_the_credential_and_the_deployment() {
         let t = issue(&credential(None), None);
         let c = &t.claims;
-        assert_eq!((c.iss.as_str(), c.aud.as_str(), c.sub.as_str()), ("https://i", "https://a", "root"));
-        assert_eq!((c.client_id.as_str(), c.scope.as_str()), ("abcd-efgh", "service:*"));
+        assert_eq!(
+            (c.iss.as_str(), c.aud.as_str(), c.sub.as_str()),
+            ("https://i", "https://a", "root")
+        );
+        assert_eq!(
+            (c.client_id.as_str(), c.scope.as_str()),
+            ("abcd-efgh", "service:*")
+        );
         assert_eq!((c.iat, c.exp), (1000, 4600));
-        assert_eq!(c.jti, "CQkJCQkJCQkJCQkJCQkJCQ", "16 random bytes, base64url");
+        assert_eq!(
+            c.jti, "CQkJCQkJCQkJCQkJCQkJCQ",
+            "16 random bytes, base64url"
+        );
     }
 
     #[test]

@@ -80,7 +80,9 @@ impl CredentialStatus {
     /// Whether the credential may be used at `now` (Unix seconds): it and its user enabled and
     /// not expired.
     pub fn is_live(&self, now: i64) -> bool {
-        self.credential.enabled && self.user_enabled && self.credential.expires_at.is_none_or(|exp| now < exp)
+        self.credential.enabled
+            && self.user_enabled
+            && self.credential.expires_at.is_none_or(|exp| now < exp)
     }
 }
 
@@ -90,7 +92,8 @@ pub fn is_valid_name(name: &str) -> bool {
     !b.is_empty()
         && b.len() <= 64
         && b[0].is_ascii_alphanumeric()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
 }
 
 /// Why an upstream URL was refused.
@@ -123,7 +126,10 @@ impl std::error::Error for InvalidUpstream {}
 /// an optional port and base path; no user-info, query or fragment (they would be ambiguous
 /// when the request path is appended).
 pub fn normalize_upstream(url: &str) -> Result<String, InvalidUpstream> {
-    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://")).ok_or(InvalidUpstream::NotHttp)?;
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or(InvalidUpstream::NotHttp)?;
     let authority = rest.split('/').next().unwrap_or("");
     if authority.is_empty() {
         return Err(InvalidUpstream::NoHost);
@@ -134,7 +140,10 @@ pub fn normalize_upstream(url: &str) -> Result<String, InvalidUpstream> {
     if url.contains('?') || url.contains('#') {
         return Err(InvalidUpstream::QueryOrFragment);
     }
-    if url.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()) {
+    if url
+        .bytes()
+        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+    {
         return Err(InvalidUpstream::Whitespace);
     }
     if let Some((_, port)) = authority.rsplit_once(':') {
@@ -161,9 +170,23 @@ mod tests {
 
     #[test]
     fn upstreams_must_be_plain_http_urls() {
-        assert_eq!(normalize_upstream("http://127.0.0.1:9000/").unwrap(), "http://127.0.0.1:9000");
-        assert_eq!(normalize_upstream("https://api.internal/base").unwrap(), "https://api.internal/base");
-        for bad in ["ftp://x", "http://", "http://u:p@x", "http://x/?q", "http://x:port", "http://x y", "127.0.0.1:9000"] {
+        assert_eq!(
+            normalize_upstream("http://127.0.0.1:9000/").unwrap(),
+            "http://127.0.0.1:9000"
+        );
+        assert_eq!(
+            normalize_upstream("https://api.internal/base").unwrap(),
+            "https://api.internal/base"
+        );
+        for bad in [
+            "ftp://x",
+            "http://",
+            "http://u:p@x",
+            "http://x/?q",
+            "http://x:port",
+            "http://x y",
+            "127.0.0.1:9000",
+        ] {
             assert!(normalize_upstream(bad).is_err(), "{bad}");
         }
     }
@@ -181,10 +204,24 @@ mod tests {
             enabled: true,
             created_at: 0,
         };
-        let live = CredentialStatus { credential: cred.clone(), user_enabled: true };
+        let live = CredentialStatus {
+            credential: cred.clone(),
+            user_enabled: true,
+        };
         assert!(live.is_live(99));
         assert!(!live.is_live(100));
-        assert!(!CredentialStatus { credential: cred.clone(), user_enabled: false }.is_live(0));
-        assert!(!CredentialStatus { credential: Credential { enabled: false, ..cred }, user_enabled: true }.is_live(0));
+        assert!(!CredentialStatus {
+            credential: cred.clone(),
+            user_enabled: false
+        }
+        .is_live(0));
+        assert!(!CredentialStatus {
+            credential: Credential {
+                enabled: false,
+                ..cred
+            },
+            user_enabled: true
+        }
+        .is_live(0));
     }
 }

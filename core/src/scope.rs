@@ -13,7 +13,8 @@ pub fn is_valid_service_name(name: &str) -> bool {
     let b = name.as_bytes();
     !b.is_empty()
         && b.len() <= 63
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
         && b[0] != b'-'
         && b[b.len() - 1] != b'-'
 }
@@ -42,13 +43,21 @@ impl std::error::Error for InvalidScope {}
 impl Scope {
     pub fn parse(token: &str) -> Result<Scope, InvalidScope> {
         // RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-        if token.is_empty() || !token.bytes().all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b)) {
-            return Err(InvalidScope("scope contains characters outside RFC 6749 §3.3".into()));
+        if token.is_empty()
+            || !token
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
+        {
+            return Err(InvalidScope(
+                "scope contains characters outside RFC 6749 §3.3".into(),
+            ));
         }
         match token.strip_prefix("service:") {
             Some("*") => Ok(Scope::AllServices),
             Some(name) if is_valid_service_name(name) => Ok(Scope::Service(name.to_owned())),
-            _ => Err(InvalidScope(format!("unknown scope {token:?}; use service:<name> or service:*"))),
+            _ => Err(InvalidScope(format!(
+                "unknown scope {token:?}; use service:<name> or service:*"
+            ))),
         }
     }
 
@@ -78,7 +87,11 @@ pub struct ScopeSet(Vec<Scope>);
 impl ScopeSet {
     /// Parses a space-delimited list (RFC 6749 §3.3). Empty input gives the empty set.
     pub fn parse(list: &str) -> Result<ScopeSet, InvalidScope> {
-        let mut scopes = list.split(' ').filter(|s| !s.is_empty()).map(Scope::parse).collect::<Result<Vec<_>, _>>()?;
+        let mut scopes = list
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(Scope::parse)
+            .collect::<Result<Vec<_>, _>>()?;
         scopes.sort();
         scopes.dedup();
         Ok(ScopeSet(scopes))
@@ -107,7 +120,10 @@ impl ScopeSet {
 
     /// Whether every scope of `requested` lies within this set.
     pub fn covers_all(&self, requested: &ScopeSet) -> bool {
-        requested.0.iter().all(|r| self.0.iter().any(|mine| mine.covers(r)))
+        requested
+            .0
+            .iter()
+            .all(|r| self.0.iter().any(|mine| mine.covers(r)))
     }
 }
 
@@ -135,12 +151,17 @@ pub fn credential_ceiling(scopes: &ScopeSet) -> ScopeSet {
 /// omitted request means "everything the credential may have"; asking beyond it is refused
 /// (`invalid_scope`) rather than silently trimmed, so a client never believes it holds a scope
 /// it does not.
-pub fn grant_scopes(ceiling: &ScopeSet, requested: Option<&ScopeSet>) -> Result<ScopeSet, InvalidScope> {
+pub fn grant_scopes(
+    ceiling: &ScopeSet,
+    requested: Option<&ScopeSet>,
+) -> Result<ScopeSet, InvalidScope> {
     match requested {
         None => Ok(ceiling.clone()),
         Some(req) if req.is_empty() => Ok(ceiling.clone()),
         Some(req) if ceiling.covers_all(req) => Ok(req.clone()),
-        Some(_) => Err(InvalidScope("the requested scope exceeds what this credential may reach".into())),
+        Some(_) => Err(InvalidScope(
+            "the requested scope exceeds what this credential may reach".into(),
+        )),
     }
 }
 
@@ -151,8 +172,18 @@ mod tests {
     #[test]
     fn service_scope_syntax_is_octeliums() {
         assert_eq!(Scope::parse("service:*"), Ok(Scope::AllServices));
-        assert_eq!(Scope::parse("service:my-api"), Ok(Scope::Service("my-api".into())));
-        for bad in ["service:", "service:My_Api", "svc:x", "openid", "service:a b", "service:\"x\""] {
+        assert_eq!(
+            Scope::parse("service:my-api"),
+            Ok(Scope::Service("my-api".into()))
+        );
+        for bad in [
+            "service:",
+            "service:My_Api",
+            "svc:x",
+            "openid",
+            "service:a b",
+            "service:\"x\"",
+        ] {
             assert!(Scope::parse(bad).is_err(), "{bad} should be refused");
         }
     }
@@ -178,8 +209,16 @@ mod tests {
 
     #[test]
     fn rfc6749_3_3_omitted_scope_grants_the_credential_ceiling() {
-        assert_eq!(grant_scopes(&ceiling("service:a"), None).unwrap().to_string(), "service:a");
-        assert_eq!(grant_scopes(&ceiling(""), None).unwrap().to_string(), "service:*");
+        assert_eq!(
+            grant_scopes(&ceiling("service:a"), None)
+                .unwrap()
+                .to_string(),
+            "service:a"
+        );
+        assert_eq!(
+            grant_scopes(&ceiling(""), None).unwrap().to_string(),
+            "service:*"
+        );
     }
 
     #[test]

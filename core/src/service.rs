@@ -38,7 +38,11 @@ pub struct ServiceCaches {
 
 impl ServiceCaches {
     pub fn new(ttl_ms: u64) -> ServiceCaches {
-        ServiceCaches { services: TtlCache::new(ttl_ms), credentials: TtlCache::new(ttl_ms), revoked: TtlCache::new(ttl_ms) }
+        ServiceCaches {
+            services: TtlCache::new(ttl_ms),
+            credentials: TtlCache::new(ttl_ms),
+            revoked: TtlCache::new(ttl_ms),
+        }
     }
 
     /// A token was revoked through this isolate: reload the revoked set on next use.
@@ -46,26 +50,49 @@ impl ServiceCaches {
         self.revoked.invalidate(REVOKED_SET_KEY);
     }
 
-    async fn credential<D: SqlDb>(&self, db: &D, client_id: &str, now: Now) -> Result<Option<Rc<CredentialStatus>>, BearerError> {
+    async fn credential<D: SqlDb>(
+        &self,
+        db: &D,
+        client_id: &str,
+        now: Now,
+    ) -> Result<Option<Rc<CredentialStatus>>, BearerError> {
         if let Some(hit) = self.credentials.get(client_id, now.unix_ms()) {
             return Ok(hit);
         }
-        let loaded = Store::new(db).credential_status(client_id).await?.map(Rc::new);
-        self.credentials.put(client_id, loaded.clone(), now.unix_ms());
+        let loaded = Store::new(db)
+            .credential_status(client_id)
+            .await?
+            .map(Rc::new);
+        self.credentials
+            .put(client_id, loaded.clone(), now.unix_ms());
         Ok(loaded)
     }
 
-    async fn revoked_token_ids<D: SqlDb>(&self, db: &D, now: Now) -> Result<Rc<HashSet<String>>, BearerError> {
+    async fn revoked_token_ids<D: SqlDb>(
+        &self,
+        db: &D,
+        now: Now,
+    ) -> Result<Rc<HashSet<String>>, BearerError> {
         if let Some(hit) = self.revoked.get(REVOKED_SET_KEY, now.unix_ms()) {
             return Ok(hit);
         }
-        let ids: HashSet<String> = Store::new(db).revoked_token_ids(expiry_cutoff(now)).await?.into_iter().collect();
+        let ids: HashSet<String> = Store::new(db)
+            .revoked_token_ids(expiry_cutoff(now))
+            .await?
+            .into_iter()
+            .collect();
         let ids = Rc::new(ids);
-        self.revoked.put(REVOKED_SET_KEY, ids.clone(), now.unix_ms());
+        self.revoked
+            .put(REVOKED_SET_KEY, ids.clone(), now.unix_ms());
         Ok(ids)
     }
 
-    async fn service<D: SqlDb>(&self, db: &D, name: &str, now: Now) -> Result<Option<Rc<Service>>, BearerError> {
+    async fn service<D: SqlDb>(
+        &self,
+        db: &D,
+        name: &str,
+        now: Now,
+    ) -> Result<Option<Rc<Service>>, BearerError> {
         if let Some(hit) = self.services.get(name, now.unix_ms()) {
             return Ok(hit);
         }
@@ -104,21 +131,38 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
     now: Now,
 ) -> Result<Authorized, BearerError> {
     let token = extract_bearer(head)?;
-    let verified = verifier.verify(ed25519, token, now).await.map_err(|e| BearerError::invalid_token(e.description()))?;
+    let verified = verifier
+        .verify(ed25519, token, now)
+        .await
+        .map_err(|e| BearerError::invalid_token(e.description()))?;
     let claims = &verified.claims;
     let status = caches.credential(db, &claims.client_id, now).await?;
     let credential = match &status {
         Some(s) if s.is_live(now.unix_secs()) && s.credential.user == claims.sub => &s.credential,
-        _ => return Err(BearerError::invalid_token("the credential behind this token was revoked")),
+        _ => {
+            return Err(BearerError::invalid_token(
+                "the credential behind this token was revoked",
+            ))
+        }
     };
-    if caches.revoked_token_ids(db, now).await?.contains(&claims.jti) {
+    if caches
+        .revoked_token_ids(db, now)
+        .await?
+        .contains(&claims.jti)
+    {
         return Err(BearerError::invalid_token("the access token was revoked"));
     }
-    let scopes = verified.scopes.as_ref().ok_or_else(|| BearerError::invalid_token("the access token has an invalid scope"))?;
+    let scopes = verified
+        .scopes
+        .as_ref()
+        .ok_or_else(|| BearerError::invalid_token("the access token has an invalid scope"))?;
     // Scope first, by name alone: a token cannot probe which services exist outside its
     // scope (existing or not, they all answer 403).
     check_scope(scopes, service_name)?;
-    let service = caches.service(db, service_name, now).await?.ok_or(BearerError::UnknownService)?;
+    let service = caches
+        .service(db, service_name, now)
+        .await?
+        .ok_or(BearerError::UnknownService)?;
     decide_access(scopes, &claims.sub, &service)?;
     let principal = Principal {
         user: claims.sub.clone(),
@@ -127,7 +171,10 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
         scope: claims.scope.clone(),
         token_id: claims.jti.clone(),
     };
-    Ok(Authorized { plan: plan_forward(head, &service, &principal), principal })
+    Ok(Authorized {
+        plan: plan_forward(head, &service, &principal),
+        principal,
+    })
 }
 
 /// RFC 6750 §2: the token comes from `Authorization: Bearer` or `X-Octelium-Auth`, exactly
@@ -139,12 +186,17 @@ pub fn extract_bearer(head: &RequestHead) -> Result<&str, BearerError> {
     // origin's URL and logs.
     if query_has_access_token(head.query.as_deref()) {
         return Err(BearerError::InvalidRequest(
-            "access tokens are not accepted in the query string; use the Authorization header".into(),
+            "access tokens are not accepted in the query string; use the Authorization header"
+                .into(),
         ));
     }
     let repeated = |name: &str| BearerError::InvalidRequest(format!("repeated {name} header"));
-    let authorization = head.single_header("authorization").map_err(|_| repeated("authorization"))?;
-    let octelium = head.single_header("x-octelium-auth").map_err(|_| repeated("x-octelium-auth"))?;
+    let authorization = head
+        .single_header("authorization")
+        .map_err(|_| repeated("authorization"))?;
+    let octelium = head
+        .single_header("x-octelium-auth")
+        .map_err(|_| repeated("x-octelium-auth"))?;
     let from_authorization = match authorization {
         None => None,
         Some(value) => {
@@ -153,7 +205,9 @@ pub fn extract_bearer(head: &RequestHead) -> Result<&str, BearerError> {
             if scheme.eq_ignore_ascii_case("bearer") {
                 let token = token.trim();
                 if token.is_empty() {
-                    return Err(BearerError::InvalidRequest("the bearer token is empty".into()));
+                    return Err(BearerError::InvalidRequest(
+                        "the bearer token is empty".into(),
+                    ));
                 }
                 Some(token)
             } else {
@@ -164,7 +218,9 @@ pub fn extract_bearer(head: &RequestHead) -> Result<&str, BearerError> {
     };
     let from_octelium = octelium.map(str::trim).filter(|t| !t.is_empty());
     match (from_authorization, from_octelium) {
-        (Some(_), Some(_)) => Err(BearerError::InvalidRequest("send the access token in one header only".into())),
+        (Some(_), Some(_)) => Err(BearerError::InvalidRequest(
+            "send the access token in one header only".into(),
+        )),
         (Some(t), None) | (None, Some(t)) => Ok(t),
         (None, None) => Err(BearerError::Missing),
     }
@@ -204,34 +260,4 @@ pub fn decide_access(scopes: &ScopeSet, user: &str, service: &Service) -> Result
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::testing::head;
-
-    #[test]
-    fn rfc6750_2_bearer_comes_from_one_header_only() {
-        assert_eq!(extract_bearer(&head("GET", "h", "/", None, &[("authorization", "Bearer  t ")])), Ok("t"));
-        assert_eq!(extract_bearer(&head("GET", "h", "/", None, &[("x-octelium-auth", "t")])), Ok("t"));
-        let both = head("GET", "h", "/", None, &[("authorization", "Bearer t"), ("x-octelium-auth", "t")]);
-        assert!(matches!(extract_bearer(&both), Err(BearerError::InvalidRequest(_))));
-        assert_eq!(extract_bearer(&head("GET", "h", "/", None, &[("authorization", "Basic x")])), Err(BearerError::Missing));
-    }
-
-    #[test]
-    fn rfc6750_2_3_access_token_query_parameter_is_refused_even_percent_encoded() {
-        for q in ["access_token=t", "a=1&access%5Ftoken=t", "access_token"] {
-            assert!(matches!(extract_bearer(&head("GET", "h", "/", Some(q), &[])), Err(BearerError::InvalidRequest(_))), "{q}");
-        }
-        assert_eq!(extract_bearer(&head("GET", "h", "/", Some("my_access_token=1"), &[])), Err(BearerError::Missing));
-    }
-
-    #[test]
-    fn service_policy_admits_only_its_allowed_users() {
-        let service = Service { name: "s".into(), upstream: "http://o".into(), allowed_users: vec!["alice".into()], created_at: 0 };
-        let all = ScopeSet::all_services();
-        assert_eq!(decide_access(&all, "alice", &service), Ok(()));
-        assert!(matches!(decide_access(&all, "bob", &service), Err(BearerError::InsufficientScope { .. })));
-        let other = ScopeSet::parse("service:t").unwrap();
-        assert!(matches!(decide_access(&other, "alice", &service), Err(BearerError::InsufficientScope { .. })));
-    }
-}
+mod tests;

@@ -30,7 +30,10 @@ use std::fmt;
 #[derive(Debug)]
 pub enum Step<'g> {
     /// Send this response; log the diagnostic, if any.
-    Respond { response: Response, diagnostic: Option<Diagnostic> },
+    Respond {
+        response: Response,
+        diagnostic: Option<Diagnostic>,
+    },
     /// Read the request body, at most `limit + 1` bytes (enough for the core to tell "too
     /// large" without the runtime ever holding an unbounded body), then [`Resume::finish`].
     NeedBody { limit: usize, resume: Resume<'g> },
@@ -105,13 +108,23 @@ impl Step<'_> {
     }
 
     pub(crate) fn respond(response: Response) -> Self {
-        Step::Respond { response, diagnostic: None }
+        Step::Respond {
+            response,
+            diagnostic: None,
+        }
     }
 
     /// An error's response, with the storage failure behind it (its `source`) as diagnostic.
     pub(crate) fn refuse(error: &dyn Error, response: Response) -> Self {
-        let diagnostic = error.source().and_then(|s| s.downcast_ref::<StoreError>()).cloned().map(Diagnostic::Storage);
-        Step::Respond { response, diagnostic }
+        let diagnostic = error
+            .source()
+            .and_then(|s| s.downcast_ref::<StoreError>())
+            .cloned()
+            .map(Diagnostic::Storage);
+        Step::Respond {
+            response,
+            diagnostic,
+        }
     }
 }
 
@@ -143,23 +156,40 @@ pub struct Resume<'g> {
 
 impl fmt::Debug for Resume<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Resume").field("endpoint", &self.endpoint).field("path", &self.head.path).finish_non_exhaustive()
+        f.debug_struct("Resume")
+            .field("endpoint", &self.endpoint)
+            .field("path", &self.head.path)
+            .finish_non_exhaustive()
     }
 }
 
 impl<'g> Resume<'g> {
     /// Runs the endpoint on the body the runtime read.
-    pub async fn finish<D: SqlDb, E: Ed25519>(self, caps: Capabilities<'_, D, E>, body: Body) -> Step<'g> {
+    pub async fn finish<D: SqlDb, E: Ed25519>(
+        self,
+        caps: Capabilities<'_, D, E>,
+        body: Body,
+    ) -> Step<'g> {
         let body = match body {
             Body::Complete(body) => body,
             Body::Unreadable => return Step::respond(GatewayError::UnreadableBody.to_response()),
         };
-        let Resume { endpoint, head, now, parts } = self;
+        let Resume {
+            endpoint,
+            head,
+            now,
+            parts,
+        } = self;
         let realm = &parts.config.realm;
         let answer = match endpoint {
             Endpoint::Token => oauth::token_endpoint(parts.minter, caps, &head, &body, now).await,
-            Endpoint::Revoke => oauth::revocation_endpoint(parts.verifier, parts.caches, caps, &head, &body, now).await,
-            Endpoint::Introspect => oauth::introspection_endpoint(parts.verifier, caps, &head, &body, now).await,
+            Endpoint::Revoke => {
+                oauth::revocation_endpoint(parts.verifier, parts.caches, caps, &head, &body, now)
+                    .await
+            }
+            Endpoint::Introspect => {
+                oauth::introspection_endpoint(parts.verifier, caps, &head, &body, now).await
+            }
             Endpoint::Admin => {
                 let ctx = AdminContext {
                     admin_token: parts.config.admin_token.as_deref(),

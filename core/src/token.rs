@@ -65,7 +65,10 @@ pub struct IssuedToken {
 
 impl fmt::Debug for IssuedToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IssuedToken").field("access_token", &"[redacted]").field("claims", &self.claims).finish()
+        f.debug_struct("IssuedToken")
+            .field("access_token", &"[redacted]")
+            .field("claims", &self.claims)
+            .finish()
     }
 }
 
@@ -85,13 +88,20 @@ impl UnsignedToken {
         let mut token = self.signing_input;
         token.push('.');
         token.push_str(&B64URL.encode(signature));
-        IssuedToken { access_token: token, claims: self.claims }
+        IssuedToken {
+            access_token: token,
+            claims: self.claims,
+        }
     }
 }
 
 /// Builds an access token for `key` to sign (see [`UnsignedToken::finish`]). `jti_bytes` must
 /// come from a CSPRNG.
-pub fn unsigned_access_token(key: &SigningKey, grant: &TokenGrant<'_>, jti_bytes: &[u8; TOKEN_ID_BYTES]) -> UnsignedToken {
+pub fn unsigned_access_token(
+    key: &SigningKey,
+    grant: &TokenGrant<'_>,
+    jti_bytes: &[u8; TOKEN_ID_BYTES],
+) -> UnsignedToken {
     let claims = AccessTokenClaims {
         iss: grant.issuer.to_owned(),
         sub: grant.subject.to_owned(),
@@ -103,12 +113,19 @@ pub fn unsigned_access_token(key: &SigningKey, grant: &TokenGrant<'_>, jti_bytes
         client_id: grant.client_id.to_owned(),
         scope: grant.scopes.to_string(),
     };
-    let header = Header { alg: "EdDSA", typ: "at+jwt", kid: &key.verifying_key().kid };
+    let header = Header {
+        alg: "EdDSA",
+        typ: "at+jwt",
+        kid: &key.verifying_key().kid,
+    };
     let mut token = String::with_capacity(400);
     token.push_str(&B64URL.encode(serde_json::to_vec(&header).expect("header serializes")));
     token.push('.');
     token.push_str(&B64URL.encode(serde_json::to_vec(&claims).expect("claims serialize")));
-    UnsignedToken { signing_input: token, claims }
+    UnsignedToken {
+        signing_input: token,
+        claims,
+    }
 }
 
 /// Why a token was refused. Each maps to RFC 6750 `invalid_token`.
@@ -166,13 +183,21 @@ impl SignedToken<'_> {
     }
 
     /// The claims, once the signature was found `genuine`, checked for issuer and audience.
-    pub fn claims_if(self, genuine: bool, issuer: &str, audience: &str) -> Result<AccessTokenClaims, TokenInvalid> {
+    pub fn claims_if(
+        self,
+        genuine: bool,
+        issuer: &str,
+        audience: &str,
+    ) -> Result<AccessTokenClaims, TokenInvalid> {
         if !genuine {
             return Err(TokenInvalid::BadSignature);
         }
         // Only now, with the signature checked, is the payload worth decoding.
-        let claims_json = B64URL.decode(self.claims_b64).map_err(|_| TokenInvalid::Malformed)?;
-        let claims: AccessTokenClaims = serde_json::from_slice(&claims_json).map_err(|_| TokenInvalid::Malformed)?;
+        let claims_json = B64URL
+            .decode(self.claims_b64)
+            .map_err(|_| TokenInvalid::Malformed)?;
+        let claims: AccessTokenClaims =
+            serde_json::from_slice(&claims_json).map_err(|_| TokenInvalid::Malformed)?;
         if claims.iss != issuer {
             return Err(TokenInvalid::WrongIssuer);
         }
@@ -185,24 +210,36 @@ impl SignedToken<'_> {
 
 /// The first part of validation (RFC 9068 §4): size, form, `alg`/`typ`, known `kid`. Cheap;
 /// no signature.
-pub fn parse_access_token<'a>(token: &'a str, keys: &'a KeySet) -> Result<SignedToken<'a>, TokenInvalid> {
+pub fn parse_access_token<'a>(
+    token: &'a str,
+    keys: &'a KeySet,
+) -> Result<SignedToken<'a>, TokenInvalid> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(TokenInvalid::Malformed);
     }
     let mut parts = token.split('.');
-    let (Some(h64), Some(c64), Some(s64), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(h64), Some(c64), Some(s64), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(TokenInvalid::Malformed);
     };
     let header_json = B64URL.decode(h64).map_err(|_| TokenInvalid::Malformed)?;
-    let header: Header<'_> = serde_json::from_slice(&header_json).map_err(|_| TokenInvalid::Malformed)?;
-    let typ_ok = header.typ.eq_ignore_ascii_case("at+jwt") || header.typ.eq_ignore_ascii_case("application/at+jwt");
+    let header: Header<'_> =
+        serde_json::from_slice(&header_json).map_err(|_| TokenInvalid::Malformed)?;
+    let typ_ok = header.typ.eq_ignore_ascii_case("at+jwt")
+        || header.typ.eq_ignore_ascii_case("application/at+jwt");
     if header.alg != "EdDSA" || !typ_ok {
         return Err(TokenInvalid::WrongType);
     }
     let key = keys.find(header.kid).ok_or(TokenInvalid::UnknownKey)?;
     let signature = B64URL.decode(s64).map_err(|_| TokenInvalid::Malformed)?;
     let signature: [u8; 64] = signature.try_into().map_err(|_| TokenInvalid::Malformed)?;
-    Ok(SignedToken { key, signature, signed: &token[..h64.len() + 1 + c64.len()], claims_b64: c64 })
+    Ok(SignedToken {
+        key,
+        signature,
+        signed: &token[..h64.len() + 1 + c64.len()],
+        claims_b64: c64,
+    })
 }
 
 /// The `exp` below which a token is refused at `now` whatever the leeway: what revocation
@@ -218,73 +255,13 @@ pub fn check_token_time(claims: &AccessTokenClaims, now: Now) -> Result<(), Toke
     if now >= claims.exp + CLOCK_LEEWAY_SECS {
         return Err(TokenInvalid::Expired);
     }
-    if claims.nbf.is_some_and(|nbf| now + CLOCK_LEEWAY_SECS < nbf) || now + CLOCK_LEEWAY_SECS < claims.iat {
+    if claims.nbf.is_some_and(|nbf| now + CLOCK_LEEWAY_SECS < nbf)
+        || now + CLOCK_LEEWAY_SECS < claims.iat
+    {
         return Err(TokenInvalid::NotYetValid);
     }
     Ok(())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn part(token: &str, i: usize) -> serde_json::Value {
-        serde_json::from_slice(&B64URL.decode(token.split('.').nth(i).unwrap()).unwrap()).unwrap()
-    }
-
-    fn unsigned(key: &SigningKey) -> UnsignedToken {
-        let scopes = ScopeSet::parse("service:a").unwrap();
-        let grant = TokenGrant {
-            issuer: "https://i",
-            audience: "https://i",
-            subject: "root",
-            client_id: "abcd-efgh",
-            scopes: &scopes,
-            issued_at: 1000,
-            expires_at: 4600,
-        };
-        unsigned_access_token(key, &grant, &[9; TOKEN_ID_BYTES])
-    }
-
-    #[test]
-    fn rfc9068_2_header_and_claims() {
-        let key = SigningKey::from_seed([1; 32]);
-        let t = unsigned(&key).finish([0; 64]);
-        let h = part(&t.access_token, 0);
-        assert_eq!((h["typ"].as_str(), h["alg"].as_str()), (Some("at+jwt"), Some("EdDSA")));
-        assert_eq!(h["kid"], key.verifying_key().kid.as_str());
-        let c = part(&t.access_token, 1);
-        for claim in ["iss", "sub", "aud", "exp", "iat", "jti", "client_id", "scope"] {
-            assert!(c.get(claim).is_some(), "missing {claim}");
-        }
-        assert_eq!(c["scope"], "service:a");
-        assert!(!format!("{t:?}").contains(&t.access_token), "Debug prints the bearer token");
-    }
-
-    #[test]
-    fn garbage_is_malformed_not_a_panic() {
-        let ks = KeySet::new(vec![SigningKey::from_seed([1; 32]).verifying_key().clone()]);
-        for t in ["", ".", "..", "a.b.c", "a.b.c.d", "!!.??.**", &"a".repeat(MAX_TOKEN_BYTES + 1), "eyJhbGciOiJFZERTQSJ9.e30.AAAA"] {
-            assert!(parse_access_token(t, &ks).is_err(), "{t}");
-        }
-    }
-
-    #[test]
-    fn rfc7519_time_claims_honour_the_leeway() {
-        let claims = |iat, exp| AccessTokenClaims {
-            iss: String::new(),
-            sub: String::new(),
-            aud: String::new(),
-            exp,
-            iat,
-            nbf: None,
-            jti: String::new(),
-            client_id: String::new(),
-            scope: String::new(),
-        };
-        let at = |secs: i64| Now::from_unix_ms(secs as u64 * 1000);
-        assert_eq!(check_token_time(&claims(1000, 2000), at(2000 + CLOCK_LEEWAY_SECS - 1)), Ok(()));
-        assert_eq!(check_token_time(&claims(1000, 2000), at(2000 + CLOCK_LEEWAY_SECS)), Err(TokenInvalid::Expired));
-        assert_eq!(check_token_time(&claims(5000, 9000), at(5000 - CLOCK_LEEWAY_SECS - 1)), Err(TokenInvalid::NotYetValid));
-    }
-}
+mod tests;

@@ -17,9 +17,15 @@ pub const MAX_TOKEN_REQUEST_BYTES: usize = 8 * 1024;
 #[derive(Clone, Debug)]
 pub enum ClientAuth {
     /// `Authorization: Basic` (`client_secret_basic`).
-    Basic { client_id: String, client_secret: Secret },
+    Basic {
+        client_id: String,
+        client_secret: Secret,
+    },
     /// `client_id` and `client_secret` in the body (`client_secret_post`).
-    Post { client_id: String, client_secret: Secret },
+    Post {
+        client_id: String,
+        client_secret: Secret,
+    },
 }
 
 impl ClientAuth {
@@ -31,7 +37,9 @@ impl ClientAuth {
 
     pub fn client_secret(&self) -> &Secret {
         match self {
-            ClientAuth::Basic { client_secret, .. } | ClientAuth::Post { client_secret, .. } => client_secret,
+            ClientAuth::Basic { client_secret, .. } | ClientAuth::Post { client_secret, .. } => {
+                client_secret
+            }
         }
     }
 
@@ -93,7 +101,9 @@ pub fn parse_client_request(head: &RequestHead, body: &[u8]) -> Result<ClientReq
     }
     // §3.2: parameters go in the body. A credential in the URL would land in logs and caches.
     if head.query.as_deref().is_some_and(|q| !q.is_empty()) {
-        return Err(TokenError::invalid_request("parameters must be sent in the request body, not the query string"));
+        return Err(TokenError::invalid_request(
+            "parameters must be sent in the request body, not the query string",
+        ));
     }
     let content_type = head
         .single_header("content-type")
@@ -101,27 +111,38 @@ pub fn parse_client_request(head: &RequestHead, body: &[u8]) -> Result<ClientReq
         .unwrap_or("");
     let media_type = content_type.split(';').next().unwrap_or("").trim();
     if !media_type.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
-        return Err(TokenError::invalid_request("content-type must be application/x-www-form-urlencoded"));
+        return Err(TokenError::invalid_request(
+            "content-type must be application/x-www-form-urlencoded",
+        ));
     }
-    let body = std::str::from_utf8(body).map_err(|_| TokenError::invalid_request("the body is not valid UTF-8"))?;
+    let body = std::str::from_utf8(body)
+        .map_err(|_| TokenError::invalid_request("the body is not valid UTF-8"))?;
     let params = parse_form(body)?;
 
     let basic = parse_basic_authorization(head)?;
     let body_id = params.get("client_id");
     let body_secret = params.get("client_secret");
     let unauthenticated = || TokenError::InvalidClient {
-        description: "client authentication is required (client_secret_basic or client_secret_post)".into(),
+        description:
+            "client authentication is required (client_secret_basic or client_secret_post)".into(),
         basic_attempted: false,
     };
     let client = match (basic, body_id, body_secret) {
         (Some(_), _, Some(_)) => {
-            return Err(TokenError::invalid_request("use exactly one client authentication method (RFC 6749 §2.3)"));
+            return Err(TokenError::invalid_request(
+                "use exactly one client authentication method (RFC 6749 §2.3)",
+            ));
         }
         (Some(ClientAuth::Basic { client_id, .. }), Some(id), None) if id != client_id => {
-            return Err(TokenError::invalid_request("client_id in the body differs from the Authorization header"));
+            return Err(TokenError::invalid_request(
+                "client_id in the body differs from the Authorization header",
+            ));
         }
         (Some(basic), _, None) => basic,
-        (None, Some(id), Some(secret)) => ClientAuth::Post { client_id: id.to_owned(), client_secret: Secret::new(secret) },
+        (None, Some(id), Some(secret)) => ClientAuth::Post {
+            client_id: id.to_owned(),
+            client_secret: Secret::new(secret),
+        },
         (None, _, _) => return Err(unauthenticated()),
     };
     Ok(ClientRequest { client, params })
@@ -130,13 +151,22 @@ pub fn parse_client_request(head: &RequestHead, body: &[u8]) -> Result<ClientReq
 /// Parses a token request (RFC 6749 §4.4.2).
 pub fn parse_token_request(head: &RequestHead, body: &[u8]) -> Result<TokenRequest, TokenError> {
     let ClientRequest { client, params } = parse_client_request(head, body)?;
-    let grant_type = GrantType::parse(params.get("grant_type").ok_or_else(|| TokenError::invalid_request("grant_type is required"))?);
+    let grant_type = GrantType::parse(
+        params
+            .get("grant_type")
+            .ok_or_else(|| TokenError::invalid_request("grant_type is required"))?,
+    );
     let scope_raw = params.get("scope").map(str::to_owned);
     let scope = match &scope_raw {
         None => None,
         Some(raw) => Some(ScopeSet::parse(raw).map_err(|e| TokenError::InvalidScope(e.0))?),
     };
-    Ok(TokenRequest { client, grant_type, scope, scope_raw })
+    Ok(TokenRequest {
+        client,
+        grant_type,
+        scope,
+        scope_raw,
+    })
 }
 
 /// Form parameters with §3.1's rules: no repeats, empty values count as omitted.
@@ -145,7 +175,10 @@ pub struct FormParams(Vec<(String, String)>);
 
 impl FormParams {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -154,11 +187,16 @@ pub fn parse_form(body: &str) -> Result<FormParams, TokenError> {
     let mut params: Vec<(String, String)> = Vec::new();
     for pair in body.split('&').filter(|p| !p.is_empty()) {
         let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let name = form_urldecode(name).ok_or_else(|| TokenError::invalid_request("malformed percent-encoding in the body"))?;
-        let value = form_urldecode(value).ok_or_else(|| TokenError::invalid_request("malformed percent-encoding in the body"))?;
+        let name = form_urldecode(name)
+            .ok_or_else(|| TokenError::invalid_request("malformed percent-encoding in the body"))?;
+        let value = form_urldecode(value)
+            .ok_or_else(|| TokenError::invalid_request("malformed percent-encoding in the body"))?;
         if params.iter().any(|(n, _)| *n == name) {
             // §3.2: "Request and response parameters MUST NOT be included more than once."
-            return Err(TokenError::invalid_request(format!("parameter {} is repeated", printable(&name))));
+            return Err(TokenError::invalid_request(format!(
+                "parameter {} is repeated",
+                printable(&name)
+            )));
         }
         params.push((name, value));
     }
@@ -201,7 +239,10 @@ fn hex_val(b: u8) -> Option<u8> {
 /// §2.3.1 `client_secret_basic`: the scheme is case-insensitive; the id and secret are each
 /// form-urlencoded, then joined with `:` and base64-encoded. Split on the first colon.
 fn parse_basic_authorization(head: &RequestHead) -> Result<Option<ClientAuth>, TokenError> {
-    let invalid = |d: &str| TokenError::InvalidClient { description: d.into(), basic_attempted: true };
+    let invalid = |d: &str| TokenError::InvalidClient {
+        description: d.into(),
+        basic_attempted: true,
+    };
     let value = match head.single_header("authorization") {
         Err(_) => return Err(TokenError::invalid_request("repeated authorization header")),
         Ok(None) => return Ok(None),
@@ -219,19 +260,32 @@ fn parse_basic_authorization(head: &RequestHead) -> Result<Option<ClientAuth>, T
         .decode(credentials)
         .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(credentials))
         .map_err(|_| invalid("the Basic credentials are not valid base64"))?;
-    let decoded = String::from_utf8(decoded).map_err(|_| invalid("the Basic credentials are not valid UTF-8"))?;
-    let (id, secret) = decoded.split_once(':').ok_or_else(|| invalid("the Basic credentials have no colon"))?;
-    let id = form_urldecode(id).ok_or_else(|| invalid("malformed percent-encoding in the Basic client id"))?;
-    let secret = form_urldecode(secret).ok_or_else(|| invalid("malformed percent-encoding in the Basic client secret"))?;
+    let decoded = String::from_utf8(decoded)
+        .map_err(|_| invalid("the Basic credentials are not valid UTF-8"))?;
+    let (id, secret) = decoded
+        .split_once(':')
+        .ok_or_else(|| invalid("the Basic credentials have no colon"))?;
+    let id = form_urldecode(id)
+        .ok_or_else(|| invalid("malformed percent-encoding in the Basic client id"))?;
+    let secret = form_urldecode(secret)
+        .ok_or_else(|| invalid("malformed percent-encoding in the Basic client secret"))?;
     if id.is_empty() || secret.is_empty() {
-        return Err(invalid("the Basic credentials need a client id and a secret"));
+        return Err(invalid(
+            "the Basic credentials need a client id and a secret",
+        ));
     }
-    Ok(Some(ClientAuth::Basic { client_id: id, client_secret: Secret::new(secret) }))
+    Ok(Some(ClientAuth::Basic {
+        client_id: id,
+        client_secret: Secret::new(secret),
+    }))
 }
 
 /// A parameter name safe to echo in an error: printable ASCII, bounded.
 fn printable(s: &str) -> String {
-    s.chars().filter(|c| c.is_ascii_graphic()).take(40).collect()
+    s.chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(40)
+        .collect()
 }
 
 #[cfg(test)]

@@ -9,7 +9,10 @@
 use crate::capability::Now;
 use crate::keys::{Ed25519, KeySet};
 use crate::scope::ScopeSet;
-use crate::token::{check_token_time, parse_access_token, AccessTokenClaims, TokenInvalid, CLOCK_LEEWAY_SECS, MAX_TOKEN_BYTES};
+use crate::token::{
+    check_token_time, parse_access_token, AccessTokenClaims, TokenInvalid, CLOCK_LEEWAY_SECS,
+    MAX_TOKEN_BYTES,
+};
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -38,7 +41,12 @@ pub struct Verifier {
 
 impl Verifier {
     pub fn new(keys: KeySet, issuer: &str, audience: &str) -> Verifier {
-        Verifier { keys, issuer: issuer.to_owned(), audience: audience.to_owned(), verified: VerifiedTokens::default() }
+        Verifier {
+            keys,
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            verified: VerifiedTokens::default(),
+        }
     }
 
     /// The published keys (the JWKS).
@@ -48,7 +56,12 @@ impl Verifier {
 
     /// Full validation at `now`, the signature checked with the runtime's `ed25519` unless this
     /// isolate verified the very same token before. A refused token is never remembered.
-    pub async fn verify(&self, ed25519: &impl Ed25519, token: &str, now: Now) -> Result<Rc<VerifiedToken>, TokenInvalid> {
+    pub async fn verify(
+        &self,
+        ed25519: &impl Ed25519,
+        token: &str,
+        now: Now,
+    ) -> Result<Rc<VerifiedToken>, TokenInvalid> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenInvalid::Malformed);
         }
@@ -67,16 +80,27 @@ impl Verifier {
 
     /// Full validation at `now` without the cache: what a token this isolate has not seen
     /// costs.
-    pub async fn validate(&self, ed25519: &impl Ed25519, token: &str, now: Now) -> Result<VerifiedToken, TokenInvalid> {
+    pub async fn validate(
+        &self,
+        ed25519: &impl Ed25519,
+        token: &str,
+        now: Now,
+    ) -> Result<VerifiedToken, TokenInvalid> {
         let verified = self.check(ed25519, token).await?;
         check_token_time(&verified.claims, now)?;
         Ok(verified)
     }
 
     /// The time-independent part of validation: it holds for as long as the key set does.
-    async fn check(&self, ed25519: &impl Ed25519, token: &str) -> Result<VerifiedToken, TokenInvalid> {
+    async fn check(
+        &self,
+        ed25519: &impl Ed25519,
+        token: &str,
+    ) -> Result<VerifiedToken, TokenInvalid> {
         let signed = parse_access_token(token, &self.keys)?;
-        let genuine = ed25519.verify(signed.key, signed.signing_input(), &signed.signature).await;
+        let genuine = ed25519
+            .verify(signed.key, signed.signing_input(), &signed.signature)
+            .await;
         let claims = signed.claims_if(genuine, &self.issuer, &self.audience)?;
         let scopes = ScopeSet::parse(&claims.scope).ok();
         Ok(VerifiedToken { claims, scopes })

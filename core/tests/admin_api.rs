@@ -5,8 +5,8 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use isogate_core::secret::Secret;
 use isogate_core::store::SqlValue;
-use serde_json::{json, Value};
 use isogate_core::testing::*;
+use serde_json::{json, Value};
 
 /// Every route of the admin API, with a body that would succeed if the caller were allowed.
 fn every_route() -> Vec<(&'static str, &'static str, Value)> {
@@ -17,11 +17,19 @@ fn every_route() -> Vec<(&'static str, &'static str, Value)> {
         ("DELETE", "/admin/v1/users/root", Value::Null),
         ("GET", "/admin/v1/services", Value::Null),
         ("GET", "/admin/v1/services/my-api", Value::Null),
-        ("POST", "/admin/v1/services", json!({ "name": "evil", "upstream": "http://evil.test" })),
+        (
+            "POST",
+            "/admin/v1/services",
+            json!({ "name": "evil", "upstream": "http://evil.test" }),
+        ),
         ("DELETE", "/admin/v1/services/my-api", Value::Null),
         ("GET", "/admin/v1/credentials", Value::Null),
         ("GET", "/admin/v1/credentials/root-cred", Value::Null),
-        ("POST", "/admin/v1/credentials", json!({ "name": "stolen", "user": "root", "type": "oauth2" })),
+        (
+            "POST",
+            "/admin/v1/credentials",
+            json!({ "name": "stolen", "user": "root", "type": "oauth2" }),
+        ),
         ("DELETE", "/admin/v1/credentials/root-cred", Value::Null),
         // Refused before anything reveals whether a route exists.
         ("GET", "/admin/v1/nope", Value::Null),
@@ -39,17 +47,22 @@ fn body_bytes(v: &Value) -> Vec<u8> {
 
 /// Every row of every table, secret hashes included: the strictest "nothing changed".
 fn dump(h: &Harness) -> Vec<Vec<Vec<SqlValue>>> {
-    ["SELECT * FROM users ORDER BY name", "SELECT * FROM services ORDER BY name", "SELECT * FROM credentials ORDER BY name"]
-        .iter()
-        .map(|sql| h.db.raw(sql))
-        .collect()
+    [
+        "SELECT * FROM users ORDER BY name",
+        "SELECT * FROM services ORDER BY name",
+        "SELECT * FROM credentials ORDER BY name",
+    ]
+    .iter()
+    .map(|sql| h.db.raw(sql))
+    .collect()
 }
 
 #[test]
 fn admin_api_refuses_a_missing_or_wrong_admin_credential_on_every_route() {
     let (h, _) = Harness::seeded();
     let before = dump(&h);
-    let basic_with_the_right_secret = format!("Basic {}", STANDARD.encode(format!("admin:{ADMIN_TOKEN}")));
+    let basic_with_the_right_secret =
+        format!("Basic {}", STANDARD.encode(format!("admin:{ADMIN_TOKEN}")));
     let longer = format!("Bearer {ADMIN_TOKEN}x");
     let shorter = format!("Bearer {}", &ADMIN_TOKEN[..ADMIN_TOKEN.len() - 1]);
     let other_case = format!("Bearer {}", ADMIN_TOKEN.to_ascii_uppercase());
@@ -68,19 +81,41 @@ fn admin_api_refuses_a_missing_or_wrong_admin_credential_on_every_route() {
         for (case, auth) in auths {
             let r = h.admin_raw(method, path, *auth, &body_bytes(&body));
             assert_admin_error(&r, 401, "unauthorized");
-            assert_eq!(r.header("www-authenticate"), Some("Bearer realm=\"isogate-admin\""), "{method} {path} {case}");
+            assert_eq!(
+                r.header("www-authenticate"),
+                Some("Bearer realm=\"isogate-admin\""),
+                "{method} {path} {case}"
+            );
             assert_eq!(r.header("pragma"), Some("no-cache"));
             assert!(!text(&r).contains(ADMIN_TOKEN), "{case}");
         }
         // The right credential twice is still not one credential.
         let twice = format!("Bearer {ADMIN_TOKEN}");
-        let r = h.root(&head(method, DOMAIN, path, None, &[("authorization", &twice), ("authorization", &twice)]), &body_bytes(&body));
+        let r = h.root(
+            &head(
+                method,
+                DOMAIN,
+                path,
+                None,
+                &[("authorization", &twice), ("authorization", &twice)],
+            ),
+            &body_bytes(&body),
+        );
         assert_admin_error(&r, 401, "unauthorized");
     }
-    assert_eq!(dump(&h), before, "a refused admin request changed the store");
+    assert_eq!(
+        dump(&h),
+        before,
+        "a refused admin request changed the store"
+    );
 
     // The scheme is case-insensitive, as everywhere (RFC 9110 §11.1).
-    let r = h.admin_raw("GET", "/admin/v1/users", Some(&format!("bearer {ADMIN_TOKEN}")), b"");
+    let r = h.admin_raw(
+        "GET",
+        "/admin/v1/users",
+        Some(&format!("bearer {ADMIN_TOKEN}")),
+        b"",
+    );
     assert_eq!(r.status, 200);
 }
 
@@ -94,7 +129,10 @@ fn admin_api_is_disabled_without_an_admin_token() {
                 assert_admin_error(&r, 503, "temporarily_unavailable");
             }
         }
-        assert_eq!(h.db.raw("SELECT count(*) FROM users")[0][0], SqlValue::Integer(1));
+        assert_eq!(
+            h.db.raw("SELECT count(*) FROM users")[0][0],
+            SqlValue::Integer(1)
+        );
     }
 }
 
@@ -107,7 +145,10 @@ fn admin_lists_and_reads_return_exactly_what_was_created() {
     assert_eq!(r.status, 201);
     assert_eq!(r.header("cache-control"), Some("no-store"));
     let created = json_body(&r)["service"].clone();
-    assert_eq!(created, json!({ "name": "my-api", "upstream": "http://127.0.0.1:9000", "allowed_users": ["alice", "bob"], "created_at": h.now_secs() }));
+    assert_eq!(
+        created,
+        json!({ "name": "my-api", "upstream": "http://127.0.0.1:9000", "allowed_users": ["alice", "bob"], "created_at": h.now_secs() })
+    );
     h.create_service("other", "https://api.internal/base", &[]);
     let cred = h.create_client("alice-cred", "alice", &["service:other", "service:my-api"]);
 
@@ -135,9 +176,15 @@ fn admin_lists_and_reads_return_exactly_what_was_created() {
     assert_eq!(credentials, json!({ "credentials": [expected_cred] }));
 
     for (path, expected) in [
-        ("/admin/v1/users/alice", json!({ "user": { "name": "alice", "enabled": true, "created_at": t } })),
+        (
+            "/admin/v1/users/alice",
+            json!({ "user": { "name": "alice", "enabled": true, "created_at": t } }),
+        ),
         ("/admin/v1/services/my-api", json!({ "service": created })),
-        ("/admin/v1/credentials/alice-cred", json!({ "credential": expected_cred })),
+        (
+            "/admin/v1/credentials/alice-cred",
+            json!({ "credential": expected_cred }),
+        ),
     ] {
         let r = h.admin("GET", path, None);
         assert_eq!(r.status, 200, "{path}");
@@ -149,12 +196,17 @@ fn admin_lists_and_reads_return_exactly_what_was_created() {
 #[test]
 fn client_secret_is_shown_only_in_the_creation_response() {
     let (h, client) = Harness::seeded();
-    let hash = Secret::new(client.client_secret.as_str()).hash().as_str().to_owned();
+    let hash = Secret::new(client.client_secret.as_str())
+        .hash()
+        .as_str()
+        .to_owned();
     // Stored: the hash, never the secret.
     let rows = h.db.raw("SELECT * FROM credentials");
     assert_eq!(rows.len(), 1);
     assert!(rows[0].contains(&SqlValue::Text(hash.clone())));
-    assert!(!rows[0].iter().any(|v| matches!(v, SqlValue::Text(s) if s.contains(&client.client_secret))));
+    assert!(!rows[0]
+        .iter()
+        .any(|v| matches!(v, SqlValue::Text(s) if s.contains(&client.client_secret))));
 
     let token = h.token(&post_form(&client, None), &[]);
     for r in [
@@ -162,13 +214,23 @@ fn client_secret_is_shown_only_in_the_creation_response() {
         h.admin("GET", "/admin/v1/credentials", None),
         h.admin("GET", "/admin/v1/users/root", None),
         token,
-        h.admin("POST", "/admin/v1/credentials", Some(json!({ "name": "root-cred", "user": "root", "type": "oauth2" }))),
+        h.admin(
+            "POST",
+            "/admin/v1/credentials",
+            Some(json!({ "name": "root-cred", "user": "root", "type": "oauth2" })),
+        ),
         h.admin("DELETE", "/admin/v1/credentials/root-cred", None),
     ] {
         let body = text(&r);
-        assert!(!body.contains(&client.client_secret), "the secret was shown again: {body}");
+        assert!(
+            !body.contains(&client.client_secret),
+            "the secret was shown again: {body}"
+        );
         assert!(!body.contains(&hash), "the secret's hash was shown: {body}");
-        assert!(!body.contains("client_secret") && !body.contains("secret_hash"), "{body}");
+        assert!(
+            !body.contains("client_secret") && !body.contains("secret_hash"),
+            "{body}"
+        );
     }
 }
 
@@ -180,9 +242,18 @@ fn duplicate_names_are_409_already_exists() {
     let cases: &[(&str, Value)] = &[
         ("/admin/v1/users", json!({ "name": "root" })), // the seeded user
         ("/admin/v1/users", json!({ "name": "alice" })),
-        ("/admin/v1/services", json!({ "name": "my-api", "upstream": "http://127.0.0.1:9999" })),
-        ("/admin/v1/credentials", json!({ "name": "root-cred", "user": "root", "type": "oauth2" })),
-        ("/admin/v1/credentials", json!({ "name": "root-cred", "user": "alice", "type": "access-token" })),
+        (
+            "/admin/v1/services",
+            json!({ "name": "my-api", "upstream": "http://127.0.0.1:9999" }),
+        ),
+        (
+            "/admin/v1/credentials",
+            json!({ "name": "root-cred", "user": "root", "type": "oauth2" }),
+        ),
+        (
+            "/admin/v1/credentials",
+            json!({ "name": "root-cred", "user": "alice", "type": "access-token" }),
+        ),
     ];
     for (path, body) in cases {
         let r = h.admin("POST", path, Some(body.clone()));
@@ -213,16 +284,38 @@ fn unknown_records_and_routes_are_404() {
         assert_admin_error(&r, 404, "not_found");
     }
     // The credential's client id is not its name.
-    let client_id = json_body(&h.admin("GET", "/admin/v1/credentials/root-cred", None))["credential"]["client_id"].as_str().unwrap().to_owned();
-    assert_admin_error(&h.admin("DELETE", &format!("/admin/v1/credentials/{client_id}"), None), 404, "not_found");
+    let client_id = json_body(&h.admin("GET", "/admin/v1/credentials/root-cred", None))
+        ["credential"]["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_admin_error(
+        &h.admin(
+            "DELETE",
+            &format!("/admin/v1/credentials/{client_id}"),
+            None,
+        ),
+        404,
+        "not_found",
+    );
     assert_eq!(dump(&h), before);
 }
 
 #[test]
 fn unsupported_methods_are_405() {
     let (h, _) = Harness::seeded();
-    for (method, path) in [("PUT", "/admin/v1/users"), ("DELETE", "/admin/v1/users"), ("POST", "/admin/v1/users/root"), ("PATCH", "/admin/v1/services/my-api"), ("PUT", "/admin/v1/credentials/root-cred")] {
-        assert_admin_error(&h.admin(method, path, Some(json!({}))), 405, "method_not_allowed");
+    for (method, path) in [
+        ("PUT", "/admin/v1/users"),
+        ("DELETE", "/admin/v1/users"),
+        ("POST", "/admin/v1/users/root"),
+        ("PATCH", "/admin/v1/services/my-api"),
+        ("PUT", "/admin/v1/credentials/root-cred"),
+    ] {
+        assert_admin_error(
+            &h.admin(method, path, Some(json!({}))),
+            405,
+            "method_not_allowed",
+        );
     }
 }
 
@@ -257,36 +350,114 @@ fn malformed_admin_requests_are_400_and_change_nothing() {
         ("/admin/v1/users", json!({ "name": 5 })),
         ("/admin/v1/users", json!({ "name": "carol", "admin": true })),
         // services: names
-        ("/admin/v1/services", json!({ "name": "My-Api", "upstream": UPSTREAM })),
-        ("/admin/v1/services", json!({ "name": "a.b", "upstream": UPSTREAM })),
-        ("/admin/v1/services", json!({ "name": "-a", "upstream": UPSTREAM })),
-        ("/admin/v1/services", json!({ "name": "", "upstream": UPSTREAM })),
-        ("/admin/v1/services", json!({ "name": long_label, "upstream": UPSTREAM })),
+        (
+            "/admin/v1/services",
+            json!({ "name": "My-Api", "upstream": UPSTREAM }),
+        ),
+        (
+            "/admin/v1/services",
+            json!({ "name": "a.b", "upstream": UPSTREAM }),
+        ),
+        (
+            "/admin/v1/services",
+            json!({ "name": "-a", "upstream": UPSTREAM }),
+        ),
+        (
+            "/admin/v1/services",
+            json!({ "name": "", "upstream": UPSTREAM }),
+        ),
+        (
+            "/admin/v1/services",
+            json!({ "name": long_label, "upstream": UPSTREAM }),
+        ),
         ("/admin/v1/services", json!({ "name": "svc" })),
         // services: upstreams
-        ("/admin/v1/services", json!({ "name": "svc", "upstream": "ftp://127.0.0.1" })),
-        ("/admin/v1/services", json!({ "name": "svc", "upstream": "127.0.0.1:9000" })),
-        ("/admin/v1/services", json!({ "name": "svc", "upstream": "http://" })),
-        ("/admin/v1/services", json!({ "name": "svc", "upstream": "http://user:pw@host" })),
-        ("/admin/v1/services", json!({ "name": "svc", "upstream": "http://host/?q=1" })),
-        ("/admin/v1/services", json!({ "name": "svc", "upstream": "http://host/#f" })),
-        ("/admin/v1/services", json!({ "name": "svc", "upstream": "http://host:port" })),
-        ("/admin/v1/services", json!({ "name": "svc", "upstream": "http://host /x" })),
-        ("/admin/v1/services", json!({ "name": "svc", "upstream": "http://host\n/x" })),
+        (
+            "/admin/v1/services",
+            json!({ "name": "svc", "upstream": "ftp://127.0.0.1" }),
+        ),
+        (
+            "/admin/v1/services",
+            json!({ "name": "svc", "upstream": "127.0.0.1:9000" }),
+        ),
+        (
+            "/admin/v1/services",
+            json!({ "name": "svc", "upstream": "http://" }),
+        ),
+        (
+            "/admin/v1/services",
+            json!({ "name": "svc", "upstream": "http://user:pw@host" }),
+        ),
+        (
+            "/admin/v1/services",
+            json!({ "name": "svc", "upstream": "http://host/?q=1" }),
+        ),
+        (
+            "/admin/v1/services",
+            json!({ "name": "svc", "upstream": "http://host/#f" }),
+        ),
+        (
+            "/admin/v1/services",
+            json!({ "name": "svc", "upstream": "http://host:port" }),
+        ),
+        (
+            "/admin/v1/services",
+            json!({ "name": "svc", "upstream": "http://host /x" }),
+        ),
+        (
+            "/admin/v1/services",
+            json!({ "name": "svc", "upstream": "http://host\n/x" }),
+        ),
         // services: policy naming a user who does not exist
-        ("/admin/v1/services", json!({ "name": "svc", "upstream": UPSTREAM, "allowed_users": ["ghost"] })),
-        ("/admin/v1/services", json!({ "name": "svc", "upstream": UPSTREAM, "allowed_users": ["alice", "ghost"] })),
+        (
+            "/admin/v1/services",
+            json!({ "name": "svc", "upstream": UPSTREAM, "allowed_users": ["ghost"] }),
+        ),
+        (
+            "/admin/v1/services",
+            json!({ "name": "svc", "upstream": UPSTREAM, "allowed_users": ["alice", "ghost"] }),
+        ),
         // credentials
-        ("/admin/v1/credentials", json!({ "name": "c", "user": "ghost", "type": "oauth2" })),
-        ("/admin/v1/credentials", json!({ "name": "c", "user": "root", "type": "password" })),
-        ("/admin/v1/credentials", json!({ "name": "c", "user": "root" })),
-        ("/admin/v1/credentials", json!({ "name": "bad name", "user": "root", "type": "oauth2" })),
-        ("/admin/v1/credentials", json!({ "name": "c", "user": "root", "type": "oauth2", "scopes": ["openid"] })),
-        ("/admin/v1/credentials", json!({ "name": "c", "user": "root", "type": "oauth2", "scopes": ["service:My_Api"] })),
-        ("/admin/v1/credentials", json!({ "name": "c", "user": "root", "type": "oauth2", "expire_in": "5y" })),
-        ("/admin/v1/credentials", json!({ "name": "c", "user": "root", "type": "oauth2", "expire_in": "0s" })),
-        ("/admin/v1/credentials", json!({ "name": "c", "user": "root", "type": "access-token", "expire_in": "-1d" })),
-        ("/admin/v1/credentials", json!({ "name": "c", "user": "root", "type": "oauth2", "secret": "chosen" })),
+        (
+            "/admin/v1/credentials",
+            json!({ "name": "c", "user": "ghost", "type": "oauth2" }),
+        ),
+        (
+            "/admin/v1/credentials",
+            json!({ "name": "c", "user": "root", "type": "password" }),
+        ),
+        (
+            "/admin/v1/credentials",
+            json!({ "name": "c", "user": "root" }),
+        ),
+        (
+            "/admin/v1/credentials",
+            json!({ "name": "bad name", "user": "root", "type": "oauth2" }),
+        ),
+        (
+            "/admin/v1/credentials",
+            json!({ "name": "c", "user": "root", "type": "oauth2", "scopes": ["openid"] }),
+        ),
+        (
+            "/admin/v1/credentials",
+            json!({ "name": "c", "user": "root", "type": "oauth2", "scopes": ["service:My_Api"] }),
+        ),
+        (
+            "/admin/v1/credentials",
+            json!({ "name": "c", "user": "root", "type": "oauth2", "expire_in": "5y" }),
+        ),
+        (
+            "/admin/v1/credentials",
+            json!({ "name": "c", "user": "root", "type": "oauth2", "expire_in": "0s" }),
+        ),
+        (
+            "/admin/v1/credentials",
+            json!({ "name": "c", "user": "root", "type": "access-token", "expire_in": "-1d" }),
+        ),
+        (
+            "/admin/v1/credentials",
+            json!({ "name": "c", "user": "root", "type": "oauth2", "secret": "chosen" }),
+        ),
     ];
     for (path, body) in &cases {
         let r = h.admin("POST", path, Some(body.clone()));
@@ -299,7 +470,12 @@ fn malformed_admin_requests_are_400_and_change_nothing() {
 fn admin_body_over_64_kib_is_413() {
     let (h, _) = Harness::seeded();
     let big = format!("{{\"name\":\"{}\"}}", "a".repeat(64 * 1024));
-    let r = h.admin_raw("POST", "/admin/v1/users", Some(&format!("Bearer {ADMIN_TOKEN}")), big.as_bytes());
+    let r = h.admin_raw(
+        "POST",
+        "/admin/v1/users",
+        Some(&format!("Bearer {ADMIN_TOKEN}")),
+        big.as_bytes(),
+    );
     assert_admin_error(&r, 413, "invalid_request");
     // Without the admin credential the size does not matter: 401 first.
     let r = h.admin_raw("POST", "/admin/v1/users", None, big.as_bytes());
@@ -313,11 +489,19 @@ fn client_id_collisions_are_retried_then_refused_as_unavailable_not_as_conflict(
     let first = h.create_client("first", "root", &[]);
     assert_eq!(first.client_id, "aaaa-aaaa");
     let before = dump(&h);
-    let r = h.admin("POST", "/admin/v1/credentials", Some(json!({ "name": "second", "user": "root", "type": "oauth2" })));
+    let r = h.admin(
+        "POST",
+        "/admin/v1/credentials",
+        Some(json!({ "name": "second", "user": "root", "type": "oauth2" })),
+    );
     assert_admin_error(&r, 503, "temporarily_unavailable");
     assert_eq!(dump(&h), before);
     // The name is checked before the id: a duplicate name is still a 409.
-    let r = h.admin("POST", "/admin/v1/credentials", Some(json!({ "name": "first", "user": "root", "type": "oauth2" })));
+    let r = h.admin(
+        "POST",
+        "/admin/v1/credentials",
+        Some(json!({ "name": "first", "user": "root", "type": "oauth2" })),
+    );
     assert_admin_error(&r, 409, "already_exists");
 }
 
@@ -329,14 +513,28 @@ fn failed_requests_leave_the_store_exactly_as_created() {
     h.create_service("private", "http://127.0.0.1:9002", &["alice"]);
     let root = h.create_client("root-cred", "root", &["service:my-api"]);
     let alice = h.create_client("alice-cred", "alice", &[]);
-    let pat = h.admin("POST", "/admin/v1/credentials", Some(json!({ "name": "pat", "user": "alice", "type": "access-token", "expire_in": "30d" })));
+    let pat = h.admin(
+        "POST",
+        "/admin/v1/credentials",
+        Some(json!({ "name": "pat", "user": "alice", "type": "access-token", "expire_in": "30d" })),
+    );
     assert_eq!(pat.status, 201);
     let snapshot = h.snapshot();
     let rows = dump(&h);
-    let names = |v: &Value, key: &str| v[key].as_array().unwrap().iter().map(|x| x["name"].as_str().unwrap().to_owned()).collect::<Vec<_>>();
+    let names = |v: &Value, key: &str| {
+        v[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["name"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(names(&snapshot.0, "users"), ["alice", "root"]);
     assert_eq!(names(&snapshot.1, "services"), ["my-api", "private"]);
-    assert_eq!(names(&snapshot.2, "credentials"), ["alice-cred", "pat", "root-cred"]);
+    assert_eq!(
+        names(&snapshot.2, "credentials"),
+        ["alice-cred", "pat", "root-cred"]
+    );
 
     let token = h.token_for(&root, None);
     let wrong = format!("Bearer {ADMIN_TOKEN}-not");
@@ -344,9 +542,24 @@ fn failed_requests_leave_the_store_exactly_as_created() {
     let admin_failures: Vec<(&str, &str, Option<&str>, Vec<u8>)> = vec![
         ("DELETE", "/admin/v1/users/alice", Some(&wrong), vec![]),
         ("DELETE", "/admin/v1/services/my-api", None, vec![]),
-        ("DELETE", "/admin/v1/credentials/root-cred", Some("Basic eDp5"), vec![]),
-        ("POST", "/admin/v1/users", Some(&wrong), br#"{"name":"mallory"}"#.to_vec()),
-        ("POST", "/admin/v1/users", None, br#"{"name":"alice"}"#.to_vec()),
+        (
+            "DELETE",
+            "/admin/v1/credentials/root-cred",
+            Some("Basic eDp5"),
+            vec![],
+        ),
+        (
+            "POST",
+            "/admin/v1/users",
+            Some(&wrong),
+            br#"{"name":"mallory"}"#.to_vec(),
+        ),
+        (
+            "POST",
+            "/admin/v1/users",
+            None,
+            br#"{"name":"alice"}"#.to_vec(),
+        ),
     ];
     for (method, path, auth, body) in &admin_failures {
         assert_eq!(h.admin_raw(method, path, *auth, body).status, 401);
@@ -354,19 +567,51 @@ fn failed_requests_leave_the_store_exactly_as_created() {
     for (method, path, body) in [
         ("POST", "/admin/v1/users", json!({ "name": "alice" })),
         ("POST", "/admin/v1/users", json!({ "name": "bad name" })),
-        ("POST", "/admin/v1/services", json!({ "name": "private", "upstream": UPSTREAM })),
-        ("POST", "/admin/v1/services", json!({ "name": "new", "upstream": "ftp://x" })),
-        ("POST", "/admin/v1/services", json!({ "name": "new", "upstream": UPSTREAM, "allowed_users": ["ghost"] })),
-        ("POST", "/admin/v1/credentials", json!({ "name": "pat", "user": "root", "type": "oauth2" })),
-        ("POST", "/admin/v1/credentials", json!({ "name": "new", "user": "ghost", "type": "oauth2" })),
-        ("POST", "/admin/v1/credentials", json!({ "name": "new", "user": "root", "type": "oauth2", "scopes": ["x"] })),
+        (
+            "POST",
+            "/admin/v1/services",
+            json!({ "name": "private", "upstream": UPSTREAM }),
+        ),
+        (
+            "POST",
+            "/admin/v1/services",
+            json!({ "name": "new", "upstream": "ftp://x" }),
+        ),
+        (
+            "POST",
+            "/admin/v1/services",
+            json!({ "name": "new", "upstream": UPSTREAM, "allowed_users": ["ghost"] }),
+        ),
+        (
+            "POST",
+            "/admin/v1/credentials",
+            json!({ "name": "pat", "user": "root", "type": "oauth2" }),
+        ),
+        (
+            "POST",
+            "/admin/v1/credentials",
+            json!({ "name": "new", "user": "ghost", "type": "oauth2" }),
+        ),
+        (
+            "POST",
+            "/admin/v1/credentials",
+            json!({ "name": "new", "user": "root", "type": "oauth2", "scopes": ["x"] }),
+        ),
         ("DELETE", "/admin/v1/users/ghost", Value::Null),
         ("DELETE", "/admin/v1/services/ghost", Value::Null),
         ("DELETE", "/admin/v1/credentials/ghost", Value::Null),
-        ("PUT", "/admin/v1/users/alice", json!({ "name": "alice", "enabled": false })),
+        (
+            "PUT",
+            "/admin/v1/users/alice",
+            json!({ "name": "alice", "enabled": false }),
+        ),
     ] {
         let r = h.admin(method, path, Some(body).filter(|b| !b.is_null()));
-        assert!((400..500).contains(&r.status), "{method} {path}: {}", r.status);
+        assert!(
+            (400..500).contains(&r.status),
+            "{method} {path}: {}",
+            r.status
+        );
     }
     // Token endpoint and service failures, which must not touch storage's contents either.
     for r in [
@@ -378,14 +623,41 @@ fn failed_requests_leave_the_store_exactly_as_created() {
     ] {
         assert!((400..500).contains(&r.status), "{}", text(&r));
     }
-    assert_eq!(refused(h.service("private.example.com", &[("authorization", &format!("Bearer {token}"))])).status, 403);
-    assert_eq!(refused(h.service(SERVICE_HOST, &[("authorization", "Bearer garbage")])).status, 401);
+    assert_eq!(
+        refused(h.service(
+            "private.example.com",
+            &[("authorization", &format!("Bearer {token}"))]
+        ))
+        .status,
+        403
+    );
+    assert_eq!(
+        refused(h.service(SERVICE_HOST, &[("authorization", "Bearer garbage")])).status,
+        401
+    );
     // root-cred is scoped to my-api: a missing service outside its scope is 403, like a real one.
-    assert_eq!(refused(h.service("ghost.example.com", &[("authorization", &format!("Bearer {token}"))])).status, 403);
+    assert_eq!(
+        refused(h.service(
+            "ghost.example.com",
+            &[("authorization", &format!("Bearer {token}"))]
+        ))
+        .status,
+        403
+    );
 
-    assert_eq!(h.snapshot(), snapshot, "the admin API lists something other than what was created");
+    assert_eq!(
+        h.snapshot(),
+        snapshot,
+        "the admin API lists something other than what was created"
+    );
     assert_eq!(dump(&h), rows, "a failed request changed a stored row");
     // And what was created still works.
     authorized(h.call(&h.token_for(&root, None)));
-    authorized(h.service("private.example.com", &[("authorization", &format!("Bearer {}", h.token_for(&alice, None)))]));
+    authorized(h.service(
+        "private.example.com",
+        &[(
+            "authorization",
+            &format!("Bearer {}", h.token_for(&alice, None)),
+        )],
+    ));
 }

@@ -6,8 +6,8 @@
 //! Also the access-token credential type, whose token is the credential.
 
 use isogate_core::gateway::Gateway;
-use serde_json::json;
 use isogate_core::testing::*;
+use serde_json::json;
 
 const TTL_MS: u64 = 5_000;
 
@@ -33,7 +33,10 @@ fn assert_revocation_bounds(h: &Harness, client: &Client, delete_path: &str) {
     // The isolate that deleted refuses the outstanding token at once.
     let r = refused(h.call(&token));
     assert_bearer_error(&r, 401, "invalid_token");
-    assert_eq!(json_body(&r)["error_description"], "the credential behind this token was revoked");
+    assert_eq!(
+        json_body(&r)["error_description"],
+        "the credential behind this token was revoked"
+    );
 
     // Another isolate honours it from its cache up to the TTL, and not one millisecond longer.
     for at in [cached_at + 1_000, cached_at + TTL_MS - 1] {
@@ -55,9 +58,22 @@ fn deleted_credential_fails_at_token_endpoint_immediately() {
     authorized(h.call_with(&other, &h.token_for_on(&other, &client, None)));
     let r = h.admin("DELETE", "/admin/v1/credentials/root-cred", None);
     assert_eq!(r.status, 200);
-    assert_eq!(json_body(&r), json!({ "deleted": { "credential": "root-cred" } }));
+    assert_eq!(
+        json_body(&r),
+        json!({ "deleted": { "credential": "root-cred" } })
+    );
     for gw in [&h.gw, &other] {
-        for r in [h.token_on(gw, &post_form(&client, None), &[]), h.token_on(gw, "grant_type=client_credentials", &[("authorization", &basic(&client.client_id, &client.client_secret))])] {
+        for r in [
+            h.token_on(gw, &post_form(&client, None), &[]),
+            h.token_on(
+                gw,
+                "grant_type=client_credentials",
+                &[(
+                    "authorization",
+                    &basic(&client.client_id, &client.client_secret),
+                )],
+            ),
+        ] {
             assert_token_error(&r, 401, "invalid_client");
         }
     }
@@ -95,20 +111,35 @@ fn deleting_a_user_revokes_every_credential_it_holds_and_no_other() {
 
     let r = h.admin("DELETE", "/admin/v1/users/alice", None);
     assert_eq!(r.status, 200);
-    assert_eq!(json_body(&r), json!({ "deleted": { "user": "alice", "credentials_revoked": 2 } }));
+    assert_eq!(
+        json_body(&r),
+        json!({ "deleted": { "user": "alice", "credentials_revoked": 2 } })
+    );
 
     for (client, token) in [(&a1, &t1), (&a2, &t2)] {
-        assert_token_error(&h.token(&post_form(client, None), &[]), 401, "invalid_client");
+        assert_token_error(
+            &h.token(&post_form(client, None), &[]),
+            401,
+            "invalid_client",
+        );
         assert_bearer_error(&refused(h.call(token)), 401, "invalid_token");
     }
     authorized(h.call(&troot));
     h.token_for(&root, None);
     // Nothing of alice's is left behind.
     let creds = json_body(&h.admin("GET", "/admin/v1/credentials", None));
-    let names: Vec<&str> = creds["credentials"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = creds["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, vec!["root-cred"]);
     assert_eq!(h.admin("GET", "/admin/v1/users/alice", None).status, 404);
-    assert_eq!(h.db.raw("SELECT count(*) FROM credentials WHERE user_name = 'alice'")[0][0], isogate_core::store::SqlValue::Integer(0));
+    assert_eq!(
+        h.db.raw("SELECT count(*) FROM credentials WHERE user_name = 'alice'")[0][0],
+        isogate_core::store::SqlValue::Integer(0)
+    );
 
     // A new user under the old name does not bring the old credentials or tokens back.
     h.create_user("alice");
@@ -120,7 +151,11 @@ fn deleting_a_user_revokes_every_credential_it_holds_and_no_other() {
 fn recreated_credential_of_the_same_name_does_not_revive_old_tokens() {
     let (h, old) = Harness::seeded();
     let old_token = h.token_for(&old, None);
-    assert_eq!(h.admin("DELETE", "/admin/v1/credentials/root-cred", None).status, 200);
+    assert_eq!(
+        h.admin("DELETE", "/admin/v1/credentials/root-cred", None)
+            .status,
+        200
+    );
     let new = h.create_client("root-cred", "root", &[]);
     assert_ne!(new.client_id, old.client_id);
     assert_ne!(new.client_secret, old.client_secret);
@@ -140,7 +175,10 @@ fn cache_ttl_setting_bounds_revocation_latency_on_other_isolates() {
         let other = h.isolate();
         authorized(h.call_with(&other, &token));
         let cached_at = h.now_ms();
-        assert_eq!(h.admin("DELETE", "/admin/v1/credentials/c", None).status, 200);
+        assert_eq!(
+            h.admin("DELETE", "/admin/v1/credentials/c", None).status,
+            200
+        );
         if ttl_ms > 0 {
             h.set_ms(cached_at + ttl_ms - 1);
             authorized(h.call_with(&other, &token));
@@ -153,12 +191,22 @@ fn cache_ttl_setting_bounds_revocation_latency_on_other_isolates() {
 #[test]
 fn access_token_credential_is_used_directly_as_the_bearer() {
     let (h, _) = Harness::seeded();
-    let r = h.admin("POST", "/admin/v1/credentials", Some(json!({ "name": "pat", "user": "root", "type": "access-token", "expire_in": "30d" })));
+    let r = h.admin(
+        "POST",
+        "/admin/v1/credentials",
+        Some(json!({ "name": "pat", "user": "root", "type": "access-token", "expire_in": "30d" })),
+    );
     assert_eq!(r.status, 201, "{}", text(&r));
     assert_eq!(r.header("cache-control"), Some("no-store"));
     let body = json_body(&r);
-    assert!(body.get("client_secret").is_none(), "an access-token credential has no secret");
-    let token = body["access_token"].as_str().expect("access_token").to_owned();
+    assert!(
+        body.get("client_secret").is_none(),
+        "an access-token credential has no secret"
+    );
+    let token = body["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned();
     let thirty_days = 30 * 86_400;
     assert_eq!(body["credential"]["type"], "access-token");
     assert_eq!(body["credential"]["expires_at"], h.now_secs() + thirty_days);
@@ -196,23 +244,37 @@ fn access_token_credential_takes_its_scopes_and_a_one_year_default_lifetime() {
     assert_eq!(claims["exp"], h.now_secs() + 365 * 86_400);
     assert_eq!(claims["scope"], "service:other");
     assert_bearer_error(&refused(h.call(&token)), 403, "insufficient_scope");
-    authorized(h.service("other.example.com", &[("authorization", &format!("Bearer {token}"))]));
+    authorized(h.service(
+        "other.example.com",
+        &[("authorization", &format!("Bearer {token}"))],
+    ));
 }
 
 #[test]
 fn deleted_access_token_credential_is_refused_at_once() {
     let (h, _) = Harness::seeded();
-    let r = h.admin("POST", "/admin/v1/credentials", Some(json!({ "name": "pat", "user": "root", "type": "access-token", "expire_in": "30d" })));
+    let r = h.admin(
+        "POST",
+        "/admin/v1/credentials",
+        Some(json!({ "name": "pat", "user": "root", "type": "access-token", "expire_in": "30d" })),
+    );
     let token = json_body(&r)["access_token"].as_str().unwrap().to_owned();
     authorized(h.call(&token));
-    assert_eq!(h.admin("DELETE", "/admin/v1/credentials/pat", None).status, 200);
+    assert_eq!(
+        h.admin("DELETE", "/admin/v1/credentials/pat", None).status,
+        200
+    );
     assert_bearer_error(&refused(h.call(&token)), 401, "invalid_token");
 }
 
 #[test]
 fn oauth2_credential_expiry_caps_token_lifetime_and_ends_the_exchange() {
     let (h, _) = Harness::seeded();
-    let r = h.admin("POST", "/admin/v1/credentials", Some(json!({ "name": "short", "user": "root", "type": "oauth2", "expire_in": "10m" })));
+    let r = h.admin(
+        "POST",
+        "/admin/v1/credentials",
+        Some(json!({ "name": "short", "user": "root", "type": "oauth2", "expire_in": "10m" })),
+    );
     assert_eq!(r.status, 201);
     let body = json_body(&r);
     let client = Client {
@@ -221,7 +283,13 @@ fn oauth2_credential_expiry_caps_token_lifetime_and_ends_the_exchange() {
         client_secret: body["client_secret"].as_str().unwrap().into(),
     };
     // (seconds after creation, expires_in, or None when the credential is dead)
-    let cases: &[(u64, Option<i64>)] = &[(0, Some(600)), (300, Some(300)), (599, Some(1)), (600, None), (7200, None)];
+    let cases: &[(u64, Option<i64>)] = &[
+        (0, Some(600)),
+        (300, Some(300)),
+        (599, Some(1)),
+        (600, None),
+        (7200, None),
+    ];
     let mut tokens = Vec::new();
     for (after, expires_in) in cases {
         h.set_ms(T0_MS + after * 1000);
@@ -249,16 +317,29 @@ fn credential_or_user_disabled_in_the_database_is_refused_within_the_cache_ttl()
     // Records disabled in the database directly (an operator's SQL console): nothing tells the
     // isolates, so the cache TTL is the bound here too.
     for (case, sql) in [
-        ("credential disabled", "UPDATE credentials SET enabled = 0 WHERE name = 'root-cred'"),
-        ("user disabled", "UPDATE users SET enabled = 0 WHERE name = 'root'"),
-        ("credential expired", "UPDATE credentials SET expires_at = 1700000000 WHERE name = 'root-cred'"),
+        (
+            "credential disabled",
+            "UPDATE credentials SET enabled = 0 WHERE name = 'root-cred'",
+        ),
+        (
+            "user disabled",
+            "UPDATE users SET enabled = 0 WHERE name = 'root'",
+        ),
+        (
+            "credential expired",
+            "UPDATE credentials SET expires_at = 1700000000 WHERE name = 'root-cred'",
+        ),
     ] {
         let (h, client) = Harness::seeded();
         let token = h.token_for(&client, None);
         authorized(h.call(&token));
         let cached_at = h.now_ms();
         h.db.exec_raw(sql);
-        assert_token_error(&h.token(&post_form(&client, None), &[]), 401, "invalid_client");
+        assert_token_error(
+            &h.token(&post_form(&client, None), &[]),
+            401,
+            "invalid_client",
+        );
         h.set_ms(cached_at + TTL_MS - 1);
         assert!(h.call(&token).is_ok(), "{case}: refused inside the TTL");
         h.set_ms(cached_at + TTL_MS);

@@ -5,8 +5,21 @@ use isogate_core::http::Response;
 use isogate_core::testing::*;
 
 fn client_post(h: &Harness, path: &str, client: &Client, extra: &str) -> Response {
-    let body = format!("client_id={}&client_secret={}&{extra}", form_encode(&client.client_id), form_encode(&client.client_secret));
-    h.root(&head("POST", DOMAIN, path, None, &[("content-type", "application/x-www-form-urlencoded")]), body.as_bytes())
+    let body = format!(
+        "client_id={}&client_secret={}&{extra}",
+        form_encode(&client.client_id),
+        form_encode(&client.client_secret)
+    );
+    h.root(
+        &head(
+            "POST",
+            DOMAIN,
+            path,
+            None,
+            &[("content-type", "application/x-www-form-urlencoded")],
+        ),
+        body.as_bytes(),
+    )
 }
 
 fn introspect(h: &Harness, client: &Client, token: &str) -> serde_json::Value {
@@ -23,14 +36,23 @@ fn rfc7009_revoked_token_is_refused_here_at_once_and_elsewhere_within_the_cache_
     let other_isolate = h.isolate();
     authorized(h.call_with(&other_isolate, &token));
     let revoked_at = h.now_ms();
-    let r = client_post(&h, "/oauth2/revoke", &client, &format!("token={token}&token_type_hint=access_token"));
+    let r = client_post(
+        &h,
+        "/oauth2/revoke",
+        &client,
+        &format!("token={token}&token_type_hint=access_token"),
+    );
     assert_eq!(r.status, 200, "{}", text(&r));
     assert_bearer_error(&refused(h.call(&token)), 401, "invalid_token");
     // The other isolate loaded the revoked set before the revocation: bounded by the TTL.
     h.set_ms(revoked_at + 4_999);
     authorized(h.call_with(&other_isolate, &token));
     h.set_ms(revoked_at + 5_000);
-    assert_bearer_error(&refused(h.call_with(&other_isolate, &token)), 401, "invalid_token");
+    assert_bearer_error(
+        &refused(h.call_with(&other_isolate, &token)),
+        401,
+        "invalid_token",
+    );
     // Other tokens of the same credential are untouched.
     authorized(h.call(&h.token_for(&client, None)));
 }
@@ -58,11 +80,31 @@ fn rfc7009_2_1_a_client_may_revoke_only_its_own_tokens() {
 fn rfc7009_2_1_revocation_requires_client_authentication() {
     let (h, client) = Harness::seeded();
     let token = h.token_for(&client, None);
-    let wrong = Client { client_secret: "wrong".into(), ..client.clone() };
-    assert_token_error(&client_post(&h, "/oauth2/revoke", &wrong, &format!("token={token}")), 401, "invalid_client");
-    let r = h.root(&head("POST", DOMAIN, "/oauth2/revoke", None, &[("content-type", "application/x-www-form-urlencoded")]), format!("token={token}").as_bytes());
+    let wrong = Client {
+        client_secret: "wrong".into(),
+        ..client.clone()
+    };
+    assert_token_error(
+        &client_post(&h, "/oauth2/revoke", &wrong, &format!("token={token}")),
+        401,
+        "invalid_client",
+    );
+    let r = h.root(
+        &head(
+            "POST",
+            DOMAIN,
+            "/oauth2/revoke",
+            None,
+            &[("content-type", "application/x-www-form-urlencoded")],
+        ),
+        format!("token={token}").as_bytes(),
+    );
     assert_token_error(&r, 401, "invalid_client");
-    assert_token_error(&client_post(&h, "/oauth2/revoke", &client, ""), 400, "invalid_request");
+    assert_token_error(
+        &client_post(&h, "/oauth2/revoke", &client, ""),
+        400,
+        "invalid_request",
+    );
     authorized(h.call(&token));
 }
 
@@ -86,15 +128,26 @@ fn rfc7662_2_2_inactive_tokens_answer_active_false_and_nothing_else() {
     let (h, client) = Harness::seeded();
     let resource_server = h.create_client("resource-server", "root", &[]);
     let revoked = h.token_for(&client, None);
-    assert_eq!(client_post(&h, "/oauth2/revoke", &client, &format!("token={revoked}")).status, 200);
+    assert_eq!(
+        client_post(&h, "/oauth2/revoke", &client, &format!("token={revoked}")).status,
+        200
+    );
     let expiring = h.token_for(&client, None);
     let doomed_client = h.create_client("doomed", "root", &[]);
     let of_deleted_credential = h.token_for(&doomed_client, None);
-    assert_eq!(h.admin("DELETE", "/admin/v1/credentials/doomed", None).status, 200);
+    assert_eq!(
+        h.admin("DELETE", "/admin/v1/credentials/doomed", None)
+            .status,
+        200
+    );
 
     let only_inactive = serde_json::json!({ "active": false });
     for token in [revoked.as_str(), of_deleted_credential.as_str(), "garbage"] {
-        assert_eq!(introspect(&h, &resource_server, token), only_inactive, "{token}");
+        assert_eq!(
+            introspect(&h, &resource_server, token),
+            only_inactive,
+            "{token}"
+        );
     }
     h.advance_ms(3_700_000);
     assert_eq!(introspect(&h, &resource_server, &expiring), only_inactive);
@@ -104,16 +157,35 @@ fn rfc7662_2_2_inactive_tokens_answer_active_false_and_nothing_else() {
 fn rfc7662_2_1_introspection_requires_client_authentication() {
     let (h, client) = Harness::seeded();
     let token = h.token_for(&client, None);
-    let wrong = Client { client_secret: "wrong".into(), ..client.clone() };
-    assert_token_error(&client_post(&h, "/oauth2/introspect", &wrong, &format!("token={token}")), 401, "invalid_client");
+    let wrong = Client {
+        client_secret: "wrong".into(),
+        ..client.clone()
+    };
+    assert_token_error(
+        &client_post(&h, "/oauth2/introspect", &wrong, &format!("token={token}")),
+        401,
+        "invalid_client",
+    );
 }
 
 #[test]
 fn rfc8414_metadata_lists_revocation_and_introspection() {
     let (h, _) = Harness::seeded();
-    let v = json_body(&h.root(&head("GET", DOMAIN, "/.well-known/oauth-authorization-server", None, &[]), b""));
+    let v = json_body(&h.root(
+        &head(
+            "GET",
+            DOMAIN,
+            "/.well-known/oauth-authorization-server",
+            None,
+            &[],
+        ),
+        b"",
+    ));
     assert_eq!(v["revocation_endpoint"], format!("{ISSUER}/oauth2/revoke"));
-    assert_eq!(v["introspection_endpoint"], format!("{ISSUER}/oauth2/introspect"));
+    assert_eq!(
+        v["introspection_endpoint"],
+        format!("{ISSUER}/oauth2/introspect")
+    );
     let methods = serde_json::json!(["client_secret_basic", "client_secret_post"]);
     assert_eq!(v["revocation_endpoint_auth_methods_supported"], methods);
     assert_eq!(v["introspection_endpoint_auth_methods_supported"], methods);

@@ -5,16 +5,21 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use isogate_core::keys::{Ed25519, PortableEd25519, SigningKey, VerifyingKey};
+use isogate_core::testing::*;
 use isogate_core::Gateway;
 use std::cell::Cell;
-use isogate_core::testing::*;
 
 /// `token` with one claim replaced, under its original signature.
 fn tampered(token: &str, claim: &str, value: &str) -> String {
     let parts: Vec<&str> = token.split('.').collect();
     let mut claims = jwt_part(token, 1);
     claims[claim] = value.into();
-    format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap()), parts[2])
+    format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).unwrap()),
+        parts[2]
+    )
 }
 
 #[test]
@@ -24,16 +29,29 @@ fn rfc6750_3_1_request_without_a_token_gets_a_bare_challenge() {
     // that does not exist: all are "no token", answered with a challenge and no error code.
     let cases: &[(&str, &[(&str, &str)])] = &[
         ("no headers", &[]),
-        ("basic credentials", &[("authorization", "Basic cm9vdDpzZWNyZXQ=")]),
-        ("another scheme", &[("authorization", "Digest username=\"root\"")]),
+        (
+            "basic credentials",
+            &[("authorization", "Basic cm9vdDpzZWNyZXQ=")],
+        ),
+        (
+            "another scheme",
+            &[("authorization", "Digest username=\"root\"")],
+        ),
         ("empty x-octelium-auth", &[("x-octelium-auth", "  ")]),
     ];
     for (case, headers) in cases {
         let r = refused(h.service(SERVICE_HOST, headers));
         assert_eq!(r.status, 401, "{case}");
-        assert_eq!(r.header("www-authenticate"), Some("Bearer realm=\"isogate\""), "{case}");
+        assert_eq!(
+            r.header("www-authenticate"),
+            Some("Bearer realm=\"isogate\""),
+            "{case}"
+        );
         assert_eq!(r.header("cache-control"), Some("no-store"), "{case}");
-        assert!(!r.header("www-authenticate").unwrap().contains("error="), "{case}");
+        assert!(
+            !r.header("www-authenticate").unwrap().contains("error="),
+            "{case}"
+        );
     }
     // The same for a service that does not exist: no probing of names without a token.
     let r = refused(h.service("nope.example.com", &[]));
@@ -50,7 +68,10 @@ fn rfc6750_3_1_bad_tokens_are_401_invalid_token() {
 
     // A token from a deployment with another signing key, and one from another issuer that
     // shares this key: neither is ours.
-    let other_key = Harness::with_settings(&[("ISOGATE_SIGNING_KEY", Some(&URL_SAFE_NO_PAD.encode([9u8; 32])))]);
+    let other_key = Harness::with_settings(&[(
+        "ISOGATE_SIGNING_KEY",
+        Some(&URL_SAFE_NO_PAD.encode([9u8; 32])),
+    )]);
     other_key.create_service(SERVICE, UPSTREAM, &[]);
     let other_key_token = other_key.token_for(&other_key.create_client("c", "root", &[]), None);
     let other_iss = Harness::with_settings(&[("ISOGATE_ISSUER", Some("https://other.example"))]);
@@ -85,19 +106,44 @@ fn rfc6750_2_3_token_in_the_query_string_is_refused_and_never_accepted() {
     let (h, client) = Harness::seeded();
     let token = h.token_for(&client, None);
     let auth = format!("Bearer {token}");
-    let queries = [format!("access_token={token}"), format!("x=1&access_token={token}"), "access_token=".to_owned()];
+    let queries = [
+        format!("access_token={token}"),
+        format!("x=1&access_token={token}"),
+        "access_token=".to_owned(),
+    ];
     for query in &queries {
         // Alone: refused with a pointer to the header.
         let r = refused(h.service_on(&h.gw, &head("GET", SERVICE_HOST, "/", Some(query), &[])));
         assert_bearer_error(&r, 400, "invalid_request");
         // With the token in a header as well: §2 "clients MUST NOT use more than one method",
         // and the query would carry the credential on to the origin's URL and logs.
-        let r = refused(h.service_on(&h.gw, &head("GET", SERVICE_HOST, "/", Some(query), &[("authorization", &auth)])));
+        let r = refused(h.service_on(
+            &h.gw,
+            &head(
+                "GET",
+                SERVICE_HOST,
+                "/",
+                Some(query),
+                &[("authorization", &auth)],
+            ),
+        ));
         assert_bearer_error(&r, 400, "invalid_request");
     }
     // A parameter that merely resembles it is the origin's business.
-    let a = authorized(h.service_on(&h.gw, &head("GET", SERVICE_HOST, "/", Some("my_access_token=1&access_tokens=2"), &[("authorization", &auth)])));
-    assert_eq!(a.plan.url, "http://127.0.0.1:9000/?my_access_token=1&access_tokens=2");
+    let a = authorized(h.service_on(
+        &h.gw,
+        &head(
+            "GET",
+            SERVICE_HOST,
+            "/",
+            Some("my_access_token=1&access_tokens=2"),
+            &[("authorization", &auth)],
+        ),
+    ));
+    assert_eq!(
+        a.plan.url,
+        "http://127.0.0.1:9000/?my_access_token=1&access_tokens=2"
+    );
 }
 
 #[test]
@@ -105,19 +151,52 @@ fn rfc6750_2_1_bearer_scheme_is_case_insensitive_and_x_octelium_auth_is_accepted
     let (h, client) = Harness::seeded();
     let token = h.token_for(&client, None);
     let cases: &[(&str, Vec<(String, String)>)] = &[
-        ("Authorization: Bearer", vec![("authorization".into(), format!("Bearer {token}"))]),
-        ("lower-case scheme", vec![("authorization".into(), format!("bearer {token}"))]),
-        ("upper-case scheme", vec![("authorization".into(), format!("BEARER {token}"))]),
-        ("header name in any case", vec![("Authorization".into(), format!("Bearer {token}"))]),
-        ("surrounding whitespace", vec![("authorization".into(), format!("  Bearer   {token}  "))]),
-        ("X-Octelium-Auth", vec![("X-Octelium-Auth".into(), token.clone())]),
-        ("X-Octelium-Auth beside a Basic header", vec![("x-octelium-auth".into(), token.clone()), ("authorization".into(), "Basic cm9vdDp4".into())]),
+        (
+            "Authorization: Bearer",
+            vec![("authorization".into(), format!("Bearer {token}"))],
+        ),
+        (
+            "lower-case scheme",
+            vec![("authorization".into(), format!("bearer {token}"))],
+        ),
+        (
+            "upper-case scheme",
+            vec![("authorization".into(), format!("BEARER {token}"))],
+        ),
+        (
+            "header name in any case",
+            vec![("Authorization".into(), format!("Bearer {token}"))],
+        ),
+        (
+            "surrounding whitespace",
+            vec![("authorization".into(), format!("  Bearer   {token}  "))],
+        ),
+        (
+            "X-Octelium-Auth",
+            vec![("X-Octelium-Auth".into(), token.clone())],
+        ),
+        (
+            "X-Octelium-Auth beside a Basic header",
+            vec![
+                ("x-octelium-auth".into(), token.clone()),
+                ("authorization".into(), "Basic cm9vdDp4".into()),
+            ],
+        ),
     ];
     for (case, headers) in cases {
-        let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-        let a = h.service(SERVICE_HOST, &headers).unwrap_or_else(|r| panic!("{case}: {} {}", r.status, text(&r)));
+        let headers: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        let a = h
+            .service(SERVICE_HOST, &headers)
+            .unwrap_or_else(|r| panic!("{case}: {} {}", r.status, text(&r)));
         assert_eq!(forwarded(&a, "x-isogate-user"), vec!["root"], "{case}");
-        assert!(forwarded(&a, "authorization").is_empty() && forwarded(&a, "x-octelium-auth").is_empty(), "{case}");
+        assert!(
+            forwarded(&a, "authorization").is_empty()
+                && forwarded(&a, "x-octelium-auth").is_empty(),
+            "{case}"
+        );
     }
 }
 
@@ -127,9 +206,18 @@ fn rfc6750_3_1_token_in_more_than_one_place_is_invalid_request() {
     let token = h.token_for(&client, None);
     let bearer = format!("Bearer {token}");
     let cases: &[(&str, &[(&str, &str)])] = &[
-        ("both headers", &[("authorization", &bearer), ("x-octelium-auth", &token)]),
-        ("authorization twice", &[("authorization", &bearer), ("authorization", &bearer)]),
-        ("x-octelium-auth twice", &[("x-octelium-auth", &token), ("x-octelium-auth", &token)]),
+        (
+            "both headers",
+            &[("authorization", &bearer), ("x-octelium-auth", &token)],
+        ),
+        (
+            "authorization twice",
+            &[("authorization", &bearer), ("authorization", &bearer)],
+        ),
+        (
+            "x-octelium-auth twice",
+            &[("x-octelium-auth", &token), ("x-octelium-auth", &token)],
+        ),
         ("empty bearer", &[("authorization", "Bearer ")]),
         ("bare scheme", &[("authorization", "Bearer")]),
     ];
@@ -144,7 +232,10 @@ fn rfc6750_3_1_token_in_more_than_one_place_is_invalid_request() {
 fn unknown_service_with_a_valid_token_is_404() {
     let (h, client) = Harness::seeded();
     let token = h.token_for(&client, None);
-    let r = refused(h.service("nope.example.com", &[("authorization", &format!("Bearer {token}"))]));
+    let r = refused(h.service(
+        "nope.example.com",
+        &[("authorization", &format!("Bearer {token}"))],
+    ));
     assert_eq!(r.status, 404);
     assert_eq!(json_body(&r)["error"], "not_found");
     assert_eq!(r.header("www-authenticate"), None);
@@ -169,7 +260,16 @@ fn a_narrowly_scoped_token_cannot_probe_which_services_exist() {
 fn percent_encoded_access_token_query_parameter_is_refused_too() {
     let (h, client) = Harness::seeded();
     let token = h.token_for(&client, None);
-    let r = refused(h.service_on(&h.gw, &head("GET", SERVICE_HOST, "/", Some(&format!("access%5Ftoken={token}")), &[])));
+    let r = refused(h.service_on(
+        &h.gw,
+        &head(
+            "GET",
+            SERVICE_HOST,
+            "/",
+            Some(&format!("access%5Ftoken={token}")),
+            &[],
+        ),
+    ));
     assert_eq!(r.status, 400);
     assert_eq!(json_body(&r)["error"], "invalid_request");
 }
@@ -182,21 +282,39 @@ fn rfc6750_3_1_scope_narrows_a_token_to_its_services() {
     let r = refused(h.call(&narrow));
     assert_bearer_error(&r, 403, "insufficient_scope");
     let challenge = r.header("www-authenticate").unwrap();
-    assert!(challenge.contains("error=\"insufficient_scope\""), "{challenge}");
-    assert!(challenge.contains("scope=\"service:my-api\""), "§3: the challenge names the scope needed: {challenge}");
+    assert!(
+        challenge.contains("error=\"insufficient_scope\""),
+        "{challenge}"
+    );
+    assert!(
+        challenge.contains("scope=\"service:my-api\""),
+        "§3: the challenge names the scope needed: {challenge}"
+    );
     assert_eq!(json_body(&r)["scope"], "service:my-api");
     // The same token reaches its own service.
-    let a = authorized(h.service("other.example.com", &[("authorization", &format!("Bearer {narrow}"))]));
+    let a = authorized(h.service(
+        "other.example.com",
+        &[("authorization", &format!("Bearer {narrow}"))],
+    ));
     assert_eq!(a.plan.url, "http://127.0.0.1:9001/");
 
     // (scope requested, may reach my-api)
-    let cases: &[(&str, bool)] = &[("service:my-api", true), ("service:*", true), ("service:other service:my-api", true), ("service:other", false), ("service:my-api2", false)];
+    let cases: &[(&str, bool)] = &[
+        ("service:my-api", true),
+        ("service:*", true),
+        ("service:other service:my-api", true),
+        ("service:other", false),
+        ("service:my-api2", false),
+    ];
     for (scope, reaches) in cases {
         let token = h.token_for(&client, Some(scope));
         match h.call(&token) {
             Ok(a) => {
                 assert!(reaches, "{scope} reached my-api");
-                assert_eq!(forwarded(&a, "x-isogate-scope"), vec![scope_canonical(scope)]);
+                assert_eq!(
+                    forwarded(&a, "x-isogate-scope"),
+                    vec![scope_canonical(scope)]
+                );
             }
             Err(r) => {
                 assert!(!reaches, "{scope} was refused: {}", text(&r));
@@ -224,8 +342,14 @@ fn service_policy_admits_only_its_allowed_users() {
 
     let r = refused(h.call(&h.token_for(&root, None)));
     assert_bearer_error(&r, 403, "insufficient_scope");
-    assert!(r.header("www-authenticate").unwrap().contains("scope=\"service:my-api\""));
-    assert_eq!(json_body(&r)["error_description"], "this service's policy does not admit this user");
+    assert!(r
+        .header("www-authenticate")
+        .unwrap()
+        .contains("scope=\"service:my-api\""));
+    assert_eq!(
+        json_body(&r)["error_description"],
+        "this service's policy does not admit this user"
+    );
 
     let a = authorized(h.call(&h.token_for(&alice, None)));
     assert_eq!(forwarded(&a, "x-isogate-user"), vec!["alice"]);
@@ -244,9 +368,9 @@ fn rfc9068_expired_token_is_refused_once_past_the_30s_leeway() {
     // (clock in ms, still accepted)
     let cases: &[(u64, bool)] = &[
         (exp * 1000 - 1, true),
-        (exp * 1000, true),           // at exp: within the leeway
+        (exp * 1000, true),              // at exp: within the leeway
         ((exp + 29) * 1000 + 999, true), // the last millisecond of the leeway
-        ((exp + 30) * 1000, false),   // exp + 30 s
+        ((exp + 30) * 1000, false),      // exp + 30 s
         ((exp + 3600) * 1000, false),
     ];
     for (now_ms, accepted) in cases {
@@ -256,7 +380,10 @@ fn rfc9068_expired_token_is_refused_once_past_the_30s_leeway() {
             Err(r) => {
                 assert!(!accepted, "refused at {now_ms}: {}", text(&r));
                 assert_bearer_error(&r, 401, "invalid_token");
-                assert_eq!(json_body(&r)["error_description"], "the access token expired");
+                assert_eq!(
+                    json_body(&r)["error_description"],
+                    "the access token expired"
+                );
             }
         }
     }
@@ -291,7 +418,10 @@ fn a_token_verified_once_is_not_a_pass_for_lookalikes_or_after_expiry() {
     let exp = jwt_part(&good, 1)["exp"].as_i64().unwrap() as u64;
     h.set_ms((exp + 30) * 1000);
     let r = refused(h.call(&good));
-    assert_eq!(json_body(&r)["error_description"], "the access token expired");
+    assert_eq!(
+        json_body(&r)["error_description"],
+        "the access token expired"
+    );
 }
 
 /// An Ed25519 that counts its verifications and can be told to refuse every signature, to see
@@ -318,20 +448,38 @@ fn the_runtime_ed25519_checks_each_token_once_per_isolate_and_its_verdict_is_fin
     let token = h.token_for(&client, None);
     let auth = format!("Bearer {token}");
     let head = head("GET", SERVICE_HOST, "/", None, &[("authorization", &auth)]);
-    let call = |gw: &Gateway, ed: &CountingEd25519| h.exchange_with(gw, ed, head.clone(), None).result;
+    let call =
+        |gw: &Gateway, ed: &CountingEd25519| h.exchange_with(gw, ed, head.clone(), None).result;
 
-    let refusing = CountingEd25519 { verifications: Cell::new(0), refuse: true };
+    let refusing = CountingEd25519 {
+        verifications: Cell::new(0),
+        refuse: true,
+    };
     let gw = h.isolate();
     let r = refused(call(&gw, &refusing));
-    assert_eq!(json_body(&r)["error_description"], "the access token signature is invalid");
+    assert_eq!(
+        json_body(&r)["error_description"],
+        "the access token signature is invalid"
+    );
     refused(call(&gw, &refusing));
-    assert_eq!(refusing.verifications.get(), 2, "a refused token is never remembered");
+    assert_eq!(
+        refusing.verifications.get(),
+        2,
+        "a refused token is never remembered"
+    );
 
-    let counting = CountingEd25519 { verifications: Cell::new(0), refuse: false };
+    let counting = CountingEd25519 {
+        verifications: Cell::new(0),
+        refuse: false,
+    };
     for _ in 0..3 {
         authorized(call(&gw, &counting));
     }
-    assert_eq!(counting.verifications.get(), 1, "a verified token is not verified again");
+    assert_eq!(
+        counting.verifications.get(),
+        1,
+        "a verified token is not verified again"
+    );
 }
 
 #[test]
@@ -343,7 +491,10 @@ fn rfc9068_token_issued_in_the_future_beyond_the_leeway_is_refused() {
     h.set_ms(T0_MS - 31_000);
     let r = refused(h.call(&token));
     assert_bearer_error(&r, 401, "invalid_token");
-    assert_eq!(json_body(&r)["error_description"], "the access token is not valid yet");
+    assert_eq!(
+        json_body(&r)["error_description"],
+        "the access token is not valid yet"
+    );
 }
 
 #[test]
@@ -403,16 +554,26 @@ fn key_rotation_keeps_tokens_of_the_previous_key_valid_until_they_expire() {
         jwks["keys"][0]["x"].as_str().unwrap().to_owned()
     };
     let mut rotated = h.settings.clone();
-    rotated.insert("ISOGATE_SIGNING_KEY".into(), URL_SAFE_NO_PAD.encode([8u8; 32]));
+    rotated.insert(
+        "ISOGATE_SIGNING_KEY".into(),
+        URL_SAFE_NO_PAD.encode([8u8; 32]),
+    );
     let without_previous = gateway(&rotated);
     rotated.insert("ISOGATE_EXTRA_PUBLIC_KEYS".into(), old_x);
     let with_previous = gateway(&rotated);
 
-    assert_bearer_error(&refused(h.call_with(&without_previous, &old_token)), 401, "invalid_token");
+    assert_bearer_error(
+        &refused(h.call_with(&without_previous, &old_token)),
+        401,
+        "invalid_token",
+    );
     authorized(h.call_with(&with_previous, &old_token));
     // New tokens carry the new key and validate on the rotated gateway.
     let new_token = h.token_for_on(&with_previous, &client, None);
-    assert_ne!(jwt_part(&new_token, 0)["kid"], jwt_part(&old_token, 0)["kid"]);
+    assert_ne!(
+        jwt_part(&new_token, 0)["kid"],
+        jwt_part(&old_token, 0)["kid"]
+    );
     authorized(h.call_with(&with_previous, &new_token));
     // ...but not on an isolate still on the old key alone.
     assert_bearer_error(&refused(h.call(&new_token)), 401, "invalid_token");
@@ -424,19 +585,40 @@ fn key_rotation_keeps_tokens_of_the_previous_key_valid_until_they_expire() {
     authorized(h.call_with(&with_previous, &old_token));
     h.set_ms((old_exp + 30) * 1000);
     let r = refused(h.call_with(&with_previous, &old_token));
-    assert_eq!(json_body(&r)["error_description"], "the access token expired");
+    assert_eq!(
+        json_body(&r)["error_description"],
+        "the access token expired"
+    );
 }
 
 #[test]
 fn service_hosts_route_case_insensitively_and_on_default_ports() {
     let (h, client) = Harness::seeded();
     let auth = format!("Bearer {}", h.token_for(&client, None));
-    for host in ["my-api.example.com", "MY-API.Example.COM", "my-api.example.com.", "my-api.example.com:443", "my-api.example.com:80"] {
-        let a = h.service(host, &[("authorization", &auth)]).unwrap_or_else(|r| panic!("{host}: {}", text(&r)));
+    for host in [
+        "my-api.example.com",
+        "MY-API.Example.COM",
+        "my-api.example.com.",
+        "my-api.example.com:443",
+        "my-api.example.com:80",
+    ] {
+        let a = h
+            .service(host, &[("authorization", &auth)])
+            .unwrap_or_else(|r| panic!("{host}: {}", text(&r)));
         assert_eq!(a.plan.url, "http://127.0.0.1:9000/", "{host}");
     }
     // Only one label under the domain, and only the default ports, name a service.
-    for host in ["my-api.example.com:8443", "a.my-api.example.com", "my-api.example.org", "my_api.example.com", "example.com.evil.test"] {
-        assert_eq!(h.gw.route(&head("GET", host, "/", None, &[])), isogate_core::Route::UnknownHost, "{host}");
+    for host in [
+        "my-api.example.com:8443",
+        "a.my-api.example.com",
+        "my-api.example.org",
+        "my_api.example.com",
+        "example.com.evil.test",
+    ] {
+        assert_eq!(
+            h.gw.route(&head("GET", host, "/", None, &[])),
+            isogate_core::Route::UnknownHost,
+            "{host}"
+        );
     }
 }

@@ -30,24 +30,66 @@ fn storage_outage_is_503_temporarily_unavailable_and_names_no_internals() {
     assert_eq!(r.header("www-authenticate"), None);
 
     // The client learns nothing of the cause; the runtime is handed it to log.
-    let token_request = head("POST", DOMAIN, "/oauth2/token", None, &[("content-type", "application/x-www-form-urlencoded")]);
-    let admin_request = head("GET", DOMAIN, "/admin/v1/users", None, &[("authorization", &format!("Bearer {ADMIN_TOKEN}"))]);
-    let service_request = head("GET", SERVICE_HOST, "/", None, &[("authorization", &format!("Bearer {token}"))]);
+    let token_request = head(
+        "POST",
+        DOMAIN,
+        "/oauth2/token",
+        None,
+        &[("content-type", "application/x-www-form-urlencoded")],
+    );
+    let admin_request = head(
+        "GET",
+        DOMAIN,
+        "/admin/v1/users",
+        None,
+        &[("authorization", &format!("Bearer {ADMIN_TOKEN}"))],
+    );
+    let service_request = head(
+        "GET",
+        SERVICE_HOST,
+        "/",
+        None,
+        &[("authorization", &format!("Bearer {token}"))],
+    );
     let form = post_form(&client, None);
-    for (request, body) in [(&token_request, Some(form.as_bytes())), (&admin_request, Some(&b""[..])), (&service_request, None)] {
+    for (request, body) in [
+        (&token_request, Some(form.as_bytes())),
+        (&admin_request, Some(&b""[..])),
+        (&service_request, None),
+    ] {
         let outcome = h.exchange(&h.isolate(), request, body);
         let r = refused(outcome.result);
-        assert!(!text(&r).contains("simulated") && !text(&r).to_lowercase().contains("sql"), "{}", text(&r));
-        let diagnostic = outcome.diagnostic.unwrap_or_else(|| panic!("{}: no diagnostic", request.path));
-        assert!(matches!(diagnostic, Diagnostic::Storage(_)), "{diagnostic:?}");
-        assert_eq!(diagnostic.to_string(), "isogate: storage error: database unavailable (simulated)");
+        assert!(
+            !text(&r).contains("simulated") && !text(&r).to_lowercase().contains("sql"),
+            "{}",
+            text(&r)
+        );
+        let diagnostic = outcome
+            .diagnostic
+            .unwrap_or_else(|| panic!("{}: no diagnostic", request.path));
+        assert!(
+            matches!(diagnostic, Diagnostic::Storage(_)),
+            "{diagnostic:?}"
+        );
+        assert_eq!(
+            diagnostic.to_string(),
+            "isogate: storage error: database unavailable (simulated)"
+        );
     }
 
     // What needs no storage is still answered: syntax first, then signatures.
-    assert_token_error(&h.root(&head("GET", DOMAIN, "/oauth2/token", None, &[]), b""), 405, "invalid_request");
+    assert_token_error(
+        &h.root(&head("GET", DOMAIN, "/oauth2/token", None, &[]), b""),
+        405,
+        "invalid_request",
+    );
     assert_eq!(refused(h.service(SERVICE_HOST, &[])).status, 401);
     assert_bearer_error(&refused(h.call("x.y.z")), 401, "invalid_token");
-    assert_eq!(h.root(&head("GET", DOMAIN, "/oauth2/jwks", None, &[]), b"").status, 200);
+    assert_eq!(
+        h.root(&head("GET", DOMAIN, "/oauth2/jwks", None, &[]), b"")
+            .status,
+        200
+    );
 }
 
 #[test]
@@ -58,7 +100,11 @@ fn warm_caches_serve_the_service_path_without_storage_reads() {
     let gw = h.isolate();
     let before = h.db.statements.get();
     authorized(h.call_with(&gw, &token));
-    assert_eq!(h.db.statements.get() - before, 3, "one read each for the credential, the revoked-token set and the service");
+    assert_eq!(
+        h.db.statements.get() - before,
+        3,
+        "one read each for the credential, the revoked-token set and the service"
+    );
     // ...and later ones within the TTL read nothing, so they pass even with the database down.
     let warmed_at = h.now_ms();
     h.db.down.set(true);
@@ -80,19 +126,32 @@ fn warm_caches_serve_the_service_path_without_storage_reads() {
 #[test]
 fn token_endpoint_makes_exactly_one_storage_read_per_authenticated_request() {
     let (h, client) = Harness::seeded();
-    let wrong_secret = format!("grant_type=client_credentials&client_id={}&client_secret=x", client.client_id);
+    let wrong_secret = format!(
+        "grant_type=client_credentials&client_id={}&client_secret=x",
+        client.client_id
+    );
     // (case, form, expected status)
-    for (case, form, status) in [("success", post_form(&client, None), 200), ("failure", wrong_secret, 401)] {
+    for (case, form, status) in [
+        ("success", post_form(&client, None), 200),
+        ("failure", wrong_secret, 401),
+    ] {
         for _ in 0..2 {
             let before = h.db.statements.get();
             let r = h.token(&form, &[]);
             assert_eq!(r.status, status, "{case}: {}", text(&r));
-            assert_eq!(h.db.statements.get() - before, 1, "{case}: exactly the credential read");
+            assert_eq!(
+                h.db.statements.get() - before,
+                1,
+                "{case}: exactly the credential read"
+            );
         }
     }
     // A request refused on its syntax touches nothing.
     let before = h.db.statements.get();
-    let r = h.token("grant_type=client_credentials&client_id=a&client_id=b&client_secret=c", &[]);
+    let r = h.token(
+        "grant_type=client_credentials&client_id=a&client_id=b&client_secret=c",
+        &[],
+    );
     assert_token_error(&r, 400, "invalid_request");
     assert_eq!(h.db.statements.get(), before);
 }
@@ -109,7 +168,10 @@ fn failed_user_deletion_is_atomic_and_revokes_nothing() {
     h.db.exec_raw("CREATE TRIGGER keep_alice BEFORE DELETE ON users WHEN old.name = 'alice' BEGIN SELECT RAISE(ABORT, 'kept'); END;");
     let r = h.admin("DELETE", "/admin/v1/users/alice", None);
     assert_admin_error(&r, 503, "temporarily_unavailable");
-    assert_eq!(h.db.raw("SELECT name FROM credentials WHERE user_name = 'alice'"), vec![vec![SqlValue::Text("alice-cred".into())]]);
+    assert_eq!(
+        h.db.raw("SELECT name FROM credentials WHERE user_name = 'alice'"),
+        vec![vec![SqlValue::Text("alice-cred".into())]]
+    );
     assert_eq!(h.admin("GET", "/admin/v1/users/alice", None).status, 200);
     authorized(h.call(&token));
     h.token_for(&alice, None);
@@ -121,8 +183,12 @@ fn stored_secret_hash_is_sha256_of_the_domain_separated_secret() {
     //   printf 'isogate-secret-v1:<secret>' | sha256sum
     let (h, client) = Harness::seeded();
     assert_eq!(client.client_secret, SEEDED_CLIENT_SECRET);
-    let stored = h.db.raw("SELECT secret_hash FROM credentials WHERE name = 'root-cred'");
-    assert_eq!(stored, vec![vec![SqlValue::Text(SEEDED_SECRET_HASH.into())]]);
+    let stored =
+        h.db.raw("SELECT secret_hash FROM credentials WHERE name = 'root-cred'");
+    assert_eq!(
+        stored,
+        vec![vec![SqlValue::Text(SEEDED_SECRET_HASH.into())]]
+    );
 }
 
 #[test]
@@ -133,5 +199,12 @@ fn migrations_are_idempotent_and_seed_root_once() {
         block_on(Store::new(&h.db).apply_migrations()).unwrap();
     }
     assert_eq!(h.snapshot(), before);
-    assert_eq!(h.db.raw("SELECT name, enabled, created_at FROM users WHERE name = 'root'"), vec![vec![SqlValue::Text("root".into()), SqlValue::Integer(1), SqlValue::Integer(0)]]);
+    assert_eq!(
+        h.db.raw("SELECT name, enabled, created_at FROM users WHERE name = 'root'"),
+        vec![vec![
+            SqlValue::Text("root".into()),
+            SqlValue::Integer(1),
+            SqlValue::Integer(0)
+        ]]
+    );
 }

@@ -76,28 +76,51 @@ fn main() {
     match op {
         "parse_token_request" => {
             for _ in 0..n {
-                let r = parse_token_request(black_box(&f.token_head), black_box(f.token_body.as_bytes()));
+                let r = parse_token_request(
+                    black_box(&f.token_head),
+                    black_box(f.token_body.as_bytes()),
+                );
                 black_box(ok(op, r));
             }
         }
         "verify_client_secret" => {
-            let client = ok(op, parse_token_request(&f.token_head, f.token_body.as_bytes())).client;
+            let client = ok(
+                op,
+                parse_token_request(&f.token_head, f.token_body.as_bytes()),
+            )
+            .client;
             for _ in 0..n {
                 // The store hands over an owned record each time; the clone is part of the step.
                 let status = Some(black_box(&f.status).clone());
-                black_box(ok(op, verify_client_secret(black_box(&client), status, black_box(NOW))));
+                black_box(ok(
+                    op,
+                    verify_client_secret(black_box(&client), status, black_box(NOW)),
+                ));
             }
         }
         "issue_access_token" => {
             for _ in 0..n {
-                let grant = Grant { credential: black_box(&f.status.credential), scopes: black_box(&f.scopes), lifetime_secs: None };
-                black_box(block_on(f.minter.issue(&PortableEd25519, &RANDOM, grant, black_box(NOW))));
+                let grant = Grant {
+                    credential: black_box(&f.status.credential),
+                    scopes: black_box(&f.scopes),
+                    lifetime_secs: None,
+                };
+                black_box(block_on(f.minter.issue(
+                    &PortableEd25519,
+                    &RANDOM,
+                    grant,
+                    black_box(NOW),
+                )));
             }
         }
         "validate_access_token" => {
             let at = Now::from_unix_ms(NOW.unix_ms() + 60_000);
             for _ in 0..n {
-                let r = block_on(f.verifier.validate(&PortableEd25519, black_box(&f.token), black_box(at)));
+                let r = block_on(f.verifier.validate(
+                    &PortableEd25519,
+                    black_box(&f.token),
+                    black_box(at),
+                ));
                 black_box(ok(op, r));
             }
         }
@@ -105,15 +128,29 @@ fn main() {
             // What validation cannot avoid: one Ed25519 verification of `header.claims`.
             let public = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new(SEED)).pk;
             let (signed, s64) = f.token.rsplit_once('.').unwrap();
-            let signature = ed25519_compact::Signature::from_slice(&B64URL.decode(s64).unwrap()).unwrap();
+            let signature =
+                ed25519_compact::Signature::from_slice(&B64URL.decode(s64).unwrap()).unwrap();
             for _ in 0..n {
-                ok(op, black_box(black_box(&public).verify(black_box(signed.as_bytes()), black_box(&signature))));
+                ok(
+                    op,
+                    black_box(
+                        black_box(&public)
+                            .verify(black_box(signed.as_bytes()), black_box(&signature)),
+                    ),
+                );
             }
         }
         "decide_access" => {
             let scopes = ScopeSet::parse("service:*").unwrap();
             for _ in 0..n {
-                ok(op, black_box(decide_access(black_box(&scopes), black_box("root"), black_box(&f.service))));
+                ok(
+                    op,
+                    black_box(decide_access(
+                        black_box(&scopes),
+                        black_box("root"),
+                        black_box(&f.service),
+                    )),
+                );
             }
         }
         "plan_forward" => {
@@ -125,19 +162,34 @@ fn main() {
                 token_id: B64URL.encode([9u8; 16]),
             };
             for _ in 0..n {
-                black_box(plan_forward(black_box(&f.service_head), black_box(&f.service), black_box(&principal)));
+                black_box(plan_forward(
+                    black_box(&f.service_head),
+                    black_box(&f.service),
+                    black_box(&principal),
+                ));
             }
         }
         "authorize_service" => {
             let gw = f.gateway();
             let authorize = |head: &RequestHead, now: Now| {
-                block_on(authorize_service(gw.verifier(), gw.caches(), &f.db, &PortableEd25519, head, SERVICE, now))
+                block_on(authorize_service(
+                    gw.verifier(),
+                    gw.caches(),
+                    &f.db,
+                    &PortableEd25519,
+                    head,
+                    SERVICE,
+                    now,
+                ))
             };
             // Warm the isolate's caches: verified token, credential, revoked-token set, service.
             ok(op, authorize(&f.service_head, NOW));
             let warm = f.db.reads();
             for _ in 0..n {
-                black_box(ok(op, authorize(black_box(&f.service_head), black_box(NOW))));
+                black_box(ok(
+                    op,
+                    authorize(black_box(&f.service_head), black_box(NOW)),
+                ));
             }
             let hot_reads = f.db.reads() - warm;
             if hot_reads != 0 {
@@ -147,12 +199,18 @@ fn main() {
         }
         "token_endpoint" => {
             let gw = f.gateway();
-            let caps = Capabilities { db: &f.db, ed25519: &PortableEd25519, random: &RANDOM };
+            let caps = Capabilities {
+                db: &f.db,
+                ed25519: &PortableEd25519,
+                random: &RANDOM,
+            };
             for _ in 0..n {
                 // The runtime hands over the head and the body it read; both are the step's.
                 let step = block_on(gw.start(caps, black_box(&f.token_head).clone(), NOW));
                 let Step::NeedBody { resume, .. } = step else {
-                    eprintln!("token_endpoint: the token endpoint did not ask for its body: {step:?}");
+                    eprintln!(
+                        "token_endpoint: the token endpoint did not ask for its body: {step:?}"
+                    );
                     std::process::exit(1);
                 };
                 let body = Body::Complete(black_box(f.token_body.as_bytes()).to_vec());
@@ -191,7 +249,11 @@ struct Fixture {
 impl Fixture {
     fn new() -> Fixture {
         let minter = Minter::new(SigningKey::from_seed(SEED), ISSUER, ISSUER, 3600);
-        let verifier = Verifier::new(KeySet::new(vec![minter.verifying_key().clone()]), ISSUER, ISSUER);
+        let verifier = Verifier::new(
+            KeySet::new(vec![minter.verifying_key().clone()]),
+            ISSUER,
+            ISSUER,
+        );
         let scopes = ScopeSet::parse("service:*").unwrap();
         let status = CredentialStatus {
             credential: Credential {
@@ -207,9 +269,18 @@ impl Fixture {
             },
             user_enabled: true,
         };
-        let grant = Grant { credential: &status.credential, scopes: &scopes, lifetime_secs: None };
+        let grant = Grant {
+            credential: &status.credential,
+            scopes: &scopes,
+            lifetime_secs: None,
+        };
         let token = block_on(minter.issue(&PortableEd25519, &RANDOM, grant, NOW)).access_token;
-        let service = Service { name: SERVICE.into(), upstream: "http://127.0.0.1:9000".into(), allowed_users: vec![], created_at: 0 };
+        let service = Service {
+            name: SERVICE.into(),
+            upstream: "http://127.0.0.1:9000".into(),
+            allowed_users: vec![],
+            created_at: 0,
+        };
         let token_headers = [
             ("host", DOMAIN),
             ("user-agent", "bench/1.0"),
@@ -228,9 +299,19 @@ impl Fixture {
         ];
         Fixture {
             token_head: head("POST", DOMAIN, "/oauth2/token", None, &token_headers),
-            token_body: format!("grant_type=client_credentials&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}"),
-            service_head: head("GET", &service_host, "/anything/items", Some("page=2&sort=name"), &service_headers),
-            db: CannedDb::new().with_credential(status.clone()).with_service(service.clone()),
+            token_body: format!(
+                "grant_type=client_credentials&client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}"
+            ),
+            service_head: head(
+                "GET",
+                &service_host,
+                "/anything/items",
+                Some("page=2&sort=name"),
+                &service_headers,
+            ),
+            db: CannedDb::new()
+                .with_credential(status.clone())
+                .with_service(service.clone()),
             minter,
             verifier,
             scopes,
@@ -241,6 +322,10 @@ impl Fixture {
     }
 
     fn gateway(&self) -> Gateway {
-        Gateway::new(GatewayConfig::for_domain(DOMAIN), SigningKey::from_seed(SEED), vec![])
+        Gateway::new(
+            GatewayConfig::for_domain(DOMAIN),
+            SigningKey::from_seed(SEED),
+            vec![],
+        )
     }
 }

@@ -77,7 +77,11 @@ pub struct CredentialView {
 
 impl From<&User> for UserView {
     fn from(u: &User) -> Self {
-        UserView { created_at: u.created_at, enabled: u.enabled, name: u.name.clone() }
+        UserView {
+            created_at: u.created_at,
+            enabled: u.enabled,
+            name: u.name.clone(),
+        }
     }
 }
 
@@ -100,7 +104,10 @@ impl From<&Credential> for CredentialView {
             enabled: c.enabled,
             expires_at: c.expires_at,
             name: c.name.clone(),
-            scopes: credential_ceiling(&c.scopes).iter().map(|s| s.to_string()).collect(),
+            scopes: credential_ceiling(&c.scopes)
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             kind: c.kind.as_str().to_owned(),
             user: c.user.clone(),
         }
@@ -158,9 +165,15 @@ pub struct CreatedCredential {
 impl std::fmt::Debug for CreatedCredential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CreatedCredential")
-            .field("access_token", &self.access_token.as_ref().map(|_| "[redacted]"))
+            .field(
+                "access_token",
+                &self.access_token.as_ref().map(|_| "[redacted]"),
+            )
             .field("client_id", &self.client_id)
-            .field("client_secret", &self.client_secret.as_ref().map(|_| "[redacted]"))
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "[redacted]"),
+            )
             .field("credential", &self.credential)
             .finish()
     }
@@ -207,18 +220,32 @@ mod tests {
             kind: "oauth2".into(),
             user: "root".into(),
         };
-        let created = CreatedCredential { access_token: None, client_id: "abcd-efgh".into(), client_secret: Some("s".into()), credential: view };
+        let created = CreatedCredential {
+            access_token: None,
+            client_id: "abcd-efgh".into(),
+            client_secret: Some("s".into()),
+            credential: view,
+        };
         let expected = r#"{"client_id":"abcd-efgh","client_secret":"s","credential":{"client_id":"abcd-efgh","created_at":1,"enabled":true,"expires_at":null,"name":"c","scopes":["service:*"],"type":"oauth2","user":"root"}}"#;
         assert_eq!(serde_json::to_string(&created).unwrap(), expected);
         assert!(!format!("{created:?}").contains("\"s\""));
-        let deleted = Deleted { deleted: DeletedUser { credentials_revoked: 2, user: "alice".into() } };
-        assert_eq!(serde_json::to_string(&deleted).unwrap(), r#"{"deleted":{"credentials_revoked":2,"user":"alice"}}"#);
+        let deleted = Deleted {
+            deleted: DeletedUser {
+                credentials_revoked: 2,
+                user: "alice".into(),
+            },
+        };
+        assert_eq!(
+            serde_json::to_string(&deleted).unwrap(),
+            r#"{"deleted":{"credentials_revoked":2,"user":"alice"}}"#
+        );
     }
 
     #[test]
     fn requests_refuse_unknown_fields() {
         assert!(serde_json::from_str::<NewUser>(r#"{"name":"a","admin":true}"#).is_err());
-        let c: NewCredential = serde_json::from_str(r#"{"name":"c","user":"u","type":"oauth2"}"#).unwrap();
+        let c: NewCredential =
+            serde_json::from_str(r#"{"name":"c","user":"u","type":"oauth2"}"#).unwrap();
         assert_eq!((c.expire_in, c.scopes.len()), (None, 0));
     }
 }

@@ -31,19 +31,35 @@ pub enum AdminError {
 impl AdminError {
     fn parts(&self) -> (u16, &'static str, &str) {
         match self {
-            AdminError::Unauthorized => (401, "unauthorized", "a valid admin credential is required"),
+            AdminError::Unauthorized => {
+                (401, "unauthorized", "a valid admin credential is required")
+            }
             AdminError::NotFound(d) => (404, "not_found", d),
             AdminError::Conflict(d) => (409, "already_exists", d),
             AdminError::BadRequest(d) => (400, "invalid_request", d),
-            AdminError::MethodNotAllowed(_) => (405, "method_not_allowed", "method not allowed on this resource"),
-            AdminError::PayloadTooLarge => (413, "invalid_request", "the request body is too large"),
-            AdminError::Disabled => {
-                (503, "temporarily_unavailable", "the admin API is disabled: set ISOGATE_ADMIN_TOKEN")
+            AdminError::MethodNotAllowed(_) => (
+                405,
+                "method_not_allowed",
+                "method not allowed on this resource",
+            ),
+            AdminError::PayloadTooLarge => {
+                (413, "invalid_request", "the request body is too large")
             }
-            AdminError::Unavailable(_) => (503, "temporarily_unavailable", "storage is unavailable; try again shortly"),
-            AdminError::ClientIdsExhausted => {
-                (503, "temporarily_unavailable", "could not allocate a client id; try again")
-            }
+            AdminError::Disabled => (
+                503,
+                "temporarily_unavailable",
+                "the admin API is disabled: set ISOGATE_ADMIN_TOKEN",
+            ),
+            AdminError::Unavailable(_) => (
+                503,
+                "temporarily_unavailable",
+                "storage is unavailable; try again shortly",
+            ),
+            AdminError::ClientIdsExhausted => (
+                503,
+                "temporarily_unavailable",
+                "could not allocate a client id; try again",
+            ),
         }
     }
 
@@ -51,7 +67,10 @@ impl AdminError {
         let (status, code, description) = self.parts();
         let resp = error_response(status, code, description).no_store();
         match self {
-            AdminError::Unauthorized => resp.with_header("www-authenticate", format!("Bearer realm=\"{realm}-admin\"")),
+            AdminError::Unauthorized => resp.with_header(
+                "www-authenticate",
+                format!("Bearer realm=\"{realm}-admin\""),
+            ),
             AdminError::MethodNotAllowed(allow) => resp.with_header("allow", *allow),
             _ => resp,
         }

@@ -32,7 +32,9 @@ impl BearerError {
             BearerError::Missing => (401, "unauthorized", "an access token is required"),
             BearerError::InvalidRequest(d) => (400, "invalid_request", d),
             BearerError::InvalidToken(d) => (401, "invalid_token", d),
-            BearerError::InsufficientScope { description, .. } => (403, "insufficient_scope", description),
+            BearerError::InsufficientScope { description, .. } => {
+                (403, "insufficient_scope", description)
+            }
             BearerError::UnknownService => (404, "not_found", "no such service"),
             BearerError::Unavailable(_) => (503, "temporarily_unavailable", "try again shortly"),
         }
@@ -59,7 +61,11 @@ impl BearerError {
             BearerError::InsufficientScope { scope, .. } => Some(scope.clone()),
             _ => None,
         };
-        let body = ErrorBody { error: code.to_owned(), error_description: Some(description.to_owned()), scope };
+        let body = ErrorBody {
+            error: code.to_owned(),
+            error_description: Some(description.to_owned()),
+            scope,
+        };
         let resp = Response::json(status, &body).with_header("cache-control", "no-store");
         match challenge {
             Some(c) => resp.with_header("www-authenticate", c),

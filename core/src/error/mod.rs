@@ -53,7 +53,11 @@ pub struct ErrorBody {
 }
 
 fn error_response(status: u16, code: &str, description: &str) -> Response {
-    let body = ErrorBody { error: code.to_owned(), error_description: Some(description.to_owned()), scope: None };
+    let body = ErrorBody {
+        error: code.to_owned(),
+        error_description: Some(description.to_owned()),
+        scope: None,
+    };
     Response::json(status, &body)
 }
 
@@ -70,8 +74,16 @@ pub enum UpstreamError {
 impl UpstreamError {
     fn parts(self) -> (u16, &'static str, &'static str) {
         match self {
-            UpstreamError::Unreachable => (502, "bad_gateway", "the service's origin could not be reached"),
-            UpstreamError::Timeout => (504, "gateway_timeout", "the service's origin did not answer in time"),
+            UpstreamError::Unreachable => (
+                502,
+                "bad_gateway",
+                "the service's origin could not be reached",
+            ),
+            UpstreamError::Timeout => (
+                504,
+                "gateway_timeout",
+                "the service's origin did not answer in time",
+            ),
         }
     }
 
@@ -109,12 +121,16 @@ pub enum GatewayError {
 impl GatewayError {
     fn parts(self) -> (u16, &'static str, &'static str) {
         match self {
-            GatewayError::Misconfigured => {
-                (503, "temporarily_unavailable", "the gateway is not configured; see its log")
-            }
+            GatewayError::Misconfigured => (
+                503,
+                "temporarily_unavailable",
+                "the gateway is not configured; see its log",
+            ),
             GatewayError::UnknownHost => (404, "not_found", "unknown host"),
             GatewayError::NoSuchEndpoint => (404, "not_found", "no such endpoint"),
-            GatewayError::UnreadableBody => (400, "invalid_request", "the request body could not be read"),
+            GatewayError::UnreadableBody => {
+                (400, "invalid_request", "the request body could not be read")
+            }
             GatewayError::ReadOnly => (405, "method_not_allowed", "use GET"),
         }
     }
@@ -141,7 +157,9 @@ impl Error for GatewayError {}
 /// RFC 6750 §3: error_description and scope values are quoted-strings limited to printable
 /// ASCII without `"` and `\`.
 fn quote_safe(s: &str) -> String {
-    s.chars().filter(|c| matches!(c, ' '..='~') && *c != '"' && *c != '\\').collect()
+    s.chars()
+        .filter(|c| matches!(c, ' '..='~') && *c != '"' && *c != '\\')
+        .collect()
 }
 
 #[cfg(test)]

@@ -9,10 +9,25 @@ fn body(r: &Response) -> String {
 #[test]
 fn error_bodies_are_byte_identical_to_the_published_wire_form() {
     let r = GatewayError::UnreadableBody.to_response();
-    assert_eq!(body(&r), r#"{"error":"invalid_request","error_description":"the request body could not be read"}"#);
-    let r = BearerError::InsufficientScope { description: "no".into(), scope: "service:a".into() }.to_response("r");
-    assert_eq!(body(&r), r#"{"error":"insufficient_scope","error_description":"no","scope":"service:a"}"#);
-    assert_eq!(r.header("www-authenticate"), Some(r#"Bearer realm="r", error="insufficient_scope", error_description="no", scope="service:a""#));
+    assert_eq!(
+        body(&r),
+        r#"{"error":"invalid_request","error_description":"the request body could not be read"}"#
+    );
+    let r = BearerError::InsufficientScope {
+        description: "no".into(),
+        scope: "service:a".into(),
+    }
+    .to_response("r");
+    assert_eq!(
+        body(&r),
+        r#"{"error":"insufficient_scope","error_description":"no","scope":"service:a"}"#
+    );
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some(
+            r#"Bearer realm="r", error="insufficient_scope", error_description="no", scope="service:a""#
+        )
+    );
     let r = GatewayError::ReadOnly.to_response();
     assert_eq!((r.status, r.header("allow")), (405, Some("GET, HEAD")));
 }
@@ -20,7 +35,10 @@ fn error_bodies_are_byte_identical_to_the_published_wire_form() {
 #[test]
 fn storage_failures_are_the_source_and_never_on_the_wire() {
     let e = TokenError::from(StoreError::new("d1: no such table: credentials"));
-    assert_eq!(e.source().map(|s| s.to_string()).as_deref(), Some("storage error: d1: no such table: credentials"));
+    assert_eq!(
+        e.source().map(|s| s.to_string()).as_deref(),
+        Some("storage error: d1: no such table: credentials")
+    );
     assert!(!body(&e.to_response("r")).contains("d1"));
     assert!(BearerError::from(StoreError::new("x")).source().is_some());
     assert!(AdminError::from(StoreError::new("x")).source().is_some());
@@ -30,5 +48,8 @@ fn storage_failures_are_the_source_and_never_on_the_wire() {
 #[test]
 fn rfc6750_3_challenge_values_are_quoted_string_safe() {
     let r = BearerError::InvalidToken("a \"quoted\" \\ value\n".into()).to_response("r");
-    assert_eq!(r.header("www-authenticate"), Some(r#"Bearer realm="r", error="invalid_token", error_description="a quoted  value""#));
+    assert_eq!(
+        r.header("www-authenticate"),
+        Some(r#"Bearer realm="r", error="invalid_token", error_description="a quoted  value""#)
+    );
 }

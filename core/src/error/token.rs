@@ -16,7 +16,10 @@ pub enum TokenError {
     /// `invalid_request`: malformed, repeated or misplaced parameters.
     InvalidRequest(String),
     /// `invalid_client`: authentication failed. `basic_attempted` selects the 401 challenge.
-    InvalidClient { description: String, basic_attempted: bool },
+    InvalidClient {
+        description: String,
+        basic_attempted: bool,
+    },
     /// `unauthorized_client`: this credential may not do this.
     UnauthorizedClient(String),
     /// `unsupported_grant_type`.
@@ -34,14 +37,22 @@ impl TokenError {
 
     fn parts(&self) -> (u16, &'static str, &str) {
         match self {
-            TokenError::MethodNotAllowed => (405, "invalid_request", "the token endpoint accepts POST only"),
-            TokenError::PayloadTooLarge => (413, "invalid_request", "the request body is too large"),
+            TokenError::MethodNotAllowed => (
+                405,
+                "invalid_request",
+                "the token endpoint accepts POST only",
+            ),
+            TokenError::PayloadTooLarge => {
+                (413, "invalid_request", "the request body is too large")
+            }
             TokenError::InvalidRequest(d) => (400, "invalid_request", d),
             TokenError::InvalidClient { description, .. } => (401, "invalid_client", description),
             TokenError::UnauthorizedClient(d) => (400, "unauthorized_client", d),
-            TokenError::UnsupportedGrantType => {
-                (400, "unsupported_grant_type", "only grant_type=client_credentials is supported")
-            }
+            TokenError::UnsupportedGrantType => (
+                400,
+                "unsupported_grant_type",
+                "only grant_type=client_credentials is supported",
+            ),
             TokenError::InvalidScope(d) => (400, "invalid_scope", d),
             TokenError::Unavailable(_) => (503, "temporarily_unavailable", "try again shortly"),
         }
@@ -54,9 +65,13 @@ impl TokenError {
             TokenError::MethodNotAllowed => resp.with_header("allow", "POST"),
             // §5.2: a client that tried the Authorization header gets a 401 with a challenge for
             // the scheme it used.
-            TokenError::InvalidClient { basic_attempted: true, .. } => {
-                resp.with_header("www-authenticate", format!("Basic realm=\"{realm}\", charset=\"UTF-8\""))
-            }
+            TokenError::InvalidClient {
+                basic_attempted: true,
+                ..
+            } => resp.with_header(
+                "www-authenticate",
+                format!("Basic realm=\"{realm}\", charset=\"UTF-8\""),
+            ),
             TokenError::Unavailable(_) => resp.with_header("retry-after", "1"),
             _ => resp,
         }

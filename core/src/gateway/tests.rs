@@ -12,8 +12,16 @@ fn gateway() -> Gateway {
 }
 
 fn start<'g>(gw: &'g Gateway, db: &MemDb, method: &str, host: &str, path: &str) -> Step<'g> {
-    let caps = Capabilities { db, ed25519: &crate::keys::PortableEd25519, random: &FixedRandom(1) };
-    block_on(gw.start(caps, head(method, host, path, None, &[]), Now::from_unix_ms(0)))
+    let caps = Capabilities {
+        db,
+        ed25519: &crate::keys::PortableEd25519,
+        random: &FixedRandom(1),
+    };
+    block_on(gw.start(
+        caps,
+        head(method, host, path, None, &[]),
+        Now::from_unix_ms(0),
+    ))
 }
 
 fn status(step: &Step<'_>) -> u16 {
@@ -27,34 +35,87 @@ fn status(step: &Step<'_>) -> u16 {
 fn unreadable_body_is_400_invalid_request_on_every_body_route() {
     let (gw, db) = (gateway(), MemDb::migrated());
     let migrated = db.statements.get();
-    for path in ["/oauth2/token", "/oauth2/revoke", "/oauth2/introspect", "/admin/v1/users"] {
-        let Step::NeedBody { limit, resume } = start(&gw, &db, "POST", DOMAIN, path) else { panic!("{path} did not ask for its body") };
-        assert_eq!(limit, if path.starts_with("/admin/") { 64 * 1024 } else { 8 * 1024 }, "{path}");
-        let caps = Capabilities { db: &db, ed25519: &crate::keys::PortableEd25519, random: &FixedRandom(1) };
-        let Step::Respond { response, diagnostic } = block_on(resume.finish(caps, Body::Unreadable)) else { panic!() };
-        assert_eq!(response, GatewayError::UnreadableBody.to_response(), "{path}");
+    for path in [
+        "/oauth2/token",
+        "/oauth2/revoke",
+        "/oauth2/introspect",
+        "/admin/v1/users",
+    ] {
+        let Step::NeedBody { limit, resume } = start(&gw, &db, "POST", DOMAIN, path) else {
+            panic!("{path} did not ask for its body")
+        };
+        assert_eq!(
+            limit,
+            if path.starts_with("/admin/") {
+                64 * 1024
+            } else {
+                8 * 1024
+            },
+            "{path}"
+        );
+        let caps = Capabilities {
+            db: &db,
+            ed25519: &crate::keys::PortableEd25519,
+            random: &FixedRandom(1),
+        };
+        let Step::Respond {
+            response,
+            diagnostic,
+        } = block_on(resume.finish(caps, Body::Unreadable))
+        else {
+            panic!()
+        };
+        assert_eq!(
+            response,
+            GatewayError::UnreadableBody.to_response(),
+            "{path}"
+        );
         assert_eq!(diagnostic, None);
     }
-    assert_eq!(db.statements.get(), migrated, "nothing was read from storage");
+    assert_eq!(
+        db.statements.get(),
+        migrated,
+        "nothing was read from storage"
+    );
 }
 
 #[test]
 fn discovery_and_health_answer_at_once_and_only_to_get_and_head() {
     let (gw, db) = (gateway(), MemDb::migrated());
-    for path in ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration", "/oauth2/jwks", "/.well-known/jwks.json", "/healthz"] {
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+        "/oauth2/jwks",
+        "/.well-known/jwks.json",
+        "/healthz",
+    ] {
         assert_eq!(status(&start(&gw, &db, "GET", DOMAIN, path)), 200, "{path}");
-        assert_eq!(status(&start(&gw, &db, "HEAD", DOMAIN, path)), 200, "{path}");
-        let Step::Respond { response, .. } = start(&gw, &db, "POST", DOMAIN, path) else { panic!() };
-        assert_eq!((response.status, response.header("allow")), (405, Some("GET, HEAD")), "{path}");
+        assert_eq!(
+            status(&start(&gw, &db, "HEAD", DOMAIN, path)),
+            200,
+            "{path}"
+        );
+        let Step::Respond { response, .. } = start(&gw, &db, "POST", DOMAIN, path) else {
+            panic!()
+        };
+        assert_eq!(
+            (response.status, response.header("allow")),
+            (405, Some("GET, HEAD")),
+            "{path}"
+        );
     }
 }
 
 #[test]
 fn unknown_hosts_and_paths_are_404() {
     let (gw, db) = (gateway(), MemDb::migrated());
-    let Step::Respond { response, .. } = start(&gw, &db, "GET", "example.org", "/") else { panic!() };
+    let Step::Respond { response, .. } = start(&gw, &db, "GET", "example.org", "/") else {
+        panic!()
+    };
     assert_eq!(response, GatewayError::UnknownHost.to_response());
-    let Step::Respond { response, .. } = start(&gw, &db, "GET", DOMAIN, "/nope") else { panic!() };
+    let Step::Respond { response, .. } = start(&gw, &db, "GET", DOMAIN, "/nope") else {
+        panic!()
+    };
     assert_eq!(response, GatewayError::NoSuchEndpoint.to_response());
 }
 
@@ -62,13 +123,29 @@ fn unknown_hosts_and_paths_are_404() {
 fn hosts_route_to_the_root_or_one_service_label_on_default_ports() {
     let gw = gateway();
     let route = |host: &str| gw.route(&head("GET", host, "/", None, &[]));
-    for host in ["example.com", "EXAMPLE.com.", "example.com:443", "example.com:80"] {
+    for host in [
+        "example.com",
+        "EXAMPLE.com.",
+        "example.com:443",
+        "example.com:80",
+    ] {
         assert_eq!(route(host), Route::Root, "{host}");
     }
-    for host in ["my-api.example.com", "MY-API.Example.COM", "my-api.example.com.", "my-api.example.com:443"] {
+    for host in [
+        "my-api.example.com",
+        "MY-API.Example.COM",
+        "my-api.example.com.",
+        "my-api.example.com:443",
+    ] {
         assert_eq!(route(host), Route::Service("my-api".into()), "{host}");
     }
-    for host in ["my-api.example.com:8443", "a.my-api.example.com", "my-api.example.org", "my_api.example.com", "example.com.evil.test"] {
+    for host in [
+        "my-api.example.com:8443",
+        "a.my-api.example.com",
+        "my-api.example.org",
+        "my_api.example.com",
+        "example.com.evil.test",
+    ] {
         assert_eq!(route(host), Route::UnknownHost, "{host}");
     }
 }
@@ -87,15 +164,28 @@ fn the_cell_builds_the_gateway_once_and_retries_after_a_settings_error() {
             s.get(name).cloned()
         }
     };
-    let Err(Step::Respond { response, diagnostic }) = cell.gateway(lookup(&settings)) else { panic!("built without a key") };
+    let Err(Step::Respond {
+        response,
+        diagnostic,
+    }) = cell.gateway(lookup(&settings))
+    else {
+        panic!("built without a key")
+    };
     assert_eq!(response, GatewayError::Misconfigured.to_response());
     let diagnostic = diagnostic.expect("a settings error is logged");
-    assert_eq!(diagnostic.to_string(), "isogate: configuration error: ISOGATE_SIGNING_KEY is not set");
+    assert_eq!(
+        diagnostic.to_string(),
+        "isogate: configuration error: ISOGATE_SIGNING_KEY is not set"
+    );
 
     let settings = default_settings();
     let first = cell.gateway(lookup(&settings)).expect("retried and built");
     let after_build = lookups.get();
     let second = cell.gateway(lookup(&settings)).unwrap();
     assert!(Rc::ptr_eq(&first, &second));
-    assert_eq!(lookups.get(), after_build, "a built gateway reads no settings");
+    assert_eq!(
+        lookups.get(),
+        after_build,
+        "a built gateway reads no settings"
+    );
 }

@@ -10,19 +10,36 @@ use crate::store::Store;
 use crate::token_request::ClientAuth;
 
 /// Loads the client's credential and verifies its secret.
-pub async fn authenticate_client<D: SqlDb>(db: &D, client: &ClientAuth, now: Now) -> Result<CredentialStatus, TokenError> {
+pub async fn authenticate_client<D: SqlDb>(
+    db: &D,
+    client: &ClientAuth,
+    now: Now,
+) -> Result<CredentialStatus, TokenError> {
     let status = Store::new(db).credential_status(client.client_id()).await?;
     verify_client_secret(client, status, now)
 }
 
 /// Checks the presented secret against the stored hash in constant time. Unknown client ids
 /// cost the same hash as known ones, and every failure reads the same to the client.
-pub fn verify_client_secret(client: &ClientAuth, status: Option<CredentialStatus>, now: Now) -> Result<CredentialStatus, TokenError> {
+pub fn verify_client_secret(
+    client: &ClientAuth,
+    status: Option<CredentialStatus>,
+    now: Now,
+) -> Result<CredentialStatus, TokenError> {
     const NO_SUCH_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-    let stored = status.as_ref().and_then(|s| s.credential.secret_hash.as_ref()).map_or(NO_SUCH_HASH, |h| h.as_str());
+    let stored = status
+        .as_ref()
+        .and_then(|s| s.credential.secret_hash.as_ref())
+        .map_or(NO_SUCH_HASH, |h| h.as_str());
     let secret_ok = hash_matches(stored, client.client_secret());
     match status {
-        Some(s) if secret_ok && s.credential.kind == CredentialKind::OAuth2 && s.is_live(now.unix_secs()) => Ok(s),
+        Some(s)
+            if secret_ok
+                && s.credential.kind == CredentialKind::OAuth2
+                && s.is_live(now.unix_secs()) =>
+        {
+            Ok(s)
+        }
         _ => Err(TokenError::InvalidClient {
             description: "client authentication failed".into(),
             basic_attempted: client.is_basic(),

@@ -42,7 +42,9 @@ pub async fn introspection_endpoint<D: SqlDb, E: Ed25519>(
 ) -> Result<Response, TokenError> {
     let ClientRequest { client, params } = parse_client_request(head, body)?;
     authenticate_client(caps.db, &client, now).await?;
-    let token = params.get("token").ok_or_else(|| TokenError::invalid_request("token is required"))?;
+    let token = params
+        .get("token")
+        .ok_or_else(|| TokenError::invalid_request("token is required"))?;
     let inactive = || Ok(Response::json(200, &Inactive { active: false }).no_store());
     let Ok(verified) = verifier.verify(caps.ed25519, token, now).await else {
         return inactive();
@@ -50,7 +52,8 @@ pub async fn introspection_endpoint<D: SqlDb, E: Ed25519>(
     let claims = &verified.claims;
     let store = Store::new(caps.db);
     let credential = store.credential_status(&claims.client_id).await?;
-    let live = credential.is_some_and(|s| s.is_live(now.unix_secs()) && s.credential.user == claims.sub);
+    let live =
+        credential.is_some_and(|s| s.is_live(now.unix_secs()) && s.credential.user == claims.sub);
     if !live || store.is_token_revoked(&claims.jti).await? {
         return inactive();
     }

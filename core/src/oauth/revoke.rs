@@ -23,15 +23,26 @@ pub async fn revocation_endpoint<D: SqlDb, E: Ed25519>(
 ) -> Result<Response, TokenError> {
     let ClientRequest { client, params } = parse_client_request(head, body)?;
     let status = authenticate_client(caps.db, &client, now).await?;
-    let token = params.get("token").ok_or_else(|| TokenError::invalid_request("token is required"))?;
+    let token = params
+        .get("token")
+        .ok_or_else(|| TokenError::invalid_request("token is required"))?;
     // `token_type_hint` may be ignored (§2.1): only access tokens exist here.
     if let Ok(verified) = verifier.verify(caps.ed25519, token, now).await {
         let claims = &verified.claims;
         // §2.1: the token must have been issued to the client making the request.
         if claims.client_id != status.credential.client_id {
-            return Err(TokenError::UnauthorizedClient("a client may revoke only its own tokens".into()));
+            return Err(TokenError::UnauthorizedClient(
+                "a client may revoke only its own tokens".into(),
+            ));
         }
-        Store::new(caps.db).revoke_token(&claims.jti, &claims.client_id, claims.exp, expiry_cutoff(now)).await?;
+        Store::new(caps.db)
+            .revoke_token(
+                &claims.jti,
+                &claims.client_id,
+                claims.exp,
+                expiry_cutoff(now),
+            )
+            .await?;
         caches.revoked_changed();
     }
     Ok(Response::new(200).no_store())

@@ -39,10 +39,16 @@ pub async fn token_endpoint<D: SqlDb, E: Ed25519>(
         return Err(TokenError::UnsupportedGrantType);
     }
     let ceiling = credential_ceiling(&status.credential.scopes);
-    let granted = grant_scopes(&ceiling, request.scope.as_ref()).map_err(|e| TokenError::InvalidScope(e.0))?;
-    let grant = Grant { credential: &status.credential, scopes: &granted, lifetime_secs: None };
+    let granted = grant_scopes(&ceiling, request.scope.as_ref())
+        .map_err(|e| TokenError::InvalidScope(e.0))?;
+    let grant = Grant {
+        credential: &status.credential,
+        scopes: &granted,
+        lifetime_secs: None,
+    };
     let issued = minter.issue(caps.ed25519, caps.random, grant, now).await;
-    let scope = (request.scope_raw.as_deref() != Some(issued.claims.scope.as_str())).then(|| issued.claims.scope.clone());
+    let scope = (request.scope_raw.as_deref() != Some(issued.claims.scope.as_str()))
+        .then(|| issued.claims.scope.clone());
     let body = TokenResponse {
         access_token: &issued.access_token,
         expires_in: issued.claims.exp - now.unix_secs(),

@@ -12,11 +12,14 @@ pub const SCHEMA_TABLES: &str = "SELECT COUNT(*) FROM sqlite_master WHERE type =
     AND name IN ('users', 'services', 'credentials', 'revoked_tokens')";
 pub const USER: &str = "SELECT name, enabled, created_at FROM users WHERE name = ?1";
 pub const USERS: &str = "SELECT name, enabled, created_at FROM users ORDER BY name";
-pub const INSERT_USER: &str = "INSERT OR IGNORE INTO users (name, enabled, created_at) VALUES (?1, ?2, ?3)";
+pub const INSERT_USER: &str =
+    "INSERT OR IGNORE INTO users (name, enabled, created_at) VALUES (?1, ?2, ?3)";
 pub const DELETE_USER_CREDENTIALS: &str = "DELETE FROM credentials WHERE user_name = ?1";
 pub const DELETE_USER: &str = "DELETE FROM users WHERE name = ?1";
-pub const SERVICE: &str = "SELECT name, upstream, allowed_users, created_at FROM services WHERE name = ?1";
-pub const SERVICES: &str = "SELECT name, upstream, allowed_users, created_at FROM services ORDER BY name";
+pub const SERVICE: &str =
+    "SELECT name, upstream, allowed_users, created_at FROM services WHERE name = ?1";
+pub const SERVICES: &str =
+    "SELECT name, upstream, allowed_users, created_at FROM services ORDER BY name";
 pub const INSERT_SERVICE: &str =
     "INSERT OR IGNORE INTO services (name, upstream, allowed_users, created_at) VALUES (?1, ?2, ?3, ?4)";
 pub const DELETE_SERVICE: &str = "DELETE FROM services WHERE name = ?1";
@@ -26,10 +29,21 @@ pub const CREDENTIAL_STATUS: &str = concat!(
     credential_columns!(),
     ", u.enabled FROM credentials c JOIN users u ON u.name = c.user_name WHERE c.client_id = ?1"
 );
-pub const CREDENTIAL_BY_NAME: &str = concat!("SELECT ", credential_columns!(), " FROM credentials c WHERE c.name = ?1");
-pub const CREDENTIALS: &str = concat!("SELECT ", credential_columns!(), " FROM credentials c ORDER BY c.name");
-pub const CREDENTIALS_OF_USER: &str =
-    concat!("SELECT ", credential_columns!(), " FROM credentials c WHERE c.user_name = ?1 ORDER BY c.name");
+pub const CREDENTIAL_BY_NAME: &str = concat!(
+    "SELECT ",
+    credential_columns!(),
+    " FROM credentials c WHERE c.name = ?1"
+);
+pub const CREDENTIALS: &str = concat!(
+    "SELECT ",
+    credential_columns!(),
+    " FROM credentials c ORDER BY c.name"
+);
+pub const CREDENTIALS_OF_USER: &str = concat!(
+    "SELECT ",
+    credential_columns!(),
+    " FROM credentials c WHERE c.user_name = ?1 ORDER BY c.name"
+);
 pub const INSERT_CREDENTIAL: &str = "INSERT OR IGNORE INTO credentials (client_id, name, user_name, kind, \
     secret_hash, scopes, expires_at, enabled, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 pub const DELETE_CREDENTIAL: &str = "DELETE FROM credentials WHERE name = ?1";

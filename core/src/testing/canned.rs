@@ -51,12 +51,19 @@ fn text_param(params: &[SqlValue]) -> &str {
 }
 
 impl SqlDb for CannedDb {
-    async fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+    async fn query(
+        &self,
+        sql: &str,
+        params: &[SqlValue],
+    ) -> Result<Vec<Vec<SqlValue>>, StoreError> {
         self.reads.set(self.reads.get() + 1);
         match sql {
             sql::CREDENTIAL_STATUS => {
                 let client_id = text_param(params);
-                let rows = self.credentials.iter().filter(|s| s.credential.client_id == client_id);
+                let rows = self
+                    .credentials
+                    .iter()
+                    .filter(|s| s.credential.client_id == client_id);
                 Ok(rows
                     .map(|s| {
                         let mut row = credential_row(&s.credential);
@@ -67,9 +74,18 @@ impl SqlDb for CannedDb {
             }
             sql::SERVICE => {
                 let name = text_param(params);
-                Ok(self.services.iter().filter(|s| s.name == name).map(service_row).collect())
+                Ok(self
+                    .services
+                    .iter()
+                    .filter(|s| s.name == name)
+                    .map(service_row)
+                    .collect())
             }
-            sql::REVOKED_TOKEN_IDS => Ok(self.revoked.iter().map(|jti| vec![jti.as_str().into()]).collect()),
+            sql::REVOKED_TOKEN_IDS => Ok(self
+                .revoked
+                .iter()
+                .map(|jti| vec![jti.as_str().into()])
+                .collect()),
             other => Err(StoreError::new(format!("CannedDb does not answer {other}"))),
         }
     }

@@ -1,13 +1,13 @@
 //! [`Harness`]: one deployment driven through `Gateway::start` as a runtime adapter drives it,
 //! with a clock that only moves when a test moves it, and the wire assertions the tests share.
 
-use super::{block_on, head, MemDb, SeededRandom};
+use super::{block_on, head, json_body, post_form, text, MemDb, SeededRandom};
 use crate::capability::{Capabilities, Now, RandomSource};
 use crate::gateway::Gateway;
 use crate::http::{RequestHead, Response};
 use crate::keys::{Ed25519, PortableEd25519};
 use crate::step::{Body, Diagnostic, Forward, Step};
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Value};
 use std::cell::Cell;
@@ -41,14 +41,18 @@ pub struct Outcome {
 pub fn default_settings() -> HashMap<String, String> {
     HashMap::from([
         ("ISOGATE_DOMAIN".to_owned(), DOMAIN.to_owned()),
-        ("ISOGATE_SIGNING_KEY".to_owned(), URL_SAFE_NO_PAD.encode(SIGNING_SEED)),
+        (
+            "ISOGATE_SIGNING_KEY".to_owned(),
+            URL_SAFE_NO_PAD.encode(SIGNING_SEED),
+        ),
         ("ISOGATE_ADMIN_TOKEN".to_owned(), ADMIN_TOKEN.to_owned()),
     ])
 }
 
 /// A gateway built exactly as a runtime builds one: from named settings.
 pub fn gateway(settings: &HashMap<String, String>) -> Gateway {
-    Gateway::from_settings(|name| settings.get(name).cloned()).expect("test settings make a gateway")
+    Gateway::from_settings(|name| settings.get(name).cloned())
+        .expect("test settings make a gateway")
 }
 
 /// One deployment: a database, the gateway of "this" isolate, a hand-driven clock and a
@@ -82,7 +86,13 @@ impl Harness {
             };
         }
         let gw = gateway(&settings);
-        Harness { db: MemDb::migrated(), gw, settings, now_ms: Cell::new(T0_MS), random: Box::new(SeededRandom::new(42)) }
+        Harness {
+            db: MemDb::migrated(),
+            gw,
+            settings,
+            now_ms: Cell::new(T0_MS),
+            random: Box::new(SeededRandom::new(42)),
+        }
     }
 
     pub fn with_rng(mut self, random: impl RandomSource + 'static) -> Harness {
@@ -122,13 +132,36 @@ impl Harness {
 
     /// One request through `gw` as an adapter runs it: `start`, then, if the body is asked
     /// for, at most `limit + 1` bytes of it (`None`: the body could not be read).
-    pub fn exchange_with<E: Ed25519>(&self, gw: &Gateway, ed25519: &E, head: RequestHead, body: Option<&[u8]>) -> Outcome {
-        let caps = Capabilities { db: &self.db, ed25519, random: self.random.as_ref() };
+    pub fn exchange_with<E: Ed25519>(
+        &self,
+        gw: &Gateway,
+        ed25519: &E,
+        head: RequestHead,
+        body: Option<&[u8]>,
+    ) -> Outcome {
+        let caps = Capabilities {
+            db: &self.db,
+            ed25519,
+            random: self.random.as_ref(),
+        };
         let mut step = block_on(gw.start(caps, head, self.clock()));
         loop {
             step = match step {
-                Step::Respond { response, diagnostic } => return Outcome { result: Err(response), diagnostic },
-                Step::Forward(forward) => return Outcome { result: Ok(forward), diagnostic: None },
+                Step::Respond {
+                    response,
+                    diagnostic,
+                } => {
+                    return Outcome {
+                        result: Err(response),
+                        diagnostic,
+                    }
+                }
+                Step::Forward(forward) => {
+                    return Outcome {
+                        result: Ok(forward),
+                        diagnostic: None,
+                    }
+                }
                 Step::NeedBody { limit, resume } => {
                     let body = match body {
                         Some(bytes) => Body::Complete(bytes[..bytes.len().min(limit + 1)].to_vec()),
@@ -158,12 +191,20 @@ impl Harness {
 
     /// An admin API call with the admin credential; `body` is sent as JSON when given.
     pub fn admin(&self, method: &str, path: &str, body: Option<Value>) -> Response {
-        let bytes = body.map(|b| serde_json::to_vec(&b).unwrap()).unwrap_or_default();
+        let bytes = body
+            .map(|b| serde_json::to_vec(&b).unwrap())
+            .unwrap_or_default();
         self.admin_raw(method, path, Some(&format!("Bearer {ADMIN_TOKEN}")), &bytes)
     }
 
     /// An admin API call with any `Authorization` (or none) and raw body bytes.
-    pub fn admin_raw(&self, method: &str, path: &str, authorization: Option<&str>, body: &[u8]) -> Response {
+    pub fn admin_raw(
+        &self,
+        method: &str,
+        path: &str,
+        authorization: Option<&str>,
+        body: &[u8],
+    ) -> Response {
         let mut headers = vec![("content-type", "application/json")];
         if let Some(a) = authorization {
             headers.push(("authorization", a));
@@ -179,7 +220,11 @@ impl Harness {
     pub fn token_on(&self, gw: &Gateway, form: &str, headers: &[(&str, &str)]) -> Response {
         let mut all = vec![("content-type", "application/x-www-form-urlencoded")];
         all.extend_from_slice(headers);
-        self.root_on(gw, &head("POST", DOMAIN, "/oauth2/token", None, &all), form.as_bytes())
+        self.root_on(
+            gw,
+            &head("POST", DOMAIN, "/oauth2/token", None, &all),
+            form.as_bytes(),
+        )
     }
 
     /// `GET /` on a service host, on this isolate.
@@ -195,7 +240,10 @@ impl Harness {
     /// `GET /` on `my-api` with `Authorization: Bearer <token>`, on `gw`.
     pub fn call_with(&self, gw: &Gateway, token: &str) -> Result<Forward, Response> {
         let auth = format!("Bearer {token}");
-        self.service_on(gw, &head("GET", SERVICE_HOST, "/", None, &[("authorization", &auth)]))
+        self.service_on(
+            gw,
+            &head("GET", SERVICE_HOST, "/", None, &[("authorization", &auth)]),
+        )
     }
 
     /// `GET /` on `my-api` with `Authorization: Bearer <token>`, on this isolate.
@@ -225,7 +273,10 @@ impl Harness {
         Client {
             name: name.to_owned(),
             client_id: body["client_id"].as_str().expect("client_id").to_owned(),
-            client_secret: body["client_secret"].as_str().expect("client_secret").to_owned(),
+            client_secret: body["client_secret"]
+                .as_str()
+                .expect("client_secret")
+                .to_owned(),
         }
     }
 
@@ -246,7 +297,10 @@ impl Harness {
     pub fn token_for_on(&self, gw: &Gateway, client: &Client, scope: Option<&str>) -> String {
         let r = self.token_on(gw, &post_form(client, scope), &[]);
         assert_eq!(r.status, 200, "token for {}: {}", client.name, text(&r));
-        json_body(&r)["access_token"].as_str().expect("access_token").to_owned()
+        json_body(&r)["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned()
     }
 
     /// The three lists of the admin API, for before/after comparisons.
@@ -256,96 +310,10 @@ impl Harness {
             assert_eq!(r.status, 200, "{p}: {}", text(&r));
             json_body(&r)
         };
-        (get("/admin/v1/users"), get("/admin/v1/services"), get("/admin/v1/credentials"))
+        (
+            get("/admin/v1/users"),
+            get("/admin/v1/services"),
+            get("/admin/v1/credentials"),
+        )
     }
-}
-
-/// `application/x-www-form-urlencoded` component encoding (RFC 6749 Appendix B).
-pub fn form_encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'*' => out.push(b as char),
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-/// A `client_secret_post` client-credentials body.
-pub fn post_form(client: &Client, scope: Option<&str>) -> String {
-    let (id, secret) = (form_encode(&client.client_id), form_encode(&client.client_secret));
-    let mut form = format!("grant_type=client_credentials&client_id={id}&client_secret={secret}");
-    if let Some(s) = scope {
-        form.push_str(&format!("&scope={}", form_encode(s)));
-    }
-    form
-}
-
-/// `Authorization: Basic` for `client_secret_basic` (RFC 6749 §2.3.1: each part form-encoded).
-pub fn basic(client_id: &str, client_secret: &str) -> String {
-    format!("Basic {}", STANDARD.encode(format!("{}:{}", form_encode(client_id), form_encode(client_secret))))
-}
-
-pub fn text(r: &Response) -> String {
-    String::from_utf8_lossy(&r.body).into_owned()
-}
-
-pub fn json_body(r: &Response) -> Value {
-    serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("body is not JSON ({e}): {}", text(r)))
-}
-
-/// Part `i` (0 header, 1 claims) of a compact JWS, decoded.
-pub fn jwt_part(token: &str, i: usize) -> Value {
-    let part = token.split('.').nth(i).expect("JWT part");
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("base64url")).expect("JSON")
-}
-
-/// The refusal of a service request, which must not be a forward.
-#[track_caller]
-pub fn refused(r: Result<Forward, Response>) -> Response {
-    match r {
-        Ok(f) => panic!("expected a refusal, the request was forwarded to {}", f.plan.url),
-        Err(resp) => resp,
-    }
-}
-
-/// The forward of a service request, which must not be a refusal.
-#[track_caller]
-pub fn authorized(r: Result<Forward, Response>) -> Forward {
-    r.unwrap_or_else(|resp| panic!("expected a forward, got {} {}", resp.status, text(&resp)))
-}
-
-/// RFC 6749 §5.2 error: status, `error` code and the no-store pair of §5.1.
-#[track_caller]
-pub fn assert_token_error(r: &Response, status: u16, code: &str) {
-    assert_eq!(r.status, status, "{}", text(r));
-    assert_eq!(json_body(r)["error"], code, "{}", text(r));
-    assert_eq!(r.header("cache-control"), Some("no-store"));
-    assert_eq!(r.header("pragma"), Some("no-cache"));
-}
-
-/// RFC 6750 §3 refusal: status, `error` code in the body, and the challenge carrying it.
-#[track_caller]
-pub fn assert_bearer_error(r: &Response, status: u16, code: &str) {
-    assert_eq!(r.status, status, "{}", text(r));
-    assert_eq!(json_body(r)["error"], code, "{}", text(r));
-    let challenge = r.header("www-authenticate").unwrap_or_else(|| panic!("no WWW-Authenticate on {status} {code}"));
-    assert!(challenge.starts_with("Bearer realm=\"isogate\""), "{challenge}");
-    assert!(challenge.contains(&format!("error=\"{code}\"")), "{challenge}");
-    assert_eq!(r.header("cache-control"), Some("no-store"));
-}
-
-/// An admin API error: status and `error` code.
-#[track_caller]
-pub fn assert_admin_error(r: &Response, status: u16, code: &str) {
-    assert_eq!(r.status, status, "{}", text(r));
-    assert_eq!(json_body(r)["error"], code, "{}", text(r));
-    assert_eq!(r.header("cache-control"), Some("no-store"));
-}
-
-/// A forwarded header's values: what the origin receives.
-pub fn forwarded<'a>(f: &'a Forward, name: &str) -> Vec<&'a str> {
-    f.plan.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
 }

@@ -21,7 +21,11 @@ impl MemDb {
     /// A fresh database with the real migrations applied.
     pub fn migrated() -> MemDb {
         let conn = Connection::open_in_memory().expect("sqlite opens");
-        let db = MemDb { conn: RefCell::new(conn), down: Cell::new(false), statements: Cell::new(0) };
+        let db = MemDb {
+            conn: RefCell::new(conn),
+            down: Cell::new(false),
+            statements: Cell::new(0),
+        };
         super::block_on(Store::new(&db).apply_migrations()).expect("migrations apply");
         db
     }
@@ -44,10 +48,19 @@ impl MemDb {
         let conn = self.conn.borrow();
         let mut stmt = conn.prepare(sql).expect("raw sql prepares");
         let n = stmt.column_count();
-        stmt.query_map([], |row| (0..n).map(|i| row.get::<_, SqliteValue>(i)).collect::<Result<Vec<_>, _>>())
-            .expect("raw sql runs")
-            .map(|r| r.expect("row").into_iter().map(|v| from_sqlite(v).expect("known type")).collect())
-            .collect()
+        stmt.query_map([], |row| {
+            (0..n)
+                .map(|i| row.get::<_, SqliteValue>(i))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .expect("raw sql runs")
+        .map(|r| {
+            r.expect("row")
+                .into_iter()
+                .map(|v| from_sqlite(v).expect("known type"))
+                .collect()
+        })
+        .collect()
     }
 }
 
@@ -64,7 +77,9 @@ fn from_sqlite(v: SqliteValue) -> Result<SqlValue, StoreError> {
         SqliteValue::Null => Ok(SqlValue::Null),
         SqliteValue::Integer(i) => Ok(SqlValue::Integer(i)),
         SqliteValue::Text(s) => Ok(SqlValue::Text(s)),
-        other => Err(StoreError::new(format!("unsupported column type {other:?}"))),
+        other => Err(StoreError::new(format!(
+            "unsupported column type {other:?}"
+        ))),
     }
 }
 
@@ -73,19 +88,33 @@ fn sql_err(e: rusqlite::Error) -> StoreError {
 }
 
 impl SqlDb for MemDb {
-    async fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+    async fn query(
+        &self,
+        sql: &str,
+        params: &[SqlValue],
+    ) -> Result<Vec<Vec<SqlValue>>, StoreError> {
         self.begin()?;
         let conn = self.conn.borrow();
         let mut stmt = conn.prepare(sql).map_err(sql_err)?;
         let n = stmt.column_count();
         let rows = stmt
-            .query_map(rusqlite::params_from_iter(params.iter().map(to_sqlite)), |row| {
-                (0..n).map(|i| row.get::<_, SqliteValue>(i)).collect::<Result<Vec<_>, _>>()
-            })
+            .query_map(
+                rusqlite::params_from_iter(params.iter().map(to_sqlite)),
+                |row| {
+                    (0..n)
+                        .map(|i| row.get::<_, SqliteValue>(i))
+                        .collect::<Result<Vec<_>, _>>()
+                },
+            )
             .map_err(sql_err)?;
         let mut out = Vec::new();
         for row in rows {
-            out.push(row.map_err(sql_err)?.into_iter().map(from_sqlite).collect::<Result<Vec<_>, _>>()?);
+            out.push(
+                row.map_err(sql_err)?
+                    .into_iter()
+                    .map(from_sqlite)
+                    .collect::<Result<Vec<_>, _>>()?,
+            );
         }
         Ok(out)
     }
@@ -93,7 +122,11 @@ impl SqlDb for MemDb {
     async fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<u64, StoreError> {
         self.begin()?;
         let conn = self.conn.borrow();
-        conn.execute(sql, rusqlite::params_from_iter(params.iter().map(to_sqlite))).map_err(sql_err)?;
+        conn.execute(
+            sql,
+            rusqlite::params_from_iter(params.iter().map(to_sqlite)),
+        )
+        .map_err(sql_err)?;
         Ok(conn.changes())
     }
 
@@ -103,7 +136,11 @@ impl SqlDb for MemDb {
         // Atomic like a D1 batch: any failure rolls the whole batch back (on drop).
         let tx = conn.transaction().map_err(sql_err)?;
         for (sql, params) in statements {
-            tx.execute(sql, rusqlite::params_from_iter(params.iter().map(to_sqlite))).map_err(sql_err)?;
+            tx.execute(
+                sql,
+                rusqlite::params_from_iter(params.iter().map(to_sqlite)),
+            )
+            .map_err(sql_err)?;
         }
         tx.commit().map_err(sql_err)
     }

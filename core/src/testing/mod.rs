@@ -15,10 +15,12 @@
 mod canned;
 mod harness;
 mod memdb;
+mod wire;
 
 pub use canned::CannedDb;
 pub use harness::*;
 pub use memdb::MemDb;
+pub use wire::*;
 
 use crate::capability::RandomSource;
 use crate::http::{Method, RequestHead};
@@ -31,14 +33,23 @@ use std::task::{Context, Poll, Waker};
 pub const CLIENT_IP: &str = "203.0.113.7";
 
 /// A request head as a runtime would hand it over: `https`, from [`CLIENT_IP`].
-pub fn head(method: &str, host: &str, path: &str, query: Option<&str>, headers: &[(&str, &str)]) -> RequestHead {
+pub fn head(
+    method: &str,
+    host: &str,
+    path: &str,
+    query: Option<&str>,
+    headers: &[(&str, &str)],
+) -> RequestHead {
     RequestHead {
         method: Method::parse(method),
         scheme: "https".into(),
         host: host.into(),
         path: path.into(),
         query: query.map(str::to_owned),
-        headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+        headers: headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect(),
         client_ip: Some(CLIENT_IP.into()),
     }
 }
@@ -48,7 +59,10 @@ pub fn head(method: &str, host: &str, path: &str, query: Option<&str>, headers: 
 /// anything wait, a real executor takes over.
 pub fn block_on<F: Future>(future: F) -> F::Output {
     let mut future = pin!(future);
-    if let Poll::Ready(output) = future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+    if let Poll::Ready(output) = future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
         return output;
     }
     pollster::block_on(future)
@@ -73,7 +87,9 @@ pub struct SeededRandom {
 
 impl SeededRandom {
     pub fn new(seed: u64) -> SeededRandom {
-        SeededRandom { state: Cell::new(seed) }
+        SeededRandom {
+            state: Cell::new(seed),
+        }
     }
 }
 

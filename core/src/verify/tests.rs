@@ -17,15 +17,26 @@ fn key(n: u8) -> SigningKey {
 
 fn issue(k: &SigningKey, iat: i64, exp: i64) -> String {
     let scopes = ScopeSet::parse("service:a").unwrap();
-    let grant =
-        TokenGrant { issuer: ISS, audience: ISS, subject: "root", client_id: "abcd-efgh", scopes: &scopes, issued_at: iat, expires_at: exp };
+    let grant = TokenGrant {
+        issuer: ISS,
+        audience: ISS,
+        subject: "root",
+        client_id: "abcd-efgh",
+        scopes: &scopes,
+        issued_at: iat,
+        expires_at: exp,
+    };
     let unsigned = unsigned_access_token(k, &grant, &[9; TOKEN_ID_BYTES]);
     let signature = block_on(PortableEd25519.sign(k, unsigned.signing_input()));
     unsigned.finish(signature).access_token
 }
 
 fn verifier(k: &SigningKey, issuer: &str, audience: &str) -> Verifier {
-    Verifier::new(KeySet::new(vec![k.verifying_key().clone()]), issuer, audience)
+    Verifier::new(
+        KeySet::new(vec![k.verifying_key().clone()]),
+        issuer,
+        audience,
+    )
 }
 
 fn at(secs: i64) -> Now {
@@ -50,7 +61,10 @@ fn rfc9068_4_expiry_honours_the_leeway_on_every_call_cached_or_not() {
     let v = verifier(&key(1), ISS, ISS);
     assert!(verify(&v, &t, 2000 + CLOCK_LEEWAY_SECS - 1).is_ok());
     // The token is cached now; the clock still decides.
-    assert_eq!(verify(&v, &t, 2000 + CLOCK_LEEWAY_SECS).unwrap_err(), TokenInvalid::Expired);
+    assert_eq!(
+        verify(&v, &t, 2000 + CLOCK_LEEWAY_SECS).unwrap_err(),
+        TokenInvalid::Expired
+    );
     let uncached = block_on(v.validate(&PortableEd25519, &t, at(2000 + CLOCK_LEEWAY_SECS)));
     assert_eq!(uncached.unwrap_err(), TokenInvalid::Expired);
 }
@@ -58,34 +72,58 @@ fn rfc9068_4_expiry_honours_the_leeway_on_every_call_cached_or_not() {
 #[test]
 fn rfc9068_4_a_token_from_the_future_is_not_yet_valid() {
     let t = issue(&key(1), 5000, 9000);
-    assert_eq!(verify(&verifier(&key(1), ISS, ISS), &t, 1000).unwrap_err(), TokenInvalid::NotYetValid);
+    assert_eq!(
+        verify(&verifier(&key(1), ISS, ISS), &t, 1000).unwrap_err(),
+        TokenInvalid::NotYetValid
+    );
 }
 
 #[test]
 fn rfc9068_4_other_keys_issuers_and_audiences_are_refused() {
     let t = issue(&key(1), 1000, 4600);
-    assert_eq!(verify(&verifier(&key(2), ISS, ISS), &t, 2000).unwrap_err(), TokenInvalid::UnknownKey);
-    assert_eq!(verify(&verifier(&key(1), "https://other", ISS), &t, 2000).unwrap_err(), TokenInvalid::WrongIssuer);
-    assert_eq!(verify(&verifier(&key(1), ISS, "x"), &t, 2000).unwrap_err(), TokenInvalid::WrongAudience);
+    assert_eq!(
+        verify(&verifier(&key(2), ISS, ISS), &t, 2000).unwrap_err(),
+        TokenInvalid::UnknownKey
+    );
+    assert_eq!(
+        verify(&verifier(&key(1), "https://other", ISS), &t, 2000).unwrap_err(),
+        TokenInvalid::WrongIssuer
+    );
+    assert_eq!(
+        verify(&verifier(&key(1), ISS, "x"), &t, 2000).unwrap_err(),
+        TokenInvalid::WrongAudience
+    );
 }
 
 #[test]
 fn a_tampered_scope_claim_fails_the_signature() {
     let t = issue(&key(1), 1000, 4600);
     let mut parts: Vec<String> = t.split('.').map(str::to_owned).collect();
-    let mut claims: serde_json::Value = serde_json::from_slice(&B64URL.decode(&parts[1]).unwrap()).unwrap();
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&B64URL.decode(&parts[1]).unwrap()).unwrap();
     claims["scope"] = "service:*".into();
     parts[1] = B64URL.encode(serde_json::to_vec(&claims).unwrap());
-    assert_eq!(verify(&verifier(&key(1), ISS, ISS), &parts.join("."), 2000).unwrap_err(), TokenInvalid::BadSignature);
+    assert_eq!(
+        verify(&verifier(&key(1), ISS, ISS), &parts.join("."), 2000).unwrap_err(),
+        TokenInvalid::BadSignature
+    );
 }
 
 #[test]
 fn rfc9068_4_other_jwt_types_and_algorithms_are_refused() {
     let t = issue(&key(1), 1000, 4600);
     let rest = t.split_once('.').unwrap().1;
-    for header in [r#"{"alg":"EdDSA","typ":"JWT","kid":"x"}"#, r#"{"alg":"none","typ":"at+jwt","kid":"x"}"#, r#"{"alg":"HS256","typ":"at+jwt","kid":"x"}"#] {
+    for header in [
+        r#"{"alg":"EdDSA","typ":"JWT","kid":"x"}"#,
+        r#"{"alg":"none","typ":"at+jwt","kid":"x"}"#,
+        r#"{"alg":"HS256","typ":"at+jwt","kid":"x"}"#,
+    ] {
         let forged = format!("{}.{rest}", B64URL.encode(header));
-        assert_eq!(verify(&verifier(&key(1), ISS, ISS), &forged, 2000).unwrap_err(), TokenInvalid::WrongType, "{header}");
+        assert_eq!(
+            verify(&verifier(&key(1), ISS, ISS), &forged, 2000).unwrap_err(),
+            TokenInvalid::WrongType,
+            "{header}"
+        );
     }
 }
 
@@ -97,7 +135,12 @@ impl Ed25519 for CountingEd25519 {
         PortableEd25519.sign(key, message).await
     }
 
-    async fn verify(&self, key: &crate::keys::VerifyingKey, message: &[u8], signature: &[u8; 64]) -> bool {
+    async fn verify(
+        &self,
+        key: &crate::keys::VerifyingKey,
+        message: &[u8],
+        signature: &[u8; 64],
+    ) -> bool {
         self.0.set(self.0.get() + 1);
         PortableEd25519.verify(key, message, signature).await
     }
@@ -116,8 +159,15 @@ fn a_verified_token_is_not_verified_again_but_a_lookalike_is() {
     let (signed, signature) = t.rsplit_once('.').unwrap();
     let flipped = if signature.starts_with('A') { 'B' } else { 'A' };
     let lookalike = format!("{signed}.{flipped}{}", &signature[1..]);
-    assert_eq!(block_on(v.verify(&ed, &lookalike, at(2000))).unwrap_err(), TokenInvalid::BadSignature);
-    assert_eq!(ed.0.get(), 2, "a token differing in one byte is verified in full");
+    assert_eq!(
+        block_on(v.verify(&ed, &lookalike, at(2000))).unwrap_err(),
+        TokenInvalid::BadSignature
+    );
+    assert_eq!(
+        ed.0.get(),
+        2,
+        "a token differing in one byte is verified in full"
+    );
 }
 
 #[test]
@@ -135,14 +185,24 @@ fn a_full_verified_token_cache_drops_expired_tokens_first() {
             client_id: "c".into(),
             scope: String::new(),
         };
-        Rc::new(VerifiedToken { claims, scopes: Some(ScopeSet::default()) })
+        Rc::new(VerifiedToken {
+            claims,
+            scopes: Some(ScopeSet::default()),
+        })
     };
     let digest = |s: &str| -> [u8; 32] { Sha256::digest(s.as_bytes()).into() };
     for i in 0..MAX_VERIFIED_TOKENS {
-        cache.put(digest(&i.to_string()), token(if i % 2 == 0 { 10 } else { 1_000 }), at(0));
+        cache.put(
+            digest(&i.to_string()),
+            token(if i % 2 == 0 { 10 } else { 1_000 }),
+            at(0),
+        );
     }
     cache.put(digest("new"), token(1_000), at(10 + CLOCK_LEEWAY_SECS));
     assert_eq!(cache.entries.borrow().len(), MAX_VERIFIED_TOKENS / 2 + 1);
     assert!(cache.get(&digest("1")).is_some(), "live tokens are kept");
-    assert!(cache.get(&digest("0")).is_none(), "expired tokens are dropped");
+    assert!(
+        cache.get(&digest("0")).is_none(),
+        "expired tokens are dropped"
+    );
 }

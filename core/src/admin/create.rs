@@ -1,0 +1,199 @@
+//! Creating records through the admin API: validation, the store, the caches, and for
+//! credentials the one-time secret or token.
+
+use super::api::*;
+use super::{parse_body, AdminContext, DEFAULT_ACCESS_TOKEN_CREDENTIAL_SECS};
+use crate::capability::{Capabilities, Ed25519, Now, RandomSource, SqlDb};
+use crate::config::parse_duration;
+use crate::error::AdminError;
+use crate::http::Response;
+use crate::mint::Grant;
+use crate::model::{
+    is_valid_name, is_valid_service_name, normalize_upstream, Credential, CredentialKind, Service,
+    User,
+};
+use crate::scope::{credential_ceiling, ScopeSet};
+use crate::secret::{Secret, CLIENT_SECRET_BYTES};
+use crate::store::{Inserted, Store};
+
+pub(super) async fn create_user<D: SqlDb>(
+    store: &Store<'_, D>,
+    body: &[u8],
+    now: Now,
+) -> Result<Response, AdminError> {
+    let req: NewUser = parse_body(body)?;
+    if !is_valid_name(&req.name) {
+        return Err(AdminError::BadRequest(
+            "user names are 1-64 letters, digits, '.', '_' or '-'".into(),
+        ));
+    }
+    let user = User {
+        name: req.name,
+        enabled: true,
+        created_at: now.unix_secs(),
+    };
+    match store.insert_user(&user).await? {
+        Inserted::Created => Ok(Response::json(
+            201,
+            &OneUser {
+                user: UserView::from(&user),
+            },
+        )),
+        Inserted::AlreadyExists => Err(AdminError::Conflict(format!(
+            "user {:?} already exists",
+            user.name
+        ))),
+    }
+}
+
+pub(super) async fn create_service<D: SqlDb>(
+    ctx: &AdminContext<'_>,
+    store: &Store<'_, D>,
+    body: &[u8],
+    now: Now,
+) -> Result<Response, AdminError> {
+    let req: NewService = parse_body(body)?;
+    if !is_valid_service_name(&req.name) {
+        return Err(AdminError::BadRequest(
+            "service names are DNS labels: a-z, 0-9 and inner '-', at most 63".into(),
+        ));
+    }
+    let upstream =
+        normalize_upstream(&req.upstream).map_err(|e| AdminError::BadRequest(e.to_string()))?;
+    let mut allowed_users = req.allowed_users;
+    allowed_users.sort();
+    allowed_users.dedup();
+    for u in &allowed_users {
+        if store.user(u).await?.is_none() {
+            return Err(AdminError::BadRequest(format!("user {u:?} does not exist")));
+        }
+    }
+    let service = Service {
+        name: req.name,
+        upstream,
+        allowed_users,
+        created_at: now.unix_secs(),
+    };
+    match store.insert_service(&service).await? {
+        Inserted::Created => {
+            // A cached "no such service" must not outlive the creation.
+            ctx.caches.service_changed(&service.name);
+            Ok(Response::json(
+                201,
+                &OneService {
+                    service: ServiceView::from(&service),
+                },
+            ))
+        }
+        Inserted::AlreadyExists => Err(AdminError::Conflict(format!(
+            "service {:?} already exists",
+            service.name
+        ))),
+    }
+}
+
+pub(super) async fn create_credential<D: SqlDb, E: Ed25519>(
+    ctx: &AdminContext<'_>,
+    caps: Capabilities<'_, D, E>,
+    store: &Store<'_, D>,
+    body: &[u8],
+    now: Now,
+) -> Result<Response, AdminError> {
+    let req: NewCredential = parse_body(body)?;
+    if !is_valid_name(&req.name) {
+        return Err(AdminError::BadRequest(
+            "credential names are 1-64 letters, digits, '.', '_' or '-'".into(),
+        ));
+    }
+    let kind = CredentialKind::parse(&req.kind)
+        .ok_or_else(|| AdminError::BadRequest("type must be oauth2 or access-token".into()))?;
+    let scopes = ScopeSet::parse(&req.scopes.join(" ")).map_err(|e| AdminError::BadRequest(e.0))?;
+    let lifetime = req
+        .expire_in
+        .as_deref()
+        .map(parse_duration)
+        .transpose()
+        .map_err(|e| AdminError::BadRequest(e.to_string()))?;
+    let secs = now.unix_secs();
+    let expires_at = match (kind, lifetime) {
+        (_, Some(lifetime)) => Some(secs + lifetime),
+        (CredentialKind::AccessToken, None) => Some(secs + DEFAULT_ACCESS_TOKEN_CREDENTIAL_SECS),
+        (CredentialKind::OAuth2, None) => None,
+    };
+    let user = store
+        .user(&req.user)
+        .await?
+        .ok_or_else(|| AdminError::BadRequest(format!("user {:?} does not exist", req.user)))?;
+    let taken = || AdminError::Conflict(format!("credential {:?} already exists", req.name));
+    if store.credential_by_name(&req.name).await?.is_some() {
+        return Err(taken());
+    }
+    let secret = (kind == CredentialKind::OAuth2).then(|| {
+        let mut bytes = [0u8; CLIENT_SECRET_BYTES];
+        caps.random.fill(&mut bytes);
+        Secret::from_random_bytes(&bytes)
+    });
+    // Retry on the (negligible) chance of a client id collision; a name taken by a concurrent
+    // request is reported as a conflict.
+    for _ in 0..3 {
+        let credential = Credential {
+            client_id: new_client_id(caps.random),
+            name: req.name.clone(),
+            user: user.name.clone(),
+            kind,
+            secret_hash: secret.as_ref().map(Secret::hash),
+            scopes: scopes.clone(),
+            expires_at,
+            enabled: true,
+            created_at: secs,
+        };
+        if store.insert_credential(&credential).await? == Inserted::AlreadyExists {
+            if store.credential_by_name(&req.name).await?.is_some() {
+                return Err(taken());
+            }
+            continue;
+        }
+        let access_token = match &secret {
+            Some(_) => None,
+            None => {
+                let ceiling = credential_ceiling(&credential.scopes);
+                let lifetime_secs = Some(expires_at.unwrap_or(secs) - secs);
+                let grant = Grant {
+                    credential: &credential,
+                    scopes: &ceiling,
+                    lifetime_secs,
+                };
+                Some(
+                    ctx.minter
+                        .issue(caps.ed25519, caps.random, grant, now)
+                        .await
+                        .access_token,
+                )
+            }
+        };
+        let created = CreatedCredential {
+            access_token,
+            client_id: credential.client_id.clone(),
+            client_secret: secret.as_ref().map(|s| s.expose().to_owned()),
+            credential: CredentialView::from(&credential),
+        };
+        return Ok(Response::json(201, &created));
+    }
+    Err(AdminError::ClientIdsExhausted)
+}
+
+/// Client ids look like Octelium's (`nz7y-hagw`): 8 characters from an alphabet without
+/// look-alikes (40 bits; an identifier, not a secret).
+pub(super) fn new_client_id(random: &dyn RandomSource) -> String {
+    const ALPHABET: &[u8; 32] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let mut bytes = [0u8; 8];
+    random.fill(&mut bytes);
+    let mut id = String::with_capacity(9);
+    for (i, b) in bytes.iter().enumerate() {
+        if i == 4 {
+            id.push('-');
+        }
+        id.push(ALPHABET[(b & 31) as usize] as char);
+    }
+    id
+}

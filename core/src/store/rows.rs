@@ -1,0 +1,102 @@
+//! Rows to records and back: the column order of every statement in [`super::sql`], decoded
+//! strictly (an unexpected value is a corrupt row, reported as a storage error).
+
+use super::SqlValue;
+use crate::error::StoreError;
+use crate::model::{Credential, CredentialKind, Service, User};
+use crate::scope::ScopeSet;
+use crate::secret::SecretHash;
+
+pub(super) fn corrupt(what: &str) -> StoreError {
+    StoreError::new(format!("unexpected value in column {what}"))
+}
+
+pub(super) fn text(row: &[SqlValue], i: usize) -> Result<String, StoreError> {
+    match row.get(i) {
+        Some(SqlValue::Text(s)) => Ok(s.clone()),
+        _ => Err(corrupt(&i.to_string())),
+    }
+}
+
+pub(super) fn opt_text(row: &[SqlValue], i: usize) -> Result<Option<String>, StoreError> {
+    match row.get(i) {
+        Some(SqlValue::Null) => Ok(None),
+        _ => text(row, i).map(Some),
+    }
+}
+
+pub(super) fn int(row: &[SqlValue], i: usize) -> Result<i64, StoreError> {
+    match row.get(i) {
+        Some(SqlValue::Integer(v)) => Ok(*v),
+        _ => Err(corrupt(&i.to_string())),
+    }
+}
+
+pub(super) fn opt_int(row: &[SqlValue], i: usize) -> Result<Option<i64>, StoreError> {
+    match row.get(i) {
+        Some(SqlValue::Null) => Ok(None),
+        _ => int(row, i).map(Some),
+    }
+}
+
+pub(super) fn user_from_row(row: &[SqlValue]) -> Result<User, StoreError> {
+    Ok(User {
+        name: text(row, 0)?,
+        enabled: int(row, 1)? != 0,
+        created_at: int(row, 2)?,
+    })
+}
+
+pub(super) fn service_from_row(row: &[SqlValue]) -> Result<Service, StoreError> {
+    let allowed_users =
+        serde_json::from_str(&text(row, 2)?).map_err(|_| corrupt("allowed_users"))?;
+    Ok(Service {
+        name: text(row, 0)?,
+        upstream: text(row, 1)?,
+        allowed_users,
+        created_at: int(row, 3)?,
+    })
+}
+
+/// A credential as the columns of [`sql::INSERT_CREDENTIAL`], in order: what is inserted and
+/// what the credential queries read back (a fake database answers with these rows).
+pub fn credential_row(c: &Credential) -> Vec<SqlValue> {
+    vec![
+        c.client_id.as_str().into(),
+        c.name.as_str().into(),
+        c.user.as_str().into(),
+        c.kind.as_str().into(),
+        c.secret_hash.as_ref().map(|h| h.as_str()).into(),
+        c.scopes.to_string().into(),
+        c.expires_at.into(),
+        c.enabled.into(),
+        c.created_at.into(),
+    ]
+}
+
+/// A service as the columns of [`sql::INSERT_SERVICE`]: what is inserted and what the service
+/// queries read back.
+pub fn service_row(s: &Service) -> Vec<SqlValue> {
+    let allowed = serde_json::to_string(&s.allowed_users).expect("a list of strings serializes");
+    vec![
+        s.name.as_str().into(),
+        s.upstream.as_str().into(),
+        allowed.into(),
+        s.created_at.into(),
+    ]
+}
+
+pub(super) fn credential_from_row(row: &[SqlValue]) -> Result<Credential, StoreError> {
+    Ok(Credential {
+        client_id: text(row, 0)?,
+        name: text(row, 1)?,
+        user: text(row, 2)?,
+        kind: CredentialKind::parse(&text(row, 3)?).ok_or_else(|| corrupt("kind"))?,
+        secret_hash: opt_text(row, 4)?.map(SecretHash),
+        // Stored scopes were validated on the way in: one that does not parse is a corrupt row.
+        scopes: ScopeSet::parse(&text(row, 5)?).map_err(|_| corrupt("scopes"))?,
+        expires_at: opt_int(row, 6)?,
+        enabled: int(row, 7)? != 0,
+        created_at: int(row, 8)?,
+    })
+}
