@@ -69,9 +69,7 @@ pub mod token;
 pub mod token_request;
 pub mod verify;
 
-/// Test support (the `testing` feature): the deterministic harness, in-memory and canned
-/// databases, fixed and seeded random sources, `block_on` and a request-head builder, shared
-/// by the core's tests, the bench driver and the Spin host's tests.
+// Test support (the `testing` feature): see the module's own documentation.
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -58,7 +58,7 @@ pub(super) fn service_from_row(row: &[SqlValue]) -> Result<Service, StoreError> 
     })
 }
 
-/// A credential as the columns of [`sql::INSERT_CREDENTIAL`], in order: what is inserted and
+/// A credential as the columns of [`super::sql::INSERT_CREDENTIAL`], in order: what is inserted and
 /// what the credential queries read back (a fake database answers with these rows).
 pub fn credential_row(c: &Credential) -> Vec<SqlValue> {
     vec![
@@ -74,7 +74,7 @@ pub fn credential_row(c: &Credential) -> Vec<SqlValue> {
     ]
 }
 
-/// A service as the columns of [`sql::INSERT_SERVICE`]: what is inserted and what the service
+/// A service as the columns of [`super::sql::INSERT_SERVICE`]: what is inserted and what the service
 /// queries read back.
 pub fn service_row(s: &Service) -> Vec<SqlValue> {
     let allowed = serde_json::to_string(&s.allowed_users).expect("a list of strings serializes");
