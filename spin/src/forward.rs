@@ -5,13 +5,17 @@
 //! built on) because `spin_sdk::http::send` takes no `request-options`, which is where the
 //! timeouts go. The incoming request and the response stay spin-sdk types; both sides share
 //! wasi:io's stream types.
+//!
+//! What the client gets is the core's decision ([`relay`]): this module only turns the host's
+//! answer (a response head, a wasi:http `ErrorCode`, its own deadline) into an
+//! [`UpstreamOutcome`] and streams the body the decision lets through.
 
 use crate::wasi_io::{read_chunk, until_instant, until_ready, write_all};
 use futures::future::{select, Either};
 use futures::StreamExt;
-use isogate_core::error::UpstreamError;
-use isogate_core::forward::{filter_response_headers, is_relayable_status, ForwardPlan};
-use isogate_core::http::split_url;
+use isogate_core::forward::{relay, ForwardPlan, Relay, UpstreamFailure, UpstreamOutcome};
+use isogate_core::http::{split_url, Method};
+use isogate_core::{Diagnostic, Forward};
 use spin_sdk::http::{Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam};
 use std::pin::pin;
 use wasi::clocks::monotonic_clock;
@@ -19,22 +23,38 @@ use wasi::http::outgoing_handler;
 use wasi::http::types as wasi_http;
 use wasi::io::streams::{InputStream, OutputStream};
 
+/// What the origin gave: its response head, or the outcome that stands in for one.
+type Fetched = Result<wasi_http::IncomingResponse, UpstreamOutcome<'static>>;
+
 /// Sends `plan` to the origin and relays its answer on `out`. `timeout_ms` bounds the wait for
-/// the origin's response head (connect included); past it the client gets a 504.
-pub async fn forward(req: IncomingRequest, out: ResponseOutparam, plan: ForwardPlan, timeout_ms: u64) {
-    let Some(outgoing) = outgoing_request(&plan) else {
-        // The core only plans URLs from validated upstreams; this is not expected.
-        eprintln!("isogate: cannot build the outbound request for the planned URL");
-        return crate::respond(out, UpstreamError::Unreachable.to_response()).await;
+/// the origin's response head (connect included).
+pub async fn forward(
+    req: IncomingRequest,
+    out: ResponseOutparam,
+    Forward { plan, timeout_ms }: Forward,
+) {
+    let outgoing = match outgoing_request(&plan) {
+        Ok(outgoing) => outgoing,
+        Err(why) => {
+            return answer(
+                out,
+                &plan.method,
+                Err(UpstreamOutcome::Failed(UpstreamFailure::Unsendable(why))),
+            )
+            .await
+        }
     };
     // The body must be taken before the request is handed over, and written after.
-    let upload_body = if plan.has_body { outgoing.body().ok() } else { None };
+    let upload_body = if plan.has_body {
+        outgoing.body().ok()
+    } else {
+        None
+    };
     let deadline = monotonic_clock::now().saturating_add(timeout_ms.saturating_mul(1_000_000));
     let pending = match outgoing_handler::handle(outgoing, Some(request_options(timeout_ms))) {
         Ok(pending) => pending,
-        Err(code) => return crate::respond(out, upstream_error(&code).to_response()).await,
+        Err(code) => return answer(out, &plan.method, Err(not_answered(&code))).await,
     };
-    let head_request = plan.method == "HEAD";
 
     let upload = pin!(async move {
         match upload_body {
@@ -42,11 +62,9 @@ pub async fn forward(req: IncomingRequest, out: ResponseOutparam, plan: ForwardP
             None => drop(req),
         }
     });
-    let exchange = pin!(async move {
-        match response_head(&pending, deadline).await {
-            Ok(upstream) => relay(upstream, out, head_request).await,
-            Err(e) => crate::respond(out, e.to_response()).await,
-        }
+    let exchange = pin!(async {
+        let fetched = response_head(&pending, deadline).await;
+        answer(out, &plan.method, fetched).await
     });
     // Both run together: an origin may answer before it has read the whole body. Once the
     // answer has been relayed in full, whatever is left of the upload is abandoned.
@@ -66,12 +84,14 @@ fn request_options(timeout_ms: u64) -> wasi_http::RequestOptions {
     options
 }
 
-fn outgoing_request(plan: &ForwardPlan) -> Option<wasi_http::OutgoingRequest> {
+/// The outbound request, or why the host will not take it (the core only plans URLs from
+/// validated upstreams, so this is not expected).
+fn outgoing_request(plan: &ForwardPlan) -> Result<wasi_http::OutgoingRequest, String> {
     let url = split_url(&plan.url);
     let scheme = match url.scheme {
         "http" => wasi_http::Scheme::Http,
         "https" => wasi_http::Scheme::Https,
-        _ => return None,
+        other => return Err(format!("scheme {other:?}")),
     };
     let path_and_query = match url.query {
         Some(query) => format!("{}?{query}", url.path),
@@ -85,54 +105,66 @@ fn outgoing_request(plan: &ForwardPlan) -> Option<wasi_http::OutgoingRequest> {
         let _ = headers.append(name, &value.clone().into_bytes());
     }
     let request = wasi_http::OutgoingRequest::new(headers);
-    request.set_method(&method(&plan.method)).ok()?;
-    request.set_scheme(Some(&scheme)).ok()?;
-    request.set_authority(Some(url.authority)).ok()?;
-    request.set_path_with_query(Some(&path_and_query)).ok()?;
-    Some(request)
+    let refused = |what: &str| format!("the host refused the {what}");
+    request
+        .set_method(&wasi_method(&plan.method))
+        .map_err(|()| refused("method"))?;
+    request
+        .set_scheme(Some(&scheme))
+        .map_err(|()| refused("scheme"))?;
+    request
+        .set_authority(Some(url.authority))
+        .map_err(|()| refused("authority"))?;
+    request
+        .set_path_with_query(Some(&path_and_query))
+        .map_err(|()| refused("path"))?;
+    Ok(request)
 }
 
-fn method(name: &str) -> wasi_http::Method {
-    use wasi_http::Method;
-    match name {
-        "GET" => Method::Get,
-        "HEAD" => Method::Head,
-        "POST" => Method::Post,
-        "PUT" => Method::Put,
-        "DELETE" => Method::Delete,
-        "CONNECT" => Method::Connect,
-        "OPTIONS" => Method::Options,
-        "TRACE" => Method::Trace,
-        "PATCH" => Method::Patch,
-        other => Method::Other(other.to_owned()),
+fn wasi_method(method: &Method) -> wasi_http::Method {
+    match method {
+        Method::Get => wasi_http::Method::Get,
+        Method::Head => wasi_http::Method::Head,
+        Method::Post => wasi_http::Method::Post,
+        Method::Put => wasi_http::Method::Put,
+        Method::Delete => wasi_http::Method::Delete,
+        Method::Options => wasi_http::Method::Options,
+        Method::Patch => wasi_http::Method::Patch,
+        Method::Connect => wasi_http::Method::Connect,
+        Method::Trace => wasi_http::Method::Trace,
+        Method::Other(other) => wasi_http::Method::Other(other.clone()),
     }
 }
 
-/// Timeouts are 504s; every other failure to get a response head is a 502 (refused, DNS,
-/// TLS, a host outside `allowed_outbound_hosts`, an invalid response).
-fn upstream_error(code: &wasi_http::ErrorCode) -> UpstreamError {
+/// The host's error for a request that got no response head, as the core's outcome: its
+/// connect and first-byte timeouts are timeouts, anything else (refused, DNS, TLS, a host
+/// outside `allowed_outbound_hosts`, an invalid response) a failure in the host's words.
+fn not_answered(code: &wasi_http::ErrorCode) -> UpstreamOutcome<'static> {
     use wasi_http::ErrorCode;
-    eprintln!("isogate: upstream request failed: {code:?}");
     match code {
-        ErrorCode::ConnectionTimeout | ErrorCode::ConnectionReadTimeout => UpstreamError::Timeout,
-        _ => UpstreamError::Unreachable,
+        ErrorCode::ConnectionTimeout | ErrorCode::ConnectionReadTimeout => {
+            UpstreamOutcome::TimedOut
+        }
+        _ => UpstreamOutcome::Failed(UpstreamFailure::Unreachable(format!("{code:?}"))),
     }
 }
 
-/// Waits for the origin's response head until `deadline` (monotonic clock, nanoseconds).
-async fn response_head(pending: &wasi_http::FutureIncomingResponse, deadline: u64) -> Result<wasi_http::IncomingResponse, UpstreamError> {
+/// Waits for the origin's response head until `deadline` (monotonic clock, nanoseconds): the
+/// guest-side bound, for a host that ignores the request options.
+async fn response_head(pending: &wasi_http::FutureIncomingResponse, deadline: u64) -> Fetched {
     loop {
         if let Some(result) = pending.get() {
             return match result {
                 Ok(Ok(response)) => Ok(response),
-                Ok(Err(code)) => Err(upstream_error(&code)),
+                Ok(Err(code)) => Err(not_answered(&code)),
                 // Already taken: cannot happen, each future is read once.
-                Err(()) => Err(UpstreamError::Unreachable),
+                Err(()) => Err(UpstreamOutcome::Failed(UpstreamFailure::Unreachable(
+                    "response already taken".into(),
+                ))),
             };
         }
         if monotonic_clock::now() >= deadline {
-            eprintln!("isogate: upstream response head timed out");
-            return Err(UpstreamError::Timeout);
+            return Err(UpstreamOutcome::TimedOut);
         }
         let arrived = pin!(until_ready(|| pending.subscribe()));
         let expired = pin!(until_instant(deadline));
@@ -168,29 +200,54 @@ async fn upload(req: IncomingRequest, body: wasi_http::OutgoingBody) {
     // instead of sending a truncated body as if it were complete.
 }
 
-/// Relays the origin's response: status, filtered headers, and the body as a stream.
-async fn relay(upstream: wasi_http::IncomingResponse, out: ResponseOutparam, head_request: bool) {
-    let status = upstream.status();
-    if !is_relayable_status(status) {
-        eprintln!("isogate: upstream answered {status}, which cannot be relayed");
-        return crate::respond(out, UpstreamError::Unreachable.to_response()).await;
+/// Sends the client what the core decides for `fetched`: the origin's status, filtered headers
+/// and body stream, or the core's 502/504 (its reason logged).
+async fn answer(out: ResponseOutparam, method: &Method, fetched: Fetched) {
+    let (decision, upstream) = match fetched {
+        Ok(upstream) => {
+            let headers: Vec<(String, String)> = upstream
+                .headers()
+                .entries()
+                .into_iter()
+                .map(|(name, value)| (name, String::from_utf8_lossy(&value).into_owned()))
+                .collect();
+            let outcome = UpstreamOutcome::Responded {
+                status: upstream.status(),
+                headers: &headers,
+            };
+            (relay(outcome, method), Some(upstream))
+        }
+        Err(outcome) => (relay(outcome, method), None),
+    };
+    let (status, headers, with_body) = match decision {
+        Relay::Pass {
+            status,
+            headers,
+            with_body,
+        } => (status, headers, with_body),
+        Relay::Replace {
+            response,
+            diagnostic,
+        } => {
+            crate::log(Some(&Diagnostic::from(diagnostic)));
+            return crate::respond(out, response).await;
+        }
+    };
+    let fields = Fields::new();
+    for (name, value) in headers {
+        let _ = fields.append(&name, &value.into_bytes());
     }
-    let upstream_headers: Vec<(String, String)> =
-        upstream.headers().entries().into_iter().map(|(name, value)| (name, String::from_utf8_lossy(&value).into_owned())).collect();
-    // Hop-by-hop headers out: the host frames the response itself and rejects it otherwise.
-    let headers = Fields::new();
-    for (name, value) in filter_response_headers(&upstream_headers) {
-        let _ = headers.append(&name, &value.into_bytes());
-    }
-    let response = OutgoingResponse::new(headers);
+    let response = OutgoingResponse::new(fields);
     let _ = response.set_status_code(status);
-    // No body for HEAD, 204 and 304: the body is left untaken so the host sends none. (A taken
+    // Without a body (HEAD, 204, 304) the body is left untaken, so the host sends none. (A taken
     // body must match a relayed Content-Length, which for HEAD and 304 describes another
     // representation.)
-    if head_request || status == 204 || status == 304 {
+    let Some(upstream) = upstream.filter(|_| with_body) else {
         return out.set(response);
-    }
-    let Ok(body) = response.body() else { return out.set(response) };
+    };
+    let Ok(body) = response.body() else {
+        return out.set(response);
+    };
     out.set(response);
     let complete = match body.write() {
         Ok(sink) => {

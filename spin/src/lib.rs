@@ -1,76 +1,96 @@
 //! # isogate-spin
 //!
-//! Isogate on Spin (spin-sdk 5.2, `#[http_component]`, wasi:http 0.2, `wasm32-wasip2`). Glue
-//! only, like the Workers adapter: it converts the incoming wasi:http request to the core's
-//! [`RequestHead`], implements [`SqlDb`](isogate_core::store::SqlDb) over Spin SQLite
-//! ([`sqlite::SpinDb`]), supplies the clock and `getrandom`, and performs what the core
-//! decides: send a response, or fetch the origin per a `ForwardPlan` with both bodies
-//! streamed, never buffered ([`forward`]).
+//! Isogate on Spin (spin-sdk 5.2, `#[http_component]`, wasi:http 0.2, `wasm32-wasip2`).
+//! **Glue only**, like the Workers adapter: every decision (routing, OAuth2, policy, what to
+//! forward, what a client gets when an origin fails) is isogate-core's. This crate supplies what
+//! the core asks for and performs the IO between its steps:
+//!
+//! - [`SqlDb`](isogate_core::capability::SqlDb) over Spin SQLite ([`sqlite::SpinDb`], which
+//!   also applies the schema on first use);
+//! - Ed25519: the core's portable implementation ([`PortableEd25519`]; Spin has no native one);
+//! - the clock (wasi:clocks) and random bytes (wasi:random, through the core's [`OsRandom`]);
+//! - reading a request body, bounded, as [`Body::Complete`], or [`Body::Unreadable`] when the
+//!   client's stream fails (a body cut off mid-way is never handed to the core as if complete);
+//! - forwarding ([`forward`]): the outbound wasi:http request per the core's `ForwardPlan`,
+//!   both bodies streamed (never buffered), relayed as `isogate_core::forward::relay` decides.
+//!
+//! ## The loop
+//!
+//! ```text
+//! gateway = CELL.gateway(Spin variables)           a misconfiguration is a step too (503)
+//! step = gateway.start(caps, head, now)
+//! loop: log(step.diagnostic())
+//!       Respond  -> write the response
+//!       NeedBody -> step = resume.finish(caps, read_body(limit))
+//!       Forward  -> forward::forward: send, stream, relay
+//! ```
 //!
 //! The manifest (`spin.toml`, at the repository root) serves every path of every host with
 //! this one component (`route = "/..."`); the core routes on the `Host` header. Settings are
 //! Spin variables, the lower-case forms of the core's setting names (`ISOGATE_DOMAIN` is
 //! `isogate_domain`).
 //!
-//! One [`Gateway`] is built per instance from the variables and kept while the instance lives
-//! (Spin may reuse instances; nothing per-request is kept in globals).
+//! The gateway is kept in a [`GatewayCell`] for as long as the instance lives (Spin gives a
+//! wasi:http 0.2 component a fresh instance per request, other hosts may reuse one; nothing
+//! per-request is kept in globals).
 
 mod forward;
 mod sqlite;
 mod wasi_io;
 
-use isogate_core::gateway::{gateway_from_settings, misconfigured_response, unknown_host_response};
-use isogate_core::http::{split_url, RequestHead, Response as CoreResponse};
-use isogate_core::token::PortableEd25519;
-use isogate_core::{Gateway, RandomSource, Route};
-use spin_sdk::http::{Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam, Scheme};
+use isogate_core::capability::{OsRandom, PortableEd25519};
+use isogate_core::http::{split_url, Method, RequestHead, Response};
+use isogate_core::{Body, Capabilities, Diagnostic, GatewayCell, Now, Step};
+use spin_sdk::http::{
+    Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam, Scheme,
+};
 use spin_sdk::http_component;
-use std::cell::RefCell;
-use std::pin::pin;
-use std::rc::Rc;
+use sqlite::SpinDb;
 
 thread_local! {
-    static GATEWAY: RefCell<Option<Rc<Gateway>>> = const { RefCell::new(None) };
+    static CELL: GatewayCell = const { GatewayCell::new() };
 }
 
-/// The instance's gateway, built on first use. A settings error is logged (by name, never by
-/// value) and retried on the next request.
-fn gateway() -> Option<Rc<Gateway>> {
-    if let Some(gw) = GATEWAY.with(|g| g.borrow().clone()) {
-        return Some(gw);
-    }
-    let setting = |name: &str| spin_sdk::variables::get(&name.to_ascii_lowercase()).ok();
-    match gateway_from_settings(setting) {
-        Ok(gw) => {
-            let gw = Rc::new(gw);
-            GATEWAY.with(|g| *g.borrow_mut() = Some(gw.clone()));
-            Some(gw)
-        }
-        Err(e) => {
-            eprintln!("isogate: configuration error: {e}");
-            None
-        }
-    }
-}
+type Caps<'a> = Capabilities<'a, SpinDb, PortableEd25519>;
 
 #[http_component]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
-    let Some(gw) = gateway() else { return respond(out, misconfigured_response()).await };
-    let head = request_head(&req);
-    let now_ms = now_ms();
-    let db = sqlite::SpinDb::new();
-    match gw.route(&head) {
-        Route::Service(name) => match gw.authorize_service(&db, &PortableEd25519, &head, &name, now_ms).await {
-            Ok(authorized) => forward::forward(req, out, authorized.plan, gw.config.upstream_timeout_ms).await,
-            Err(refusal) => respond(out, refusal).await,
-        },
-        Route::Root { body_limit } => {
-            let body = read_bounded(req, body_limit).await;
-            respond(out, gw.handle_root(&db, &PortableEd25519, &head, &body, now_ms, &mut OsRandom).await).await
+    let db = SpinDb::new();
+    let caps = Capabilities {
+        db: &db,
+        ed25519: &PortableEd25519,
+        random: &OsRandom,
+    };
+    let setting = |name: &str| spin_sdk::variables::get(&name.to_ascii_lowercase()).ok();
+    match CELL.with(|cell| cell.gateway(setting)) {
+        Ok(gateway) => {
+            let step = gateway.start(caps, request_head(&req), now()).await;
+            run(step, caps, req, out).await
         }
-        Route::UnknownHost => {
-            respond(out, unknown_host_response()).await
-        }
+        Err(misconfigured) => run(misconfigured, caps, req, out).await,
+    }
+}
+
+/// Does what each step says until the request is answered or forwarded.
+async fn run(mut step: Step<'_>, caps: Caps<'_>, req: IncomingRequest, out: ResponseOutparam) {
+    loop {
+        log(step.diagnostic());
+        step = match step {
+            Step::Respond { response, .. } => return respond(out, response).await,
+            Step::NeedBody { limit, resume } => {
+                resume.finish(caps, read_body(&req, limit).await).await
+            }
+            Step::Forward(f) => return forward::forward(req, out, f).await,
+        };
+    }
+}
+
+/// The one place the adapter logs what the core reports (never a secret: the core's
+/// `Diagnostic` names settings rather than showing them; SQLite's and wasi:http's errors carry
+/// no bound values). Spin writes a component's stderr to its log.
+pub(crate) fn log(diagnostic: Option<&Diagnostic>) {
+    if let Some(diagnostic) = diagnostic {
+        eprintln!("{diagnostic}");
     }
 }
 
@@ -108,18 +128,24 @@ fn request_head(req: &IncomingRequest) -> RequestHead {
         Some(Scheme::Other(s)) => s.to_ascii_lowercase(),
         Some(Scheme::Http) | None => "http".to_owned(),
     };
-    let host = headers.iter().find(|(n, _)| n == "host").map(|(_, v)| v.clone()).or_else(|| req.authority()).unwrap_or_default();
+    let host = headers
+        .iter()
+        .find(|(n, _)| n == "host")
+        .map(|(_, v)| v.clone())
+        .or_else(|| req.authority())
+        .unwrap_or_default();
     // wasi:http hands over scheme, authority and path-with-query separately; the core splits
     // the absolute URL they make (a path-with-query alone could hold "://" in its query).
     let target = req.path_with_query().unwrap_or_default();
     let url = if target.starts_with('/') {
-        format!("{scheme}://{}{target}", req.authority().unwrap_or_else(|| host.clone()))
+        let authority = req.authority().unwrap_or_else(|| host.clone());
+        format!("{scheme}://{authority}{target}")
     } else {
         target
     };
     let parts = split_url(&url);
     RequestHead {
-        method: req.method().to_string(),
+        method: Method::parse(&req.method().to_string()),
         scheme,
         host,
         path: parts.path.to_owned(),
@@ -136,32 +162,38 @@ fn client_ip(addr: &str) -> Option<String> {
     if let Ok(socket) = addr.parse::<std::net::SocketAddr>() {
         return Some(socket.ip().to_string());
     }
-    addr.parse::<std::net::IpAddr>().ok().map(|ip| ip.to_string())
+    addr.parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| ip.to_string())
 }
 
-/// Reads at most `limit + 1` bytes: enough for the core to tell "too large" without the
-/// instance ever holding an unbounded body. The rest is never read.
-async fn read_bounded(req: IncomingRequest, limit: usize) -> Vec<u8> {
-    use futures::StreamExt;
+/// At most `limit + 1` bytes of the body (the core tells "too large" from the extra byte); the
+/// rest is never read. A stream error (the client went away, or sent fewer bytes than its
+/// `Content-Length`) makes the body [`Body::Unreadable`]: what arrived is not the body.
+async fn read_body(req: &IncomingRequest, limit: usize) -> Body {
+    let Ok(incoming) = req.consume() else {
+        return Body::Unreadable;
+    };
+    // (Declared after `incoming`, so dropped before it: a stream must not outlive its body.)
+    let Ok(stream) = incoming.stream() else {
+        return Body::Unreadable;
+    };
     let mut body = Vec::new();
-    let mut chunks = pin!(req.into_body_stream());
-    while let Some(chunk) = chunks.next().await {
-        let Ok(chunk) = chunk else {
-            // A body cut off by the client: the core judges what arrived (a form cut short
-            // fails to parse; the client is usually gone anyway).
-            break;
-        };
-        let room = limit + 1 - body.len();
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() > limit {
-            break;
+    while body.len() <= limit {
+        match wasi_io::read_chunk(&stream).await {
+            Ok(Some(chunk)) => {
+                let room = limit + 1 - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok(None) => break,
+            Err(_) => return Body::Unreadable,
         }
     }
-    body
+    Body::Complete(body)
 }
 
 /// Sends a response the core produced (it is complete, so its length is known).
-pub(crate) async fn respond(out: ResponseOutparam, resp: CoreResponse) {
+pub(crate) async fn respond(out: ResponseOutparam, resp: Response) {
     let headers = Fields::new();
     for (name, value) in &resp.headers {
         let _ = headers.append(name, &value.clone().into_bytes());
@@ -171,11 +203,14 @@ pub(crate) async fn respond(out: ResponseOutparam, resp: CoreResponse) {
     }
     let response = OutgoingResponse::new(headers);
     let _ = response.set_status_code(resp.status);
-    let Ok(body) = response.body() else { return out.set(response) };
+    let Ok(body) = response.body() else {
+        return out.set(response);
+    };
     out.set(response);
     let written = match body.write() {
         Ok(sink) => {
-            let written = resp.body.is_empty() || wasi_io::write_all(&sink, &resp.body).await.is_ok();
+            let written =
+                resp.body.is_empty() || wasi_io::write_all(&sink, &resp.body).await.is_ok();
             drop(sink);
             written
         }
@@ -186,16 +221,7 @@ pub(crate) async fn respond(out: ResponseOutparam, resp: CoreResponse) {
     }
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
-struct OsRandom;
-
-impl RandomSource for OsRandom {
-    fn fill(&mut self, buf: &mut [u8]) {
-        // wasi:random. Failure means the host is broken, and issuing a predictable secret would
-        // be worse than stopping.
-        getrandom::fill(buf).expect("wasi:random is available");
-    }
+fn now() -> Now {
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    Now::from_unix_ms(since_epoch.map_or(0, |d| d.as_millis() as u64))
 }

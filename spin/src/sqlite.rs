@@ -23,7 +23,11 @@ pub struct SpinDb {
 impl SpinDb {
     /// Opens nothing yet: the connection is opened on first use.
     pub fn new() -> SpinDb {
-        SpinDb { raw: RawDb { conn: OnceCell::new() } }
+        SpinDb {
+            raw: RawDb {
+                conn: OnceCell::new(),
+            },
+        }
     }
 
     async fn ensure_schema(&self) -> Result<(), StoreError> {
@@ -38,7 +42,11 @@ impl SpinDb {
 }
 
 impl SqlDb for SpinDb {
-    async fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+    async fn query(
+        &self,
+        sql: &str,
+        params: &[SqlValue],
+    ) -> Result<Vec<Vec<SqlValue>>, StoreError> {
         self.ensure_schema().await?;
         self.raw.query(sql, params).await
     }
@@ -59,7 +67,11 @@ impl SqlDb for SpinDb {
 struct Migrating<'a>(&'a RawDb);
 
 impl SqlDb for Migrating<'_> {
-    async fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+    async fn query(
+        &self,
+        sql: &str,
+        params: &[SqlValue],
+    ) -> Result<Vec<Vec<SqlValue>>, StoreError> {
         self.0.query(sql, params).await
     }
 
@@ -116,12 +128,20 @@ impl RawDb {
 
     fn run(&self, sql: &str, params: &[Value]) -> Result<Vec<Vec<SqlValue>>, StoreError> {
         let result = self.conn()?.execute(sql, params).map_err(store_error)?;
-        Ok(result.rows.into_iter().map(|row| row.values.into_iter().map(from_sqlite).collect()).collect())
+        Ok(result
+            .rows
+            .into_iter()
+            .map(|row| row.values.into_iter().map(from_sqlite).collect())
+            .collect())
     }
 }
 
 impl SqlDb for RawDb {
-    async fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+    async fn query(
+        &self,
+        sql: &str,
+        params: &[SqlValue],
+    ) -> Result<Vec<Vec<SqlValue>>, StoreError> {
         self.run(sql, &bind(params))
     }
 
@@ -132,7 +152,9 @@ impl SqlDb for RawDb {
         let rows = self.run("SELECT changes()", &[])?;
         match rows.first().and_then(|r| r.first()) {
             Some(SqlValue::Integer(n)) => Ok(u64::try_from(*n).unwrap_or(0)),
-            _ => Err(StoreError("spin sqlite: changes() returned no count".into())),
+            _ => Err(StoreError(
+                "spin sqlite: changes() returned no count".into(),
+            )),
         }
     }
 

@@ -31,13 +31,20 @@ function headersFrom(blob) {
   return headers;
 }
 
+// What became of a fetch, as `forward` reports it to `relay`: Rust's typed UpstreamOutcome at
+// this edge (src/lib.rs has the same constants).
+const RESPONDED = 0; // the value is the origin's Response
+const TIMED_OUT = 1; // no response head within the timeout
+const UNREACHABLE = 2; // the value is the runtime's words for the failure
+const UNSENDABLE = 3; // the runtime would not even build the request (the value: its words)
+
 /**
  * Fetches the origin, the incoming body streamed through (never buffered), redirects passed
- * back to the client rather than followed, and hands the outcome to `relay` (Rust), which
- * makes the client's response: the origin's Response, or "timeout", or "unreachable: <why>".
- * The timeout covers the wait for the response head only: once it arrives the timer is
- * cleared and the body streams as long as it takes. Returns a Promise of relay's Response (or
- * relay's Response itself when the request cannot even be built).
+ * back to the client rather than followed, and hands the outcome to `relay(method, kind,
+ * value)` (Rust), which decides the client's response. The timeout covers the wait for the
+ * response head only: once it arrives the timer is cleared and the body streams as long as it
+ * takes. Returns a Promise of relay's Response (or relay's Response itself when the request
+ * cannot even be built).
  */
 export function forward(request, url, method, headers, withBody, timeoutMs, relay) {
   const controller = new AbortController();
@@ -52,17 +59,17 @@ export function forward(request, url, method, headers, withBody, timeoutMs, rela
     });
   } catch (e) {
     // A method the runtime refuses to send (CONNECT, TRACE) or an unusable URL.
-    return relay("unreachable: " + String(e));
+    return relay(method, UNSENDABLE, String(e));
   }
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   return fetch(outbound).then(
     (response) => {
       clearTimeout(timer);
-      return relay(response);
+      return relay(method, RESPONDED, response);
     },
     (e) => {
       clearTimeout(timer);
-      return relay(controller.signal.aborted ? "timeout" : "unreachable: " + String(e));
+      return controller.signal.aborted ? relay(method, TIMED_OUT, null) : relay(method, UNREACHABLE, String(e));
     },
   );
 }
