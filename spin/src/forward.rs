@@ -241,9 +241,11 @@ async fn answer(out: ResponseOutparam, method: &Method, fetched: Fetched) {
     let _ = response.set_status_code(status);
     // Without a body (HEAD, 204, 304) the body is left untaken, so the host sends none. (A taken
     // body must match a relayed Content-Length, which for HEAD and 304 describes another
-    // representation.)
-    let Some(upstream) = upstream.filter(|_| with_body) else {
-        return out.set(response);
+    // representation.) The origin's response is dropped only after the answer is set: dropping
+    // it cancels the outbound request.
+    let upstream = match upstream {
+        Some(upstream) if with_body => upstream,
+        _ => return out.set(response),
     };
     let Ok(body) = response.body() else {
         return out.set(response);

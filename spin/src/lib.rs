@@ -5,24 +5,33 @@
 //! forward, what a client gets when an origin fails) is isogate-core's. This crate supplies what
 //! the core asks for and performs the IO between its steps:
 //!
-//! - [`SqlDb`](isogate_core::capability::SqlDb) over Spin SQLite ([`sqlite::SpinDb`], which
+//! - [`SqlDb`](isogate_core::capability::SqlDb) over Spin SQLite (`sqlite::SpinDb`, which
 //!   also applies the schema on first use);
 //! - Ed25519: the core's portable implementation ([`PortableEd25519`]; Spin has no native one);
 //! - the clock (wasi:clocks) and random bytes (wasi:random, through the core's [`OsRandom`]);
 //! - reading a request body, bounded, as [`Body::Complete`], or [`Body::Unreadable`] when the
 //!   client's stream fails (a body cut off mid-way is never handed to the core as if complete);
-//! - forwarding ([`forward`]): the outbound wasi:http request per the core's `ForwardPlan`,
+//! - forwarding (`forward`): the outbound wasi:http request per the core's `ForwardPlan`,
 //!   both bodies streamed (never buffered), relayed as `isogate_core::forward::relay` decides.
 //!
 //! ## The loop
 //!
+//! The whole request, as `handle` and `run` below do it:
+//!
 //! ```text
-//! gateway = CELL.gateway(Spin variables)           a misconfiguration is a step too (503)
-//! step = gateway.start(caps, head, now)
-//! loop: log(step.diagnostic())
-//!       Respond  -> write the response
-//!       NeedBody -> step = resume.finish(caps, read_body(limit))
-//!       Forward  -> forward::forward: send, stream, relay
+//! match CELL.with(|cell| cell.gateway(setting)) {          // Spin variables, once per instance
+//!     Ok(gateway) => run(gateway.start(caps, head, now).await, caps, req, out).await,
+//!     Err(misconfigured) => run(misconfigured, caps, req, out).await,   // 503, logged
+//! }
+//! // run:
+//! loop {
+//!     log(step.diagnostic());
+//!     step = match step {
+//!         Step::Respond { response, .. } => return respond(out, response).await,
+//!         Step::NeedBody { limit, resume } => resume.finish(caps, read_body(&req, limit).await).await,
+//!         Step::Forward(f) => return forward::forward(req, out, f).await,   // send, stream, relay
+//!     };
+//! }
 //! ```
 //!
 //! The manifest (`spin.toml`, at the repository root) serves every path of every host with
@@ -85,9 +94,10 @@ async fn run(mut step: Step<'_>, caps: Caps<'_>, req: IncomingRequest, out: Resp
     }
 }
 
-/// The one place the adapter logs what the core reports (never a secret: the core's
-/// `Diagnostic` names settings rather than showing them; SQLite's and wasi:http's errors carry
-/// no bound values). Spin writes a component's stderr to its log.
+/// Logs what the core reports, for every step of the loop and for an origin answer the core
+/// replaced (`forward`); besides it, only failures while streaming a body are logged. Never a
+/// secret: the core's `Diagnostic` names settings rather than showing them, and SQLite's and
+/// wasi:http's errors carry no bound values. Spin writes a component's stderr to its log.
 pub(crate) fn log(diagnostic: Option<&Diagnostic>) {
     if let Some(diagnostic) = diagnostic {
         eprintln!("{diagnostic}");

@@ -81,7 +81,9 @@ export function respond(status, headers, body) {
 
 /**
  * At most `limit + 1` bytes of the request body: enough for the core to tell "too large"
- * without the isolate ever holding an unbounded body.
+ * without the isolate ever holding an unbounded body. Rejects when the stream fails (the
+ * client went away, or sent less than its Content-Length): Rust makes that Body::Unreadable,
+ * so a cut-off body is never judged as if it were complete.
  */
 export async function readBounded(request, limit) {
   if (!request.body) return new Uint8Array(0);

@@ -1,6 +1,6 @@
 //! The Rust side of `glue.js`, which marshals workerd's objects (Fetch, Web Crypto, D1) in
-//! one call per step. All in one block: with a block per Rust module, the generated JS listed
-//! the glue module more than once in its imports.
+//! one call per step: every binding in one place, beside the file it binds, for the request
+//! loop (`lib.rs`), D1 (`d1.rs`) and Web Crypto (`web_crypto.rs`).
 
 use wasm_bindgen::prelude::*;
 

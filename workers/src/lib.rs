@@ -4,25 +4,34 @@
 //! to forward, what a client gets when an origin fails) is isogate-core's. This crate supplies
 //! what the core asks for and performs the IO between its steps:
 //!
-//! - [`SqlDb`](isogate_core::capability::SqlDb) over D1 ([`d1::D1Db`]);
+//! - [`SqlDb`](isogate_core::capability::SqlDb) over D1 (`d1::D1Db`);
 //! - [`Ed25519`](isogate_core::capability::Ed25519) over Web Crypto
-//!   ([`web_crypto::WebCryptoEd25519`], with the portable implementation as fallback);
+//!   (`web_crypto::WebCryptoEd25519`, with the portable implementation as fallback);
 //! - the clock (`Date.now()`) and random bytes (`crypto.getRandomValues`, through the core's
 //!   [`OsRandom`]);
 //! - reading a request body, bounded, as [`Body::Complete`], or [`Body::Unreadable`] when the
 //!   client's stream fails;
 //! - forwarding: fetching the origin per the core's `ForwardPlan` with both bodies streamed
-//!   (never buffered), and relaying what [`forward::relay`] decides.
+//!   (never buffered), and relaying what [`isogate_core::forward::relay`] decides.
 //!
 //! ## The loop
 //!
+//! The whole request, as `handle` and `run` below do it:
+//!
 //! ```text
-//! gateway = CELL.gateway(vars and secrets)         a misconfiguration is a step too (503)
-//! step = gateway.start(caps, head, now)
-//! loop: log(step.diagnostic())
-//!       Respond  -> the Response
-//!       NeedBody -> step = resume.finish(caps, read_body(limit))
-//!       Forward  -> fetch the origin; glue.js hands the outcome to `relay`
+//! match CELL.with(|cell| cell.gateway(settings)) {         // vars and secrets, once per isolate
+//!     Ok(gateway) => run(gateway.start(caps, head, now).await, caps, &req).await,
+//!     Err(misconfigured) => run(misconfigured, caps, &req).await,       // 503, logged
+//! }
+//! // run:
+//! loop {
+//!     log(step.diagnostic());
+//!     step = match step {
+//!         Step::Respond { response, .. } => return respond(response),
+//!         Step::NeedBody { limit, resume } => resume.finish(caps, read_body(req, limit).await).await,
+//!         Step::Forward(forward) => return forward_to_origin(req, forward),  // glue.js -> relay
+//!     };
+//! }
 //! ```
 //!
 //! ## Why it is shaped this way
@@ -55,7 +64,7 @@ use web_crypto::WebCryptoEd25519;
 use worker::{console_error, Env};
 
 thread_local! {
-    /// The isolate's gateway (workerd runs one isolate per thread).
+    /// The isolate's gateway (wasm here has one thread, so this is a per-isolate static).
     static CELL: GatewayCell = const { GatewayCell::new() };
 }
 
@@ -97,12 +106,8 @@ async fn handle(req: web_sys::Request, env: Env) -> JsValue {
     match CELL.with(|cell| cell.gateway(|name| setting(&env, name))) {
         Ok(gateway) => {
             let now = Now::from_unix_ms(js_sys::Date::now() as u64);
-            run(
-                gateway.start(caps, request_head(&req), now).await,
-                caps,
-                &req,
-            )
-            .await
+            let step = gateway.start(caps, request_head(&req), now).await;
+            run(step, caps, &req).await
         }
         Err(misconfigured) => run(misconfigured, caps, &req).await,
     }
@@ -122,9 +127,10 @@ async fn run(mut step: Step<'_>, caps: Caps<'_>, req: &web_sys::Request) -> JsVa
     }
 }
 
-/// The one place the adapter logs what the core reports (never a secret: the core's
-/// `Diagnostic` names settings rather than showing them, and D1's messages carry SQL text,
-/// not bound values).
+/// Logs what the core reports, for every step of the loop and for an origin answer the core
+/// replaced ([`relay`]); besides it, only a fall-back from Web Crypto is logged (once per
+/// isolate). Never a secret: the core's `Diagnostic` names settings rather than showing them,
+/// and D1's messages carry SQL text, not bound values.
 fn log(diagnostic: Option<&Diagnostic>) {
     if let Some(diagnostic) = diagnostic {
         console_error!("{diagnostic}");
