@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test: the core's and CLI's Rust tests, then the
+# Runs every test: formatting and clippy, the core's and CLI's Rust tests, then the
 # end-to-end suite against the built gateway in real runtimes with real loopback origins and
 # real OAuth2 client libraries. Installs what it needs (rustup targets and components,
 # worker-build, wasm-bindgen-cli, npm and PyPI packages) on first run; later runs reuse them.
@@ -31,6 +31,35 @@ quiet() {
 
 step "tools (rustup targets and components, worker-build, wasm-bindgen-cli)"
 quiet install-tools bash .ci/install-tools.sh
+
+step "format and lints (cargo fmt --check, cargo clippy -D warnings on every crate and target)"
+# All three run, so one CI run reports every problem; any failure fails the run here, before
+# the long builds and the e2e suite.
+lint_failed=()
+lint() { # NAME CMD...
+  local name=$1
+  shift
+  "$@" > "$logs/$name.log" 2>&1 || lint_failed+=("$name: exit $?: $*")
+}
+lint fmt cargo fmt --all --check
+lint clippy-native cargo clippy --quiet -p isogate-core -p isogate-cli -p isogate-bench -p isogate-spin-host --all-targets --all-features -- -D warnings
+lint clippy-workers cargo clippy --quiet -p isogate-workers --target wasm32-unknown-unknown --all-targets -- -D warnings
+lint clippy-spin cargo clippy --quiet -p isogate-spin --target wasm32-wasip2 --all-targets -- -D warnings
+if [ ${#lint_failed[@]} -gt 0 ]; then
+  for name in fmt clippy-native clippy-workers clippy-spin; do
+    [ -s "$logs/$name.log" ] || continue
+    if [ "$name" = fmt ]; then
+      printf '\n--- cargo fmt --all --check: files to format (run `cargo fmt --all`; diff in %s) ---\n' "$logs/fmt.log"
+      sed -n 's/^Diff in \(.*\):[0-9]*:$/\1/p' "$logs/fmt.log" | sort | uniq -c
+    else
+      printf '\n--- %s (%s) ---\n' "$name" "$logs/$name.log"
+      grep -E '^(error|warning)' "$logs/$name.log" | sort | uniq -c | sort -rn | head -n 40
+      printf '(full output: %s)\n' "$logs/$name.log"
+    fi
+  done >&2
+  printf '\nFAILED: %s\n' "${lint_failed[@]}" >&2
+  exit 1
+fi
 
 step "npm packages"
 [ -d node_modules/miniflare ] && [ -x node_modules/.bin/wasm-opt ] || npm ci --no-audit --no-fund --silent
