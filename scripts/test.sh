@@ -33,7 +33,7 @@ step "tools (rustup targets and components, worker-build, wasm-bindgen-cli)"
 quiet install-tools bash .ci/install-tools.sh
 
 step "format and lints (cargo fmt --check, cargo clippy -D warnings on every crate and target)"
-# All three run, so one CI run reports every problem; any failure fails the run here, before
+# All four run (clippy with --keep-going: every crate that compiles is linted), so one CI run reports every problem; any failure fails the run here, before
 # the long builds and the e2e suite.
 lint_failed=()
 lint() { # NAME CMD...
@@ -42,9 +42,9 @@ lint() { # NAME CMD...
   "$@" > "$logs/$name.log" 2>&1 || lint_failed+=("$name: exit $?: $*")
 }
 lint fmt cargo fmt --all --check
-lint clippy-native cargo clippy --quiet -p isogate-core -p isogate-cli -p isogate-bench -p isogate-spin-host --all-targets --all-features -- -D warnings
-lint clippy-workers cargo clippy --quiet -p isogate-workers --target wasm32-unknown-unknown --all-targets -- -D warnings
-lint clippy-spin cargo clippy --quiet -p isogate-spin --target wasm32-wasip2 --all-targets -- -D warnings
+lint clippy-native cargo clippy --quiet --keep-going -p isogate-core -p isogate-cli -p isogate-bench -p isogate-spin-host --all-targets --all-features -- -D warnings
+lint clippy-workers cargo clippy --quiet --keep-going -p isogate-workers --target wasm32-unknown-unknown --all-targets -- -D warnings
+lint clippy-spin cargo clippy --quiet --keep-going -p isogate-spin --target wasm32-wasip2 --all-targets -- -D warnings
 if [ ${#lint_failed[@]} -gt 0 ]; then
   for name in fmt clippy-native clippy-workers clippy-spin; do
     [ -s "$logs/$name.log" ] || continue
