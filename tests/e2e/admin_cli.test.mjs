@@ -59,6 +59,24 @@ describe(`admin API and CLI (${process.env.ISOGATE_RUNTIME ?? "workers"})`, () =
     const del = await gw.cli(["delete", "creds", "carol-at", "-o", "json"]);
     assert.equal(del.code, 0);
     assert.equal(JSON.parse(del.stdout).deleted.credential, "carol-at");
+    // The rest: create/get one/get all/delete of each kind, and keygen.
+    const json = async (...args) => {
+      const r = await gw.cli([...args, "-o", "json"]);
+      assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+      return JSON.parse(r.stdout);
+    };
+    assert.equal((await json("create", "service", "json-svc", "--upstream", gw.originUrl)).service.name, "json-svc");
+    assert.equal((await json("get", "service", "json-svc")).service.upstream, gw.originUrl);
+    assert.equal((await json("get", "user", "carol")).user.name, "carol");
+    const oauth = await json("create", "cred", "--user", "carol", "--type", "oauth2", "carol-oauth");
+    assert.ok(oauth.client_id && oauth.client_secret && oauth.credential.name === "carol-oauth");
+    assert.equal((await json("get", "cred", "carol-oauth")).credential.user, "carol");
+    assert.ok((await json("get", "creds")).credentials.some((c) => c.name === "carol-oauth"));
+    assert.match(JSON.stringify((await json("delete", "service", "json-svc")).deleted), /json-svc/);
+    assert.match(JSON.stringify((await json("delete", "user", "carol")).deleted), /carol/);
+    const key = await json("keygen");
+    assert.equal(Buffer.from(key.signing_key, "base64url").length, 32);
+    assert.ok(key.public_key && key.kid);
   });
 
   it("cli_text_access_token_output_and_revocation_by_delete", async () => {

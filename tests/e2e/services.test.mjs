@@ -310,6 +310,7 @@ describe(`services (${process.env.ISOGATE_RUNTIME ?? "workers"})`, () => {
     const r504 = await gw.service("my-api", "/slow?ms=4000", { headers: bearer(token) });
     assert.equal(r504.status, 504);
     assert.equal(r504.json.error, "gateway_timeout");
+    assert.ok(!r504.text.includes("127.0.0.1") && !r504.text.includes("/slow"), r504.text);
   });
 });
 
