@@ -53,11 +53,12 @@ if [ ${#lint_failed[@]} -gt 0 ]; then
       sed -n 's/^Diff in \(.*\):[0-9]*:$/\1/p' "$logs/fmt.log" | sort | uniq -c
     else
       printf '\n--- %s (%s) ---\n' "$name" "$logs/$name.log"
-      grep -E '^(error|warning)' "$logs/$name.log" | sort | uniq -c | sort -rn | head -n 40
+      grep -E '^(error|warning)|^ +--> ' "$logs/$name.log" | head -n 60
       printf '(full output: %s)\n' "$logs/$name.log"
     fi
   done >&2
-  printf '\nFAILED: %s\n' "${lint_failed[@]}" >&2
+  echo >&2
+  printf 'FAILED: %s\n' "${lint_failed[@]}" >&2
   exit 1
 fi
 
