@@ -193,9 +193,15 @@ async function startWorkers(port, bindings, certs, peerPort) {
       ...(peerPort ? [{ name: "isogate-peer", ...worker, unsafeDirectSockets: [{ host: "127.0.0.1", port: peerPort }] }] : []),
     ],
   });
-  await mf.ready;
-  const db = await mf.getD1Database("DB", "isogate");
-  for (const statement of migrationStatements()) await db.prepare(statement).run();
+  let db;
+  try {
+    await mf.ready;
+    db = await mf.getD1Database("DB", "isogate");
+    for (const statement of migrationStatements()) await db.prepare(statement).run();
+  } catch (e) {
+    await mf.dispose().catch(() => {});
+    throw e;
+  }
   return {
     stop: () => mf.dispose(),
     log: () => log,
@@ -211,11 +217,13 @@ async function startSpin(port, settings, peerPort) {
   const dbFile = path.join(dir, "db.sqlite");
   const kvFile = path.join(dir, "kv.sqlite");
   const logs = [];
+  const children = [];
   const startOne = async (listenPort) => {
     const args = ["--component", component, "--listen", `127.0.0.1:${listenPort}`, "--allowed-outbound-host", "http://127.0.0.1:*",
       "--sqlite-file", dbFile, "--kv-file", kvFile];
     for (const [k, v] of Object.entries(settings)) args.push("--variable", `${k.toLowerCase()}=${v}`);
     const child = spawn(host, args, { stdio: ["ignore", "pipe", "pipe"] });
+    children.push(child);
     const entry = { log: "" };
     logs.push(entry);
     child.stderr.on("data", (d) => (entry.log += d));
@@ -229,19 +237,23 @@ async function startSpin(port, settings, peerPort) {
       });
       child.once("exit", (code) => reject(new Error(`spin host exited ${code}:\n${entry.log}`)));
     });
-    return child;
   };
-  const children = [await startOne(port)];
-  if (peerPort) children.push(await startOne(peerPort));
+  const stop = async () => {
+    await Promise.all(children.map((child) => new Promise((r) => {
+      if (child.exitCode !== null || child.signalCode !== null) return r();
+      child.once("exit", r);
+      child.kill();
+    })));
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (const p of peerPort ? [port, peerPort] : [port]) await startOne(p);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
   return {
-    stop: async () => {
-      await Promise.all(children.map((child) => new Promise((r) => {
-        if (child.exitCode !== null || child.signalCode !== null) return r();
-        child.once("exit", r);
-        child.kill();
-      })));
-      fs.rmSync(dir, { recursive: true, force: true });
-    },
+    stop,
     log: () => logs.map((e) => e.log).join(""),
     sql: (statement) => runProgram("sqlite3", ["-bail", dbFile, statement]).then((r) => {
       if (r.code !== 0) throw new Error(`sqlite3 ${dbFile}: exit ${r.code}: ${r.stderr}`);
