@@ -9,6 +9,8 @@ WASM_BINDGEN_VERSION=0.2.130   # must equal wasm-bindgen in Cargo.lock (pinned i
 mkdir -p "$TOOLS_ROOT"
 
 rustup target add wasm32-unknown-unknown wasm32-wasip2 >/dev/null
+# scripts/test.sh runs `cargo fmt --check` and `cargo clippy -D warnings` before the tests.
+rustup component add clippy rustfmt >/dev/null
 
 installed_version() { "$TOOLS_ROOT/bin/$1" --version 2>/dev/null | awk '{print $2}'; }
 

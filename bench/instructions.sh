@@ -6,7 +6,9 @@
 # on them, unlike timings.
 #
 #   bash bench/instructions.sh            # print the table
-#   bash bench/instructions.sh --check    # ... and fail if an op costs > 5% more than bench/baseline/instructions.json
+#   bash bench/instructions.sh --check    # ... and fail if an op fails, costs > 5% more or > 20% less than
+#                                         #     bench/baseline/instructions.json, is missing from it (or it lists
+#                                         #     an op not run), or validate_access_token > 1.2x signature_check_only
 #   bash bench/instructions.sh --update   # ... and rewrite the baseline
 #
 # Writes bench/results/instructions.json. Installs valgrind with apt if it is missing.
@@ -19,11 +21,13 @@ need_apt valgrind valgrind
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 (cd "$root" && cargo build --quiet --release -p isogate-bench --bin ops)
-ops="$CARGO_TARGET_DIR/release/ops"
+# BENCH_OPS: another driver binary (e.g. a wrapper that fails, to check that the guard fails).
+ops="${BENCH_OPS:-$CARGO_TARGET_DIR/release/ops}"
 out="$root/bench/results"
 mkdir -p "$out"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+mkdir "$work/counts" "$work/logs"
 
 # operation  N  (cheap operations run more often so that N dwarfs any per-process jitter)
 plan="parse_token_request 2000
@@ -36,14 +40,24 @@ plan_forward 2000
 authorize_service 100
 token_endpoint 100"
 
-# One callgrind run: prints the instructions collected.
+# One callgrind run of `ops OP N`: writes "OP N COUNT" to $work/counts/OP.N, or fails. callgrind prints
+# its "Collected :" total even when the program exits non-zero or aborts, so the driver's own
+# exit status (valgrind exits with the client's status, or dies of its signal) is checked first.
 count() { # op iterations
-  valgrind --tool=callgrind --callgrind-out-file=/dev/null "$ops" "$1" "$2" 2>&1 >/dev/null \
-    | sed -n 's/^==[0-9]*== Collected : \([0-9]*\)$/\1/p'
+  local log="$work/logs/$1.$2" status=0 c
+  valgrind --tool=callgrind --callgrind-out-file=/dev/null "$ops" "$1" "$2" > /dev/null 2> "$log" || status=$?
+  if [ "$status" -ne 0 ]; then
+    echo "ops $1 $2 failed under callgrind (exit $status):" >&2
+    grep -v '^==[0-9]*==' "$log" | tail -n 20 >&2
+    return 1
+  fi
+  c=$(sed -n 's/^==[0-9]*== Collected : \([0-9]*\)$/\1/p' "$log")
+  [ -n "$c" ] || { echo "ops $1 $2: no 'Collected :' line from callgrind" >&2; tail -n 20 "$log" >&2; return 1; }
+  echo "$1 $2 $c" > "$work/counts/$1.$2"
 }
 export -f count; export ops work
-# Two callgrind processes at a time (counts do not depend on load).
-echo "$plan" | awk '{print $1, $2; print $1, 2*$2}' \
-  | xargs -P 2 -L 1 bash -c 'c=$(count "$0" "$1"); [ -n "$c" ] || { echo "ops $0 $1 failed under callgrind" >&2; exit 1; }; echo "$0 $1 $c" > "$work/$0.$1"' 
-cat "$work"/*.[0-9]* > "$work/all"
+# Two callgrind processes at a time (counts do not depend on load). xargs exits non-zero when
+# any run failed.
+echo "$plan" | awk '{print $1, $2; print $1, 2*$2}' | xargs -P 2 -L 1 bash -c 'count "$0" "$1"'
+cat "$work"/counts/* > "$work/all"
 node "$root/bench/lib/instructions.mjs" "$work/all" "$out/instructions.json" "$root/bench/baseline/instructions.json" "$mode"

@@ -37,19 +37,27 @@ step "tools (apt: wrk, nginx, valgrind; npm)"
 need_apt wrk wrk
 need_apt nginx nginx
 need_apt valgrind valgrind
-need_apt taskset util-linux || true
+need_apt taskset util-linux || echo "bench: taskset unavailable: servers and wrk will not be pinned to CPUs" >&2
 [ -d node_modules/miniflare ] && [ -x node_modules/.bin/esbuild ] || npm ci --no-audit --no-fund --silent
 [ -d bench/node_modules/@cloudflare/workers-oauth-provider ] || (cd bench && npm ci --no-audit --no-fund --silent)
 done_step tools
 
+mkdir -p bench/results
 step "build: worker (scripts/build-worker.sh)"
 if [ "${BENCH_SKIP_BUILD:-}" != 1 ]; then
-  bash scripts/build-worker.sh 2>&1 | grep -E '^error|warning: unused' >&2 || true
+  # The build's output goes to a log, shown when it fails; its exit status fails the run
+  # (build-worker.sh removes workers/build first: no old wasm is measured after a failed build).
+  status=0
+  bash scripts/build-worker.sh > bench/results/build.log 2>&1 || status=$?
+  if [ "$status" -ne 0 ]; then
+    tail -n 200 bench/results/build.log >&2
+    echo "bench: the worker build failed (exit $status); full log: bench/results/build.log" >&2
+    exit "$status"
+  fi
 fi
 test -s workers/build/index_bg.wasm || { echo "no workers/build/index_bg.wasm" >&2; exit 1; }
 done_step build
 
-mkdir -p bench/results
 step "1. instructions per core operation (callgrind)"
 bash bench/instructions.sh
 done_step instructions

@@ -3,7 +3,7 @@
 # fresh Debian machine or again on one that has it all (then it takes about a second):
 #   - Debian packages: golang-go, golang-golang-x-oauth2-dev (Go builds in GOPATH mode
 #     against /usr/share/gocode: no Go module proxy is needed), openssl (the tests' throwaway
-#     TLS certificates), curl;
+#     TLS certificates), curl, sqlite3 (the e2e suite reaches the Spin host's database);
 #   - npm packages of tests/clients/node (npm ci, versions pinned in its package-lock.json),
 #     and its TypeScript compiled by tsc into tests/clients/node/dist;
 #   - the Go client  -> target/clients/isogate-client-go;
@@ -14,7 +14,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 
 # --- Debian packages ---
-packages=(golang-go golang-golang-x-oauth2-dev openssl curl ca-certificates)
+packages=(golang-go golang-golang-x-oauth2-dev openssl curl ca-certificates sqlite3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -59,6 +59,24 @@ describe(`admin API and CLI (${process.env.ISOGATE_RUNTIME ?? "workers"})`, () =
     const del = await gw.cli(["delete", "creds", "carol-at", "-o", "json"]);
     assert.equal(del.code, 0);
     assert.equal(JSON.parse(del.stdout).deleted.credential, "carol-at");
+    // The rest: create/get one/get all/delete of each kind, and keygen.
+    const json = async (...args) => {
+      const r = await gw.cli([...args, "-o", "json"]);
+      assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+      return JSON.parse(r.stdout);
+    };
+    assert.equal((await json("create", "service", "json-svc", "--upstream", gw.originUrl)).service.name, "json-svc");
+    assert.equal((await json("get", "service", "json-svc")).service.upstream, gw.originUrl);
+    assert.equal((await json("get", "user", "carol")).user.name, "carol");
+    const oauth = await json("create", "cred", "--user", "carol", "--type", "oauth2", "carol-oauth");
+    assert.ok(oauth.client_id && oauth.client_secret && oauth.credential.name === "carol-oauth");
+    assert.equal((await json("get", "cred", "carol-oauth")).credential.user, "carol");
+    assert.ok((await json("get", "creds")).credentials.some((c) => c.name === "carol-oauth"));
+    assert.match(JSON.stringify((await json("delete", "service", "json-svc")).deleted), /json-svc/);
+    assert.match(JSON.stringify((await json("delete", "user", "carol")).deleted), /carol/);
+    const key = await json("keygen");
+    assert.equal(Buffer.from(key.signing_key, "base64url").length, 32);
+    assert.ok(key.public_key && key.kid);
   });
 
   it("cli_text_access_token_output_and_revocation_by_delete", async () => {
@@ -73,25 +91,31 @@ describe(`admin API and CLI (${process.env.ISOGATE_RUNTIME ?? "workers"})`, () =
   });
 
   it("cli_errors_are_clear_and_exit_non_zero", async () => {
-    const dup = await gw.cli(["create", "user", "root"]);
-    assert.notEqual(dup.code, 0);
-    assert.match(dup.stderr, /already exists \(HTTP 409\)/);
-    const missing = await gw.cli(["delete", "service", "nope"]);
-    assert.notEqual(missing.code, 0);
-    assert.match(missing.stderr, /does not exist \(HTTP 404\)/);
-    const badUpstream = await gw.cli(["create", "service", "x", "--upstream", "ftp://nope"]);
-    assert.match(badUpstream.stderr, /http:\/\/ or https:\/\//);
-    const wrongToken = await gw.cli(["get", "users"], { ISOGATE_ADMIN_TOKEN: "wrong" });
-    assert.notEqual(wrongToken.code, 0);
-    assert.match(wrongToken.stderr, /HTTP 401/);
+    // Every refused command exits 1 (2 for a usage error) with one "Error: ..." line naming the
+    // cause and the HTTP status, and prints nothing on stdout.
+    const refused = async (args, stderr, env) => {
+      const r = await gw.cli(args, env);
+      assert.equal(r.code, 1, `isogate ${args.join(" ")}: exit ${r.code}\n${r.stderr}`);
+      assert.match(r.stderr, stderr, args.join(" "));
+      assert.match(r.stderr, /^Error: /, args.join(" "));
+      assert.equal(r.stdout, "", args.join(" "));
+    };
+    await refused(["create", "user", "root"], /user "root" already exists \(HTTP 409\)/);
+    await refused(["delete", "service", "nope"], /does not exist \(HTTP 404\)/);
+    await refused(["create", "service", "x", "--upstream", "ftp://nope"], /http:\/\/ or https:\/\/.*\(HTTP 400\)/);
+    await refused(["create", "cred", "--user", "nobody", "--type", "oauth2", "x"], /user "nobody" does not exist \(HTTP 400\)/);
+    await refused(["create", "cred", "--user", "root", "--type", "no-such-type", "x"], /\(HTTP 400\)/);
+    await refused(["get", "users"], /HTTP 401/, { ISOGATE_ADMIN_TOKEN: "wrong" });
     const noToken = await gw.cli(["get", "users"], { ISOGATE_ADMIN_TOKEN: "" });
     assert.equal(noToken.code, 2);
-    const bad = await gw.admin("POST", "credentials", { name: "x", user: "nobody", type: "oauth2" });
-    assert.equal(bad.status, 400);
+    assert.match(noToken.stderr, /no admin credential/);
+    // The raw API refuses a malformed body.
     const badJson = await gw.root("/admin/v1/users", { method: "POST", headers: { authorization: `Bearer ${gw.adminToken}` }, body: "{not json" });
     assert.equal(badJson.status, 400);
-    // Failed requests left nothing behind.
-    const users = await gw.admin("GET", "users");
-    assert.ok(!users.json.users.some((u) => u.name === "x"));
+    // The refused creations left nothing behind.
+    const names = async (kind) => (await gw.cliJson(["get", kind]))[kind].map((x) => x.name);
+    assert.ok(!(await names("services")).includes("x"), "service x was not created");
+    assert.ok(!(await names("credentials")).includes("x"), "credential x was not created");
+    assert.ok(!(await names("users")).includes("nobody"));
   });
 });

@@ -3,7 +3,9 @@
 //   workers (default): workers/build/index.js + index_bg.wasm in workerd, through Miniflare's
 //                      API (a real workerd process and real local D1, no wrangler proxy);
 //   spin:              the Spin component in tests/spin-host (Spin's host interfaces over real
-//                      SQLite; see tests/spin-host/README.md).
+//                      SQLite files in a temp dir; see tests/spin-host/README.md).
+// Users, services and credentials are created with the `isogate` CLI (target/debug/isogate),
+// the one client of the admin API's schema; tests of the raw admin API use gw.admin().
 import { Miniflare } from "miniflare";
 import http from "node:http";
 import https from "node:https";
@@ -56,17 +58,29 @@ export const signingSeed = () => crypto.randomBytes(32).toString("base64url");
 
 /**
  * Starts an origin and the gateway. Returns helpers bound to them; call stop() at the end.
- * `settings` are extra ISOGATE_* settings, plus `tls`:
+ * `settings` are extra ISOGATE_* settings, plus `tls` and `peer`:
  *   tls: true (or { names: ["svc", ...] }) serves the gateway over HTTPS with a throwaway CA
  *   and certificate made by `openssl` (see makeTlsCertificate); ISOGATE_ISSUER becomes
  *   https://localhost:PORT and `gw.caCertPath` is the CA to give clients. Workers runtime
  *   only. Default: plain HTTP, as before.
+ *   peer: true also starts a second gateway instance sharing the first one's storage, as a
+ *   second isolate or replica would in production (Workers: a second worker, its own isolate,
+ *   in the same workerd, bound to the same D1 database; Spin: a second host process on the
+ *   same SQLite files). `gw.peer` is a GatewayClient for it (plain HTTP).
+ *
+ * `gw.originRequests` lists the requests the origin received ({ method, url, headers }),
+ * `gw.runtime.log()` is what the runtime printed (the worker's console / the component's
+ * stderr), and `gw.runtime.sql(statement)` runs one SQL statement directly in the runtime's
+ * database (D1 through Miniflare, or the Spin host's SQLite file), behind the gateway's back.
  */
-export async function startGateway({ tls = false, ...settings } = {}) {
+export async function startGateway({ tls = false, peer = false, ...settings } = {}) {
   if (tls && RUNTIME !== "workers") throw new Error(`startGateway({ tls }) needs ISOGATE_RUNTIME=workers, not ${RUNTIME}`);
   const origin = await startOrigin(0);
+  const originRequests = [];
+  origin.on("request", (req) => originRequests.push({ method: req.method, url: req.url, headers: req.headers }));
   const originUrl = `http://127.0.0.1:${origin.address().port}`;
   const port = await freePort();
+  const peerPort = peer ? await freePort() : undefined;
   const domain = `localhost:${port}`;
   const adminToken = crypto.randomBytes(32).toString("base64url");
   const seed = settings.ISOGATE_SIGNING_KEY ?? signingSeed();
@@ -82,7 +96,7 @@ export async function startGateway({ tls = false, ...settings } = {}) {
   };
   let runtime;
   try {
-    runtime = RUNTIME === "spin" ? await startSpin(port, all) : await startWorkers(port, all, certs);
+    runtime = RUNTIME === "spin" ? await startSpin(port, all, peerPort) : await startWorkers(port, all, certs, peerPort);
   } catch (e) {
     await new Promise((r) => origin.close(r));
     if (certs) fs.rmSync(certs.dir, { recursive: true, force: true });
@@ -90,13 +104,33 @@ export async function startGateway({ tls = false, ...settings } = {}) {
   }
   const gw = new GatewayClient({ port, domain, adminToken, seed, originUrl, tls: certs });
   gw.runtime = runtime;
+  gw.originRequests = originRequests;
+  // The CLI trusts only public CAs: over TLS it reaches the admin API through a plain-HTTP
+  // relay on loopback that forwards to the gateway over HTTPS with the throwaway CA.
+  const relay = certs ? await startAdminRelay(gw) : undefined;
+  if (relay) gw.cliServer = `http://127.0.0.1:${relay.address().port}`;
+  // The peer answers for the same domain (its Host headers name localhost:PORT of the first).
+  if (peer) gw.peer = new GatewayClient({ port: peerPort, domain, adminToken, seed, originUrl });
   gw.stop = async () => {
+    if (relay) await new Promise((r) => { relay.close(r); relay.closeAllConnections(); });
     await runtime.stop();
     await new Promise((r) => origin.close(r));
     origin.closeAllConnections?.();
     if (certs) fs.rmSync(certs.dir, { recursive: true, force: true });
   };
   return gw;
+}
+
+/** A plain-HTTP server on 127.0.0.1 relaying every request to `gw` (HTTPS), with gw's Host. */
+async function startAdminRelay(gw) {
+  const server = http.createServer((req, res) => {
+    const up = https.request({ host: "127.0.0.1", port: gw.port, method: req.method, path: req.url, headers: { ...req.headers, host: gw.domain },
+      ca: gw.tls.ca, servername: "localhost", agent: false }, (r) => { res.writeHead(r.statusCode, r.headers); r.pipe(res); });
+    up.on("error", (e) => { res.writeHead(502); res.end(String(e)); });
+    req.pipe(up);
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return server;
 }
 
 /**
@@ -129,8 +163,8 @@ export function makeTlsCertificate(serviceNames = []) {
   return { dir, caPath: f("ca.pem"), certPath: f("cert.pem"), keyPath: f("key.pem"), ca: read("ca.pem"), cert: read("cert.pem"), key: read("key.pem") };
 }
 
-async function startWorkers(port, bindings, certs) {
-  const mf = new Miniflare({
+async function startWorkers(port, bindings, certs, peerPort) {
+  const worker = {
     modules: true,
     scriptPath: path.join(ROOT, "workers/build/index.js"),
     modulesRules: [
@@ -138,40 +172,92 @@ async function startWorkers(port, bindings, certs) {
       { type: "CompiledWasm", include: ["**/*.wasm"] },
     ],
     compatibilityDate: "2025-09-01",
-    d1Databases: ["DB"],
+    // One D1 database (by id), shared by every worker of this Miniflare.
+    d1Databases: { DB: "isogate" },
     bindings,
+  };
+  let log = "";
+  const mf = new Miniflare({
     host: "127.0.0.1",
     port,
     ...(certs ? { https: true, httpsKey: certs.key, httpsCert: certs.cert } : {}),
     cf: false,
+    // The worker's console output (console.error from Rust included), kept for assertions.
+    handleRuntimeStdio(stdout, stderr) {
+      stdout.on("data", (d) => (log += d));
+      stderr.on("data", (d) => (log += d));
+    },
+    workers: [
+      { name: "isogate", ...worker },
+      // A second isolate of the same worker, straight on its own socket.
+      ...(peerPort ? [{ name: "isogate-peer", ...worker, unsafeDirectSockets: [{ host: "127.0.0.1", port: peerPort }] }] : []),
+    ],
   });
-  await mf.ready;
-  const db = await mf.getD1Database("DB");
-  for (const statement of migrationStatements()) await db.prepare(statement).run();
-  return { stop: () => mf.dispose() };
+  let db;
+  try {
+    await mf.ready;
+    db = await mf.getD1Database("DB", "isogate");
+    for (const statement of migrationStatements()) await db.prepare(statement).run();
+  } catch (e) {
+    await mf.dispose().catch(() => {});
+    throw e;
+  }
+  return {
+    stop: () => mf.dispose(),
+    log: () => log,
+    sql: async (statement) => { await db.prepare(statement).run(); },
+  };
 }
 
-async function startSpin(port, settings) {
+async function startSpin(port, settings, peerPort) {
   const host = process.env.ISOGATE_SPIN_HOST ?? path.join(ROOT, "target/debug/isogate-spin-host");
   const component = process.env.ISOGATE_SPIN_COMPONENT ?? path.join(ROOT, "target/wasm32-wasip2/release/isogate_spin.wasm");
-  const args = ["--component", component, "--listen", `127.0.0.1:${port}`, "--allowed-outbound-host", "http://127.0.0.1:*"];
-  for (const [k, v] of Object.entries(settings)) args.push("--variable", `${k.toLowerCase()}=${v}`);
-  const child = spawn(host, args, { stdio: ["ignore", "pipe", "pipe"] });
-  let log = "";
-  child.stderr.on("data", (d) => (log += d));
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`spin host did not start:\n${log}`)), 60000);
-    child.stdout.on("data", (d) => {
-      if (String(d).includes("listening on")) {
-        clearTimeout(timer);
-        resolve();
-      }
+  // State in files, so that the tests (and a peer) can reach the same database.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "isogate-spin-state-"));
+  const dbFile = path.join(dir, "db.sqlite");
+  const kvFile = path.join(dir, "kv.sqlite");
+  const logs = [];
+  const children = [];
+  const startOne = async (listenPort) => {
+    const args = ["--component", component, "--listen", `127.0.0.1:${listenPort}`, "--allowed-outbound-host", "http://127.0.0.1:*",
+      "--sqlite-file", dbFile, "--kv-file", kvFile];
+    for (const [k, v] of Object.entries(settings)) args.push("--variable", `${k.toLowerCase()}=${v}`);
+    const child = spawn(host, args, { stdio: ["ignore", "pipe", "pipe"] });
+    children.push(child);
+    const entry = { log: "" };
+    logs.push(entry);
+    child.stderr.on("data", (d) => (entry.log += d));
+    await new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`spin host did not start:\n${entry.log}`)), 60000);
+      child.stdout.on("data", (d) => {
+        if (String(d).includes("listening on")) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.once("exit", (code) => reject(new Error(`spin host exited ${code}:\n${entry.log}`)));
     });
-    child.once("exit", (code) => reject(new Error(`spin host exited ${code}:\n${log}`)));
-  });
+  };
+  const stop = async () => {
+    await Promise.all(children.map((child) => new Promise((r) => {
+      if (child.exitCode !== null || child.signalCode !== null) return r();
+      child.once("exit", r);
+      child.kill();
+    })));
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (const p of peerPort ? [port, peerPort] : [port]) await startOne(p);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
   return {
-    stop: () => new Promise((r) => { child.once("exit", r); child.kill(); }),
-    log: () => log,
+    stop,
+    log: () => logs.map((e) => e.log).join(""),
+    sql: (statement) => runProgram("sqlite3", ["-bail", dbFile, statement]).then((r) => {
+      if (r.code !== 0) throw new Error(`sqlite3 ${dbFile}: exit ${r.code}: ${r.stderr}`);
+    }),
   };
 }
 
@@ -241,21 +327,38 @@ export class GatewayClient {
     return this.root("/oauth2/token", { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded", ...headers }, body });
   }
 
-  async createService(name, extra = {}) {
-    const r = await this.admin("POST", "services", { name, upstream: this.originUrl, ...extra });
-    if (r.status !== 201) throw new Error(`create service ${name}: ${r.status} ${r.text}`);
-    return r.json.service;
+  /** Runs `isogate ARGS -o json`; resolves its parsed output, or rejects with its stderr. */
+  async cliJson(args) {
+    const r = await this.cli([...args, "-o", "json"]);
+    if (r.code !== 0) throw new Error(`isogate ${args.join(" ")}: exit ${r.code}: ${r.stderr}`);
+    return JSON.parse(r.stdout);
   }
 
+  /** `isogate create service NAME --upstream U [--allow-user X]...`; resolves the service. */
+  async createService(name, { upstream = this.originUrl, allowed_users = [], ...unknown } = {}) {
+    noUnknownOptions("createService", unknown);
+    const created = await this.cliJson(["create", "service", name, "--upstream", upstream, ...allowed_users.flatMap((u) => ["--allow-user", u])]);
+    return created.service;
+  }
+
+  /** `isogate create user NAME`. */
   async createUser(name) {
-    const r = await this.admin("POST", "users", { name });
-    if (r.status !== 201) throw new Error(`create user ${name}: ${r.status} ${r.text}`);
+    return (await this.cliJson(["create", "user", name])).user;
   }
 
-  async createCredential(name, extra = {}) {
-    const r = await this.admin("POST", "credentials", { name, user: "root", type: "oauth2", ...extra });
-    if (r.status !== 201) throw new Error(`create credential ${name}: ${r.status} ${r.text}`);
-    return r.json;
+  /**
+   * `isogate create credential NAME --user U --type T [--scope S]... [--expire-in E]`;
+   * resolves what the CLI prints: { credential, client_id, client_secret } or { credential, access_token }.
+   */
+  async createCredential(name, { user = "root", type = "oauth2", scopes = [], expire_in, ...unknown } = {}) {
+    noUnknownOptions("createCredential", unknown);
+    return this.cliJson(["create", "credential", name, "--user", user, "--type", type,
+      ...scopes.flatMap((s) => ["--scope", s]), ...(expire_in ? ["--expire-in", expire_in] : [])]);
+  }
+
+  /** `isogate delete KIND NAME` (KIND: user, service, credential). */
+  async delete(kind, name) {
+    return this.cliJson(["delete", kind, name]);
   }
 
   async accessToken(cred, form = {}) {
@@ -267,10 +370,15 @@ export class GatewayClient {
   /** Runs the isogate CLI against this gateway. Resolves { code, stdout, stderr }. */
   cli(args, env = {}) {
     return new Promise((resolve) => {
-      execFile(CLI, args, { env: { ...process.env, ISOGATE_SERVER: this.issuer, ISOGATE_ADMIN_TOKEN: this.adminToken, ...env } }, (err, stdout, stderr) =>
+      execFile(CLI, args, { timeout: 60000, env: { ...process.env, ISOGATE_SERVER: this.cliServer ?? this.issuer, ISOGATE_ADMIN_TOKEN: this.adminToken, ...env } }, (err, stdout, stderr) =>
         resolve({ code: err ? err.code ?? 1 : 0, stdout, stderr }));
     });
   }
+}
+
+function noUnknownOptions(what, unknown) {
+  const keys = Object.keys(unknown);
+  if (keys.length) throw new Error(`${what}: unknown option(s) ${keys.join(", ")} (the CLI has no flag for them)`);
 }
 
 /** Runs a program to completion. Resolves { code, stdout, stderr } (code 0 on success). */

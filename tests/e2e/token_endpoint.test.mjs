@@ -3,16 +3,26 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
-import { startGateway, decodeJwt } from "./harness.mjs";
+import { startGateway, decodeJwt, RUNTIME } from "./harness.mjs";
 
 describe(`token endpoint (${process.env.ISOGATE_RUNTIME ?? "workers"})`, () => {
   let gw, cred;
+  /** Every secret and token sent or issued in these tests: none may appear in the runtime's log. */
+  const secrets = [];
+  /** A wrong secret nobody could guess, so that finding it anywhere means it was echoed. */
+  const wrongSecret = () => { const s = `wrong-${crypto.randomBytes(18).toString("base64url")}`; secrets.push(s); return s; };
+  /** The response (body and headers) carries none of `values`. */
+  const assertNotEchoed = (r, values) => {
+    const all = `${JSON.stringify(r.headers)}\n${r.text}`;
+    for (const v of values) assert.ok(!all.includes(v), `response echoes ${v.slice(0, 12)}...:\n${all}`);
+  };
   const basic = (id, secret) => "Basic " + Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString("base64");
 
   before(async () => {
     gw = await startGateway();
     await gw.createService("my-api");
     cred = await gw.createCredential("token-endpoint-cred");
+    secrets.push(cred.client_secret);
   });
   after(() => gw?.stop());
 
@@ -57,24 +67,27 @@ describe(`token endpoint (${process.env.ISOGATE_RUNTIME ?? "workers"})`, () => {
   });
 
   it("rfc6749_5_2_wrong_secret_with_basic_is_401_invalid_client_with_a_basic_challenge", async () => {
-    const r = await gw.token("grant_type=client_credentials", { authorization: basic(cred.client_id, "wrong") });
+    const wrong = wrongSecret();
+    const r = await gw.token("grant_type=client_credentials", { authorization: basic(cred.client_id, wrong) });
     assert.equal(r.status, 401);
     assert.equal(r.json.error, "invalid_client");
     assert.match(r.headers["www-authenticate"], /^Basic realm="/);
     assert.equal(r.headers["cache-control"], "no-store");
-    assert.ok(!r.text.includes(cred.client_secret));
+    assertNotEchoed(r, [wrong, cred.client_secret, basic(cred.client_id, wrong).slice("Basic ".length)]);
   });
 
   it("rfc6749_5_2_wrong_secret_with_post_is_401_invalid_client", async () => {
+    const wrong = wrongSecret();
     for (const form of [
-      { grant_type: "client_credentials", client_id: cred.client_id, client_secret: "wrong" },
-      { grant_type: "client_credentials", client_id: "no-such", client_secret: cred.client_secret },
+      { grant_type: "client_credentials", client_id: cred.client_id, client_secret: wrong },
+      { grant_type: "client_credentials", client_id: `no-such-${wrong}`, client_secret: cred.client_secret },
       { grant_type: "client_credentials", client_id: cred.client_id },
       { grant_type: "client_credentials" },
     ]) {
       const r = await gw.token(form);
       assert.equal(r.status, 401, JSON.stringify(form));
       assert.equal(r.json.error, "invalid_client");
+      assertNotEchoed(r, [wrong, cred.client_secret]);
     }
   });
 
@@ -163,5 +176,14 @@ describe(`token endpoint (${process.env.ISOGATE_RUNTIME ?? "workers"})`, () => {
     const key = crypto.createPublicKey({ key: jwk, format: "jwk" });
     const [h, p, s] = token.split(".");
     assert.ok(crypto.verify(null, Buffer.from(`${h}.${p}`), key, Buffer.from(s, "base64url")));
+  });
+
+  it("no_secret_sent_or_issued_appears_in_the_runtime_log", async () => {
+    // The wrong-secret tests above ran in this runtime; also a successful exchange, whose token
+    // joins the list.
+    secrets.push(await gw.accessToken(cred));
+    const log = gw.runtime.log();
+    assert.ok(secrets.length >= 4, "the wrong-secret tests ran first");
+    for (const s of secrets) assert.ok(!log.includes(s), `the ${RUNTIME} log contains a secret (${s.slice(0, 12)}...):\n${log}`);
   });
 });

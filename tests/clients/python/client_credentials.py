@@ -24,6 +24,24 @@ def _localhost_getaddrinfo(host, *args, **kwargs):
 
 
 socket.getaddrinfo = _localhost_getaddrinfo
+
+import requests  # noqa: E402
+
+# Every HTTP call is bounded (seconds), so a gateway that stops answering fails a check instead
+# of hanging the run. requests has no session-wide timeout and both libraries' sessions are
+# requests.Session subclasses: give every request without one this default. (Done here, not
+# per call, so the calls stay as the README shows them.)
+TIMEOUT = 15
+_session_request = requests.Session.request
+
+
+def _request_with_timeout(self, method, url, **kwargs):
+    if kwargs.get("timeout") is None:
+        kwargs["timeout"] = TIMEOUT
+    return _session_request(self, method, url, **kwargs)
+
+
+requests.Session.request = _request_with_timeout
 # oauthlib refuses plain http unless told; the local gateway is http://localhost.
 os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
 

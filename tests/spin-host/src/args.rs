@@ -20,6 +20,9 @@ usage: isogate-spin-host --component PATH.wasm [options]
                                answers no-such-store (repeatable)
   --declare-sqlite-database LABEL
                                likewise for SQLite: opening it answers no-such-database
+  --exit-on-stdin-eof          exit when standard input reaches end of file (a test that
+                               shares one host between tests keeps a pipe to it open, so
+                               the host goes away with the test process)
 
 When ready, prints exactly one line to stdout:
   isogate-spin-host listening on http://127.0.0.1:PORT";
@@ -35,6 +38,7 @@ pub struct Args {
     pub allowed_outbound_hosts: Vec<String>,
     pub declared_kv_stores: Vec<String>,
     pub declared_sqlite_databases: Vec<String>,
+    pub exit_on_stdin_eof: bool,
 }
 
 impl Args {
@@ -51,6 +55,7 @@ impl Args {
             allowed_outbound_hosts: Vec::new(),
             declared_kv_stores: Vec::new(),
             declared_sqlite_databases: Vec::new(),
+            exit_on_stdin_eof: false,
         };
         while let Some(flag) = it.next() {
             // Accept both `--flag value` and `--flag=value`.
@@ -58,6 +63,10 @@ impl Args {
                 Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
                 _ => (flag, None),
             };
+            if flag == "--exit-on-stdin-eof" {
+                args.exit_on_stdin_eof = true;
+                continue;
+            }
             if flag == "-h" || flag == "--help" {
                 println!("{USAGE}");
                 std::process::exit(0);

@@ -33,6 +33,23 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
             )
             .await
         }
+        "/headers" => {
+            // Every request header the component received, one `name: value` line each, sorted.
+            let mut lines: Vec<String> = req
+                .headers()
+                .entries()
+                .into_iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{}: {}",
+                        k.to_ascii_lowercase(),
+                        String::from_utf8_lossy(&v)
+                    )
+                })
+                .collect();
+            lines.sort();
+            respond(out, 200, lines.join("\n") + "\n").await
+        }
         "/kv" => respond(out, 200, kv()).await,
         "/sqlite" => respond(out, 200, sql()).await,
         "/variables" => {
