@@ -33,12 +33,12 @@ describe(`storage failures (${RUNTIME})`, () => {
     assert.equal((await gw.service("my-api", "/", { headers: { authorization: `Bearer ${token}` } })).status, 200);
   });
 
-  // Spin's adapter logs nothing for storage errors yet (being fixed in core/spin): TODO there.
-  it("the_storage_error_is_logged_by_the_runtime", { todo: RUNTIME === "spin" && "the Spin adapter does not log storage errors yet (fix in progress in core/spin)" }, async () => {
+  // Both adapters log the core's storage diagnostic the same way (issue #9: Spin used to log none).
+  it("the_storage_error_is_logged_by_the_runtime", async () => {
     const r = await gw.admin("DELETE", "users/dora");
     assert.equal(r.status, 503);
-    // Workers: `isogate: D1: <D1's message>`; Spin: an `isogate: ...` line with SQLite's message.
-    const expected = RUNTIME === "workers" ? /isogate: D1: .*simulated storage failure/ : /isogate: .*simulated storage failure/;
+    // `isogate: storage error: <the runtime's own message>` (D1's on Workers, SQLite's on Spin).
+    const expected = RUNTIME === "workers" ? /isogate: storage error: d1: .*simulated storage failure/ : /isogate: storage error: spin sqlite: .*simulated storage failure/;
     await waitFor(() => expected.test(gw.runtime.log()), 3000);
     assert.match(gw.runtime.log(), expected);
   });
