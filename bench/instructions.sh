@@ -38,6 +38,8 @@ signature_check_only 100
 decide_access 5000
 plan_forward 2000
 authorize_service 100
+assertion_sign 100
+assertion_cached 2000
 token_endpoint 100"
 
 # One callgrind run of `ops OP N`: writes "OP N COUNT" to $work/counts/OP.N, or fails. callgrind prints

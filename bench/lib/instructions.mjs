@@ -12,7 +12,8 @@ export const DROP_TOLERANCE = 0.2;
 export const VALIDATE_OVER_SIGNATURE_TARGET = 1.2;
 export const ORDER = [
   "parse_token_request", "verify_client_secret", "issue_access_token", "validate_access_token",
-  "signature_check_only", "decide_access", "plan_forward", "authorize_service", "token_endpoint",
+  "signature_check_only", "decide_access", "plan_forward", "authorize_service", "assertion_sign", "assertion_cached",
+  "token_endpoint",
 ];
 
 const [countsPath, outPath, baselinePath, mode = ""] = process.argv.slice(2);

@@ -64,6 +64,7 @@ impl Gateway {
                 signing_key,
                 &config.issuer,
                 &config.issuer,
+                &config.domain,
                 config.token_ttl_secs,
             ),
             caches: ServiceCaches::new(config.cache_ttl_ms),
@@ -134,9 +135,9 @@ impl Gateway {
             Route::Service(name) => {
                 match authorize_service(
                     &self.verifier,
+                    &self.minter,
                     &self.caches,
-                    caps.db,
-                    caps.ed25519,
+                    caps,
                     &head,
                     &name,
                     now,

@@ -33,8 +33,9 @@
 //!   [`oauth::verify_client_secret`] → [`scope::grant_scopes`] → [`mint::Minter::issue`];
 //! - services (`<name>.<DOMAIN>`): [`service::extract_bearer`] → [`verify::Verifier::verify`]
 //!   → cached credential, revoked set and service ([`service::ServiceCaches`]) →
-//!   [`service::decide_access`] → [`forward::plan_forward`] → the runtime fetches the origin →
-//!   [`forward::relay`].
+//!   [`service::decide_access`] → [`forward::plan_forward`] + the signed identity assertion
+//!   ([`mint::Minter::identity_assertion`], cached per token and service: [`assertion`]) → the
+//!   runtime fetches the origin → [`forward::relay`].
 //!
 //! ## Module map
 //!
@@ -42,13 +43,14 @@
 //! |---|---|
 //! | runtime boundary | [`capability`], [`http`], [`step`], [`gateway`] |
 //! | endpoints | [`oauth`] (token, revoke, introspect, metadata, client auth), [`service`], [`admin`] |
-//! | tokens | [`mint`] (the one signer), [`verify`] (the one verifier), [`token`], [`keys`] |
+//! | tokens | [`mint`] (the one signer), [`verify`] (the one verifier), [`token`], [`assertion`], [`keys`] |
 //! | records | [`model`], [`store`], [`cache`], [`scope`], [`secret`], [`token_request`] |
 //! | settings and errors | [`config`], [`error`], [`forward`] |
 //!
 //! Dependencies point down the table and never back: no module imports one that imports it.
 
 pub mod admin;
+pub mod assertion;
 pub mod cache;
 pub mod capability;
 pub mod config;

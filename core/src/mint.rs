@@ -1,20 +1,35 @@
-//! The one way to sign an access token. The token endpoint (RFC 6749 §4.4) and the admin API
-//! (access-token credentials) both issue through [`Minter::issue`], so every token carries the
-//! same claims (RFC 9068 §2.2), the same key and the same lifetime rules.
+//! The one signer. It makes the gateway's two kinds of token, with one key:
+//!
+//! - access tokens (RFC 9068, `typ: at+jwt`): the token endpoint (RFC 6749 §4.4) and the admin
+//!   API (access-token credentials) both issue through [`Minter::issue`], so every token
+//!   carries the same claims (RFC 9068 §2.2), the same key and the same lifetime rules;
+//! - identity assertions (`typ: isogate-assertion+jwt`, [`crate::assertion`]), one per
+//!   forwarded request: [`Minter::identity_assertion`], which reuses the one it signed for the
+//!   same token and service while it has long enough to live.
 
+use crate::assertion::{
+    assertion_claims, AssertedRequest, ServiceAudience, SignedAssertion, SignedAssertions,
+    ASSERTION_TYP,
+};
 use crate::capability::{Now, RandomSource};
 use crate::keys::{Ed25519, SigningKey, VerifyingKey};
 use crate::model::Credential;
 use crate::scope::ScopeSet;
 use crate::secret::TOKEN_ID_BYTES;
-use crate::token::{unsigned_access_token, IssuedToken, TokenGrant};
+use crate::token::{
+    jws_signing_input, unsigned_access_token, with_signature, IssuedToken, TokenGrant,
+};
+use std::rc::Rc;
 
-/// Signs tokens for this deployment: its signing key, issuer, audience and default lifetime.
+/// Signs tokens for this deployment: its signing key, issuer, audience and default lifetime,
+/// and the services' URLs (the `aud` of assertions); remembers the assertions it signed.
 pub struct Minter {
     signing_key: SigningKey,
     issuer: String,
     audience: String,
     default_ttl_secs: i64,
+    services: ServiceAudience,
+    assertions: SignedAssertions,
 }
 
 /// What a token is for: a credential, the scopes granted (already narrowed to its ceiling),
@@ -27,10 +42,13 @@ pub struct Grant<'a> {
 }
 
 impl Minter {
+    /// `audience` is that of access tokens; `domain` (`ISOGATE_DOMAIN`) is the one services
+    /// answer under, for the `aud` of assertions ([`ServiceAudience`]).
     pub fn new(
         signing_key: SigningKey,
         issuer: &str,
         audience: &str,
+        domain: &str,
         default_ttl_secs: i64,
     ) -> Minter {
         Minter {
@@ -38,6 +56,8 @@ impl Minter {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             default_ttl_secs,
+            services: ServiceAudience::new(issuer, domain),
+            assertions: SignedAssertions::default(),
         }
     }
 
@@ -76,6 +96,42 @@ impl Minter {
             .await;
         unsigned.finish(signature)
     }
+
+    /// The identity assertion to forward with `request` at `now`: the one this isolate
+    /// signed for the same token and service while more than
+    /// [`RESIGN_MARGIN_SECS`](crate::assertion::RESIGN_MARGIN_SECS) of its life remain
+    /// (no signature, no await), else a new one ([`Minter::sign_assertion`]), kept for reuse.
+    pub async fn identity_assertion(
+        &self,
+        ed25519: &impl Ed25519,
+        request: &AssertedRequest<'_>,
+        now: Now,
+    ) -> Rc<str> {
+        if let Some(cached) = self.assertions.get(request, now) {
+            return cached;
+        }
+        let signed = self.sign_assertion(ed25519, request, now).await;
+        self.assertions.put(request, &signed, now)
+    }
+
+    /// Signs an identity assertion for `request` at `now` with the runtime's `ed25519`: one
+    /// signature, nothing cached.
+    pub async fn sign_assertion(
+        &self,
+        ed25519: &impl Ed25519,
+        request: &AssertedRequest<'_>,
+        now: Now,
+    ) -> SignedAssertion {
+        let claims = assertion_claims(&self.issuer, &self.services, request, now);
+        let signing_input = jws_signing_input(&self.signing_key, ASSERTION_TYP, &claims);
+        let signature = ed25519
+            .sign(&self.signing_key, signing_input.as_bytes())
+            .await;
+        SignedAssertion {
+            assertion: with_signature(signing_input, signature),
+            claims,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -104,6 +160,7 @@ mod tests {
             SigningKey::from_seed([1; 32]),
             "https://i",
             "https://a",
+            "i",
             3600,
         );
         let scopes = ScopeSet::all_services();

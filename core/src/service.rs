@@ -4,17 +4,21 @@
 //! ```text
 //! extract_bearer ─► Verifier::verify ─► credential (cache/store) ─► revoked set (cache/store)
 //!                ─► check_scope ─► service (cache/store) ─► decide_access ─► plan_forward
+//!                ─► Minter::identity_assertion (cached per token and service)
 //! ```
 //!
-//! With warm caches ([`ServiceCaches`]) the flow makes no storage read: the cost of a request
-//! is a token digest, a few map lookups and the forward plan.
+//! With warm caches ([`ServiceCaches`], and the minter's assertions) the flow makes no storage
+//! read and signs nothing: the cost of a request is a token digest, a few map lookups and the
+//! forward plan.
 
+use crate::assertion::{AssertedRequest, ASSERTION_HEADER};
 use crate::cache::{CacheInvalidation, TtlCache};
-use crate::capability::{Now, SqlDb};
+use crate::capability::{Capabilities, Now, SqlDb};
 use crate::error::BearerError;
 use crate::forward::{plan_forward, ForwardPlan, Principal};
 use crate::http::RequestHead;
 use crate::keys::Ed25519;
+use crate::mint::Minter;
 use crate::model::{CredentialStatus, Service};
 use crate::scope::ScopeSet;
 use crate::store::Store;
@@ -119,20 +123,22 @@ pub struct Authorized {
     pub principal: Principal,
 }
 
-/// The service flow up to the forward: authenticate, load, decide, plan. `ed25519` checks the
-/// signature of tokens this isolate has not verified before.
+/// The service flow up to the forward: authenticate, load, decide, plan, assert. The runtime's
+/// `ed25519` checks the signature of tokens this isolate has not verified before and signs
+/// assertions it has not signed before.
 pub async fn authorize_service<D: SqlDb, E: Ed25519>(
     verifier: &Verifier,
+    minter: &Minter,
     caches: &ServiceCaches,
-    db: &D,
-    ed25519: &E,
+    caps: Capabilities<'_, D, E>,
     head: &RequestHead,
     service_name: &str,
     now: Now,
 ) -> Result<Authorized, BearerError> {
+    let db = caps.db;
     let token = extract_bearer(head)?;
-    let verified = verifier
-        .verify(ed25519, token, now)
+    let (verified, token_digest) = verifier
+        .verify_with_digest(caps.ed25519, token, now)
         .await
         .map_err(|e| BearerError::invalid_token(e.description()))?;
     let claims = &verified.claims;
@@ -171,10 +177,21 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
         scope: claims.scope.clone(),
         token_id: claims.jti.clone(),
     };
-    Ok(Authorized {
-        plan: plan_forward(head, &service, &principal),
-        principal,
-    })
+    let mut plan = plan_forward(head, &service, &principal);
+    // The same identity, signed, for origins that cannot trust the network in front of them
+    // (crate::assertion). Any the client sent went with the other X-Isogate-* headers.
+    let asserted = AssertedRequest {
+        token_digest: &token_digest,
+        token_expires_at: claims.exp,
+        service: &service.name,
+        principal: &principal,
+    };
+    let assertion = minter
+        .identity_assertion(caps.ed25519, &asserted, now)
+        .await;
+    plan.headers
+        .push((ASSERTION_HEADER.to_owned(), assertion.to_string()));
+    Ok(Authorized { plan, principal })
 }
 
 /// RFC 6750 §2: the token comes from `Authorization: Bearer` or `X-Octelium-Auth`, exactly

@@ -36,11 +36,41 @@ pub struct AccessTokenClaims {
     pub scope: String,
 }
 
+/// A JWS header (RFC 7515 §4): what every token this gateway signs carries.
 #[derive(Serialize, Deserialize)]
-struct Header<'a> {
-    alg: &'a str,
-    typ: &'a str,
-    kid: &'a str,
+pub(crate) struct Header<'a> {
+    pub alg: &'a str,
+    pub typ: &'a str,
+    pub kid: &'a str,
+}
+
+/// `typ` of access tokens (RFC 9068 §2.1); the media type form is accepted on input.
+const ACCESS_TOKEN_TYPES: &[&str] = &["at+jwt", "application/at+jwt"];
+
+/// The JWS signing input (RFC 7515 §5.1): `base64url(header).base64url(claims)`, for
+/// `key` to sign with EdDSA as `typ`.
+pub(crate) fn jws_signing_input(key: &SigningKey, typ: &str, claims: &impl Serialize) -> String {
+    let header = Header {
+        alg: "EdDSA",
+        typ,
+        kid: &key.verifying_key().kid,
+    };
+    let header = serde_json::to_vec(&header).expect("header serializes");
+    let claims = serde_json::to_vec(claims).expect("claims serialize");
+    // Room for the signature too (`.` and 86 base64url characters), so it never reallocates.
+    let b64_len = |n: usize| n.div_ceil(3) * 4;
+    let mut token = String::with_capacity(b64_len(header.len()) + b64_len(claims.len()) + 88);
+    B64URL.encode_string(&header, &mut token);
+    token.push('.');
+    B64URL.encode_string(&claims, &mut token);
+    token
+}
+
+/// Completes a JWS: the signing input, `.`, the signature in base64url.
+pub(crate) fn with_signature(mut signing_input: String, signature: [u8; 64]) -> String {
+    signing_input.push('.');
+    B64URL.encode_string(signature, &mut signing_input);
+    signing_input
 }
 
 /// What to put in a new token.
@@ -85,11 +115,8 @@ impl UnsignedToken {
     }
 
     pub fn finish(self, signature: [u8; 64]) -> IssuedToken {
-        let mut token = self.signing_input;
-        token.push('.');
-        token.push_str(&B64URL.encode(signature));
         IssuedToken {
-            access_token: token,
+            access_token: with_signature(self.signing_input, signature),
             claims: self.claims,
         }
     }
@@ -113,17 +140,8 @@ pub fn unsigned_access_token(
         client_id: grant.client_id.to_owned(),
         scope: grant.scopes.to_string(),
     };
-    let header = Header {
-        alg: "EdDSA",
-        typ: "at+jwt",
-        kid: &key.verifying_key().kid,
-    };
-    let mut token = String::with_capacity(400);
-    token.push_str(&B64URL.encode(serde_json::to_vec(&header).expect("header serializes")));
-    token.push('.');
-    token.push_str(&B64URL.encode(serde_json::to_vec(&claims).expect("claims serialize")));
     UnsignedToken {
-        signing_input: token,
+        signing_input: jws_signing_input(key, "at+jwt", &claims),
         claims,
     }
 }
@@ -189,15 +207,7 @@ impl SignedToken<'_> {
         issuer: &str,
         audience: &str,
     ) -> Result<AccessTokenClaims, TokenInvalid> {
-        if !genuine {
-            return Err(TokenInvalid::BadSignature);
-        }
-        // Only now, with the signature checked, is the payload worth decoding.
-        let claims_json = B64URL
-            .decode(self.claims_b64)
-            .map_err(|_| TokenInvalid::Malformed)?;
-        let claims: AccessTokenClaims =
-            serde_json::from_slice(&claims_json).map_err(|_| TokenInvalid::Malformed)?;
+        let claims: AccessTokenClaims = self.payload_if(genuine)?;
         if claims.iss != issuer {
             return Err(TokenInvalid::WrongIssuer);
         }
@@ -206,6 +216,21 @@ impl SignedToken<'_> {
         }
         Ok(claims)
     }
+
+    /// The payload, decoded, once the signature was found `genuine`.
+    pub(crate) fn payload_if<C: serde::de::DeserializeOwned>(
+        self,
+        genuine: bool,
+    ) -> Result<C, TokenInvalid> {
+        if !genuine {
+            return Err(TokenInvalid::BadSignature);
+        }
+        // Only now, with the signature checked, is the payload worth decoding.
+        let json = B64URL
+            .decode(self.claims_b64)
+            .map_err(|_| TokenInvalid::Malformed)?;
+        serde_json::from_slice(&json).map_err(|_| TokenInvalid::Malformed)
+    }
 }
 
 /// The first part of validation (RFC 9068 §4): size, form, `alg`/`typ`, known `kid`. Cheap;
@@ -213,6 +238,16 @@ impl SignedToken<'_> {
 pub fn parse_access_token<'a>(
     token: &'a str,
     keys: &'a KeySet,
+) -> Result<SignedToken<'a>, TokenInvalid> {
+    parse_jws(token, keys, ACCESS_TOKEN_TYPES)
+}
+
+/// Size, form, `alg: EdDSA`, a `typ` among `types` (RFC 8725 §3.11: each kind of JWT is
+/// told apart by its type, so one is never accepted as another), known `kid`.
+pub(crate) fn parse_jws<'a>(
+    token: &'a str,
+    keys: &'a KeySet,
+    types: &[&str],
 ) -> Result<SignedToken<'a>, TokenInvalid> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(TokenInvalid::Malformed);
@@ -226,8 +261,7 @@ pub fn parse_access_token<'a>(
     let header_json = B64URL.decode(h64).map_err(|_| TokenInvalid::Malformed)?;
     let header: Header<'_> =
         serde_json::from_slice(&header_json).map_err(|_| TokenInvalid::Malformed)?;
-    let typ_ok = header.typ.eq_ignore_ascii_case("at+jwt")
-        || header.typ.eq_ignore_ascii_case("application/at+jwt");
+    let typ_ok = types.iter().any(|t| header.typ.eq_ignore_ascii_case(t));
     if header.alg != "EdDSA" || !typ_ok {
         return Err(TokenInvalid::WrongType);
     }

@@ -62,6 +62,18 @@ impl Verifier {
         token: &str,
         now: Now,
     ) -> Result<Rc<VerifiedToken>, TokenInvalid> {
+        let (verified, _) = self.verify_with_digest(ed25519, token, now).await?;
+        Ok(verified)
+    }
+
+    /// [`Verifier::verify`], also handing back the token's SHA-256: the key this isolate
+    /// remembers it under, which the service flow reuses as the key of its assertions.
+    pub async fn verify_with_digest(
+        &self,
+        ed25519: &impl Ed25519,
+        token: &str,
+        now: Now,
+    ) -> Result<(Rc<VerifiedToken>, [u8; 32]), TokenInvalid> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenInvalid::Malformed);
         }
@@ -75,7 +87,7 @@ impl Verifier {
             }
         };
         check_token_time(&verified.claims, now)?;
-        Ok(verified)
+        Ok((verified, digest))
     }
 
     /// Full validation at `now` without the cache: what a token this isolate has not seen

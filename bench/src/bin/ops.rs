@@ -14,10 +14,11 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine as _;
+use isogate_core::assertion::AssertedRequest;
 use isogate_core::config::GatewayConfig;
 use isogate_core::forward::{plan_forward, Principal};
 use isogate_core::http::RequestHead;
-use isogate_core::keys::{KeySet, PortableEd25519, SigningKey};
+use isogate_core::keys::{Ed25519, KeySet, PortableEd25519, SigningKey, VerifyingKey};
 use isogate_core::mint::{Grant, Minter};
 use isogate_core::model::{Credential, CredentialKind, CredentialStatus, Service};
 use isogate_core::oauth::verify_client_secret;
@@ -50,7 +51,9 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("signature_check_only", "ed25519-compact verify of the same token's signing input, nothing else"),
     ("decide_access", "scope and service policy decision"),
     ("plan_forward", "build the forward plan (headers filtered, identity attached, URL)"),
-    ("authorize_service", "the whole service flow with warm caches: bearer, verify, cache, decide, plan"),
+    ("authorize_service", "the whole service flow with warm caches: bearer, verify, cache, decide, plan, cached assertion"),
+    ("assertion_sign", "build and sign an identity assertion (Ed25519, portable): Minter::sign_assertion"),
+    ("assertion_cached", "the warm lookup of an identity assertion signed before: Minter::identity_assertion"),
     ("token_endpoint", "Gateway::start + NeedBody + finish: parse, load (canned db), verify, grant, issue, respond"),
 ];
 
@@ -154,13 +157,7 @@ fn main() {
             }
         }
         "plan_forward" => {
-            let principal = Principal {
-                user: "root".into(),
-                client_id: CLIENT_ID.into(),
-                credential: "bench-cred".into(),
-                scope: "service:*".into(),
-                token_id: B64URL.encode([9u8; 16]),
-            };
+            let principal = f.principal();
             for _ in 0..n {
                 black_box(plan_forward(
                     black_box(&f.service_head),
@@ -169,20 +166,55 @@ fn main() {
                 ));
             }
         }
+        "assertion_sign" | "assertion_cached" => {
+            let principal = f.principal();
+            let digest = [5u8; 32];
+            let request = AssertedRequest {
+                token_digest: &digest,
+                token_expires_at: NOW.unix_secs() + 3600,
+                service: SERVICE,
+                principal: &principal,
+            };
+            if op == "assertion_sign" {
+                for _ in 0..n {
+                    black_box(block_on(f.minter.sign_assertion(
+                        &PortableEd25519,
+                        black_box(&request),
+                        black_box(NOW),
+                    )));
+                }
+            } else {
+                // Signed once (the cold request), then looked up.
+                block_on(f.minter.identity_assertion(&PortableEd25519, &request, NOW));
+                for _ in 0..n {
+                    black_box(block_on(f.minter.identity_assertion(
+                        &PanickingEd25519,
+                        black_box(&request),
+                        black_box(NOW),
+                    )));
+                }
+            }
+        }
         "authorize_service" => {
             let gw = f.gateway();
+            let caps = Capabilities {
+                db: &f.db,
+                ed25519: &PortableEd25519,
+                random: &RANDOM,
+            };
             let authorize = |head: &RequestHead, now: Now| {
                 block_on(authorize_service(
                     gw.verifier(),
+                    gw.minter(),
                     gw.caches(),
-                    &f.db,
-                    &PortableEd25519,
+                    caps,
                     head,
                     SERVICE,
                     now,
                 ))
             };
-            // Warm the isolate's caches: verified token, credential, revoked-token set, service.
+            // Warm the isolate's caches: verified token, credential, revoked-token set, service,
+            // the signed assertion.
             ok(op, authorize(&f.service_head, NOW));
             let warm = f.db.reads();
             for _ in 0..n {
@@ -248,7 +280,7 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Fixture {
-        let minter = Minter::new(SigningKey::from_seed(SEED), ISSUER, ISSUER, 3600);
+        let minter = Minter::new(SigningKey::from_seed(SEED), ISSUER, ISSUER, DOMAIN, 3600);
         let verifier = Verifier::new(
             KeySet::new(vec![minter.verifying_key().clone()]),
             ISSUER,
@@ -321,11 +353,37 @@ impl Fixture {
         }
     }
 
+    /// The identity the service flow attaches for the fixed token.
+    fn principal(&self) -> Principal {
+        Principal {
+            user: "root".into(),
+            client_id: CLIENT_ID.into(),
+            credential: "bench-cred".into(),
+            scope: "service:*".into(),
+            token_id: B64URL.encode([9u8; 16]),
+        }
+    }
+
     fn gateway(&self) -> Gateway {
         Gateway::new(
             GatewayConfig::for_domain(DOMAIN),
             SigningKey::from_seed(SEED),
             vec![],
         )
+    }
+}
+
+/// An Ed25519 that must never be asked: proves the warm lookup signs nothing.
+struct PanickingEd25519;
+
+impl Ed25519 for PanickingEd25519 {
+    async fn sign(&self, _: &SigningKey, _: &[u8]) -> [u8; 64] {
+        eprintln!("assertion_cached: the warm lookup asked for a signature");
+        std::process::exit(1)
+    }
+
+    async fn verify(&self, _: &VerifyingKey, _: &[u8], _: &[u8; 64]) -> bool {
+        eprintln!("assertion_cached: the warm lookup asked for a verification");
+        std::process::exit(1)
     }
 }
