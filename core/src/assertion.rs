@@ -164,12 +164,35 @@ struct Cached {
     reuse_until: i64,
 }
 
-/// The digest, then the service name: names are DNS labels, so no two pairs give one key.
-fn cache_key(request: &AssertedRequest<'_>) -> Vec<u8> {
-    let mut key = Vec::with_capacity(32 + request.service.len());
-    key.extend_from_slice(request.token_digest);
-    key.extend_from_slice(request.service.as_bytes());
-    key
+/// Longest service name kept in the cache key's stack buffer (a DNS label: 63).
+const MAX_KEYED_SERVICE: usize = 63;
+
+/// The digest, then the service name: no two pairs give one key. Built on the stack: a warm
+/// lookup allocates nothing.
+struct CacheKey {
+    bytes: [u8; 32 + MAX_KEYED_SERVICE],
+    len: usize,
+}
+
+impl CacheKey {
+    /// `None` for a service name longer than a DNS label (never stored, so never cached).
+    fn of(request: &AssertedRequest<'_>) -> Option<CacheKey> {
+        let service = request.service.as_bytes();
+        if service.len() > MAX_KEYED_SERVICE {
+            return None;
+        }
+        let mut bytes = [0; 32 + MAX_KEYED_SERVICE];
+        bytes[..32].copy_from_slice(request.token_digest);
+        bytes[32..32 + service.len()].copy_from_slice(service);
+        Some(CacheKey {
+            bytes,
+            len: 32 + service.len(),
+        })
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
 }
 
 impl SignedAssertions {
@@ -178,7 +201,7 @@ impl SignedAssertions {
     pub(crate) fn get(&self, request: &AssertedRequest<'_>, now: Now) -> Option<Rc<str>> {
         let now = now.unix_secs();
         let entries = self.entries.borrow();
-        let cached = entries.get(cache_key(request).as_slice())?;
+        let cached = entries.get(CacheKey::of(request)?.as_slice())?;
         (now < cached.reuse_until && now >= cached.issued_at).then(|| cached.assertion.clone())
     }
 
@@ -198,6 +221,9 @@ impl SignedAssertions {
             claims.exp - RESIGN_MARGIN_SECS
         };
         let assertion: Rc<str> = signed.assertion.as_str().into();
+        let Some(key) = CacheKey::of(request) else {
+            return assertion;
+        };
         let mut entries = self.entries.borrow_mut();
         if entries.len() >= MAX_CACHED_ASSERTIONS {
             let now = now.unix_secs();
@@ -211,7 +237,7 @@ impl SignedAssertions {
             issued_at: claims.iat,
             reuse_until,
         };
-        entries.insert(cache_key(request).into_boxed_slice(), cached);
+        entries.insert(key.as_slice().into(), cached);
         assertion
     }
 
