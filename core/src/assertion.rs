@@ -109,41 +109,57 @@ pub struct AssertedRequest<'a> {
     pub principal: &'a Principal,
 }
 
-/// A signed assertion and its claims.
+/// A signed assertion and its lifetime.
 #[derive(Clone)]
 pub struct SignedAssertion {
     /// The JWS, as forwarded: it lets its holder act as the user at one origin for minutes,
     /// so it is never logged.
     pub assertion: String,
-    pub claims: AssertionClaims,
+    pub issued_at: i64,
+    pub expires_at: i64,
 }
 
 impl fmt::Debug for SignedAssertion {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SignedAssertion")
             .field("assertion", &"[redacted]")
-            .field("claims", &self.claims)
+            .field("issued_at", &self.issued_at)
+            .field("expires_at", &self.expires_at)
             .finish()
     }
 }
 
-/// The claims of `request`'s assertion, signed at `now`.
-pub(crate) fn assertion_claims(
-    issuer: &str,
-    audience: &ServiceAudience,
-    request: &AssertedRequest<'_>,
+/// [`AssertionClaims`] as signed: borrowed from the request, serialised in the same order.
+#[derive(Serialize)]
+pub(crate) struct ClaimsToSign<'a> {
+    iss: &'a str,
+    aud: &'a str,
+    sub: &'a str,
+    client_id: &'a str,
+    credential: &'a str,
+    scope: &'a str,
+    jti: &'a str,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+/// The claims of `request`'s assertion to `audience`, signed at `now`.
+pub(crate) fn assertion_claims<'a>(
+    issuer: &'a str,
+    audience: &'a str,
+    request: &AssertedRequest<'a>,
     now: Now,
-) -> AssertionClaims {
+) -> ClaimsToSign<'a> {
     let iat = now.unix_secs();
     let p = request.principal;
-    AssertionClaims {
-        iss: issuer.to_owned(),
-        aud: audience.of(request.service),
-        sub: p.user.clone(),
-        client_id: p.client_id.clone(),
-        credential: p.credential.clone(),
-        scope: p.scope.clone(),
-        jti: p.token_id.clone(),
+    ClaimsToSign {
+        iss: issuer,
+        aud: audience,
+        sub: &p.user,
+        client_id: &p.client_id,
+        credential: &p.credential,
+        scope: &p.scope,
+        jti: &p.token_id,
         iat,
         exp: (iat + ASSERTION_LIFETIME_SECS).min(request.token_expires_at),
     }
@@ -212,13 +228,12 @@ impl SignedAssertions {
         signed: &SignedAssertion,
         now: Now,
     ) -> Rc<str> {
-        let claims = &signed.claims;
-        let reuse_until = if claims.exp >= request.token_expires_at {
+        let reuse_until = if signed.expires_at >= request.token_expires_at {
             // Cut short by the token: a new one would expire no later, so keep this one for
             // as long as the token is accepted at all.
             request.token_expires_at + CLOCK_LEEWAY_SECS
         } else {
-            claims.exp - RESIGN_MARGIN_SECS
+            signed.expires_at - RESIGN_MARGIN_SECS
         };
         let assertion: Rc<str> = signed.assertion.as_str().into();
         let Some(key) = CacheKey::of(request) else {
@@ -234,7 +249,7 @@ impl SignedAssertions {
         }
         let cached = Cached {
             assertion: assertion.clone(),
-            issued_at: claims.iat,
+            issued_at: signed.issued_at,
             reuse_until,
         };
         entries.insert(key.as_slice().into(), cached);

@@ -122,14 +122,16 @@ impl Minter {
         request: &AssertedRequest<'_>,
         now: Now,
     ) -> SignedAssertion {
-        let claims = assertion_claims(&self.issuer, &self.services, request, now);
+        let audience = self.services.of(request.service);
+        let claims = assertion_claims(&self.issuer, &audience, request, now);
         let signing_input = jws_signing_input(&self.signing_key, ASSERTION_TYP, &claims);
         let signature = ed25519
             .sign(&self.signing_key, signing_input.as_bytes())
             .await;
         SignedAssertion {
             assertion: with_signature(signing_input, signature),
-            claims,
+            issued_at: claims.iat,
+            expires_at: claims.exp,
         }
     }
 }

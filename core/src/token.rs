@@ -55,21 +55,17 @@ pub(crate) fn jws_signing_input(key: &SigningKey, typ: &str, claims: &impl Seria
         typ,
         kid: &key.verifying_key().kid,
     };
-    let header = serde_json::to_vec(&header).expect("header serializes");
-    let claims = serde_json::to_vec(claims).expect("claims serialize");
-    // Room for the signature too (`.` and 86 base64url characters), so it never reallocates.
-    let b64_len = |n: usize| n.div_ceil(3) * 4;
-    let mut token = String::with_capacity(b64_len(header.len()) + b64_len(claims.len()) + 88);
-    B64URL.encode_string(&header, &mut token);
+    let mut token = String::with_capacity(600);
+    token.push_str(&B64URL.encode(serde_json::to_vec(&header).expect("header serializes")));
     token.push('.');
-    B64URL.encode_string(&claims, &mut token);
+    token.push_str(&B64URL.encode(serde_json::to_vec(claims).expect("claims serialize")));
     token
 }
 
 /// Completes a JWS: the signing input, `.`, the signature in base64url.
 pub(crate) fn with_signature(mut signing_input: String, signature: [u8; 64]) -> String {
     signing_input.push('.');
-    B64URL.encode_string(signature, &mut signing_input);
+    signing_input.push_str(&B64URL.encode(signature));
     signing_input
 }
 
