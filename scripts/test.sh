@@ -64,9 +64,9 @@ fi
 
 step "npm packages"
 [ -d node_modules/miniflare ] && [ -x node_modules/.bin/wasm-opt ] || npm ci --no-audit --no-fund --silent
-step "python OAuth2 client libraries"
+step "python OAuth2 client libraries, and PyJWT for the Python origin"
 [ -x .venv-tests/bin/python ] || python3 -m venv .venv-tests
-.venv-tests/bin/pip install --quiet --disable-pip-version-check -r tests/clients/python/requirements.txt
+.venv-tests/bin/pip install --quiet --disable-pip-version-check -r tests/clients/python/requirements.txt -r tests/origins/python/requirements.txt
 
 step "OAuth2 client libraries: Go, Node/TypeScript, Rust (apt, npm ci, builds)"
 bash tests/clients/install.sh

@@ -7,7 +7,11 @@
 #   - npm packages of tests/clients/node (npm ci, versions pinned in its package-lock.json),
 #     and its TypeScript compiled by tsc into tests/clients/node/dist;
 #   - the Go client  -> target/clients/isogate-client-go;
-#   - the Rust client (tests/clients/rust, its own Cargo.lock) -> target/debug/isogate-client-rust.
+#   - the Rust client (tests/clients/rust, its own Cargo.lock) -> target/debug/isogate-client-rust;
+#   - the origins that verify the signed identity assertion (tests/origins, run by
+#     tests/e2e/assertion.test.mjs): npm ci in tests/origins/node (jose), and the Go one
+#     (standard library only) -> target/origins/isogate-origin-go. The Python origin's PyPI
+#     packages (tests/origins/python/requirements.txt) go into scripts/test.sh's venv.
 # Each step is skipped when its output is newer than its inputs. Needs root (or sudo) for apt.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -45,6 +49,21 @@ if ! newer_than "$node_dir/dist/.built" "$node_dir/src" "$node_dir/tsconfig.json
   rm -rf "$node_dir/dist"
   (cd "$node_dir" && ./node_modules/.bin/tsc -p .)
   touch "$node_dir/dist/.built"
+fi
+
+# --- Node origin (jose) ---
+origin_node=tests/origins/node
+if ! newer_than "$origin_node/node_modules/.package-lock.json" "$origin_node/package.json" "$origin_node/package-lock.json"; then
+  echo "clients: npm ci in $origin_node"
+  (cd "$origin_node" && npm ci --no-audit --no-fund --silent)
+fi
+
+# --- Go origin (GOPATH mode, standard library only) ---
+origin_go=target/origins/isogate-origin-go
+if ! newer_than "$origin_go" tests/origins/go; then
+  echo "clients: go build -> $origin_go"
+  mkdir -p target/origins
+  (cd tests/origins/go && GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS= go build -o "$root/$origin_go" .)
 fi
 
 # --- Go client (GOPATH mode, Debian's golang.org/x/oauth2) ---
