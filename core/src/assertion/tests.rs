@@ -75,6 +75,16 @@ impl Ed25519 for CountingSigner {
     }
 }
 
+/// The assertion `minter()` signs at T0 for `root` on `my-api`, its token expiring at `token_exp`.
+fn sign(token_exp: i64) -> SignedAssertion {
+    let p = principal();
+    block_on(minter().sign_assertion(
+        &PortableEd25519,
+        &request(&DIGEST, "my-api", token_exp, &p),
+        at(T0),
+    ))
+}
+
 fn check(assertion: &str, audience: &str, now: i64) -> Result<AssertionClaims, TokenInvalid> {
     block_on(verify_assertion(
         &PortableEd25519,
@@ -118,12 +128,7 @@ fn the_audience_is_the_service_url_with_the_issuers_scheme() {
 
 #[test]
 fn an_assertion_is_typed_signed_by_the_published_key_and_states_the_request() {
-    let p = principal();
-    let signed = block_on(minter().sign_assertion(
-        &PortableEd25519,
-        &request(&DIGEST, "my-api", T0 + 3600, &p),
-        at(T0),
-    ));
+    let signed = sign(T0 + 3600);
     let header = jwt_part(&signed.assertion, 0);
     assert_eq!(header["typ"], ASSERTION_TYP);
     assert_eq!(header["alg"], "EdDSA");
@@ -146,27 +151,13 @@ fn an_assertion_is_typed_signed_by_the_published_key_and_states_the_request() {
 
 #[test]
 fn an_assertion_lives_five_minutes_and_never_past_the_access_token() {
-    let p = principal();
-    let sign = |token_exp| {
-        block_on(minter().sign_assertion(
-            &PortableEd25519,
-            &request(&DIGEST, "my-api", token_exp, &p),
-            at(T0),
-        ))
-        .expires_at
-    };
-    assert_eq!(sign(T0 + 3600), T0 + 300);
-    assert_eq!(sign(T0 + 100), T0 + 100);
+    assert_eq!(sign(T0 + 3600).expires_at, T0 + 300);
+    assert_eq!(sign(T0 + 100).expires_at, T0 + 100);
 }
 
 #[test]
 fn one_changed_byte_in_the_payload_or_the_signature_is_refused() {
-    let p = principal();
-    let signed = block_on(minter().sign_assertion(
-        &PortableEd25519,
-        &request(&DIGEST, "my-api", T0 + 3600, &p),
-        at(T0),
-    ));
+    let signed = sign(T0 + 3600);
     let (header, rest) = signed.assertion.split_once('.').unwrap();
     let (payload, signature) = rest.split_once('.').unwrap();
     let mut claims: serde_json::Value =
@@ -186,12 +177,7 @@ fn one_changed_byte_in_the_payload_or_the_signature_is_refused() {
 
 #[test]
 fn origins_refuse_another_services_or_an_expired_assertion() {
-    let p = principal();
-    let signed = block_on(minter().sign_assertion(
-        &PortableEd25519,
-        &request(&DIGEST, "my-api", T0 + 3600, &p),
-        at(T0),
-    ));
+    let signed = sign(T0 + 3600);
     assert_eq!(
         check(&signed.assertion, "https://other.example.com", T0),
         Err(TokenInvalid::WrongAudience)
@@ -233,12 +219,7 @@ fn rfc8725_3_12_an_access_token_is_not_an_assertion() {
 
 #[test]
 fn rfc8725_3_12_an_assertion_is_not_an_access_token() {
-    let p = principal();
-    let signed = block_on(minter().sign_assertion(
-        &PortableEd25519,
-        &request(&DIGEST, "my-api", T0 + 3600, &p),
-        at(T0),
-    ));
+    let signed = sign(T0 + 3600);
     // A verifier that would take the assertion's own audience still refuses its type.
     let verifier = Verifier::new(keys(), ISS, AUD);
     let r = block_on(verifier.verify(&PortableEd25519, &signed.assertion, at(T0)));
@@ -348,4 +329,16 @@ fn the_cache_is_bounded_and_drops_stale_assertions_first() {
         );
     }
     assert!(cache.len() <= MAX_CACHED_ASSERTIONS);
+}
+
+#[test]
+fn a_name_longer_than_a_dns_label_is_never_cached() {
+    // Service names are DNS labels (validated when a service is created); anything longer
+    // would not fit the key, so it is signed each time rather than keyed ambiguously.
+    let (m, signer, p) = (minter(), CountingSigner::default(), principal());
+    let long = "x".repeat(64);
+    let req = request(&DIGEST, &long, T0 + 3600, &p);
+    block_on(m.identity_assertion(&signer, &req, at(T0)));
+    block_on(m.identity_assertion(&signer, &req, at(T0)));
+    assert_eq!(signer.0.get(), 2);
 }
