@@ -38,10 +38,10 @@ pub struct AccessTokenClaims {
 
 /// A JWS header (RFC 7515 §4): what every token this gateway signs carries.
 #[derive(Serialize, Deserialize)]
-pub(crate) struct Header<'a> {
-    pub alg: &'a str,
-    pub typ: &'a str,
-    pub kid: &'a str,
+struct Header<'a> {
+    alg: &'a str,
+    typ: &'a str,
+    kid: &'a str,
 }
 
 /// `typ` of access tokens (RFC 9068 §2.1); the media type form is accepted on input.
