@@ -1,11 +1,35 @@
 //! Planning the forward of an authorized request to the service's origin ([`plan_forward`]),
 //! and deciding what the client gets for the origin's answer ([`relay`]): which headers go,
-//! which are stripped, which identity is attached, when a 502 or 504 replaces the answer.
-//! The runtime performs the fetch and streams both bodies; nothing here touches a body.
+//! which are stripped, which identity is attached, whether a body goes, when a 400, 502 or
+//! 504 replaces the forward or the answer. The runtime performs the fetch and streams both
+//! bodies; nothing here touches a body.
+//!
+//! The boundary an origin can rely on:
+//!
+//! - nothing the client sent that names the gateway's identity, a proxy's, or forwarding
+//!   data reaches it, whatever the spelling of the header name ([`headers`]);
+//! - `X-Forwarded-For/-Proto/-Host` and RFC 7239 `Forwarded` are the gateway's;
+//! - the body goes exactly when the client sent one, and `Content-Length` only with its body
+//!   (RFC 9112 §6.3), so the origin never waits for bytes that are not coming, nor reads the
+//!   next request as this one's body;
+//! - the path stays under the upstream's base path ([`crate::path`]), every byte of path and
+//!   query otherwise as sent;
+//! - an origin's cookies stay host-only ([`cookie`]).
 
-use crate::error::UpstreamError;
+mod cookie;
+mod headers;
+
+pub use cookie::without_domain;
+
+use crate::error::{ForwardError, UpstreamError};
 use crate::http::{Method, RequestHead, Response};
 use crate::model::Service;
+use crate::path::check_path;
+use crate::upstream::{parse_upstream_ref, Scheme};
+use headers::{
+    client_address, connection_listed, forwarded_element, is_hop_by_hop, is_listed, is_stripped,
+    Normalised,
+};
 use std::fmt;
 
 /// Identity attached to the forwarded request: what the gateway verified.
@@ -24,72 +48,128 @@ pub struct Principal {
 pub struct ForwardPlan {
     /// The client's method, as sent.
     pub method: Method,
-    /// Absolute URL: upstream base + request path + query.
+    /// Absolute URL: upstream base + request path + query. Read its parts with
+    /// [`ForwardPlan::scheme`], [`authority`](ForwardPlan::authority) and
+    /// [`path_and_query`](ForwardPlan::path_and_query) rather than splitting it again.
     pub url: String,
     pub headers: Vec<(String, String)>,
-    /// Whether the incoming request has a body to stream on (methods other than GET/HEAD).
+    /// Whether the request's body goes too: exactly when the client sent one
+    /// (`Content-Length` > 0 or any `Transfer-Encoding`), whatever the method.
     pub has_body: bool,
+    scheme: Scheme,
+    /// Where the path starts in `url` (the authority starts after `scheme://`).
+    path_start: usize,
+}
+
+impl ForwardPlan {
+    pub fn scheme(&self) -> Scheme {
+        self.scheme
+    }
+
+    /// The upstream's `host[:port]`.
+    pub fn authority(&self) -> &str {
+        &self.url[self.scheme.as_str().len() + 3..self.path_start]
+    }
+
+    /// Base path + request path, and `?query` when the request had one.
+    pub fn path_and_query(&self) -> &str {
+        &self.url[self.path_start..]
+    }
+
+    /// The answer to send instead of the forward when `client` cannot send the plan as made
+    /// (the runtime adapter says which client it has); `None` when it can.
+    pub fn refusal_for(&self, client: OutboundClient) -> Option<Response> {
+        let no_content = matches!(self.method, Method::Get | Method::Head);
+        (client == OutboundClient::Fetch && self.has_body && no_content)
+            .then(|| ForwardError::BodyNotSendable(self.method.clone()).to_response())
+    }
+}
+
+/// The HTTP client a runtime forwards with, as its adapter declares it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutboundClient {
+    /// Fetch (Workers): a `Request` with GET or HEAD cannot have a body (Fetch, "new
+    /// Request(input, init)", step 36: a TypeError).
+    Fetch,
+    /// wasi:http (Spin): sends content with any method.
+    WasiHttp,
 }
 
 /// Prefix of the identity headers. Any the client sent are removed so an origin can trust them.
 pub const IDENTITY_HEADER_PREFIX: &str = "x-isogate-";
 
-/// Hop-by-hop headers (RFC 9110 §7.6.1), plus those that must not cross a proxy: `host` (the
-/// fetch sets its own), `expect` (a forwarded `100-continue` breaks the runtimes' fetch), and
-/// the `proxy-*` family.
-const HOP_BY_HOP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "expect",
-    "host",
-];
-
-/// Headers carrying the inbound credential or client-asserted forwarding data.
-const INBOUND_CREDENTIAL_AND_FORWARDING: &[&str] = &[
-    "authorization",
-    "x-octelium-auth",
-    "x-forwarded-for",
-    "x-forwarded-proto",
-    "x-forwarded-host",
-    "forwarded",
-];
-
-/// Names listed in `Connection` are hop-by-hop too (RFC 9110 §7.6.1).
-fn connection_listed(headers: &[(String, String)]) -> Vec<String> {
-    headers
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
-        .flat_map(|(_, v)| v.split(',').map(|t| t.trim().to_ascii_lowercase()))
-        .filter(|t| !t.is_empty())
-        .collect()
+/// How the request's body is framed, and what of that the origin is told.
+struct Framing<'a> {
+    has_body: bool,
+    /// The `Content-Length` to forward (RFC 9110 §8.6): the client's, when its body goes and
+    /// is not chunked; `0` as sent, except with GET and HEAD, whose `Content-Length: 0` says
+    /// nothing (a user agent "SHOULD NOT send" it where the method does not anticipate
+    /// content).
+    content_length: Option<&'a str>,
 }
 
-fn is_hop_by_hop(name: &str, listed: &[String]) -> bool {
-    HOP_BY_HOP.contains(&name) || name.starts_with("proxy-") || listed.iter().any(|l| l == name)
+/// RFC 9112 §6.3: `Transfer-Encoding` (which the runtime decoded) overrides `Content-Length`;
+/// otherwise `Content-Length` is one decimal number. Only the exact names frame a request:
+/// `Content_Length` is no framing header to the runtime that parsed the request, so it is
+/// merely stripped like every look-alike.
+fn framing(head: &RequestHead) -> Result<Framing<'_>, ForwardError> {
+    let (mut length, mut chunked) = (None, false);
+    for (name, value) in &head.headers {
+        if name.eq_ignore_ascii_case("content-length") {
+            let digits = value.trim();
+            if length.is_some() || digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit())
+            {
+                return Err(ForwardError::InvalidContentLength);
+            }
+            length = Some(digits);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = true;
+        }
+    }
+    let empty = length.map(|l| l.bytes().all(|b| b == b'0'));
+    let has_body = chunked || empty == Some(false);
+    let content_length = match (chunked, empty) {
+        (true, _) => None,
+        (false, Some(true)) if matches!(head.method, Method::Get | Method::Head) => None,
+        (false, _) => length,
+    };
+    Ok(Framing {
+        has_body,
+        content_length,
+    })
 }
 
-/// Builds the forward: same method, path, query and end-to-end headers; the credential, any
-/// client-sent identity and hop-by-hop headers removed; verified identity and `X-Forwarded-*`
-/// added.
-pub fn plan_forward(head: &RequestHead, service: &Service, principal: &Principal) -> ForwardPlan {
+/// The checks of a service request that need no credential: its path and its framing. The
+/// service flow runs them before authenticating (a refusal costs no signature check and tells
+/// nothing about the token), and [`plan_forward`] again, so that no caller can plan a
+/// forward without them.
+pub fn check_request(head: &RequestHead) -> Result<(), ForwardError> {
+    check_path(&head.path)?;
+    framing(head).map(|_| ())
+}
+
+/// Builds the forward: same method, path, query and end-to-end headers; the credential,
+/// client-sent identity, forwarding and hop-by-hop headers removed (names compared
+/// normalised: [`headers`]); verified identity, `X-Forwarded-*` and `Forwarded` added; the
+/// body and `Content-Length` per the client's framing. Refused when the path is unsafe, the
+/// framing invalid, or the stored upstream does not parse.
+pub fn plan_forward(
+    head: &RequestHead,
+    service: &Service,
+    principal: &Principal,
+) -> Result<ForwardPlan, ForwardError> {
+    check_path(&head.path)?;
+    let framing = framing(head)?;
+    let upstream = parse_upstream_ref(&service.upstream).map_err(ForwardError::InvalidUpstream)?;
+
     let listed = connection_listed(&head.headers);
-    let mut headers: Vec<(String, String)> = head
-        .headers
-        .iter()
-        .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
-        .filter(|(n, _)| {
-            !is_hop_by_hop(n, &listed)
-                && !INBOUND_CREDENTIAL_AND_FORWARDING.contains(&n.as_str())
-                && !n.starts_with(IDENTITY_HEADER_PREFIX)
-        })
-        .collect();
+    let mut headers: Vec<(String, String)> = Vec::with_capacity(head.headers.len() + 11);
+    for (name, value) in &head.headers {
+        let normalised = Normalised::new(name);
+        if !is_stripped(&normalised) && !is_listed(&normalised, &listed) {
+            headers.push((name.to_ascii_lowercase(), value.clone()));
+        }
+    }
     let identity = [
         ("x-isogate-user", principal.user.as_str()),
         ("x-isogate-service", service.name.as_str()),
@@ -101,41 +181,70 @@ pub fn plan_forward(head: &RequestHead, service: &Service, principal: &Principal
     headers.extend(identity.iter().map(|(n, v)| (n.to_string(), v.to_string())));
     // The edge is the trust boundary: what the client claimed about forwarding is replaced, not
     // appended to.
-    if let Some(ip) = &head.client_ip {
-        headers.push(("x-forwarded-for".into(), ip.clone()));
+    let client = client_address(head);
+    if let Some((ip, _)) = client {
+        headers.push(("x-forwarded-for".into(), ip.to_owned()));
     }
     headers.push(("x-forwarded-proto".into(), head.scheme.clone()));
     headers.push(("x-forwarded-host".into(), head.host.clone()));
+    headers.push(("forwarded".into(), forwarded_element(client, head)));
+    if let Some(length) = framing.content_length {
+        headers.push(("content-length".into(), length.to_owned()));
+    }
 
-    let mut url = String::with_capacity(service.upstream.len() + head.path.len() + 16);
-    url.push_str(&service.upstream);
-    url.push_str(if head.path.is_empty() {
+    let scheme = upstream.scheme.as_str();
+    let path = if head.path.is_empty() {
         "/"
     } else {
         &head.path
-    });
+    };
+    let query_len = head.query.as_ref().map_or(0, |q| q.len() + 1);
+    let mut url = String::with_capacity(
+        scheme.len()
+            + 3
+            + upstream.authority.len()
+            + upstream.base_path.len()
+            + path.len()
+            + query_len,
+    );
+    url.push_str(scheme);
+    url.push_str("://");
+    url.push_str(upstream.authority);
+    let path_start = url.len();
+    url.push_str(upstream.base_path);
+    url.push_str(path);
     if let Some(q) = &head.query {
         url.push('?');
         url.push_str(q);
     }
-    let has_body = !matches!(head.method, Method::Get | Method::Head);
-    ForwardPlan {
+    Ok(ForwardPlan {
         method: head.method.clone(),
         url,
         headers,
-        has_body,
-    }
+        has_body: framing.has_body,
+        scheme: upstream.scheme,
+        path_start,
+    })
 }
 
 /// Filters the origin's response headers before they go back to the client: hop-by-hop
-/// headers out (the runtime frames the response itself).
+/// headers out (the runtime frames the response itself), `Domain` out of every `Set-Cookie`.
 fn filter_response_headers(headers: &[(String, String)]) -> Vec<(String, String)> {
     let listed = connection_listed(headers);
-    headers
-        .iter()
-        .map(|(n, v)| (n.to_ascii_lowercase(), v.clone()))
-        .filter(|(n, _)| !is_hop_by_hop(n, &listed))
-        .collect()
+    let mut out = Vec::with_capacity(headers.len());
+    for (name, value) in headers {
+        let normalised = Normalised::new(name);
+        if is_hop_by_hop(&normalised) || is_listed(&normalised, &listed) {
+            continue;
+        }
+        let value = if normalised.is(b"set-cookie") {
+            without_domain(value).into_owned()
+        } else {
+            value.clone()
+        };
+        out.push((name.to_ascii_lowercase(), value));
+    }
+    out
 }
 
 /// What became of the fetch the runtime made per a [`ForwardPlan`].
@@ -230,5 +339,7 @@ pub fn relay(outcome: UpstreamOutcome<'_>, request_method: &Method) -> Relay {
     }
 }
 
+#[cfg(test)]
+mod relay_tests;
 #[cfg(test)]
 mod tests;

@@ -44,7 +44,7 @@
 //! | runtime boundary | [`capability`], [`http`], [`step`], [`gateway`] |
 //! | endpoints | [`oauth`] (token, revoke, introspect, metadata, client auth), [`service`], [`admin`] |
 //! | tokens | [`mint`] (the one signer), [`verify`] (the one verifier), [`token`], [`assertion`], [`keys`] |
-//! | records | [`model`], [`store`], [`cache`], [`scope`], [`secret`], [`token_request`] |
+//! | records | [`model`], [`upstream`], [`path`], [`store`], [`cache`], [`scope`], [`secret`], [`token_request`] |
 //! | settings and errors | [`config`], [`error`], [`forward`] |
 //!
 //! Dependencies point down the table and never back: no module imports one that imports it.
@@ -62,6 +62,7 @@ pub mod keys;
 pub mod mint;
 pub mod model;
 pub mod oauth;
+pub mod path;
 pub mod scope;
 pub mod secret;
 pub mod service;
@@ -69,6 +70,7 @@ pub mod step;
 pub mod store;
 pub mod token;
 pub mod token_request;
+pub mod upstream;
 pub mod verify;
 
 // Test support (the `testing` feature): see the module's own documentation.

@@ -1,10 +1,10 @@
 //! The records the gateway keeps: users, services, credentials, as the store reads and writes
-//! them, and the validation of their names and upstream URLs.
+//! them, and the validation of their names (upstream URLs: [`crate::upstream`]).
 
 pub use crate::scope::is_valid_service_name;
 use crate::scope::ScopeSet;
 use crate::secret::SecretHash;
-use std::fmt;
+pub use crate::upstream::InvalidUpstream;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
@@ -96,64 +96,6 @@ pub fn is_valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
 }
 
-/// Why an upstream URL was refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum InvalidUpstream {
-    NotHttp,
-    NoHost,
-    UserInfo,
-    QueryOrFragment,
-    Whitespace,
-    BadPort,
-}
-
-impl fmt::Display for InvalidUpstream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            InvalidUpstream::NotHttp => "upstream must be an http:// or https:// URL",
-            InvalidUpstream::NoHost => "upstream has no host",
-            InvalidUpstream::UserInfo => "upstream must not contain user-info",
-            InvalidUpstream::QueryOrFragment => "upstream must not contain a query or fragment",
-            InvalidUpstream::Whitespace => "upstream must not contain whitespace",
-            InvalidUpstream::BadPort => "upstream port is not a number",
-        })
-    }
-}
-
-impl std::error::Error for InvalidUpstream {}
-
-/// Checks an upstream URL and returns it without a trailing slash. Only `http`/`https`, a host,
-/// an optional port and base path; no user-info, query or fragment (they would be ambiguous
-/// when the request path is appended).
-pub fn normalize_upstream(url: &str) -> Result<String, InvalidUpstream> {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .ok_or(InvalidUpstream::NotHttp)?;
-    let authority = rest.split('/').next().unwrap_or("");
-    if authority.is_empty() {
-        return Err(InvalidUpstream::NoHost);
-    }
-    if authority.contains('@') {
-        return Err(InvalidUpstream::UserInfo);
-    }
-    if url.contains('?') || url.contains('#') {
-        return Err(InvalidUpstream::QueryOrFragment);
-    }
-    if url
-        .bytes()
-        .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
-    {
-        return Err(InvalidUpstream::Whitespace);
-    }
-    if let Some((_, port)) = authority.rsplit_once(':') {
-        if !authority.ends_with(']') && port.parse::<u16>().is_err() {
-            return Err(InvalidUpstream::BadPort);
-        }
-    }
-    Ok(url.trim_end_matches('/').to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,29 +107,6 @@ mod tests {
         }
         for bad in ["", "-a", "a-", "My-Api", "a.b", "a_b", &"x".repeat(64)] {
             assert!(!is_valid_service_name(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn upstreams_must_be_plain_http_urls() {
-        assert_eq!(
-            normalize_upstream("http://127.0.0.1:9000/").unwrap(),
-            "http://127.0.0.1:9000"
-        );
-        assert_eq!(
-            normalize_upstream("https://api.internal/base").unwrap(),
-            "https://api.internal/base"
-        );
-        for bad in [
-            "ftp://x",
-            "http://",
-            "http://u:p@x",
-            "http://x/?q",
-            "http://x:port",
-            "http://x y",
-            "127.0.0.1:9000",
-        ] {
-            assert!(normalize_upstream(bad).is_err(), "{bad}");
         }
     }
 

@@ -136,6 +136,8 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
     now: Now,
 ) -> Result<Authorized, BearerError> {
     let db = caps.db;
+    // Path and framing first: refusing them needs no credential (and costs no signature check).
+    crate::forward::check_request(head)?;
     let token = extract_bearer(head)?;
     let (verified, token_digest) = verifier
         .verify_with_digest(caps.ed25519, token, now)
@@ -177,7 +179,7 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
         scope: claims.scope.clone(),
         token_id: claims.jti.clone(),
     };
-    let mut plan = plan_forward(head, &service, &principal);
+    let mut plan = plan_forward(head, &service, &principal)?;
     // The same identity, signed, for origins that cannot trust the network in front of them
     // (crate::assertion). Any the client sent went with the other X-Isogate-* headers.
     let asserted = AssertedRequest {

@@ -16,7 +16,7 @@
 use crate::admin::{self, AdminContext};
 use crate::capability::{Capabilities, Ed25519, Now, SqlDb};
 use crate::config::{ConfigError, GatewayConfig};
-use crate::error::{GatewayError, StoreError};
+use crate::error::{ForwardError, GatewayError, StoreError};
 use crate::forward::{ForwardPlan, UpstreamFailure};
 use crate::http::{RequestHead, Response};
 use crate::mint::Minter;
@@ -114,13 +114,19 @@ impl Step<'_> {
         }
     }
 
-    /// An error's response, with the storage failure behind it (its `source`) as diagnostic.
+    /// An error's response, with the storage failure or unusable upstream behind it (its
+    /// `source`) as diagnostic.
     pub(crate) fn refuse(error: &dyn Error, response: Response) -> Self {
-        let diagnostic = error
-            .source()
-            .and_then(|s| s.downcast_ref::<StoreError>())
-            .cloned()
-            .map(Diagnostic::Storage);
+        let source = error.source();
+        let diagnostic = match source.and_then(|s| s.downcast_ref::<ForwardError>()) {
+            Some(e @ ForwardError::InvalidUpstream(_)) => Some(Diagnostic::Upstream(
+                UpstreamFailure::Unsendable(e.to_string()),
+            )),
+            _ => source
+                .and_then(|s| s.downcast_ref::<StoreError>())
+                .cloned()
+                .map(Diagnostic::Storage),
+        };
         Step::Respond {
             response,
             diagnostic,

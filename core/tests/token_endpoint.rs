@@ -88,12 +88,15 @@ fn issued_token_passes_the_service_check_and_plans_the_forward() {
             ("accept", "application/json"),
             ("x-isogate-user", "admin"),
             ("x-forwarded-for", "10.0.0.1"),
+            ("content-length", "2"),
         ],
     );
     let a = authorized(h.service_on(&h.gw, &request));
     assert_eq!(a.plan.url, "http://127.0.0.1:9000/v1/items/a%20b?x=1&y=two");
     assert_eq!(a.plan.method, isogate_core::http::Method::Post);
+    // The client sent a body (RFC 9112 §6.3): it goes, with its length.
     assert!(a.plan.has_body);
+    assert_eq!(forwarded(&a, "content-length"), vec!["2"]);
     // The verified identity replaces anything the client claimed.
     assert_eq!(forwarded(&a, "x-isogate-user"), vec!["root"]);
     assert_eq!(forwarded(&a, "x-isogate-service"), vec![SERVICE]);

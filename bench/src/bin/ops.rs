@@ -159,10 +159,13 @@ fn main() {
         "plan_forward" => {
             let principal = f.principal();
             for _ in 0..n {
-                black_box(plan_forward(
-                    black_box(&f.service_head),
-                    black_box(&f.service),
-                    black_box(&principal),
+                black_box(ok(
+                    op,
+                    plan_forward(
+                        black_box(&f.service_head),
+                        black_box(&f.service),
+                        black_box(&principal),
+                    ),
                 ));
             }
         }

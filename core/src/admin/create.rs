@@ -9,12 +9,12 @@ use crate::error::AdminError;
 use crate::http::Response;
 use crate::mint::Grant;
 use crate::model::{
-    is_valid_name, is_valid_service_name, normalize_upstream, Credential, CredentialKind, Service,
-    User,
+    is_valid_name, is_valid_service_name, Credential, CredentialKind, Service, User,
 };
 use crate::scope::{credential_ceiling, ScopeSet};
 use crate::secret::{Secret, CLIENT_SECRET_BYTES};
 use crate::store::{Inserted, Store};
+use crate::upstream::parse_upstream;
 
 pub(super) async fn create_user<D: SqlDb>(
     store: &Store<'_, D>,
@@ -58,8 +58,9 @@ pub(super) async fn create_service<D: SqlDb>(
             "service names are DNS labels: a-z, 0-9 and inner '-', at most 63".into(),
         ));
     }
-    let upstream =
-        normalize_upstream(&req.upstream).map_err(|e| AdminError::BadRequest(e.to_string()))?;
+    let upstream = parse_upstream(&req.upstream)
+        .map_err(|e| AdminError::BadRequest(e.to_string()))?
+        .into_string();
     let mut allowed_users = req.allowed_users;
     allowed_users.sort();
     allowed_users.dedup();

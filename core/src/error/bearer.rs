@@ -1,6 +1,6 @@
 //! RFC 6750 §3 refusals on service hosts.
 
-use super::{quote_safe, ErrorBody, StoreError};
+use super::{quote_safe, ErrorBody, ForwardError, StoreError};
 use crate::http::Response;
 use std::error::Error;
 use std::fmt;
@@ -20,6 +20,8 @@ pub enum BearerError {
     UnknownService,
     /// 503: storage unavailable.
     Unavailable(StoreError),
+    /// 400 or 502: the request cannot be forwarded as sent (answered as [`ForwardError`]).
+    Forward(ForwardError),
 }
 
 impl BearerError {
@@ -37,10 +39,14 @@ impl BearerError {
             }
             BearerError::UnknownService => (404, "not_found", "no such service"),
             BearerError::Unavailable(_) => (503, "temporarily_unavailable", "try again shortly"),
+            BearerError::Forward(_) => (400, "invalid_request", "the request cannot be forwarded"),
         }
     }
 
     pub fn to_response(&self, realm: &str) -> Response {
+        if let BearerError::Forward(e) = self {
+            return e.to_response();
+        }
         let (status, code, description) = self.parts();
         // §3: the challenge repeats the error code (none for a missing token, §3.1), with
         // values restricted to what a quoted-string may hold.
@@ -55,7 +61,9 @@ impl BearerError {
                 quote_safe(description),
                 quote_safe(scope)
             )),
-            BearerError::UnknownService | BearerError::Unavailable(_) => None,
+            BearerError::UnknownService
+            | BearerError::Unavailable(_)
+            | BearerError::Forward(_) => None,
         };
         let scope = match self {
             BearerError::InsufficientScope { scope, .. } => Some(scope.clone()),
@@ -76,6 +84,9 @@ impl BearerError {
 
 impl fmt::Display for BearerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let BearerError::Forward(e) = self {
+            return e.fmt(f);
+        }
         let (_, code, description) = self.parts();
         write!(f, "{code}: {description}")
     }
@@ -85,6 +96,7 @@ impl Error for BearerError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match self {
             BearerError::Unavailable(e) => Some(e),
+            BearerError::Forward(e) => Some(e),
             _ => None,
         }
     }
@@ -93,5 +105,11 @@ impl Error for BearerError {
 impl From<StoreError> for BearerError {
     fn from(e: StoreError) -> Self {
         BearerError::Unavailable(e)
+    }
+}
+
+impl From<ForwardError> for BearerError {
+    fn from(e: ForwardError) -> Self {
+        BearerError::Forward(e)
     }
 }

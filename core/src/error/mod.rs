@@ -11,10 +11,12 @@
 
 mod admin;
 mod bearer;
+mod forward;
 mod token;
 
 pub use admin::AdminError;
 pub use bearer::BearerError;
+pub use forward::ForwardError;
 pub use token::TokenError;
 
 use crate::http::Response;
