@@ -27,8 +27,8 @@ use crate::model::Service;
 use crate::path::check_path;
 use crate::upstream::{parse_upstream_ref, Scheme};
 use headers::{
-    client_address, connection_listed, forwarded_element, is_hop_by_hop, is_listed, is_stripped,
-    Normalised,
+    client_address, connection_listed, forwarded_element, is_hop_by_hop, is_listed, is_named,
+    is_stripped,
 };
 use std::fmt;
 
@@ -115,14 +115,14 @@ struct Framing<'a> {
 fn framing(head: &RequestHead) -> Result<Framing<'_>, ForwardError> {
     let (mut length, mut chunked) = (None, false);
     for (name, value) in &head.headers {
-        if name.eq_ignore_ascii_case("content-length") {
+        if name.len() == 14 && name.eq_ignore_ascii_case("content-length") {
             let digits = value.trim();
             if length.is_some() || digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit())
             {
                 return Err(ForwardError::InvalidContentLength);
             }
             length = Some(digits);
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+        } else if name.len() == 17 && name.eq_ignore_ascii_case("transfer-encoding") {
             chunked = true;
         }
     }
@@ -165,8 +165,7 @@ pub fn plan_forward(
     let listed = connection_listed(&head.headers);
     let mut headers: Vec<(String, String)> = Vec::with_capacity(head.headers.len() + 11);
     for (name, value) in &head.headers {
-        let normalised = Normalised::new(name);
-        if !is_stripped(&normalised) && !is_listed(&normalised, &listed) {
+        if !is_stripped(name) && !is_listed(name, &listed) {
             headers.push((name.to_ascii_lowercase(), value.clone()));
         }
     }
@@ -233,11 +232,10 @@ fn filter_response_headers(headers: &[(String, String)]) -> Vec<(String, String)
     let listed = connection_listed(headers);
     let mut out = Vec::with_capacity(headers.len());
     for (name, value) in headers {
-        let normalised = Normalised::new(name);
-        if is_hop_by_hop(&normalised) || is_listed(&normalised, &listed) {
+        if is_hop_by_hop(name) || is_listed(name, &listed) {
             continue;
         }
-        let value = if normalised.is(b"set-cookie") {
+        let value = if is_named(name, "set-cookie") {
             without_domain(value).into_owned()
         } else {
             value.clone()

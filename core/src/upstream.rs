@@ -147,39 +147,63 @@ pub fn parse_upstream(text: &str) -> Result<Upstream, InvalidUpstream> {
     })
 }
 
-/// [`parse_upstream`] without the copy: the parts, borrowed from `text`.
+/// [`parse_upstream`] without the copy: the parts, borrowed from `text`. Runs on every
+/// forward (the stored text is checked again, since older rows passed a looser check), so
+/// it is one pass over the bytes with no allocation.
 pub fn parse_upstream_ref(text: &str) -> Result<UpstreamRef<'_>, InvalidUpstream> {
     let bytes = text.as_bytes();
-    if bytes.iter().any(|&b| b <= b' ' || b >= 0x7f) {
+    let (scheme, start) = if starts_with_ignore_case(bytes, b"http://") {
+        (Scheme::Http, 7)
+    } else if starts_with_ignore_case(bytes, b"https://") {
+        (Scheme::Https, 8)
+    } else if bytes.iter().any(|&b| b <= b' ' || b >= 0x7f) {
         return Err(InvalidUpstream::Whitespace);
-    }
-    let (scheme, rest) = match text.find("://") {
-        Some(4) if text[..4].eq_ignore_ascii_case("http") => (Scheme::Http, &text[7..]),
-        Some(5) if text[..5].eq_ignore_ascii_case("https") => (Scheme::Https, &text[8..]),
-        _ => return Err(InvalidUpstream::NotHttp),
+    } else {
+        return Err(InvalidUpstream::NotHttp);
     };
-    if rest.contains(['?', '#']) {
+    // One pass: where the authority ends, and the bytes no part may hold. Whitespace is
+    // reported first, then query or fragment, backslash, user-info.
+    let (mut authority_end, mut at, mut query, mut backslash) = (None, false, false, false);
+    for (i, &b) in bytes.iter().enumerate().skip(start) {
+        match b {
+            0..=b' ' | 0x7f.. => return Err(InvalidUpstream::Whitespace),
+            b'?' | b'#' => query = true,
+            b'\\' => backslash = true,
+            b'/' if authority_end.is_none() => authority_end = Some(i),
+            b'@' if authority_end.is_none() => at = true,
+            _ => {}
+        }
+    }
+    if query {
         return Err(InvalidUpstream::QueryOrFragment);
     }
-    if rest.contains('\\') {
+    if backslash {
         return Err(InvalidUpstream::Backslash);
     }
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
+    let authority_end = authority_end.unwrap_or(bytes.len());
+    let authority = &text[start..authority_end];
     if authority.is_empty() {
         return Err(InvalidUpstream::NoHost);
     }
-    if authority.contains('@') {
+    if at {
         return Err(InvalidUpstream::UserInfo);
     }
     check_authority(authority)?;
-    let base_path = path.trim_end_matches('/');
-    check_base_path(base_path)?;
+    let base_path = text[authority_end..].trim_end_matches('/');
+    if !base_path.is_empty() {
+        check_base_path(base_path)?;
+    }
     Ok(UpstreamRef {
         scheme,
         authority,
         base_path,
     })
+}
+
+fn starts_with_ignore_case(bytes: &[u8], prefix: &[u8]) -> bool {
+    bytes
+        .get(..prefix.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
 }
 
 fn check_authority(authority: &str) -> Result<(), InvalidUpstream> {
@@ -197,7 +221,7 @@ fn check_authority(authority: &str) -> Result<(), InvalidUpstream> {
             Some((host, port)) => (host, Some(port)),
             None => (authority, None),
         };
-        check_host_name(host)?;
+        check_host_name(host.as_bytes())?;
         port
     };
     match port {
@@ -213,44 +237,47 @@ fn check_authority(authority: &str) -> Result<(), InvalidUpstream> {
     }
 }
 
-/// A DNS name of LDH labels, or a dotted quad when its last label is a number.
-fn check_host_name(host: &str) -> Result<(), InvalidUpstream> {
+/// A DNS name of LDH labels, or a dotted quad when its last label is a number (all digits,
+/// or `0x...`: what WHATWG URL and `inet_aton` read as an address). One pass.
+fn check_host_name(host: &[u8]) -> Result<(), InvalidUpstream> {
     if host.is_empty() {
         return Err(InvalidUpstream::NoHost);
     }
     if host.len() > 253 {
         return Err(InvalidUpstream::BadHost);
     }
-    let ldh = |label: &str| {
-        let b = label.as_bytes();
-        (1..=63).contains(&b.len())
-            && b[0] != b'-'
-            && b[b.len() - 1] != b'-'
-            && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
-    };
-    if !host.split('.').all(ldh) {
-        return Err(InvalidUpstream::BadHost);
+    // How many labels, whether each was a canonical decimal octet, and whether the last one
+    // was numeric.
+    let (mut start, mut labels, mut all_octets, mut last_numeric) = (0, 0, true, false);
+    for end in 0..=host.len() {
+        if let Some(&b) = host.get(end).filter(|&&b| b != b'.') {
+            if !(b.is_ascii_alphanumeric() || b == b'-') {
+                return Err(InvalidUpstream::BadHost);
+            }
+            continue;
+        }
+        let label = &host[start..end];
+        if label.is_empty()
+            || label.len() > 63
+            || label[0] == b'-'
+            || label[label.len() - 1] == b'-'
+        {
+            return Err(InvalidUpstream::BadHost);
+        }
+        let digits = label.iter().all(u8::is_ascii_digit);
+        let octet = digits
+            && label.len() <= 3
+            && (label.len() == 1 || label[0] != b'0')
+            && (label.len() < 3 || label <= b"255".as_slice());
+        all_octets &= octet;
+        last_numeric = digits || (label.len() > 1 && label[..2].eq_ignore_ascii_case(b"0x"));
+        labels += 1;
+        start = end + 1;
     }
-    let last = host.rsplit('.').next().unwrap_or("");
-    let numeric = last.bytes().all(|b| b.is_ascii_digit())
-        || last.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("0x"));
-    if numeric && !is_dotted_quad(host) {
+    if last_numeric && !(labels == 4 && all_octets) {
         return Err(InvalidUpstream::BadHost);
     }
     Ok(())
-}
-
-/// Four decimal octets 0-255, none with a leading zero.
-fn is_dotted_quad(host: &str) -> bool {
-    let mut octets = 0;
-    for part in host.split('.') {
-        octets += 1;
-        let canonical = part.len() == 1 || !part.starts_with('0');
-        if octets > 4 || !canonical || part.len() > 3 || part.parse::<u8>().is_err() {
-            return false;
-        }
-    }
-    octets == 4
 }
 
 fn check_base_path(path: &str) -> Result<(), InvalidUpstream> {

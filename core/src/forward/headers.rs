@@ -4,55 +4,172 @@
 //! CGI-style stacks (Rack, Django's `META`, PHP's `$_SERVER`, WSGI) map both `X-Isogate-User`
 //! and `X-Isogate_User` to `HTTP_X_ISOGATE_USER`, and some servers read `Transfer_Encoding` as
 //! `Transfer-Encoding`; a rule that missed one spelling would let a client speak for the
-//! gateway. Normalising costs no allocation: a name is folded into a small stack buffer once.
+//! gateway. Folding costs no allocation: names are compared byte by byte, folded on the fly.
 
 use crate::http::RequestHead;
 use std::net::{IpAddr, Ipv4Addr};
 
-/// Names up to this length are compared whole; longer ones can only match a prefix rule.
-const NAME_BUF: usize = 48;
-
-/// A header name as the strip rules read it.
-pub(super) struct Normalised {
-    buf: [u8; NAME_BUF],
-    len: usize,
-    whole: bool,
+/// A name byte as the strip rules read it.
+const fn fold(b: u8) -> u8 {
+    if b == b'_' {
+        b'-'
+    } else {
+        b.to_ascii_lowercase()
+    }
 }
 
-impl Normalised {
-    pub(super) fn new(name: &str) -> Normalised {
-        let mut buf = [0u8; NAME_BUF];
-        let len = name.len().min(NAME_BUF);
-        for (out, &b) in buf.iter_mut().zip(name.as_bytes()) {
-            *out = if b == b'_' {
-                b'-'
-            } else {
-                b.to_ascii_lowercase()
-            };
+/// Whether `name` is `rule` (given folded) once folded.
+fn is(name: &[u8], rule: &[u8]) -> bool {
+    name.len() == rule.len() && name.iter().zip(rule).all(|(&n, &r)| fold(n) == r)
+}
+
+fn starts_with(name: &[u8], prefix: &[u8]) -> bool {
+    name.get(..prefix.len())
+        .is_some_and(|head| is(head, prefix))
+}
+
+/// Whether two names are one once folded (a `Connection` token and a header name).
+pub(super) fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).all(|(x, y)| fold(x) == fold(y))
+}
+
+/// `name` is the header `rule` (given lower-case, with `-`), whatever its spelling.
+pub(super) fn is_named(name: &str, rule: &str) -> bool {
+    is(name.as_bytes(), rule.as_bytes())
+}
+
+/// Names compared whole, bucketed by length at compile time so that a lookup compares a
+/// name with the few listed names of its length only (most differ in their first byte).
+struct ByLength {
+    buckets: [[&'static str; BUCKET]; LONGEST + 1],
+}
+
+const LONGEST: usize = 40;
+const BUCKET: usize = 8;
+
+impl ByLength {
+    const fn new(lists: &[&[&'static str]]) -> ByLength {
+        let mut buckets = [[""; BUCKET]; LONGEST + 1];
+        let mut l = 0;
+        while l < lists.len() {
+            let names = lists[l];
+            let mut i = 0;
+            while i < names.len() {
+                let len = names[i].len();
+                assert!(
+                    len > 0 && len <= LONGEST,
+                    "a listed name is longer than LONGEST"
+                );
+                let mut slot = 0;
+                while !buckets[len][slot].is_empty() {
+                    slot += 1;
+                    assert!(slot < BUCKET, "more listed names of one length than BUCKET");
+                }
+                buckets[len][slot] = names[i];
+                i += 1;
+            }
+            l += 1;
         }
-        Normalised {
-            buf,
-            len,
-            whole: name.len() <= NAME_BUF,
-        }
+        ByLength { buckets }
     }
 
-    fn bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
+    fn contains(&self, name: &[u8]) -> bool {
+        let (Some(bucket), Some(&first)) = (self.buckets.get(name.len()), name.first()) else {
+            return false;
+        };
+        let first = fold(first);
+        bucket
+            .iter()
+            .take_while(|rule| !rule.is_empty())
+            .any(|rule| rule.as_bytes()[0] == first && is(name, rule.as_bytes()))
     }
+}
 
-    /// The name, if it was short enough to be compared whole.
-    fn whole(&self) -> Option<&[u8]> {
-        self.whole.then(|| self.bytes())
-    }
+/// See [`is_hop_by_hop`].
+pub(super) const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "http2-settings",
+    "expect",
+    "host",
+];
 
-    fn starts_with(&self, prefix: &[u8]) -> bool {
-        self.bytes().starts_with(prefix)
-    }
+/// The names [`is_stripped`] compares whole (besides [`HOP_BY_HOP`]); its doc says why.
+pub(super) const STRIPPED: &[&str] = &[
+    // framing: re-added by the plan
+    "content-length",
+    // the inbound credential
+    "authorization",
+    "x-octelium-auth",
+    // forwarding and client addresses
+    "forwarded",
+    "x-real-ip",
+    "true-client-ip",
+    "client-ip",
+    "x-client-ip",
+    "x-cluster-client-ip",
+    "fastly-client-ip",
+    "fly-client-ip",
+    "x-appengine-user-ip",
+    "x-azure-clientip",
+    "x-azure-socketip",
+    "x-envoy-external-address",
+    "x-original-forwarded-for",
+    "x-proxyuser-ip",
+    "cdn-loop",
+    // request-target overrides
+    "x-original-url",
+    "x-rewrite-url",
+    // other proxies' identity
+    "x-pomerium-jwt-assertion",
+    "teleport-jwt-assertion",
+    "x-goog-iap-jwt-assertion",
+    "x-goog-authenticated-user-email",
+    "x-goog-authenticated-user-id",
+    "x-amzn-oidc-data",
+    "x-amzn-oidc-identity",
+    "x-amzn-oidc-accesstoken",
+    "x-ms-client-principal",
+    "x-ms-client-principal-id",
+    "x-ms-client-principal-name",
+    "x-ms-client-principal-idp",
+    "remote-user",
+    "x-remote-user",
+    "x-auth-request-user",
+    "x-auth-request-email",
+    "x-auth-request-groups",
+    "x-auth-request-preferred-username",
+    "x-webauth-user",
+    // client certificates
+    "ssl-client-cert",
+    "x-ssl-client-cert",
+    "x-ssl-client-verify",
+    "x-ssl-client-s-dn",
+    "x-client-cert",
+    "x-arr-clientcert",
+    "x-amzn-mtls-clientcert",
+    "x-amzn-mtls-clientcert-leaf",
+];
 
-    pub(super) fn is(&self, name: &[u8]) -> bool {
-        self.whole() == Some(name)
-    }
+/// The prefixes [`is_stripped`] strips.
+pub(super) const STRIPPED_PREFIXES: &[&str] = &["x-isogate-", "x-forwarded-", "cf-", "proxy-"];
+
+static HOP_BY_HOP_NAMES: ByLength = ByLength::new(&[HOP_BY_HOP]);
+static STRIPPED_NAMES: ByLength = ByLength::new(&[HOP_BY_HOP, STRIPPED]);
+
+/// Whether `name` starts with one of [`STRIPPED_PREFIXES`] (each tried only when its first
+/// byte matches).
+fn has_stripped_prefix(name: &[u8]) -> bool {
+    let Some(first) = name.first().map(|&b| fold(b)) else {
+        return false;
+    };
+    STRIPPED_PREFIXES
+        .iter()
+        .any(|p| p.as_bytes()[0] == first && starts_with(name, p.as_bytes()))
 }
 
 /// Whether a client's header must not reach the origin. The groups, and why each name is in
@@ -93,81 +210,32 @@ impl Normalised {
 ///
 /// No list of names can be complete; the gateway's signed assertion is what an origin on the
 /// public internet should trust. What is not listed passes unchanged.
-pub(super) fn is_stripped(name: &Normalised) -> bool {
-    const PREFIXES: [&[u8]; 3] = [b"x-isogate-", b"x-forwarded-", b"cf-"];
-    if is_hop_by_hop(name) || PREFIXES.iter().any(|p| name.starts_with(p)) {
-        return true;
-    }
-    let Some(whole) = name.whole() else {
-        return false;
-    };
-    matches!(
-        whole,
-        // framing: re-added by the plan
-        b"content-length"
-            // the inbound credential
-            | b"authorization" | b"x-octelium-auth"
-            // forwarding and client addresses
-            | b"forwarded" | b"x-real-ip" | b"true-client-ip" | b"client-ip" | b"x-client-ip"
-            | b"x-cluster-client-ip" | b"fastly-client-ip" | b"fly-client-ip"
-            | b"x-appengine-user-ip" | b"x-azure-clientip" | b"x-azure-socketip"
-            | b"x-envoy-external-address" | b"x-original-forwarded-for" | b"x-proxyuser-ip"
-            | b"cdn-loop"
-            // request-target overrides
-            | b"x-original-url" | b"x-rewrite-url"
-            // other proxies' identity
-            | b"x-pomerium-jwt-assertion" | b"teleport-jwt-assertion"
-            | b"x-goog-iap-jwt-assertion" | b"x-goog-authenticated-user-email"
-            | b"x-goog-authenticated-user-id" | b"x-amzn-oidc-data" | b"x-amzn-oidc-identity"
-            | b"x-amzn-oidc-accesstoken" | b"x-ms-client-principal"
-            | b"x-ms-client-principal-id" | b"x-ms-client-principal-name"
-            | b"x-ms-client-principal-idp" | b"remote-user" | b"x-remote-user"
-            | b"x-auth-request-user" | b"x-auth-request-email" | b"x-auth-request-groups"
-            | b"x-auth-request-preferred-username" | b"x-webauth-user"
-            // client certificates
-            | b"ssl-client-cert" | b"x-ssl-client-cert" | b"x-ssl-client-verify"
-            | b"x-ssl-client-s-dn" | b"x-client-cert" | b"x-arr-clientcert"
-            | b"x-amzn-mtls-clientcert" | b"x-amzn-mtls-clientcert-leaf"
-    )
+pub(super) fn is_stripped(name: &str) -> bool {
+    let b = name.as_bytes();
+    has_stripped_prefix(b) || STRIPPED_NAMES.contains(b)
 }
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1), of a request or a response: `connection`,
 /// `keep-alive`, `te`, `trailer`, `transfer-encoding`, `upgrade`, `http2-settings`, every
 /// `proxy-*`, and `expect` and `host`, which never cross a proxy as sent.
-pub(super) fn is_hop_by_hop(name: &Normalised) -> bool {
-    name.starts_with(b"proxy-")
-        || matches!(
-            name.whole(),
-            Some(
-                b"connection"
-                    | b"keep-alive"
-                    | b"te"
-                    | b"trailer"
-                    | b"transfer-encoding"
-                    | b"upgrade"
-                    | b"http2-settings"
-                    | b"expect"
-                    | b"host"
-            )
-        )
+pub(super) fn is_hop_by_hop(name: &str) -> bool {
+    let b = name.as_bytes();
+    starts_with(b, b"proxy-") || HOP_BY_HOP_NAMES.contains(b)
 }
 
-/// The names listed in `Connection` headers (RFC 9110 §7.6.1), normalised like every other
-/// rule. Empty (and allocation-free) without a `Connection` header.
-pub(super) fn connection_listed(headers: &[(String, String)]) -> Vec<Normalised> {
+/// The names listed in `Connection` headers (RFC 9110 §7.6.1), compared like every other
+/// rule ([`same_name`]). Empty (and allocation-free) without a `Connection` header.
+pub(super) fn connection_listed(headers: &[(String, String)]) -> Vec<&str> {
     headers
         .iter()
-        .filter(|(n, _)| Normalised::new(n).is(b"connection"))
+        .filter(|(n, _)| n.len() == 10 && n.eq_ignore_ascii_case("connection"))
         .flat_map(|(_, v)| v.split(',').map(str::trim))
         .filter(|t| !t.is_empty())
-        .map(Normalised::new)
         .collect()
 }
 
-pub(super) fn is_listed(name: &Normalised, listed: &[Normalised]) -> bool {
-    listed
-        .iter()
-        .any(|l| l.whole == name.whole && l.bytes() == name.bytes())
+pub(super) fn is_listed(name: &str, listed: &[&str]) -> bool {
+    listed.iter().any(|l| same_name(l, name))
 }
 
 /// The client's address, if the runtime's value is one (on Workers it comes from a header,
@@ -182,9 +250,10 @@ pub(super) fn client_address(head: &RequestHead) -> Option<(&str, IpAddr)> {
     Some((text, ip))
 }
 
-/// RFC 7230 `tchar`: what an RFC 7239 value may hold unquoted.
+/// RFC 9110 §5.6.2 `tchar`: what an RFC 7239 value may hold unquoted.
 fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    matches!(b, b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'!' | b'#' | b'$' | b'%' | b'&'
+        | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~')
 }
 
 /// Appends `value` as an RFC 7239 §4 value: a token as is, anything else a quoted-string
