@@ -56,6 +56,8 @@ pub struct ForwardPlan {
     /// Whether the request's body goes too: exactly when the client sent one
     /// (`Content-Length` > 0 or any `Transfer-Encoding`), whatever the method.
     pub has_body: bool,
+    /// Whether that body's length is unknown (the client sent it chunked).
+    chunked: bool,
     scheme: Scheme,
     /// Where the path starts in `url` (the authority starts after `scheme://`).
     path_start: usize,
@@ -77,11 +79,25 @@ impl ForwardPlan {
     }
 
     /// The answer to send instead of the forward when `client` cannot send the plan as made
-    /// (the runtime adapter says which client it has); `None` when it can.
+    /// (the runtime adapter says which client it has); `None` when it can. Sending the request
+    /// without its body would be another request, so it is refused (400), never sent so.
     pub fn refusal_for(&self, client: OutboundClient) -> Option<Response> {
-        let no_content = matches!(self.method, Method::Get | Method::Head);
-        (client == OutboundClient::Fetch && self.has_body && no_content)
-            .then(|| ForwardError::BodyNotSendable(self.method.clone()).to_response())
+        let method = self.method.clone();
+        let refused = match client {
+            OutboundClient::Fetch
+                if self.has_body && matches!(method, Method::Get | Method::Head) =>
+            {
+                ForwardError::BodyNotSendable(method)
+            }
+            OutboundClient::WasiHttp
+                if self.chunked
+                    && matches!(method, Method::Get | Method::Head | Method::Connect) =>
+            {
+                ForwardError::ChunkedBodyNotSendable(method)
+            }
+            _ => return None,
+        };
+        Some(refused.to_response())
     }
 }
 
@@ -89,9 +105,12 @@ impl ForwardPlan {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutboundClient {
     /// Fetch (Workers): a `Request` with GET or HEAD cannot have a body (Fetch, "new
-    /// Request(input, init)", step 36: a TypeError).
+    /// Request(input, init)": a TypeError).
     Fetch,
-    /// wasi:http (Spin): sends content with any method.
+    /// wasi:http (Spin, over wasmtime-wasi-http and hyper): content with any method, except
+    /// content of unknown length with GET, HEAD or CONNECT, which hyper sends as no content
+    /// at all (`Content-Length: 0` framing), and which a guest cannot mark as chunked
+    /// (`Transfer-Encoding` is a forbidden header in wasi:http).
     WasiHttp,
 }
 
@@ -101,6 +120,7 @@ pub const IDENTITY_HEADER_PREFIX: &str = "x-isogate-";
 /// How the request's body is framed, and what of that the origin is told.
 struct Framing<'a> {
     has_body: bool,
+    chunked: bool,
     /// The `Content-Length` to forward (RFC 9110 §8.6): the client's, when its body goes and
     /// is not chunked; `0` as sent, except with GET and HEAD, whose `Content-Length: 0` says
     /// nothing (a user agent "SHOULD NOT send" it where the method does not anticipate
@@ -135,6 +155,7 @@ fn framing(head: &RequestHead) -> Result<Framing<'_>, ForwardError> {
     };
     Ok(Framing {
         has_body,
+        chunked,
         content_length,
     })
 }
@@ -221,6 +242,7 @@ pub fn plan_forward(
         url,
         headers,
         has_body: framing.has_body,
+        chunked: framing.chunked,
         scheme: upstream.scheme,
         path_start,
     })

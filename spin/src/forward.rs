@@ -10,13 +10,14 @@
 //! answer (a response head, a wasi:http `ErrorCode`, its own deadline) into an
 //! [`UpstreamOutcome`] and streams the body the decision lets through.
 
+use crate::body::RequestBody;
 use crate::wasi_io::{read_chunk, until_instant, until_ready, write_all};
 use futures::future::{select, Either};
-use futures::StreamExt;
 use isogate_core::forward::{relay, ForwardPlan, Relay, UpstreamFailure, UpstreamOutcome};
-use isogate_core::http::{split_url, Method};
+use isogate_core::http::Method;
+use isogate_core::upstream::Scheme;
 use isogate_core::{Diagnostic, Forward};
-use spin_sdk::http::{Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam};
+use spin_sdk::http::{Fields, OutgoingBody, OutgoingResponse, ResponseOutparam};
 use std::pin::pin;
 use wasi::clocks::monotonic_clock;
 use wasi::http::outgoing_handler;
@@ -29,7 +30,7 @@ type Fetched = Result<wasi_http::IncomingResponse, UpstreamOutcome<'static>>;
 /// Sends `plan` to the origin and relays its answer on `out`. `timeout_ms` bounds the wait for
 /// the origin's response head (connect included).
 pub async fn forward(
-    req: IncomingRequest,
+    body: RequestBody,
     out: ResponseOutparam,
     Forward { plan, timeout_ms }: Forward,
 ) {
@@ -44,7 +45,9 @@ pub async fn forward(
             .await
         }
     };
-    // The body must be taken before the request is handed over, and written after.
+    // The body goes exactly when the core says so (the client sent one); otherwise none is
+    // taken, and the host sends the request without content. It must be taken before the
+    // request is handed over, and written after.
     let upload_body = if plan.has_body {
         outgoing.body().ok()
     } else {
@@ -58,8 +61,8 @@ pub async fn forward(
 
     let upload = pin!(async move {
         match upload_body {
-            Some(body) => upload(req, body).await,
-            None => drop(req),
+            Some(sink) => upload(body, sink).await,
+            None => drop(body),
         }
     });
     let exchange = pin!(async {
@@ -84,18 +87,13 @@ fn request_options(timeout_ms: u64) -> wasi_http::RequestOptions {
     options
 }
 
-/// The outbound request, or why the host will not take it (the core only plans URLs from
-/// validated upstreams, so this is not expected).
+/// The outbound request, from the plan's parts as the core parsed them (never by splitting
+/// its URL again), or why the host will not take it (the core plans only from upstreams its
+/// parser accepts, so this is not expected).
 fn outgoing_request(plan: &ForwardPlan) -> Result<wasi_http::OutgoingRequest, String> {
-    let url = split_url(&plan.url);
-    let scheme = match url.scheme {
-        "http" => wasi_http::Scheme::Http,
-        "https" => wasi_http::Scheme::Https,
-        other => return Err(format!("scheme {other:?}")),
-    };
-    let path_and_query = match url.query {
-        Some(query) => format!("{}?{query}", url.path),
-        None => url.path.to_owned(),
+    let scheme = match plan.scheme() {
+        Scheme::Http => wasi_http::Scheme::Http,
+        Scheme::Https => wasi_http::Scheme::Https,
     };
     let headers = wasi_http::Fields::new();
     for (name, value) in &plan.headers {
@@ -113,10 +111,10 @@ fn outgoing_request(plan: &ForwardPlan) -> Result<wasi_http::OutgoingRequest, St
         .set_scheme(Some(&scheme))
         .map_err(|()| refused("scheme"))?;
     request
-        .set_authority(Some(url.authority))
+        .set_authority(Some(plan.authority()))
         .map_err(|()| refused("authority"))?;
     request
-        .set_path_with_query(Some(&path_and_query))
+        .set_path_with_query(Some(plan.path_and_query()))
         .map_err(|()| refused("path"))?;
     Ok(request)
 }
@@ -173,18 +171,17 @@ async fn response_head(pending: &wasi_http::FutureIncomingResponse, deadline: u6
 }
 
 /// Streams the incoming request body into the outbound request body.
-async fn upload(req: IncomingRequest, body: wasi_http::OutgoingBody) {
+async fn upload(source: RequestBody, body: wasi_http::OutgoingBody) {
     let Ok(sink) = body.write() else { return };
-    let mut chunks = pin!(req.into_body_stream());
     let complete = loop {
-        match chunks.next().await {
-            None => break true,
-            Some(Ok(chunk)) => {
+        match source.read_chunk().await {
+            Ok(None) => break true,
+            Ok(Some(chunk)) => {
                 if write_all(&sink, &chunk).await.is_err() {
                     break false;
                 }
             }
-            Some(Err(e)) => {
+            Err(e) => {
                 eprintln!("isogate: reading the request body failed: {e:?}");
                 break false;
             }

@@ -19,17 +19,18 @@
 //! The whole request, as `handle` and `run` below do it:
 //!
 //! ```text
+//! let body = RequestBody::take(&req);                     // once; restores Transfer-Encoding
 //! match CELL.with(|cell| cell.gateway(setting)) {          // Spin variables, once per instance
-//!     Ok(gateway) => run(gateway.start(caps, head, now).await, caps, req, out).await,
-//!     Err(misconfigured) => run(misconfigured, caps, req, out).await,   // 503, logged
+//!     Ok(gateway) => run(gateway.start(caps, head, now).await, caps, body, out).await,
+//!     Err(misconfigured) => run(misconfigured, caps, body, out).await,  // 503, logged
 //! }
 //! // run:
 //! loop {
 //!     log(step.diagnostic());
 //!     step = match step {
 //!         Step::Respond { response, .. } => return respond(out, response).await,
-//!         Step::NeedBody { limit, resume } => resume.finish(caps, read_body(&req, limit).await).await,
-//!         Step::Forward(f) => return forward::forward(req, out, f).await,   // send, stream, relay
+//!         Step::NeedBody { limit, resume } => resume.finish(caps, read_body(&body, limit).await).await,
+//!         Step::Forward(f) => return forward::forward(body, out, f).await,  // send, stream, relay
 //!     };
 //! }
 //! ```
@@ -43,11 +44,14 @@
 //! wasi:http 0.2 component a fresh instance per request, other hosts may reuse one; nothing
 //! per-request is kept in globals).
 
+mod body;
 mod forward;
 mod sqlite;
 mod wasi_io;
 
+use body::RequestBody;
 use isogate_core::capability::{OsRandom, PortableEd25519};
+use isogate_core::forward::OutboundClient;
 use isogate_core::http::{split_url, Method, RequestHead, Response};
 use isogate_core::{Body, Capabilities, Diagnostic, GatewayCell, Now, Step};
 use spin_sdk::http::{
@@ -71,25 +75,31 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
         random: &OsRandom,
     };
     let setting = |name: &str| spin_sdk::variables::get(&name.to_ascii_lowercase()).ok();
+    let body = RequestBody::take(&req);
     match CELL.with(|cell| cell.gateway(setting)) {
         Ok(gateway) => {
-            let step = gateway.start(caps, request_head(&req), now()).await;
-            run(step, caps, req, out).await
+            let step = gateway.start(caps, request_head(&req, &body), now()).await;
+            run(step, caps, body, out).await
         }
-        Err(misconfigured) => run(misconfigured, caps, req, out).await,
+        Err(misconfigured) => run(misconfigured, caps, body, out).await,
     }
 }
 
 /// Does what each step says until the request is answered or forwarded.
-async fn run(mut step: Step<'_>, caps: Caps<'_>, req: IncomingRequest, out: ResponseOutparam) {
+async fn run(mut step: Step<'_>, caps: Caps<'_>, body: RequestBody, out: ResponseOutparam) {
     loop {
         log(step.diagnostic());
         step = match step {
             Step::Respond { response, .. } => return respond(out, response).await,
             Step::NeedBody { limit, resume } => {
-                resume.finish(caps, read_body(&req, limit).await).await
+                resume.finish(caps, read_body(&body, limit).await).await
             }
-            Step::Forward(f) => return forward::forward(req, out, f).await,
+            // hyper (under wasi:http) cannot send chunked content with GET or HEAD: the core
+            // says what to answer instead.
+            Step::Forward(f) => match f.plan.refusal_for(OutboundClient::WasiHttp) {
+                Some(refusal) => return respond(out, refusal).await,
+                None => return forward::forward(body, out, f).await,
+            },
         };
     }
 }
@@ -120,7 +130,7 @@ fn is_spin_header(name: &str) -> bool {
     ) || name.starts_with("spin-path-match-")
 }
 
-fn request_head(req: &IncomingRequest) -> RequestHead {
+fn request_head(req: &IncomingRequest, body: &RequestBody) -> RequestHead {
     let mut headers = Vec::new();
     let mut client_addr = None;
     for (name, value) in req.headers().entries() {
@@ -132,6 +142,12 @@ fn request_head(req: &IncomingRequest) -> RequestHead {
         } else if !is_spin_header(&name) {
             headers.push((name, value));
         }
+    }
+    // The host removed `Transfer-Encoding` (see the body module): say again that the client
+    // sent a chunked body, so that the core forwards it.
+    let has_length = headers.iter().any(|(n, _)| n == "content-length");
+    if body.chunked(has_length) {
+        headers.push(("transfer-encoding".to_owned(), "chunked".to_owned()));
     }
     let scheme = match req.scheme() {
         Some(Scheme::Https) => "https".to_owned(),
@@ -180,17 +196,13 @@ fn client_ip(addr: &str) -> Option<String> {
 /// At most `limit + 1` bytes of the body (the core tells "too large" from the extra byte); the
 /// rest is never read. A stream error (the client went away, or sent fewer bytes than its
 /// `Content-Length`) makes the body [`Body::Unreadable`]: what arrived is not the body.
-async fn read_body(req: &IncomingRequest, limit: usize) -> Body {
-    let Ok(incoming) = req.consume() else {
+async fn read_body(request_body: &RequestBody, limit: usize) -> Body {
+    if !request_body.is_readable() {
         return Body::Unreadable;
-    };
-    // (Declared after `incoming`, so dropped before it: a stream must not outlive its body.)
-    let Ok(stream) = incoming.stream() else {
-        return Body::Unreadable;
-    };
+    }
     let mut body = Vec::new();
     while body.len() <= limit {
-        match wasi_io::read_chunk(&stream).await {
+        match request_body.read_chunk().await {
             Ok(Some(chunk)) => {
                 let room = limit + 1 - body.len();
                 body.extend_from_slice(&chunk[..chunk.len().min(room)]);

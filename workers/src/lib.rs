@@ -30,6 +30,7 @@
 //!         Step::Respond { response, .. } => return respond(response),
 //!         Step::NeedBody { limit, resume } => resume.finish(caps, read_body(req, limit).await).await,
 //!         Step::Forward(forward) => return forward_to_origin(req, forward),  // glue.js -> relay
+//!         // (or the core's 400 when Fetch cannot send the plan: content with GET or HEAD)
 //!     };
 //! }
 //! ```
@@ -52,7 +53,9 @@ mod web_crypto;
 use d1::D1Db;
 use glue::{js_forward, js_header_blob, js_read_bounded, js_request_head, js_respond};
 use isogate_core::capability::OsRandom;
-use isogate_core::forward::{relay as decide_relay, Relay, UpstreamFailure, UpstreamOutcome};
+use isogate_core::forward::{
+    relay as decide_relay, OutboundClient, Relay, UpstreamFailure, UpstreamOutcome,
+};
 use isogate_core::http::{split_url, Method, RequestHead, Response};
 use isogate_core::{Body, Capabilities, Diagnostic, Forward, GatewayCell, Now, Step};
 use std::future::Future;
@@ -122,7 +125,13 @@ async fn run(mut step: Step<'_>, caps: Caps<'_>, req: &web_sys::Request) -> JsVa
             Step::NeedBody { limit, resume } => {
                 resume.finish(caps, read_body(req, limit).await).await
             }
-            Step::Forward(forward) => return forward_to_origin(req, forward),
+            // Fetch cannot send content with GET or HEAD: the core says what to answer instead.
+            Step::Forward(forward) => {
+                return match forward.plan.refusal_for(OutboundClient::Fetch) {
+                    Some(refusal) => respond(refusal).into(),
+                    None => forward_to_origin(req, forward),
+                }
+            }
         };
     }
 }

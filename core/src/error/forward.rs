@@ -19,6 +19,9 @@ pub enum ForwardError {
     /// 400: the runtime's HTTP client cannot send content with this method (Fetch refuses it
     /// with GET and HEAD); forwarding the request without it would be another request.
     BodyNotSendable(Method),
+    /// 400: the runtime's HTTP client cannot send content of unknown length with this method
+    /// (wasi:http over hyper, with GET, HEAD and CONNECT); a `Content-Length` would do.
+    ChunkedBodyNotSendable(Method),
     /// 502: the service's stored upstream does not parse (stored before the strict parser, or
     /// behind the admin API's back). The log says why; the client learns nothing.
     InvalidUpstream(InvalidUpstream),
@@ -34,6 +37,9 @@ impl ForwardError {
             }
             ForwardError::BodyNotSendable(_) => Some(
                 "this gateway cannot forward content with GET or HEAD; send it with another method",
+            ),
+            ForwardError::ChunkedBodyNotSendable(_) => Some(
+                "this gateway cannot forward chunked content with GET or HEAD; send it with a content-length",
             ),
             ForwardError::InvalidUpstream(_) => None,
         }

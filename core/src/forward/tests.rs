@@ -276,3 +276,23 @@ fn fetch_cannot_send_content_with_get_or_head_so_it_is_refused_not_dropped() {
     let get = plan(&head_with("GET", "/", &[]));
     assert_eq!(get.refusal_for(OutboundClient::Fetch), None);
 }
+
+#[test]
+fn wasi_http_cannot_send_chunked_content_with_get_or_head_so_it_is_refused_not_dropped() {
+    for method in ["GET", "HEAD"] {
+        let chunked = plan(&head_with(method, "/", &[("Transfer-Encoding", "chunked")]));
+        let refused = chunked
+            .refusal_for(OutboundClient::WasiHttp)
+            .expect("refused");
+        assert_eq!(refused.status, 400);
+        assert!(String::from_utf8_lossy(&refused.body).contains("content-length"));
+        let sized = plan(&head_with(method, "/", &[("Content-Length", "5")]));
+        assert_eq!(
+            sized.refusal_for(OutboundClient::WasiHttp),
+            None,
+            "{method}"
+        );
+    }
+    let post = plan(&head_with("POST", "/", &[("Transfer-Encoding", "chunked")]));
+    assert_eq!(post.refusal_for(OutboundClient::WasiHttp), None);
+}
