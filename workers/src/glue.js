@@ -39,8 +39,9 @@ const UNREACHABLE = 2; // the value is the runtime's words for the failure
 const UNSENDABLE = 3; // the runtime would not even build the request (the value: its words)
 
 /**
- * Fetches the origin, the incoming body streamed through (never buffered), redirects passed
- * back to the client rather than followed, and hands the outcome to `relay(method, kind,
+ * Fetches the origin, the incoming body streamed through (never buffered) exactly when the
+ * core's plan says so (`withBody`; the plan's headers carry a Content-Length only then), redirects
+ * passed back to the client rather than followed, and hands the outcome to `relay(method, kind,
  * value)` (Rust), which decides the client's response. The timeout covers the wait for the
  * response head only: once it arrives the timer is cleared and the body streams as long as it
  * takes. Returns a Promise of relay's Response (or relay's Response itself when the request
