@@ -139,6 +139,30 @@ fn each_rule_refuses_with_its_own_reason() {
 }
 
 #[test]
+fn the_common_shape_takes_the_fast_path_with_the_exact_parts() {
+    for input in [
+        "http://127.0.0.1:9000",
+        "https://api.internal/base/",
+        "HTTPS://a-b.c:65535/x;y=1/@:~",
+        "http://localhost",
+    ] {
+        assert_eq!(
+            parse_plain(input).map(Ok),
+            Some(parse_exact(input)),
+            "{input}"
+        );
+    }
+    for slow in [
+        "http://[::1]",
+        "http://x/a.b",
+        "http://x/%7E",
+        "http://0x7f.1",
+    ] {
+        assert_eq!(parse_plain(slow), None, "{slow}");
+    }
+}
+
+#[test]
 fn hosts_ports_and_base_paths_that_are_valid_parse() {
     for input in [
         "http://localhost",
@@ -304,6 +328,15 @@ fn seeded_random_upstreams_keep_the_parser_invariants() {
         let Ok(text) = String::from_utf8(input) else {
             continue;
         };
+        // The fast path accepts nothing the exact parser refuses, with the same parts.
+        if let Some(plain) = parse_plain(&text) {
+            assert_eq!(
+                Ok(plain),
+                parse_exact(&text),
+                "{text:?}: the two parsers differ"
+            );
+        }
+        assert_eq!(parse_upstream_ref(&text), parse_exact(&text), "{text:?}");
         let Ok(u) = parse_upstream(&text) else {
             continue;
         };
