@@ -7,14 +7,14 @@
 //! The boundary an origin can rely on:
 //!
 //! - nothing the client sent that names the gateway's identity, a proxy's, or forwarding
-//!   data reaches it, whatever the spelling of the header name ([`headers`]);
+//!   data reaches it, whatever the spelling of the header name (module `headers`);
 //! - `X-Forwarded-For/-Proto/-Host` and RFC 7239 `Forwarded` are the gateway's;
 //! - the body goes exactly when the client sent one, and `Content-Length` only with its body
 //!   (RFC 9112 §6.3), so the origin never waits for bytes that are not coming, nor reads the
 //!   next request as this one's body;
 //! - the path stays under the upstream's base path ([`crate::path`]), every byte of path and
 //!   query otherwise as sent;
-//! - an origin's cookies stay host-only ([`cookie`]).
+//! - an origin's cookies stay host-only ([`without_domain`]).
 
 mod cookie;
 mod headers;
@@ -171,7 +171,7 @@ pub fn check_request(head: &RequestHead) -> Result<(), ForwardError> {
 
 /// Builds the forward: same method, path, query and end-to-end headers; the credential,
 /// client-sent identity, forwarding and hop-by-hop headers removed (names compared
-/// normalised: [`headers`]); verified identity, `X-Forwarded-*` and `Forwarded` added; the
+/// normalised: module `headers`); verified identity, `X-Forwarded-*` and `Forwarded` added; the
 /// body and `Content-Length` per the client's framing. Refused when the path is unsafe, the
 /// framing invalid, or the stored upstream does not parse.
 pub fn plan_forward(

@@ -11,7 +11,7 @@
 //!   (RFC 3986 §3.2.2; no zone id). A name whose last label is numeric must be a dotted quad;
 //! - port: 1-65535, decimal;
 //! - base path: RFC 3986 `pchar`s and `/`, `%XX` escapes, and nothing that
-//!   [`check_path`](crate::path::check_path) refuses (dot segments, backslashes); trailing `/`s
+//!   [`check_path`] refuses (dot segments, backslashes); trailing `/`s
 //!   are dropped, so `/base/` and `/base` are one upstream;
 //! - no user-info (`user@host` says nothing about which host), no query or fragment (the
 //!   request's own would be appended after them), no whitespace, control or non-ASCII byte
@@ -150,7 +150,7 @@ pub fn parse_upstream(text: &str) -> Result<Upstream, InvalidUpstream> {
 /// [`parse_upstream`] without the copy: the parts, borrowed from `text`. Runs on every
 /// forward (the stored text is checked again, since older rows passed a looser check), so
 /// the common shape (`http[s]://name-or-ipv4[:port][/plain/path]`) takes one tight pass
-/// ([`parse_plain`]); anything else, valid or not, goes through [`parse_exact`], which
+/// (`parse_plain`); anything else, valid or not, goes through `parse_exact`, which
 /// also says why an upstream is refused. Both accept the same upstreams (tested).
 pub fn parse_upstream_ref(text: &str) -> Result<UpstreamRef<'_>, InvalidUpstream> {
     match parse_plain(text) {
