@@ -17,15 +17,18 @@
 //! - an origin's cookies stay host-only ([`without_domain`]).
 
 mod cookie;
+mod framing;
 mod headers;
 
 pub use cookie::without_domain;
+pub use framing::check_request;
 
 use crate::error::{ForwardError, UpstreamError};
 use crate::http::{Method, RequestHead, Response};
 use crate::model::Service;
 use crate::path::check_path;
 use crate::upstream::{parse_upstream_ref, Scheme};
+use framing::framing;
 use headers::{
     client_address, connection_listed, forwarded_element, is_hop_by_hop, is_listed, is_named,
     is_stripped,
@@ -116,58 +119,6 @@ pub enum OutboundClient {
 
 /// Prefix of the identity headers. Any the client sent are removed so an origin can trust them.
 pub const IDENTITY_HEADER_PREFIX: &str = "x-isogate-";
-
-/// How the request's body is framed, and what of that the origin is told.
-struct Framing<'a> {
-    has_body: bool,
-    chunked: bool,
-    /// The `Content-Length` to forward (RFC 9110 §8.6): the client's, when its body goes and
-    /// is not chunked; `0` as sent, except with GET and HEAD, whose `Content-Length: 0` says
-    /// nothing (a user agent "SHOULD NOT send" it where the method does not anticipate
-    /// content).
-    content_length: Option<&'a str>,
-}
-
-/// RFC 9112 §6.3: `Transfer-Encoding` (which the runtime decoded) overrides `Content-Length`;
-/// otherwise `Content-Length` is one decimal number. Only the exact names frame a request:
-/// `Content_Length` is no framing header to the runtime that parsed the request, so it is
-/// merely stripped like every look-alike.
-fn framing(head: &RequestHead) -> Result<Framing<'_>, ForwardError> {
-    let (mut length, mut chunked) = (None, false);
-    for (name, value) in &head.headers {
-        if name.len() == 14 && name.eq_ignore_ascii_case("content-length") {
-            let digits = value.trim();
-            if length.is_some() || digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit())
-            {
-                return Err(ForwardError::InvalidContentLength);
-            }
-            length = Some(digits);
-        } else if name.len() == 17 && name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = true;
-        }
-    }
-    let empty = length.map(|l| l.bytes().all(|b| b == b'0'));
-    let has_body = chunked || empty == Some(false);
-    let content_length = match (chunked, empty) {
-        (true, _) => None,
-        (false, Some(true)) if matches!(head.method, Method::Get | Method::Head) => None,
-        (false, _) => length,
-    };
-    Ok(Framing {
-        has_body,
-        chunked,
-        content_length,
-    })
-}
-
-/// The checks of a service request that need no credential: its path and its framing. The
-/// service flow runs them before authenticating (a refusal costs no signature check and tells
-/// nothing about the token), and [`plan_forward`] again, so that no caller can plan a
-/// forward without them.
-pub fn check_request(head: &RequestHead) -> Result<(), ForwardError> {
-    check_path(&head.path)?;
-    framing(head).map(|_| ())
-}
 
 /// Builds the forward: same method, path, query and end-to-end headers; the credential,
 /// client-sent identity, forwarding and hop-by-hop headers removed (names compared
