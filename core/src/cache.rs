@@ -1,14 +1,30 @@
-//! A small in-isolate cache of the records the service hot path reads, so that a request with
+//! The in-isolate caches of the records the service hot path reads, so that a request with
 //! warm caches makes no storage read. Entries live `ttl_ms`, which bounds how long a deleted
-//! credential or user can still be honoured by an isolate that did not see the deletion.
+//! credential or user, or a token revoked elsewhere, can still be honoured by an isolate that
+//! did not see the change.
+//!
+//! Each cache is bounded and, when full, evicts its least-recently-used entry ([`lru`]): a
+//! burst of new keys costs the coldest entries, never the ones in use. Concurrent misses for
+//! one key make one storage read ([`flight`]): the runtimes interleave an isolate's requests at
+//! their awaits, and a second request for a key being loaded awaits that load.
 //!
 //! The clock is passed in. Interior mutability because the runtimes keep one gateway per
 //! isolate and run requests on one thread.
 
+mod flight;
+mod lru;
+
+pub(crate) use lru::Lru;
+
+use crate::error::StoreError;
+use flight::{Flight, Landed};
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::future::Future;
+use std::rc::Rc;
 
-/// Entries kept per map before the cache starts over (bounds memory on a long-lived isolate).
+/// Entries kept per cache; past it, the least recently used goes (bounds memory on a
+/// long-lived isolate).
 pub(crate) const MAX_ENTRIES: usize = 10_000;
 
 /// What the admin API tells the isolate's caches after a change, so that the isolate that
@@ -23,20 +39,27 @@ pub trait CacheInvalidation {
 
 pub struct TtlCache<V> {
     ttl_ms: u64,
-    entries: RefCell<HashMap<String, (V, u64)>>,
+    entries: RefCell<Lru<String, (V, u64)>>,
+    /// Loads in progress, by key.
+    flights: RefCell<HashMap<String, Rc<Flight<V>>>>,
 }
 
 impl<V: Clone> TtlCache<V> {
     pub fn new(ttl_ms: u64) -> Self {
+        TtlCache::with_capacity(ttl_ms, MAX_ENTRIES)
+    }
+
+    pub fn with_capacity(ttl_ms: u64, capacity: usize) -> Self {
         TtlCache {
             ttl_ms,
-            entries: RefCell::new(HashMap::new()),
+            entries: RefCell::new(Lru::new(capacity)),
+            flights: RefCell::new(HashMap::new()),
         }
     }
 
     /// The cached value, if fresh at `now_ms`.
     pub fn get(&self, key: &str, now_ms: u64) -> Option<V> {
-        let entries = self.entries.borrow();
+        let mut entries = self.entries.borrow_mut();
         let (value, stored_at) = entries.get(key)?;
         (now_ms < stored_at.saturating_add(self.ttl_ms) && now_ms >= *stored_at)
             .then(|| value.clone())
@@ -46,60 +69,94 @@ impl<V: Clone> TtlCache<V> {
         if self.ttl_ms == 0 {
             return;
         }
-        let mut entries = self.entries.borrow_mut();
-        if entries.len() >= MAX_ENTRIES {
-            entries.clear();
-        }
-        entries.insert(key.to_owned(), (value, now_ms));
+        self.entries
+            .borrow_mut()
+            .insert(key.to_owned(), (value, now_ms));
     }
 
+    /// Forgets `key` at once; a load of it in progress still answers its waiters but is not
+    /// cached (it may have read the record from before the change).
     pub fn invalidate(&self, key: &str) {
         self.entries.borrow_mut().remove(key);
+        self.flights.borrow_mut().remove(key);
+    }
+
+    /// The value for `key`: cached, or awaited from a load of it already in progress, or
+    /// loaded by `load` (and cached when the load succeeds). A failed load is not cached; its
+    /// error goes to every request that awaited it.
+    pub async fn get_or_load<F, Fut>(
+        &self,
+        key: &str,
+        now_ms: u64,
+        load: F,
+    ) -> Result<V, StoreError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, StoreError>>,
+    {
+        loop {
+            if let Some(hit) = self.get(key, now_ms) {
+                return Ok(hit);
+            }
+            let in_flight = self.flights.borrow().get(key).cloned();
+            let Some(flight) = in_flight else { break };
+            match flight.wait().await {
+                Landed::Loaded(result) => return result,
+                Landed::Abandoned => continue,
+            }
+        }
+        let flight = Flight::new();
+        self.flights
+            .borrow_mut()
+            .insert(key.to_owned(), flight.clone());
+        let loading = Loading {
+            cache: self,
+            key,
+            flight,
+        };
+        let result = load().await;
+        loading.land(result.clone(), now_ms);
+        result
+    }
+
+    /// Unregisters `flight` if it is still the one loading `key`; says whether it was.
+    fn detach(&self, key: &str, flight: &Rc<Flight<V>>) -> bool {
+        let mut flights = self.flights.borrow_mut();
+        let registered = flights.get(key).is_some_and(|f| Rc::ptr_eq(f, flight));
+        if registered {
+            flights.remove(key);
+        }
+        registered
+    }
+}
+
+/// The load a request is making; dropped unfinished (the request was cancelled), it abandons
+/// the flight so that its waiters load for themselves.
+struct Loading<'c, V: Clone> {
+    cache: &'c TtlCache<V>,
+    key: &'c str,
+    flight: Rc<Flight<V>>,
+}
+
+impl<V: Clone> Loading<'_, V> {
+    fn land(self, result: Result<V, StoreError>, now_ms: u64) {
+        if self.cache.detach(self.key, &self.flight) {
+            if let Ok(value) = &result {
+                self.cache.put(self.key, value.clone(), now_ms);
+            }
+        }
+        self.flight.land(Landed::Loaded(result));
+    }
+}
+
+impl<V: Clone> Drop for Loading<'_, V> {
+    fn drop(&mut self) {
+        if !self.flight.is_landed() {
+            self.cache.detach(self.key, &self.flight);
+            self.flight.land(Landed::Abandoned);
+        }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn entries_expire_after_the_ttl() {
-        let c = TtlCache::new(1000);
-        c.put("k", 1, 5000);
-        assert_eq!(c.get("k", 5999), Some(1));
-        assert_eq!(c.get("k", 6000), None);
-    }
-
-    #[test]
-    fn invalidation_is_immediate() {
-        let c = TtlCache::new(1000);
-        c.put("k", 1, 0);
-        c.invalidate("k");
-        assert_eq!(c.get("k", 1), None);
-    }
-
-    #[test]
-    fn zero_ttl_disables_caching() {
-        let c = TtlCache::new(0);
-        c.put("k", 1, 0);
-        assert_eq!(c.get("k", 0), None);
-    }
-
-    #[test]
-    fn a_clock_that_went_backwards_misses() {
-        let c = TtlCache::new(1000);
-        c.put("k", 1, 5000);
-        assert_eq!(c.get("k", 4000), None);
-    }
-
-    #[test]
-    fn a_full_cache_starts_over_instead_of_growing() {
-        let c = TtlCache::new(1000);
-        for i in 0..MAX_ENTRIES {
-            c.put(&i.to_string(), i, 0);
-        }
-        c.put("new", 0, 0);
-        assert_eq!(c.get("1", 0), None);
-        assert_eq!(c.get("new", 0), Some(0));
-    }
-}
+mod tests;

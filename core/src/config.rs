@@ -11,6 +11,10 @@ pub const DEFAULT_TOKEN_TTL_SECS: i64 = 3600;
 pub const DEFAULT_CACHE_TTL_MS: u64 = 5_000;
 /// Default wait for an origin's response head.
 pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 30_000;
+/// Default bound on the unexpired revocations (RFC 7009) one credential may hold.
+pub const DEFAULT_MAX_REVOCATIONS_PER_CREDENTIAL: u64 = 1_000;
+/// Shortest admin token accepted: 32 bytes, what `openssl rand -base64 32` prints 44 of.
+pub const MIN_ADMIN_TOKEN_BYTES: usize = 32;
 
 /// Deployment settings, read by the runtime from its variables and secrets.
 #[derive(Clone)]
@@ -27,6 +31,8 @@ pub struct GatewayConfig {
     pub realm: String,
     /// How long the runtime waits for an origin's response head before answering 504.
     pub upstream_timeout_ms: u64,
+    /// Unexpired revocations one credential may hold (`ISOGATE_MAX_REVOCATIONS_PER_CREDENTIAL`).
+    pub max_revocations_per_credential: u64,
 }
 
 impl fmt::Debug for GatewayConfig {
@@ -41,6 +47,10 @@ impl fmt::Debug for GatewayConfig {
                 &self.admin_token.as_ref().map(|_| "[redacted]"),
             )
             .field("upstream_timeout_ms", &self.upstream_timeout_ms)
+            .field(
+                "max_revocations_per_credential",
+                &self.max_revocations_per_credential,
+            )
             .finish()
     }
 }
@@ -64,6 +74,7 @@ impl GatewayConfig {
             admin_token: None,
             realm: "isogate".into(),
             upstream_timeout_ms: DEFAULT_UPSTREAM_TIMEOUT_MS,
+            max_revocations_per_credential: DEFAULT_MAX_REVOCATIONS_PER_CREDENTIAL,
         }
     }
 }
@@ -75,6 +86,10 @@ pub enum ConfigError {
     Missing(&'static str),
     /// A millisecond setting is not a number.
     NotMilliseconds(&'static str),
+    /// A count setting is not a whole number of at least 1.
+    NotCount(&'static str),
+    /// The admin token is too short or a known placeholder: anyone could guess it.
+    WeakAdminToken(WeakSecret),
     /// A duration setting does not parse.
     Duration {
         setting: &'static str,
@@ -94,6 +109,12 @@ impl fmt::Display for ConfigError {
             ConfigError::NotMilliseconds(name) => {
                 write!(f, "{name} must be a number of milliseconds")
             }
+            ConfigError::NotCount(name) => write!(f, "{name} must be a whole number, at least 1"),
+            ConfigError::WeakAdminToken(why) => write!(
+                f,
+                "ISOGATE_ADMIN_TOKEN {why}; generate one with `openssl rand -base64 32` \
+                 (or leave it unset to disable the admin API)"
+            ),
             ConfigError::Duration { setting, source } => write!(f, "{setting}: {source}"),
             ConfigError::Key { setting, source } => write!(f, "{setting}: {source}"),
         }
@@ -110,6 +131,58 @@ impl std::error::Error for ConfigError {
     }
 }
 
+/// Why an admin token was refused. Says nothing of the value beyond that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeakSecret {
+    /// Fewer than [`MIN_ADMIN_TOKEN_BYTES`] bytes.
+    TooShort,
+    /// A word such as `change-me` or `password`, or too few distinct characters to be random.
+    Placeholder,
+}
+
+impl fmt::Display for WeakSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WeakSecret::TooShort => write!(f, "is shorter than {MIN_ADMIN_TOKEN_BYTES} bytes"),
+            WeakSecret::Placeholder => write!(f, "is a placeholder, not a random secret"),
+        }
+    }
+}
+
+/// Refuses an admin token that anyone could guess: under [`MIN_ADMIN_TOKEN_BYTES`], holding a
+/// placeholder word, or made of fewer than 8 distinct characters (`aaaa...`,
+/// `adminadmin...`). Only words of 8 letters or more are looked for inside a token: a random
+/// 32-byte token holds a given 8-letter word with odds under 1 in 10^10, where a short word
+/// (`test`, `admin`) could turn up by chance and refuse a good secret.
+pub fn check_admin_token(token: &str) -> Result<(), WeakSecret> {
+    const PLACEHOLDER_WORDS: &[&str] = &[
+        "changeme",
+        "change-me",
+        "change_me",
+        "placeholder",
+        "password",
+        "passw0rd",
+        "replaceme",
+        "replace-me",
+        "your-admin-token",
+        "your_admin_token",
+        "admin-token",
+        "admin_token",
+        "secretsecret",
+    ];
+    if token.len() < MIN_ADMIN_TOKEN_BYTES {
+        return Err(WeakSecret::TooShort);
+    }
+    let lower = token.to_ascii_lowercase();
+    let mut distinct = token.bytes().collect::<Vec<u8>>();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() < 8 || PLACEHOLDER_WORDS.iter().any(|w| lower.contains(w)) {
+        return Err(WeakSecret::Placeholder);
+    }
+    Ok(())
+}
+
 /// Everything the settings hold: the configuration and the keys.
 pub struct GatewaySettings {
     pub config: GatewayConfig,
@@ -123,11 +196,14 @@ pub struct GatewaySettings {
 /// the lower-case forms). Settings:
 /// - `ISOGATE_DOMAIN` (required): `example.com`, or `localhost:8787` locally;
 /// - `ISOGATE_SIGNING_KEY` (secret, required): base64url 32-byte Ed25519 seed;
-/// - `ISOGATE_ADMIN_TOKEN` (secret): the admin API credential; unset disables the admin API;
+/// - `ISOGATE_ADMIN_TOKEN` (secret): the admin API credential, at least 32 bytes and no
+///   placeholder ([`check_admin_token`]); unset disables the admin API;
 /// - `ISOGATE_ISSUER`: defaults to `https://<domain>` (`http://` for localhost);
 /// - `ISOGATE_TOKEN_TTL`: access token lifetime (`3600`, `1h`...), default 1 hour;
 /// - `ISOGATE_CACHE_TTL_MS`: hot-path cache lifetime = revocation bound, default 5000;
 /// - `ISOGATE_UPSTREAM_TIMEOUT_MS`: default 30000;
+/// - `ISOGATE_MAX_REVOCATIONS_PER_CREDENTIAL`: unexpired revocations one credential may hold,
+///   default 1000;
 /// - `ISOGATE_EXTRA_PUBLIC_KEYS`: comma-separated JWK `x` values of other signing keys,
 ///   published in the JWKS and accepted: the next key before it becomes current (so resource
 ///   servers caching the JWKS know it in time), and retired keys until their tokens expire.
@@ -158,7 +234,20 @@ pub fn gateway_settings(
     config.cache_ttl_ms = number("ISOGATE_CACHE_TTL_MS", DEFAULT_CACHE_TTL_MS)?;
     config.upstream_timeout_ms =
         number("ISOGATE_UPSTREAM_TIMEOUT_MS", DEFAULT_UPSTREAM_TIMEOUT_MS)?;
+    config.max_revocations_per_credential = match get("ISOGATE_MAX_REVOCATIONS_PER_CREDENTIAL") {
+        None => DEFAULT_MAX_REVOCATIONS_PER_CREDENTIAL,
+        Some(v) => v
+            .parse()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or(ConfigError::NotCount(
+                "ISOGATE_MAX_REVOCATIONS_PER_CREDENTIAL",
+            ))?,
+    };
     config.admin_token = get("ISOGATE_ADMIN_TOKEN");
+    if let Some(token) = &config.admin_token {
+        check_admin_token(token).map_err(ConfigError::WeakAdminToken)?;
+    }
     let seed = get("ISOGATE_SIGNING_KEY").ok_or(ConfigError::Missing("ISOGATE_SIGNING_KEY"))?;
     let signing_key = SigningKey::from_base64_seed(&seed).map_err(|source| ConfigError::Key {
         setting: "ISOGATE_SIGNING_KEY",

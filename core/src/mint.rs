@@ -147,6 +147,7 @@ mod tests {
         Credential {
             client_id: "abcd-efgh".into(),
             name: "c".into(),
+            user_id: 1,
             user: "root".into(),
             kind: CredentialKind::OAuth2,
             secret_hash: None,
@@ -154,6 +155,7 @@ mod tests {
             expires_at,
             enabled: true,
             created_at: 0,
+            can_introspect: false,
         }
     }
 

@@ -6,8 +6,14 @@ use crate::scope::ScopeSet;
 use crate::secret::SecretHash;
 pub use crate::upstream::InvalidUpstream;
 
+/// A user's id: assigned by the database when the user is created and never given to another
+/// user (`AUTOINCREMENT`), so that a policy or credential naming it can never come to mean a
+/// user re-created under the same name. `0` is no user (see `infra/migrations/0003_*.sql`).
+pub type UserId = i64;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
+    pub id: UserId,
     pub name: String,
     pub enabled: bool,
     /// Unix seconds.
@@ -20,8 +26,11 @@ pub struct Service {
     pub name: String,
     /// Origin base URL (`http[s]://host[:port][/base-path]`).
     pub upstream: String,
-    /// Policy: the users who may reach it. Empty means every enabled user (still subject to the
-    /// token's scopes).
+    /// Policy: the ids of the users who may reach it. Empty means every enabled user (still
+    /// subject to the token's scopes). Ids of deleted users stay and admit nobody: deleting a
+    /// user never opens a service, and re-creating the name does not bring its access back.
+    pub allowed_user_ids: Vec<UserId>,
+    /// The names of those users when they were granted: display only, never consulted.
     pub allowed_users: Vec<String>,
     pub created_at: i64,
 }
@@ -57,6 +66,9 @@ impl CredentialKind {
 pub struct Credential {
     pub client_id: String,
     pub name: String,
+    /// The user it acts for: its id (what the service policy checks) and its name (the token's
+    /// `sub`, and display).
+    pub user_id: UserId,
     pub user: String,
     pub kind: CredentialKind,
     pub secret_hash: Option<SecretHash>,
@@ -66,6 +78,8 @@ pub struct Credential {
     pub expires_at: Option<i64>,
     pub enabled: bool,
     pub created_at: i64,
+    /// May introspect (RFC 7662) other clients' tokens; without it, only its own.
+    pub can_introspect: bool,
 }
 
 /// A credential joined with its user: everything the token endpoint and the service check need
@@ -115,6 +129,7 @@ mod tests {
         let cred = Credential {
             client_id: "c".into(),
             name: "n".into(),
+            user_id: 1,
             user: "u".into(),
             kind: CredentialKind::OAuth2,
             secret_hash: None,
@@ -122,6 +137,7 @@ mod tests {
             expires_at: Some(100),
             enabled: true,
             created_at: 0,
+            can_introspect: false,
         };
         let live = CredentialStatus {
             credential: cred.clone(),

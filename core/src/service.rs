@@ -2,7 +2,7 @@
 //! forwarded, in the order it happens:
 //!
 //! ```text
-//! extract_bearer ─► Verifier::verify ─► credential (cache/store) ─► revoked set (cache/store)
+//! extract_bearer ─► Verifier::verify ─► credential (cache/store) ─► is the jti revoked (cache/store)
 //!                ─► check_scope ─► service (cache/store) ─► decide_access ─► plan_forward
 //!                ─► Minter::identity_assertion (cached per token and service)
 //! ```
@@ -19,25 +19,24 @@ use crate::forward::{plan_forward, ForwardPlan, Principal};
 use crate::http::RequestHead;
 use crate::keys::Ed25519;
 use crate::mint::Minter;
-use crate::model::{CredentialStatus, Service};
+use crate::model::{CredentialStatus, Service, UserId};
 use crate::scope::ScopeSet;
 use crate::store::Store;
-use crate::token::expiry_cutoff;
 use crate::token_request::form_urldecode;
 use crate::verify::Verifier;
-use std::collections::HashSet;
 use std::rc::Rc;
 
-const REVOKED_SET_KEY: &str = "revoked";
-
 /// The isolate's caches of what the service flow reads from storage. Entries live the
-/// configured TTL, the bound on how long another isolate's change goes unseen here.
+/// configured TTL, the bound on how long another isolate's change goes unseen here; each is
+/// bounded (least recently used out) and loads each key once however many requests miss it
+/// together.
 pub struct ServiceCaches {
     services: TtlCache<Option<Rc<Service>>>,
     credentials: TtlCache<Option<Rc<CredentialStatus>>>,
-    /// Ids of individually revoked tokens (RFC 7009), loaded whole: one storage read per
-    /// cache lifetime per isolate, however many tokens are in use.
-    revoked: TtlCache<Rc<HashSet<String>>>,
+    /// Whether a token (by `jti`) was revoked (RFC 7009), "no" included: one indexed read per
+    /// token per cache lifetime per isolate, whatever the number of revoked tokens (issue #10:
+    /// loading the whole table let one client's revocations slow every other client down).
+    revoked: TtlCache<bool>,
 }
 
 impl ServiceCaches {
@@ -49,9 +48,10 @@ impl ServiceCaches {
         }
     }
 
-    /// A token was revoked through this isolate: reload the revoked set on next use.
-    pub fn revoked_changed(&self) {
-        self.revoked.invalidate(REVOKED_SET_KEY);
+    /// A token was revoked through this isolate: refused here from now on.
+    pub fn token_revoked(&self, jti: &str, now: Now) {
+        self.revoked.invalidate(jti);
+        self.revoked.put(jti, true, now.unix_ms());
     }
 
     async fn credential<D: SqlDb>(
@@ -60,35 +60,24 @@ impl ServiceCaches {
         client_id: &str,
         now: Now,
     ) -> Result<Option<Rc<CredentialStatus>>, BearerError> {
-        if let Some(hit) = self.credentials.get(client_id, now.unix_ms()) {
-            return Ok(hit);
-        }
-        let loaded = Store::new(db)
-            .credential_status(client_id)
-            .await?
-            .map(Rc::new);
-        self.credentials
-            .put(client_id, loaded.clone(), now.unix_ms());
-        Ok(loaded)
+        let load = || async {
+            let status = Store::new(db).credential_status(client_id).await?;
+            Ok(status.map(Rc::new))
+        };
+        Ok(self
+            .credentials
+            .get_or_load(client_id, now.unix_ms(), load)
+            .await?)
     }
 
-    async fn revoked_token_ids<D: SqlDb>(
+    async fn is_token_revoked<D: SqlDb>(
         &self,
         db: &D,
+        jti: &str,
         now: Now,
-    ) -> Result<Rc<HashSet<String>>, BearerError> {
-        if let Some(hit) = self.revoked.get(REVOKED_SET_KEY, now.unix_ms()) {
-            return Ok(hit);
-        }
-        let ids: HashSet<String> = Store::new(db)
-            .revoked_token_ids(expiry_cutoff(now))
-            .await?
-            .into_iter()
-            .collect();
-        let ids = Rc::new(ids);
-        self.revoked
-            .put(REVOKED_SET_KEY, ids.clone(), now.unix_ms());
-        Ok(ids)
+    ) -> Result<bool, BearerError> {
+        let load = || async { Store::new(db).is_token_revoked(jti).await };
+        Ok(self.revoked.get_or_load(jti, now.unix_ms(), load).await?)
     }
 
     async fn service<D: SqlDb>(
@@ -97,12 +86,8 @@ impl ServiceCaches {
         name: &str,
         now: Now,
     ) -> Result<Option<Rc<Service>>, BearerError> {
-        if let Some(hit) = self.services.get(name, now.unix_ms()) {
-            return Ok(hit);
-        }
-        let loaded = Store::new(db).service(name).await?.map(Rc::new);
-        self.services.put(name, loaded.clone(), now.unix_ms());
-        Ok(loaded)
+        let load = || async { Ok(Store::new(db).service(name).await?.map(Rc::new)) };
+        Ok(self.services.get_or_load(name, now.unix_ms(), load).await?)
     }
 }
 
@@ -153,11 +138,7 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
             ))
         }
     };
-    if caches
-        .revoked_token_ids(db, now)
-        .await?
-        .contains(&claims.jti)
-    {
+    if caches.is_token_revoked(db, &claims.jti, now).await? {
         return Err(BearerError::invalid_token("the access token was revoked"));
     }
     let scopes = verified
@@ -171,7 +152,7 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
         .service(db, service_name, now)
         .await?
         .ok_or(BearerError::UnknownService)?;
-    decide_access(scopes, &claims.sub, &service)?;
+    decide_access(scopes, credential.user_id, &service)?;
     let principal = Principal {
         user: claims.sub.clone(),
         client_id: claims.client_id.clone(),
@@ -266,10 +247,15 @@ pub fn check_scope(scopes: &ScopeSet, service_name: &str) -> Result<(), BearerEr
     })
 }
 
-/// The token's scopes must cover the service, and the service's policy must admit the user.
-pub fn decide_access(scopes: &ScopeSet, user: &str, service: &Service) -> Result<(), BearerError> {
+/// The token's scopes must cover the service, and the service's policy must admit the user,
+/// by id: a user re-created under a deleted user's name is another user.
+pub fn decide_access(
+    scopes: &ScopeSet,
+    user: UserId,
+    service: &Service,
+) -> Result<(), BearerError> {
     check_scope(scopes, &service.name)?;
-    if !service.allowed_users.is_empty() && !service.allowed_users.iter().any(|u| u == user) {
+    if !service.allowed_user_ids.is_empty() && !service.allowed_user_ids.contains(&user) {
         return Err(BearerError::InsufficientScope {
             description: "this service's policy does not admit this user".into(),
             scope: format!("service:{}", service.name),

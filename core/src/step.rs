@@ -190,8 +190,17 @@ impl<'g> Resume<'g> {
         let answer = match endpoint {
             Endpoint::Token => oauth::token_endpoint(parts.minter, caps, &head, &body, now).await,
             Endpoint::Revoke => {
-                oauth::revocation_endpoint(parts.verifier, parts.caches, caps, &head, &body, now)
-                    .await
+                let max = parts.config.max_revocations_per_credential;
+                oauth::revocation_endpoint(
+                    parts.verifier,
+                    parts.caches,
+                    max,
+                    caps,
+                    &head,
+                    &body,
+                    now,
+                )
+                .await
             }
             Endpoint::Introspect => {
                 oauth::introspection_endpoint(parts.verifier, caps, &head, &body, now).await

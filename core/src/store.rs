@@ -5,19 +5,39 @@
 //! The schema is `infra/migrations/*.sql`, shared verbatim by D1 and Spin.
 
 use crate::error::StoreError;
-use crate::model::{Credential, CredentialStatus, Service, User};
+use crate::model::{Credential, CredentialStatus, Service, User, UserId};
 
-/// The migrations, in order, for runtimes that apply them themselves (Spin, tests).
-pub const MIGRATIONS: &[(&str, &str)] = &[
-    (
-        "0001_init",
-        include_str!("../../infra/migrations/0001_init.sql"),
-    ),
-    (
-        "0002_revoked_tokens",
-        include_str!("../../infra/migrations/0002_revoked_tokens.sql"),
-    ),
+/// One file of `infra/migrations`.
+#[derive(Clone, Copy, Debug)]
+pub struct Migration {
+    /// The file's number, as the ledger (`isogate_schema`, from 0003 on) records it.
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// The migrations, in order, for runtimes that apply them themselves (Spin, tests). Each file
+/// from 0003 on records itself in the `isogate_schema` ledger.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_init",
+        sql: include_str!("../../infra/migrations/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_revoked_tokens",
+        sql: include_str!("../../infra/migrations/0002_revoked_tokens.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "0003_stable_user_ids",
+        sql: include_str!("../../infra/migrations/0003_stable_user_ids.sql"),
+    },
 ];
+
+/// The schema version this code reads and writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 
 /// A value bound to or read from a statement.
 #[derive(Clone, Debug, PartialEq)]
@@ -64,6 +84,16 @@ pub trait SqlDb {
     async fn execute_batch(&self, statements: &[(&str, Vec<SqlValue>)]) -> Result<(), StoreError>;
 }
 
+/// What [`Store::revoke_token`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revoked {
+    Now,
+    /// The token was revoked before: nothing to do.
+    Already,
+    /// Its client holds as many revocations as it may: nothing recorded.
+    BoundReached,
+}
+
 /// Whether an insert created the record or found the name taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Inserted {
@@ -74,7 +104,7 @@ pub enum Inserted {
 mod rows;
 pub mod sql;
 
-use rows::{credential_from_row, int, service_from_row, text, user_from_row};
+use rows::{credential_from_row, int, opt_int, service_from_row, user_from_row};
 pub use rows::{credential_row, service_row};
 
 /// Every query the gateway makes.
@@ -95,20 +125,31 @@ impl<'a, D: SqlDb> Store<'a, D> {
         Store { db }
     }
 
-    /// Applies the shared migrations (idempotent). For runtimes without a migration tool.
+    /// Applies the migrations this database lacks, in one transaction. For runtimes without a
+    /// migration tool (Spin; the tests). Runtimes that start an instance per request call
+    /// this on every first storage use: one read when the schema is current.
     pub async fn apply_migrations(&self) -> Result<(), StoreError> {
-        // Runtimes that start an instance per request (Spin) call this on every first storage
-        // use: one read when the schema is already there, instead of every statement.
-        let present = self.db.query(sql::SCHEMA_TABLES, &[]).await?;
-        if present.first().and_then(|r| r.first()) == Some(&SqlValue::Integer(4)) {
+        let applied = match self.db.query(sql::SCHEMA_VERSION, &[]).await {
+            Ok(rows) => single_int(&rows)?,
+            // No ledger yet: a database of 0001/0002 (or none). Its tables say which.
+            Err(_) => match single_int(&self.db.query(sql::LEGACY_SCHEMA_TABLES, &[]).await?)? {
+                Some(4) => Some(2),
+                Some(3) => Some(1),
+                _ => None,
+            },
+        };
+        let applied = applied.unwrap_or(0);
+        if applied >= SCHEMA_VERSION {
             return Ok(());
         }
-        for (_, migration) in MIGRATIONS {
-            for statement in split_sql(migration) {
-                self.db.execute(&statement, &[]).await?;
-            }
-        }
-        Ok(())
+        let statements: Vec<String> = MIGRATIONS
+            .iter()
+            .filter(|m| m.version > applied)
+            .flat_map(|m| split_sql(m.sql))
+            .collect();
+        let batch: Vec<(&str, Vec<SqlValue>)> =
+            statements.iter().map(|s| (s.as_str(), vec![])).collect();
+        self.db.execute_batch(&batch).await
     }
 
     pub async fn user(&self, name: &str) -> Result<Option<User>, StoreError> {
@@ -124,30 +165,40 @@ impl<'a, D: SqlDb> Store<'a, D> {
         rows.iter().map(|r| user_from_row(r)).collect()
     }
 
-    pub async fn insert_user(&self, user: &User) -> Result<Inserted, StoreError> {
-        let params = [
-            user.name.as_str().into(),
-            user.enabled.into(),
-            user.created_at.into(),
-        ];
-        Ok(inserted(self.db.execute(sql::INSERT_USER, &params).await?))
+    /// Inserts a user (its `id` is ignored: the database assigns one, never reused). The new
+    /// user, or `None` if the name is taken.
+    pub async fn insert_user(
+        &self,
+        name: &str,
+        enabled: bool,
+        created_at: i64,
+    ) -> Result<Option<User>, StoreError> {
+        let params = [name.into(), enabled.into(), created_at.into()];
+        let rows = self.db.query(sql::INSERT_USER, &params).await?;
+        Ok(single_int(&rows)?.map(|id| User {
+            id,
+            name: name.to_owned(),
+            enabled,
+            created_at,
+        }))
     }
 
     /// Deletes a user and, in the same batch, its credentials. Returns the client ids revoked.
+    /// Services keep the user's id in their policies: it admits nobody from now on.
     pub async fn delete_user(&self, name: &str) -> Result<Option<Vec<String>>, StoreError> {
-        if self.user(name).await?.is_none() {
+        let Some(user) = self.user(name).await? else {
             return Ok(None);
-        }
+        };
         let revoked = self
-            .credentials_of(name)
+            .credentials_of(user.id)
             .await?
             .into_iter()
             .map(|c| c.client_id)
             .collect();
         self.db
             .execute_batch(&[
-                (sql::DELETE_USER_CREDENTIALS, vec![name.into()]),
-                (sql::DELETE_USER, vec![name.into()]),
+                (sql::DELETE_USER_CREDENTIALS, vec![user.id.into()]),
+                (sql::DELETE_USER, vec![user.id.into()]),
             ])
             .await?;
         Ok(Some(revoked))
@@ -192,7 +243,7 @@ impl<'a, D: SqlDb> Store<'a, D> {
             return Ok(None);
         };
         let credential = credential_from_row(&row)?;
-        let user_enabled = int(&row, 9)? != 0;
+        let user_enabled = int(&row, 11)? != 0;
         Ok(Some(CredentialStatus {
             credential,
             user_enabled,
@@ -215,7 +266,7 @@ impl<'a, D: SqlDb> Store<'a, D> {
         rows.iter().map(|r| credential_from_row(r)).collect()
     }
 
-    pub async fn credentials_of(&self, user: &str) -> Result<Vec<Credential>, StoreError> {
+    pub async fn credentials_of(&self, user: UserId) -> Result<Vec<Credential>, StoreError> {
         let rows = self
             .db
             .query(sql::CREDENTIALS_OF_USER, &[user.into()])
@@ -233,35 +284,38 @@ impl<'a, D: SqlDb> Store<'a, D> {
         ))
     }
 
-    /// Records an access token as revoked until `expires_at`, pruning rows of tokens whose
-    /// `exp` is before `refused_before` (they would be refused anyway; see
-    /// `token::expiry_cutoff`).
+    /// Records an access token as revoked until `expires_at`, unless its client already holds
+    /// `max_per_client` revocations of tokens that could still pass the expiry check (`exp`
+    /// not before `refused_before`; see `token::expiry_cutoff`). First prunes the rows of
+    /// tokens that would be refused anyway.
     pub async fn revoke_token(
         &self,
         jti: &str,
         client_id: &str,
         expires_at: i64,
         refused_before: i64,
-    ) -> Result<(), StoreError> {
+        max_per_client: u64,
+    ) -> Result<Revoked, StoreError> {
         self.db
-            .execute_batch(&[
-                (sql::PRUNE_REVOKED_TOKENS, vec![refused_before.into()]),
-                (
-                    sql::INSERT_REVOKED_TOKEN,
-                    vec![jti.into(), client_id.into(), expires_at.into()],
-                ),
-            ])
-            .await
-    }
-
-    /// Ids of revoked tokens that could still pass the expiry check: `exp` not before
-    /// `refused_before` (see `token::expiry_cutoff`).
-    pub async fn revoked_token_ids(&self, refused_before: i64) -> Result<Vec<String>, StoreError> {
-        let rows = self
-            .db
-            .query(sql::REVOKED_TOKEN_IDS, &[refused_before.into()])
+            .execute(sql::PRUNE_REVOKED_TOKENS, &[refused_before.into()])
             .await?;
-        rows.iter().map(|r| text(r, 0)).collect()
+        let max = i64::try_from(max_per_client).unwrap_or(i64::MAX);
+        let params = [
+            jti.into(),
+            client_id.into(),
+            expires_at.into(),
+            refused_before.into(),
+            max.into(),
+        ];
+        if self.db.execute(sql::INSERT_REVOKED_TOKEN, &params).await? > 0 {
+            return Ok(Revoked::Now);
+        }
+        // Nothing inserted: revoked before, or the bound is reached.
+        Ok(if self.is_token_revoked(jti).await? {
+            Revoked::Already
+        } else {
+            Revoked::BoundReached
+        })
     }
 
     pub async fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
@@ -278,6 +332,15 @@ impl<'a, D: SqlDb> Store<'a, D> {
             .execute(sql::DELETE_CREDENTIAL, &[name.into()])
             .await?
             > 0)
+    }
+}
+
+/// The one integer of a one-row, one-column result (`COUNT`, `MAX`, `RETURNING id`), `None`
+/// for no row or NULL.
+fn single_int(rows: &[Vec<SqlValue>]) -> Result<Option<i64>, StoreError> {
+    match rows.first() {
+        None => Ok(None),
+        Some(row) => opt_int(row, 0),
     }
 }
 

@@ -6,19 +6,18 @@
 //! has verified (by SHA-256 digest) together with their parsed scopes: a repeat request pays a
 //! hash instead of an Ed25519 verification and a scope parse. Time is checked on every call.
 
+use crate::cache::Lru;
 use crate::capability::Now;
 use crate::keys::{Ed25519, KeySet};
 use crate::scope::ScopeSet;
 use crate::token::{
-    check_token_time, parse_access_token, AccessTokenClaims, TokenInvalid, CLOCK_LEEWAY_SECS,
-    MAX_TOKEN_BYTES,
+    check_token_time, parse_access_token, AccessTokenClaims, TokenInvalid, MAX_TOKEN_BYTES,
 };
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
-/// Tokens kept before the cache drops expired ones (bounds memory on a long-lived isolate).
+/// Tokens kept; past it, the least recently used goes (bounds memory on a long-lived isolate).
 const MAX_VERIFIED_TOKENS: usize = 10_000;
 
 /// A token whose signature, issuer and audience were verified, with its scopes parsed once.
@@ -82,7 +81,7 @@ impl Verifier {
             Some(verified) => verified,
             None => {
                 let verified = Rc::new(self.check(ed25519, token).await?);
-                self.verified.put(digest, verified.clone(), now);
+                self.verified.put(digest, verified.clone());
                 verified
             }
         };
@@ -122,27 +121,27 @@ impl Verifier {
 /// Verified tokens by the SHA-256 of the whole token. Only verified tokens are stored, so
 /// invalid tokens cannot fill it; keyed by digest, so a lookup's timing says nothing about the
 /// bytes of tokens held. What can change while a token is held is checked by the caller on
-/// every hit: time, credential liveness and the revoked-token set.
-#[derive(Default)]
+/// every hit: time, credential liveness and revocation. When full, the least recently used
+/// token goes (expired ones are not used again, so they go first).
 struct VerifiedTokens {
-    entries: RefCell<HashMap<[u8; 32], Rc<VerifiedToken>>>,
+    entries: RefCell<Lru<[u8; 32], Rc<VerifiedToken>>>,
+}
+
+impl Default for VerifiedTokens {
+    fn default() -> Self {
+        VerifiedTokens {
+            entries: RefCell::new(Lru::new(MAX_VERIFIED_TOKENS)),
+        }
+    }
 }
 
 impl VerifiedTokens {
     fn get(&self, digest: &[u8; 32]) -> Option<Rc<VerifiedToken>> {
-        self.entries.borrow().get(digest).cloned()
+        self.entries.borrow_mut().get(digest).cloned()
     }
 
-    /// Stores a verified token; when full, first drops the expired ones, then starts over.
-    fn put(&self, digest: [u8; 32], token: Rc<VerifiedToken>, now: Now) {
-        let mut entries = self.entries.borrow_mut();
-        if entries.len() >= MAX_VERIFIED_TOKENS {
-            entries.retain(|_, t| now.unix_secs() < t.claims.exp + CLOCK_LEEWAY_SECS);
-            if entries.len() >= MAX_VERIFIED_TOKENS {
-                entries.clear();
-            }
-        }
-        entries.insert(digest, token);
+    fn put(&self, digest: [u8; 32], token: Rc<VerifiedToken>) {
+        self.entries.borrow_mut().insert(digest, token);
     }
 }
 

@@ -48,9 +48,9 @@ fn body_bytes(v: &Value) -> Vec<u8> {
 /// Every row of every table, secret hashes included: the strictest "nothing changed".
 fn dump(h: &Harness) -> Vec<Vec<Vec<SqlValue>>> {
     [
-        "SELECT * FROM users ORDER BY name",
-        "SELECT * FROM services ORDER BY name",
-        "SELECT * FROM credentials ORDER BY name",
+        "SELECT * FROM isogate_users ORDER BY name",
+        "SELECT * FROM isogate_services ORDER BY name",
+        "SELECT * FROM isogate_credentials ORDER BY name",
     ]
     .iter()
     .map(|sql| h.db.raw(sql))
@@ -130,7 +130,7 @@ fn admin_api_is_disabled_without_an_admin_token() {
             }
         }
         assert_eq!(
-            h.db.raw("SELECT count(*) FROM users")[0][0],
+            h.db.raw("SELECT count(*) FROM isogate_users")[0][0],
             SqlValue::Integer(1)
         );
     }
@@ -147,7 +147,7 @@ fn admin_lists_and_reads_return_exactly_what_was_created() {
     let created = json_body(&r)["service"].clone();
     assert_eq!(
         created,
-        json!({ "name": "my-api", "upstream": "http://127.0.0.1:9000", "allowed_users": ["alice", "bob"], "created_at": h.now_secs() })
+        json!({ "name": "my-api", "upstream": "http://127.0.0.1:9000", "allowed_user_ids": [2, 3], "allowed_users": ["alice", "bob"], "created_at": h.now_secs() })
     );
     h.create_service("other", "https://api.internal/base", &[]);
     let cred = h.create_client("alice-cred", "alice", &["service:other", "service:my-api"]);
@@ -157,28 +157,29 @@ fn admin_lists_and_reads_return_exactly_what_was_created() {
     assert_eq!(
         users,
         json!({ "users": [
-            { "name": "alice", "enabled": true, "created_at": t },
-            { "name": "bob", "enabled": true, "created_at": t },
-            { "name": "root", "enabled": true, "created_at": 0 },
+            { "id": 2, "name": "alice", "enabled": true, "created_at": t },
+            { "id": 3, "name": "bob", "enabled": true, "created_at": t },
+            { "id": 1, "name": "root", "enabled": true, "created_at": 0 },
         ] })
     );
     assert_eq!(
         services,
         json!({ "services": [
             created,
-            { "name": "other", "upstream": "https://api.internal/base", "allowed_users": [], "created_at": t },
+            { "name": "other", "upstream": "https://api.internal/base", "allowed_user_ids": [], "allowed_users": [], "created_at": t },
         ] })
     );
     let expected_cred = json!({
-        "name": "alice-cred", "user": "alice", "type": "oauth2", "client_id": cred.client_id,
+        "name": "alice-cred", "user": "alice", "user_id": 2, "type": "oauth2", "client_id": cred.client_id,
         "scopes": ["service:my-api", "service:other"], "expires_at": null, "enabled": true, "created_at": t,
+        "can_introspect": false,
     });
     assert_eq!(credentials, json!({ "credentials": [expected_cred] }));
 
     for (path, expected) in [
         (
             "/admin/v1/users/alice",
-            json!({ "user": { "name": "alice", "enabled": true, "created_at": t } }),
+            json!({ "user": { "id": 2, "name": "alice", "enabled": true, "created_at": t } }),
         ),
         ("/admin/v1/services/my-api", json!({ "service": created })),
         (
@@ -201,7 +202,7 @@ fn client_secret_is_shown_only_in_the_creation_response() {
         .as_str()
         .to_owned();
     // Stored: the hash, never the secret.
-    let rows = h.db.raw("SELECT * FROM credentials");
+    let rows = h.db.raw("SELECT * FROM isogate_credentials");
     assert_eq!(rows.len(), 1);
     assert!(rows[0].contains(&SqlValue::Text(hash.clone())));
     assert!(!rows[0]

@@ -137,7 +137,7 @@ fn deleting_a_user_revokes_every_credential_it_holds_and_no_other() {
     assert_eq!(names, vec!["root-cred"]);
     assert_eq!(h.admin("GET", "/admin/v1/users/alice", None).status, 404);
     assert_eq!(
-        h.db.raw("SELECT count(*) FROM credentials WHERE user_name = 'alice'")[0][0],
+        h.db.raw("SELECT count(*) FROM isogate_credentials WHERE user_name = 'alice'")[0][0],
         isogate_core::store::SqlValue::Integer(0)
     );
 
@@ -319,15 +319,15 @@ fn credential_or_user_disabled_in_the_database_is_refused_within_the_cache_ttl()
     for (case, sql) in [
         (
             "credential disabled",
-            "UPDATE credentials SET enabled = 0 WHERE name = 'root-cred'",
+            "UPDATE isogate_credentials SET enabled = 0 WHERE name = 'root-cred'",
         ),
         (
             "user disabled",
-            "UPDATE users SET enabled = 0 WHERE name = 'root'",
+            "UPDATE isogate_users SET enabled = 0 WHERE name = 'root'",
         ),
         (
             "credential expired",
-            "UPDATE credentials SET expires_at = 1700000000 WHERE name = 'root-cred'",
+            "UPDATE isogate_credentials SET expires_at = 1700000000 WHERE name = 'root-cred'",
         ),
     ] {
         let (h, client) = Harness::seeded();

@@ -44,7 +44,8 @@ fn rfc7009_revoked_token_is_refused_here_at_once_and_elsewhere_within_the_cache_
     );
     assert_eq!(r.status, 200, "{}", text(&r));
     assert_bearer_error(&refused(h.call(&token)), 401, "invalid_token");
-    // The other isolate loaded the revoked set before the revocation: bounded by the TTL.
+    // The other isolate looked the token up before the revocation ("not revoked", cached):
+    // bounded by the TTL.
     h.set_ms(revoked_at + 4_999);
     authorized(h.call_with(&other_isolate, &token));
     h.set_ms(revoked_at + 5_000);
@@ -126,7 +127,7 @@ fn rfc7662_active_token_is_described() {
 #[test]
 fn rfc7662_2_2_inactive_tokens_answer_active_false_and_nothing_else() {
     let (h, client) = Harness::seeded();
-    let resource_server = h.create_client("resource-server", "root", &[]);
+    let resource_server = h.create_resource_server("resource-server");
     let revoked = h.token_for(&client, None);
     assert_eq!(
         client_post(&h, "/oauth2/revoke", &client, &format!("token={revoked}")).status,

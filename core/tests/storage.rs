@@ -165,11 +165,11 @@ fn failed_user_deletion_is_atomic_and_revokes_nothing() {
     let token = h.token_for(&alice, None);
     authorized(h.call(&token));
     // The second statement of the deletion batch fails after the first has run.
-    h.db.exec_raw("CREATE TRIGGER keep_alice BEFORE DELETE ON users WHEN old.name = 'alice' BEGIN SELECT RAISE(ABORT, 'kept'); END;");
+    h.db.exec_raw("CREATE TRIGGER keep_alice BEFORE DELETE ON isogate_users WHEN old.name = 'alice' BEGIN SELECT RAISE(ABORT, 'kept'); END;");
     let r = h.admin("DELETE", "/admin/v1/users/alice", None);
     assert_admin_error(&r, 503, "temporarily_unavailable");
     assert_eq!(
-        h.db.raw("SELECT name FROM credentials WHERE user_name = 'alice'"),
+        h.db.raw("SELECT name FROM isogate_credentials WHERE user_name = 'alice'"),
         vec![vec![SqlValue::Text("alice-cred".into())]]
     );
     assert_eq!(h.admin("GET", "/admin/v1/users/alice", None).status, 200);
@@ -184,7 +184,7 @@ fn stored_secret_hash_is_sha256_of_the_domain_separated_secret() {
     let (h, client) = Harness::seeded();
     assert_eq!(client.client_secret, SEEDED_CLIENT_SECRET);
     let stored =
-        h.db.raw("SELECT secret_hash FROM credentials WHERE name = 'root-cred'");
+        h.db.raw("SELECT secret_hash FROM isogate_credentials WHERE name = 'root-cred'");
     assert_eq!(
         stored,
         vec![vec![SqlValue::Text(SEEDED_SECRET_HASH.into())]]
@@ -200,7 +200,7 @@ fn migrations_are_idempotent_and_seed_root_once() {
     }
     assert_eq!(h.snapshot(), before);
     assert_eq!(
-        h.db.raw("SELECT name, enabled, created_at FROM users WHERE name = 'root'"),
+        h.db.raw("SELECT name, enabled, created_at FROM isogate_users WHERE name = 'root'"),
         vec![vec![
             SqlValue::Text("root".into()),
             SqlValue::Integer(1),

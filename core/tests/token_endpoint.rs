@@ -220,8 +220,13 @@ fn rfc6749_5_2_failed_client_authentication_is_invalid_client() {
             &[],
         );
         assert_token_error(&post, 401, "invalid_client");
-        // §5.2: a challenge only for a client that used the Authorization header.
-        assert_eq!(post.header("www-authenticate"), None, "{case} (post)");
+        // RFC 9110 §15.5.2: every 401 carries a challenge, for client_secret_post too (§5.2
+        // requires it only for the Authorization header): the HTTP scheme the endpoint accepts.
+        assert_eq!(
+            post.header("www-authenticate"),
+            Some("Basic realm=\"isogate\", charset=\"UTF-8\""),
+            "{case} (post)"
+        );
 
         let by_basic = h.token(
             "grant_type=client_credentials",
@@ -242,14 +247,19 @@ fn rfc6749_5_2_failed_client_authentication_is_invalid_client() {
         );
     }
 
-    // No authentication at all, or only half of it: invalid_client without a challenge.
+    // No authentication at all, or only half of it: invalid_client, a 401 with the challenge
+    // (RFC 9110 §15.5.2).
     for form in [
         "grant_type=client_credentials",
         &format!("grant_type=client_credentials&client_id={id}"),
     ] {
         let r = h.token(form, &[]);
         assert_token_error(&r, 401, "invalid_client");
-        assert_eq!(r.header("www-authenticate"), None, "{form}");
+        assert_eq!(
+            r.header("www-authenticate"),
+            Some("Basic realm=\"isogate\", charset=\"UTF-8\""),
+            "{form}"
+        );
     }
 }
 

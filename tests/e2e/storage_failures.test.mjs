@@ -14,7 +14,7 @@ describe(`storage failures (${RUNTIME})`, () => {
     cred = await gw.createCredential("dora-cred", { user: "dora" });
     // Deleting a user deletes its credentials and then the user, in one batch/transaction:
     // the credentials' DELETE succeeds, the user's fails, so everything must be rolled back.
-    await gw.runtime.sql("CREATE TRIGGER fail_user_delete BEFORE DELETE ON users BEGIN SELECT RAISE(ABORT, 'simulated storage failure'); END");
+    await gw.runtime.sql("CREATE TRIGGER fail_user_delete BEFORE DELETE ON isogate_users BEGIN SELECT RAISE(ABORT, 'simulated storage failure'); END");
   });
   after(() => gw?.stop());
 

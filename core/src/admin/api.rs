@@ -32,6 +32,10 @@ pub struct NewService {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewCredential {
+    /// May introspect (RFC 7662) other clients' tokens, as a resource server does; without
+    /// it, introspection answers only about the credential's own tokens.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub can_introspect: bool,
     /// A duration such as `30d`, `12h`, `90m`, `3600s` or `3600`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expire_in: Option<String>,
@@ -49,11 +53,17 @@ pub struct NewCredential {
 pub struct UserView {
     pub created_at: i64,
     pub enabled: bool,
+    /// Stable: never given to another user, even one created later under the same name.
+    pub id: i64,
     pub name: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceView {
+    /// The policy: ids of the users admitted (empty: every user). An id whose user was
+    /// deleted stays, and admits nobody.
+    pub allowed_user_ids: Vec<i64>,
+    /// Their names when they were granted, in the same order (display).
     pub allowed_users: Vec<String>,
     pub created_at: i64,
     pub name: String,
@@ -63,6 +73,8 @@ pub struct ServiceView {
 /// A credential as listed: never its secret or the secret's hash.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CredentialView {
+    /// May introspect other clients' tokens (RFC 7662 §4).
+    pub can_introspect: bool,
     pub client_id: String,
     pub created_at: i64,
     pub enabled: bool,
@@ -73,6 +85,7 @@ pub struct CredentialView {
     #[serde(rename = "type")]
     pub kind: String,
     pub user: String,
+    pub user_id: i64,
 }
 
 impl From<&User> for UserView {
@@ -80,6 +93,7 @@ impl From<&User> for UserView {
         UserView {
             created_at: u.created_at,
             enabled: u.enabled,
+            id: u.id,
             name: u.name.clone(),
         }
     }
@@ -88,6 +102,7 @@ impl From<&User> for UserView {
 impl From<&Service> for ServiceView {
     fn from(s: &Service) -> Self {
         ServiceView {
+            allowed_user_ids: s.allowed_user_ids.clone(),
             allowed_users: s.allowed_users.clone(),
             created_at: s.created_at,
             name: s.name.clone(),
@@ -99,6 +114,7 @@ impl From<&Service> for ServiceView {
 impl From<&Credential> for CredentialView {
     fn from(c: &Credential) -> Self {
         CredentialView {
+            can_introspect: c.can_introspect,
             client_id: c.client_id.clone(),
             created_at: c.created_at,
             enabled: c.enabled,
@@ -110,6 +126,7 @@ impl From<&Credential> for CredentialView {
                 .collect(),
             kind: c.kind.as_str().to_owned(),
             user: c.user.clone(),
+            user_id: c.user_id,
         }
     }
 }
@@ -211,6 +228,7 @@ mod tests {
     #[test]
     fn bodies_serialise_with_sorted_keys_as_the_gateway_always_sent_them() {
         let view = CredentialView {
+            can_introspect: false,
             client_id: "abcd-efgh".into(),
             created_at: 1,
             enabled: true,
@@ -219,6 +237,7 @@ mod tests {
             scopes: vec!["service:*".into()],
             kind: "oauth2".into(),
             user: "root".into(),
+            user_id: 1,
         };
         let created = CreatedCredential {
             access_token: None,
@@ -226,7 +245,7 @@ mod tests {
             client_secret: Some("s".into()),
             credential: view,
         };
-        let expected = r#"{"client_id":"abcd-efgh","client_secret":"s","credential":{"client_id":"abcd-efgh","created_at":1,"enabled":true,"expires_at":null,"name":"c","scopes":["service:*"],"type":"oauth2","user":"root"}}"#;
+        let expected = r#"{"client_id":"abcd-efgh","client_secret":"s","credential":{"can_introspect":false,"client_id":"abcd-efgh","created_at":1,"enabled":true,"expires_at":null,"name":"c","scopes":["service:*"],"type":"oauth2","user":"root","user_id":1}}"#;
         assert_eq!(serde_json::to_string(&created).unwrap(), expected);
         assert!(!format!("{created:?}").contains("\"s\""));
         let deleted = Deleted {
@@ -246,6 +265,9 @@ mod tests {
         assert!(serde_json::from_str::<NewUser>(r#"{"name":"a","admin":true}"#).is_err());
         let c: NewCredential =
             serde_json::from_str(r#"{"name":"c","user":"u","type":"oauth2"}"#).unwrap();
-        assert_eq!((c.expire_in, c.scopes.len()), (None, 0));
+        assert_eq!(
+            (c.expire_in, c.scopes.len(), c.can_introspect),
+            (None, 0, false)
+        );
     }
 }

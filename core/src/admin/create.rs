@@ -9,7 +9,7 @@ use crate::error::AdminError;
 use crate::http::Response;
 use crate::mint::Grant;
 use crate::model::{
-    is_valid_name, is_valid_service_name, Credential, CredentialKind, Service, User,
+    is_valid_name, is_valid_service_name, Credential, CredentialKind, Service,
 };
 use crate::scope::{credential_ceiling, ScopeSet};
 use crate::secret::{Secret, CLIENT_SECRET_BYTES};
@@ -27,21 +27,16 @@ pub(super) async fn create_user<D: SqlDb>(
             "user names are 1-64 letters, digits, '.', '_' or '-'".into(),
         ));
     }
-    let user = User {
-        name: req.name,
-        enabled: true,
-        created_at: now.unix_secs(),
-    };
-    match store.insert_user(&user).await? {
-        Inserted::Created => Ok(Response::json(
+    match store.insert_user(&req.name, true, now.unix_secs()).await? {
+        Some(user) => Ok(Response::json(
             201,
             &OneUser {
                 user: UserView::from(&user),
             },
         )),
-        Inserted::AlreadyExists => Err(AdminError::Conflict(format!(
+        None => Err(AdminError::Conflict(format!(
             "user {:?} already exists",
-            user.name
+            req.name
         ))),
     }
 }
@@ -64,14 +59,20 @@ pub(super) async fn create_service<D: SqlDb>(
     let mut allowed_users = req.allowed_users;
     allowed_users.sort();
     allowed_users.dedup();
+    // The policy holds the users' ids: a user deleted later, and another created under the
+    // same name, are not the same user.
+    let mut allowed_user_ids = Vec::with_capacity(allowed_users.len());
     for u in &allowed_users {
-        if store.user(u).await?.is_none() {
-            return Err(AdminError::BadRequest(format!("user {u:?} does not exist")));
-        }
+        let user = store
+            .user(u)
+            .await?
+            .ok_or_else(|| AdminError::BadRequest(format!("user {u:?} does not exist")))?;
+        allowed_user_ids.push(user.id);
     }
     let service = Service {
         name: req.name,
         upstream,
+        allowed_user_ids,
         allowed_users,
         created_at: now.unix_secs(),
     };
@@ -140,6 +141,7 @@ pub(super) async fn create_credential<D: SqlDb, E: Ed25519>(
         let credential = Credential {
             client_id: new_client_id(caps.random),
             name: req.name.clone(),
+            user_id: user.id,
             user: user.name.clone(),
             kind,
             secret_hash: secret.as_ref().map(Secret::hash),
@@ -147,6 +149,7 @@ pub(super) async fn create_credential<D: SqlDb, E: Ed25519>(
             expires_at,
             enabled: true,
             created_at: secs,
+            can_introspect: req.can_introspect,
         };
         if store.insert_credential(&credential).await? == Inserted::AlreadyExists {
             if store.credential_by_name(&req.name).await?.is_some() {

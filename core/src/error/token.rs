@@ -15,7 +15,8 @@ pub enum TokenError {
     PayloadTooLarge,
     /// `invalid_request`: malformed, repeated or misplaced parameters.
     InvalidRequest(String),
-    /// `invalid_client`: authentication failed. `basic_attempted` selects the 401 challenge.
+    /// `invalid_client`: authentication failed (401, always with a `Basic` challenge).
+    /// `basic_attempted` says which method the client tried.
     InvalidClient {
         description: String,
         basic_attempted: bool,
@@ -26,6 +27,13 @@ pub enum TokenError {
     UnsupportedGrantType,
     /// `invalid_scope`.
     InvalidScope(String),
+    /// 400 `invalid_request` at the revocation endpoint: the client holds as many unexpired
+    /// revocations as one credential may. RFC 7009 §2.2.1 answers errors in the RFC 6749
+    /// §5.2 form, whose codes are 400s (429 is no OAuth error and clients treat it as a
+    /// transport failure); `invalid_request` is the nearest code, and the description says
+    /// the remedy. It is not transient enough for a retry loop: room comes back only as the
+    /// revoked tokens expire.
+    TooManyRevocations,
     /// Storage unavailable: `temporarily_unavailable`, 503.
     Unavailable(StoreError),
 }
@@ -54,6 +62,12 @@ impl TokenError {
                 "only grant_type=client_credentials is supported",
             ),
             TokenError::InvalidScope(d) => (400, "invalid_scope", d),
+            TokenError::TooManyRevocations => (
+                400,
+                "invalid_request",
+                "too many revoked tokens for this client; delete and recreate the credential \
+                 to end all of its tokens at once",
+            ),
             TokenError::Unavailable(_) => (503, "temporarily_unavailable", "try again shortly"),
         }
     }
@@ -63,12 +77,11 @@ impl TokenError {
         let resp = error_response(status, code, description).no_store();
         match self {
             TokenError::MethodNotAllowed => resp.with_header("allow", "POST"),
-            // §5.2: a client that tried the Authorization header gets a 401 with a challenge for
-            // the scheme it used.
-            TokenError::InvalidClient {
-                basic_attempted: true,
-                ..
-            } => resp.with_header(
+            // RFC 9110 §15.5.2: every 401 carries a challenge. RFC 6749 §5.2 asks for one
+            // for the scheme a client used in `Authorization`; a client that used
+            // `client_secret_post` gets the same one, naming the HTTP scheme these endpoints
+            // accept (the form is not an HTTP authentication scheme).
+            TokenError::InvalidClient { .. } => resp.with_header(
                 "www-authenticate",
                 format!("Basic realm=\"{realm}\", charset=\"UTF-8\""),
             ),

@@ -15,6 +15,7 @@ fn service() -> Service {
     Service {
         name: "my-api".into(),
         upstream: "http://127.0.0.1:9000/base".into(),
+        allowed_user_ids: vec![],
         allowed_users: vec![],
         created_at: 0,
     }

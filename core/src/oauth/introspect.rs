@@ -1,6 +1,11 @@
-//! RFC 7662 token introspection: an authenticated client (a resource server outside the edge)
-//! asks whether a token is active. Reads storage directly, never the cache, so the answer is
-//! current.
+//! RFC 7662 token introspection: an authenticated client asks whether a token is active.
+//! Reads storage directly, never the cache, so the answer is current.
+//!
+//! §4 asks the server to limit who may introspect what, lest any client learn the claims of
+//! any token it comes across: a client learns only about its own tokens, unless its
+//! credential was created with the introspection right (`can_introspect`, for a resource
+//! server outside the edge). About anyone else's token it hears `{"active": false}`, the same
+//! as for an invalid one (§2.2: nothing else is said of an inactive token).
 
 use crate::capability::{Capabilities, Ed25519, Now, SqlDb};
 use crate::error::TokenError;
@@ -41,7 +46,7 @@ pub async fn introspection_endpoint<D: SqlDb, E: Ed25519>(
     now: Now,
 ) -> Result<Response, TokenError> {
     let ClientRequest { client, params } = parse_client_request(head, body)?;
-    authenticate_client(caps.db, &client, now).await?;
+    let caller = authenticate_client(caps.db, &client, now).await?;
     let token = params
         .get("token")
         .ok_or_else(|| TokenError::invalid_request("token is required"))?;
@@ -50,6 +55,9 @@ pub async fn introspection_endpoint<D: SqlDb, E: Ed25519>(
         return inactive();
     };
     let claims = &verified.claims;
+    if claims.client_id != caller.credential.client_id && !caller.credential.can_introspect {
+        return inactive();
+    }
     let store = Store::new(caps.db);
     let credential = store.credential_status(&claims.client_id).await?;
     let live =

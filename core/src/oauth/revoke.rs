@@ -1,21 +1,29 @@
 //! RFC 7009 token revocation: a client revokes one of its own access tokens.
+//!
+//! Each revocation is a row until the token would have expired anyway, and the service path
+//! looks one token up at a time (by `jti`), so revocations cost other clients nothing. One
+//! credential may hold at most `ISOGATE_MAX_REVOCATIONS_PER_CREDENTIAL` (default 1,000)
+//! unexpired revocations; past that it is refused with `invalid_request` (see
+//! [`TokenError::TooManyRevocations`]): a client that needs to end more tokens at once ends
+//! them all by deleting its credential, which takes no rows.
 
 use crate::capability::{Capabilities, Ed25519, Now, SqlDb};
 use crate::error::TokenError;
 use crate::http::{RequestHead, Response};
 use crate::oauth::client_auth::authenticate_client;
 use crate::service::ServiceCaches;
-use crate::store::Store;
+use crate::store::{Revoked, Store};
 use crate::token::expiry_cutoff;
 use crate::token_request::{parse_client_request, ClientRequest};
 use crate::verify::Verifier;
 
 /// Unknown, malformed or expired tokens answer 200 (§2.2: the client cannot do anything about
-/// them anyway). A revoked token is refused at once by this isolate, and by the others once
-/// their revoked-token set ages out.
+/// them anyway), as does a token revoked before. A revoked token is refused at once by this
+/// isolate, and by the others once their cached answer for it ages out.
 pub async fn revocation_endpoint<D: SqlDb, E: Ed25519>(
     verifier: &Verifier,
     caches: &ServiceCaches,
+    max_revocations: u64,
     caps: Capabilities<'_, D, E>,
     head: &RequestHead,
     body: &[u8],
@@ -35,15 +43,19 @@ pub async fn revocation_endpoint<D: SqlDb, E: Ed25519>(
                 "a client may revoke only its own tokens".into(),
             ));
         }
-        Store::new(caps.db)
+        let revoked = Store::new(caps.db)
             .revoke_token(
                 &claims.jti,
                 &claims.client_id,
                 claims.exp,
                 expiry_cutoff(now),
+                max_revocations,
             )
             .await?;
-        caches.revoked_changed();
+        if revoked == Revoked::BoundReached {
+            return Err(TokenError::TooManyRevocations);
+        }
+        caches.token_revoked(&claims.jti, now);
     }
     Ok(Response::new(200).no_store())
 }

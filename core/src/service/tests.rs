@@ -60,22 +60,32 @@ fn rfc6750_2_3_access_token_query_parameter_is_refused_even_percent_encoded() {
 }
 
 #[test]
-fn service_policy_admits_only_its_allowed_users() {
+fn service_policy_admits_only_its_allowed_users_by_id() {
+    const ALICE: UserId = 3;
+    const BOB: UserId = 4;
     let service = Service {
         name: "s".into(),
         upstream: "http://o".into(),
+        allowed_user_ids: vec![ALICE],
         allowed_users: vec!["alice".into()],
         created_at: 0,
     };
     let all = ScopeSet::all_services();
-    assert_eq!(decide_access(&all, "alice", &service), Ok(()));
+    assert_eq!(decide_access(&all, ALICE, &service), Ok(()));
     assert!(matches!(
-        decide_access(&all, "bob", &service),
+        decide_access(&all, BOB, &service),
         Err(BearerError::InsufficientScope { .. })
     ));
     let other = ScopeSet::parse("service:t").unwrap();
     assert!(matches!(
-        decide_access(&other, "alice", &service),
+        decide_access(&other, ALICE, &service),
         Err(BearerError::InsufficientScope { .. })
     ));
+    // A policy whose only user was deleted admits nobody, not everybody; nor does the id 0
+    // that the 0003 migration gives names that had no user.
+    let orphaned = Service {
+        allowed_user_ids: vec![0],
+        ..service
+    };
+    assert!(decide_access(&all, BOB, &orphaned).is_err());
 }

@@ -41,20 +41,24 @@ pub(super) fn opt_int(row: &[SqlValue], i: usize) -> Result<Option<i64>, StoreEr
 
 pub(super) fn user_from_row(row: &[SqlValue]) -> Result<User, StoreError> {
     Ok(User {
-        name: text(row, 0)?,
-        enabled: int(row, 1)? != 0,
-        created_at: int(row, 2)?,
+        id: int(row, 0)?,
+        name: text(row, 1)?,
+        enabled: int(row, 2)? != 0,
+        created_at: int(row, 3)?,
     })
 }
 
 pub(super) fn service_from_row(row: &[SqlValue]) -> Result<Service, StoreError> {
+    let allowed_user_ids =
+        serde_json::from_str(&text(row, 2)?).map_err(|_| corrupt("allowed_user_ids"))?;
     let allowed_users =
-        serde_json::from_str(&text(row, 2)?).map_err(|_| corrupt("allowed_users"))?;
+        serde_json::from_str(&text(row, 3)?).map_err(|_| corrupt("allowed_users"))?;
     Ok(Service {
         name: text(row, 0)?,
         upstream: text(row, 1)?,
+        allowed_user_ids,
         allowed_users,
-        created_at: int(row, 3)?,
+        created_at: int(row, 4)?,
     })
 }
 
@@ -64,6 +68,7 @@ pub fn credential_row(c: &Credential) -> Vec<SqlValue> {
     vec![
         c.client_id.as_str().into(),
         c.name.as_str().into(),
+        c.user_id.into(),
         c.user.as_str().into(),
         c.kind.as_str().into(),
         c.secret_hash.as_ref().map(|h| h.as_str()).into(),
@@ -71,17 +76,20 @@ pub fn credential_row(c: &Credential) -> Vec<SqlValue> {
         c.expires_at.into(),
         c.enabled.into(),
         c.created_at.into(),
+        c.can_introspect.into(),
     ]
 }
 
 /// A service as the columns of [`super::sql::INSERT_SERVICE`]: what is inserted and what the service
 /// queries read back.
 pub fn service_row(s: &Service) -> Vec<SqlValue> {
-    let allowed = serde_json::to_string(&s.allowed_users).expect("a list of strings serializes");
+    let ids = serde_json::to_string(&s.allowed_user_ids).expect("a list of ids serializes");
+    let names = serde_json::to_string(&s.allowed_users).expect("a list of strings serializes");
     vec![
         s.name.as_str().into(),
         s.upstream.as_str().into(),
-        allowed.into(),
+        ids.into(),
+        names.into(),
         s.created_at.into(),
     ]
 }
@@ -90,13 +98,15 @@ pub(super) fn credential_from_row(row: &[SqlValue]) -> Result<Credential, StoreE
     Ok(Credential {
         client_id: text(row, 0)?,
         name: text(row, 1)?,
-        user: text(row, 2)?,
-        kind: CredentialKind::parse(&text(row, 3)?).ok_or_else(|| corrupt("kind"))?,
-        secret_hash: opt_text(row, 4)?.map(SecretHash),
+        user_id: int(row, 2)?,
+        user: text(row, 3)?,
+        kind: CredentialKind::parse(&text(row, 4)?).ok_or_else(|| corrupt("kind"))?,
+        secret_hash: opt_text(row, 5)?.map(SecretHash),
         // Stored scopes were validated on the way in: one that does not parse is a corrupt row.
-        scopes: ScopeSet::parse(&text(row, 5)?).map_err(|_| corrupt("scopes"))?,
-        expires_at: opt_int(row, 6)?,
-        enabled: int(row, 7)? != 0,
-        created_at: int(row, 8)?,
+        scopes: ScopeSet::parse(&text(row, 6)?).map_err(|_| corrupt("scopes"))?,
+        expires_at: opt_int(row, 7)?,
+        enabled: int(row, 8)? != 0,
+        created_at: int(row, 9)?,
+        can_introspect: int(row, 10)? != 0,
     })
 }

@@ -3,53 +3,66 @@
 
 macro_rules! credential_columns {
     () => {
-        "c.client_id, c.name, c.user_name, c.kind, c.secret_hash, c.scopes, c.expires_at, c.enabled, c.created_at"
+        "c.client_id, c.name, c.user_id, c.user_name, c.kind, c.secret_hash, c.scopes, c.expires_at, \
+         c.enabled, c.created_at, c.can_introspect"
     };
 }
 
-/// Whether the schema is there: the number of the four tables that exist.
-pub const SCHEMA_TABLES: &str = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' \
+/// The newest migration applied (`infra/migrations/0003_*.sql` created the ledger): the one
+/// read a runtime that applies migrations itself makes on each instance's first storage use.
+pub const SCHEMA_VERSION: &str = "SELECT MAX(version) FROM isogate_schema";
+/// Before the ledger: how many of the tables of 0001 and 0002 exist (3 after 0001, 4 after
+/// 0002).
+pub const LEGACY_SCHEMA_TABLES: &str = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' \
     AND name IN ('users', 'services', 'credentials', 'revoked_tokens')";
-pub const USER: &str = "SELECT name, enabled, created_at FROM users WHERE name = ?1";
-pub const USERS: &str = "SELECT name, enabled, created_at FROM users ORDER BY name";
-pub const INSERT_USER: &str =
-    "INSERT OR IGNORE INTO users (name, enabled, created_at) VALUES (?1, ?2, ?3)";
-pub const DELETE_USER_CREDENTIALS: &str = "DELETE FROM credentials WHERE user_name = ?1";
-pub const DELETE_USER: &str = "DELETE FROM users WHERE name = ?1";
-pub const SERVICE: &str =
-    "SELECT name, upstream, allowed_users, created_at FROM services WHERE name = ?1";
-pub const SERVICES: &str =
-    "SELECT name, upstream, allowed_users, created_at FROM services ORDER BY name";
-pub const INSERT_SERVICE: &str =
-    "INSERT OR IGNORE INTO services (name, upstream, allowed_users, created_at) VALUES (?1, ?2, ?3, ?4)";
-pub const DELETE_SERVICE: &str = "DELETE FROM services WHERE name = ?1";
-/// A credential with its user's `enabled`, by client id: the token endpoint's one read.
+pub const USER: &str = "SELECT id, name, enabled, created_at FROM isogate_users WHERE name = ?1";
+pub const USERS: &str = "SELECT id, name, enabled, created_at FROM isogate_users ORDER BY name";
+/// Returns the new user's id; no row when the name is taken.
+pub const INSERT_USER: &str = "INSERT OR IGNORE INTO isogate_users (name, enabled, created_at) \
+    VALUES (?1, ?2, ?3) RETURNING id";
+pub const DELETE_USER_CREDENTIALS: &str = "DELETE FROM isogate_credentials WHERE user_id = ?1";
+pub const DELETE_USER: &str = "DELETE FROM isogate_users WHERE id = ?1";
+pub const SERVICE: &str = "SELECT name, upstream, allowed_user_ids, allowed_users, created_at \
+    FROM isogate_services WHERE name = ?1";
+pub const SERVICES: &str = "SELECT name, upstream, allowed_user_ids, allowed_users, created_at \
+    FROM isogate_services ORDER BY name";
+pub const INSERT_SERVICE: &str = "INSERT OR IGNORE INTO isogate_services \
+    (name, upstream, allowed_user_ids, allowed_users, created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
+pub const DELETE_SERVICE: &str = "DELETE FROM isogate_services WHERE name = ?1";
+/// A credential with its user's `enabled`, by client id: the token endpoint's one read. The
+/// join is on the user's id: a credential outlives no user, whatever the names.
 pub const CREDENTIAL_STATUS: &str = concat!(
     "SELECT ",
     credential_columns!(),
-    ", u.enabled FROM credentials c JOIN users u ON u.name = c.user_name WHERE c.client_id = ?1"
+    ", u.enabled FROM isogate_credentials c JOIN isogate_users u ON u.id = c.user_id \
+     WHERE c.client_id = ?1"
 );
 pub const CREDENTIAL_BY_NAME: &str = concat!(
     "SELECT ",
     credential_columns!(),
-    " FROM credentials c WHERE c.name = ?1"
+    " FROM isogate_credentials c WHERE c.name = ?1"
 );
 pub const CREDENTIALS: &str = concat!(
     "SELECT ",
     credential_columns!(),
-    " FROM credentials c ORDER BY c.name"
+    " FROM isogate_credentials c ORDER BY c.name"
 );
 pub const CREDENTIALS_OF_USER: &str = concat!(
     "SELECT ",
     credential_columns!(),
-    " FROM credentials c WHERE c.user_name = ?1 ORDER BY c.name"
+    " FROM isogate_credentials c WHERE c.user_id = ?1 ORDER BY c.name"
 );
-pub const INSERT_CREDENTIAL: &str = "INSERT OR IGNORE INTO credentials (client_id, name, user_name, kind, \
-    secret_hash, scopes, expires_at, enabled, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-pub const DELETE_CREDENTIAL: &str = "DELETE FROM credentials WHERE name = ?1";
+pub const INSERT_CREDENTIAL: &str = "INSERT OR IGNORE INTO isogate_credentials (client_id, name, \
+    user_id, user_name, kind, secret_hash, scopes, expires_at, enabled, created_at, can_introspect) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+pub const DELETE_CREDENTIAL: &str = "DELETE FROM isogate_credentials WHERE name = ?1";
 pub const PRUNE_REVOKED_TOKENS: &str = "DELETE FROM revoked_tokens WHERE expires_at < ?1";
-pub const INSERT_REVOKED_TOKEN: &str =
-    "INSERT OR IGNORE INTO revoked_tokens (jti, client_id, expires_at) VALUES (?1, ?2, ?3)";
-/// Ids of revoked tokens that could still pass the expiry check: the service path's set.
-pub const REVOKED_TOKEN_IDS: &str = "SELECT jti FROM revoked_tokens WHERE expires_at >= ?1";
+/// Records a revocation unless the client already holds `?5` unexpired ones (`expires_at`
+/// from `?4` on): the count and the insert are one statement, so concurrent revocations on
+/// other isolates cannot overshoot the bound. Changes no row when the jti is already there
+/// or the bound is reached.
+pub const INSERT_REVOKED_TOKEN: &str = "INSERT OR IGNORE INTO revoked_tokens (jti, client_id, \
+    expires_at) SELECT ?1, ?2, ?3 WHERE (SELECT COUNT(*) FROM revoked_tokens \
+    WHERE client_id = ?2 AND expires_at >= ?4) < ?5";
+/// Whether one token is revoked: a primary-key lookup, the service path's only revocation read.
 pub const IS_TOKEN_REVOKED: &str = "SELECT 1 FROM revoked_tokens WHERE jti = ?1";

@@ -4,8 +4,8 @@ use super::*;
 
 #[test]
 fn migration_splits_into_its_statements() {
-    let statements = split_sql(MIGRATIONS[0].1);
-    assert_eq!(split_sql(MIGRATIONS[1].1).len(), 2);
+    let statements = split_sql(MIGRATIONS[0].sql);
+    assert_eq!(split_sql(MIGRATIONS[1].sql).len(), 2);
     assert_eq!(statements.len(), 5);
     assert!(statements.iter().all(|s| !s.contains("--")));
     assert!(statements[4].starts_with("INSERT OR IGNORE INTO users"));
@@ -14,7 +14,29 @@ fn migration_splits_into_its_statements() {
 #[test]
 fn credential_queries_read_the_columns_the_row_encoder_writes() {
     assert!(sql::CREDENTIAL_STATUS
-        .starts_with("SELECT c.client_id, c.name, c.user_name, c.kind, c.secret_hash,"));
-    assert!(sql::INSERT_CREDENTIAL
-        .contains("(client_id, name, user_name, kind, secret_hash, scopes, expires_at"));
+        .starts_with("SELECT c.client_id, c.name, c.user_id, c.user_name, c.kind, c.secret_hash,"));
+    assert!(sql::CREDENTIAL_STATUS.ends_with(
+        "c.created_at, c.can_introspect, u.enabled FROM isogate_credentials c \
+         JOIN isogate_users u ON u.id = c.user_id WHERE c.client_id = ?1"
+    ));
+    assert!(sql::INSERT_CREDENTIAL.contains(
+        "(client_id, name, user_id, user_name, kind, secret_hash, scopes, expires_at, enabled, \
+         created_at, can_introspect)"
+    ));
+}
+
+#[test]
+fn migrations_are_numbered_in_order_and_each_from_0003_records_itself() {
+    for (i, m) in MIGRATIONS.iter().enumerate() {
+        assert_eq!(m.version, i as i64 + 1, "{}", m.name);
+        assert!(m.name.starts_with(&format!("{:04}_", m.version)));
+        if m.version >= 3 {
+            assert!(
+                m.sql.contains(&format!("({}, '{}')", m.version, m.name)),
+                "{} must add itself to isogate_schema",
+                m.name
+            );
+        }
+    }
+    assert_eq!(SCHEMA_VERSION, MIGRATIONS.len() as i64);
 }

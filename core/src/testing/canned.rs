@@ -4,6 +4,7 @@ use crate::error::StoreError;
 use crate::model::{CredentialStatus, Service};
 use crate::store::{credential_row, service_row, sql, SqlDb, SqlValue};
 use std::cell::Cell;
+use std::collections::HashSet;
 
 /// Answers the reads of the token endpoint and the service flow from fixed records: the
 /// credential status, service and revoked-token statements ([`sql`]), compared exactly, so a
@@ -13,7 +14,7 @@ use std::cell::Cell;
 pub struct CannedDb {
     credentials: Vec<CredentialStatus>,
     services: Vec<Service>,
-    revoked: Vec<String>,
+    revoked: HashSet<String>,
     reads: Cell<u64>,
 }
 
@@ -33,7 +34,13 @@ impl CannedDb {
     }
 
     pub fn with_revoked_token(mut self, jti: &str) -> CannedDb {
-        self.revoked.push(jti.to_owned());
+        self.revoked.insert(jti.to_owned());
+        self
+    }
+
+    /// `n` revoked tokens of some other client (ids `flood-0`...): a revocation flood.
+    pub fn with_revocation_flood(mut self, n: usize) -> CannedDb {
+        self.revoked.extend((0..n).map(|i| format!("flood-{i}")));
         self
     }
 
@@ -81,11 +88,12 @@ impl SqlDb for CannedDb {
                     .map(service_row)
                     .collect())
             }
-            sql::REVOKED_TOKEN_IDS => Ok(self
-                .revoked
-                .iter()
-                .map(|jti| vec![jti.as_str().into()])
-                .collect()),
+            // A primary-key lookup, as in SQLite: its cost does not grow with the table.
+            sql::IS_TOKEN_REVOKED => Ok(if self.revoked.contains(text_param(params)) {
+                vec![vec![1.into()]]
+            } else {
+                vec![]
+            }),
             other => Err(StoreError::new(format!("CannedDb does not answer {other}"))),
         }
     }

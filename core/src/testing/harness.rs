@@ -15,7 +15,8 @@ use std::collections::HashMap;
 
 pub const DOMAIN: &str = "example.com";
 pub const ISSUER: &str = "https://example.com";
-pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+/// At least 32 bytes and no placeholder, as `config::check_admin_token` requires.
+pub const ADMIN_TOKEN: &str = "core-tests-bearer-4f7c1a9e0b3d6258";
 /// The fixed Ed25519 seed of `ISOGATE_SIGNING_KEY`.
 pub const SIGNING_SEED: [u8; 32] = [7; 32];
 /// The clock's start: 2023-11-14T22:13:20Z, a whole second.
@@ -93,6 +94,12 @@ impl Harness {
             now_ms: Cell::new(T0_MS),
             random: Box::new(SeededRandom::new(42)),
         }
+    }
+
+    /// The same deployment on another database (e.g. one made by an older release's schema).
+    pub fn with_db(mut self, db: MemDb) -> Harness {
+        self.db = db;
+        self
     }
 
     pub fn with_rng(mut self, random: impl RandomSource + 'static) -> Harness {
@@ -267,6 +274,18 @@ impl Harness {
     /// Creates an oauth2 credential and returns what the creation response showed once.
     pub fn create_client(&self, name: &str, user: &str, scopes: &[&str]) -> Client {
         let body = json!({ "name": name, "user": user, "type": "oauth2", "scopes": scopes });
+        self.create_client_from(name, body)
+    }
+
+    /// An oauth2 credential of root with the right to introspect other clients' tokens
+    /// (`can_introspect`), as a resource server outside the edge has.
+    pub fn create_resource_server(&self, name: &str) -> Client {
+        let body =
+            json!({ "name": name, "user": "root", "type": "oauth2", "can_introspect": true });
+        self.create_client_from(name, body)
+    }
+
+    fn create_client_from(&self, name: &str, body: Value) -> Client {
         let r = self.admin("POST", "/admin/v1/credentials", Some(body));
         assert_eq!(r.status, 201, "create credential {name}: {}", text(&r));
         let body = json_body(&r);

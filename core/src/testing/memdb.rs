@@ -1,32 +1,51 @@
 //! [`MemDb`]: the store's real statements on an in-memory SQLite.
 
 use crate::error::StoreError;
-use crate::store::{SqlDb, SqlValue, Store};
+use crate::store::{Migration, SqlDb, SqlValue, Store};
 use rusqlite::types::Value as SqliteValue;
 use rusqlite::Connection;
 use std::cell::{Cell, RefCell};
 
 /// [`SqlDb`] over an in-memory `rusqlite::Connection` with the real migrations, a switch to
-/// simulate an outage and a counter of statements run (to pin "the hot path makes no storage
-/// read").
+/// simulate an outage and counters of statements run and rows read (to pin "the hot path
+/// makes no storage read" and "a read does not grow with other clients' data").
 pub struct MemDb {
     conn: RefCell<Connection>,
     /// While set, every statement fails as an unavailable database would.
     pub down: Cell<bool>,
     /// Statements run so far (queries, executes and batches).
     pub statements: Cell<usize>,
+    /// Rows returned by queries so far.
+    pub rows_read: Cell<usize>,
 }
 
 impl MemDb {
-    /// A fresh database with the real migrations applied.
+    /// A fresh database with the real migrations applied, as the Spin component applies them.
     pub fn migrated() -> MemDb {
+        let db = MemDb::empty();
+        super::block_on(Store::new(&db).apply_migrations()).expect("migrations apply");
+        db
+    }
+
+    /// A database with no schema.
+    pub fn empty() -> MemDb {
         let conn = Connection::open_in_memory().expect("sqlite opens");
-        let db = MemDb {
+        MemDb {
             conn: RefCell::new(conn),
             down: Cell::new(false),
             statements: Cell::new(0),
-        };
-        super::block_on(Store::new(&db).apply_migrations()).expect("migrations apply");
+            rows_read: Cell::new(0),
+        }
+    }
+
+    /// A database with the given migration files run as `spin up --sqlite @FILE` or
+    /// `wrangler d1 migrations apply` run them (each file as one script): e.g. the schema of
+    /// an older release, to upgrade.
+    pub fn with_migrations(migrations: &[Migration]) -> MemDb {
+        let db = MemDb::empty();
+        for m in migrations {
+            db.exec_raw(m.sql);
+        }
         db
     }
 
@@ -116,6 +135,7 @@ impl SqlDb for MemDb {
                     .collect::<Result<Vec<_>, _>>()?,
             );
         }
+        self.rows_read.set(self.rows_read.get() + out.len());
         Ok(out)
     }
 

@@ -88,6 +88,21 @@ pub fn assert_token_error(r: &Response, status: u16, code: &str) {
     assert_eq!(json_body(r)["error"], code, "{}", text(r));
     assert_eq!(r.header("cache-control"), Some("no-store"));
     assert_eq!(r.header("pragma"), Some("no-cache"));
+    assert_challenge_on_401(r);
+}
+
+/// RFC 9110 §15.5.2: a 401 carries `WWW-Authenticate` with at least one challenge.
+#[track_caller]
+pub fn assert_challenge_on_401(r: &Response) {
+    if r.status == 401 {
+        let challenge = r.header("www-authenticate").unwrap_or("");
+        assert!(
+            challenge.starts_with("Basic realm=") || challenge.starts_with("Bearer realm="),
+            "a 401 without a challenge: {:?} {}",
+            challenge,
+            text(r)
+        );
+    }
 }
 
 /// RFC 6750 §3 refusal: status, `error` code in the body, and the challenge carrying it.
@@ -115,6 +130,7 @@ pub fn assert_admin_error(r: &Response, status: u16, code: &str) {
     assert_eq!(r.status, status, "{}", text(r));
     assert_eq!(json_body(r)["error"], code, "{}", text(r));
     assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert_challenge_on_401(r);
 }
 
 /// A forwarded header's values: what the origin receives.

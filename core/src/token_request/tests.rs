@@ -236,7 +236,7 @@ fn rfc6749_5_2_invalid_client_after_basic_carries_a_basic_challenge() {
 }
 
 #[test]
-fn missing_client_authentication_is_invalid_client_without_a_challenge() {
+fn rfc9110_15_5_2_missing_client_authentication_is_a_401_with_a_basic_challenge() {
     let e = parse("POST", &[FORM], None, b"grant_type=client_credentials").unwrap_err();
     assert!(matches!(
         e,
@@ -245,7 +245,10 @@ fn missing_client_authentication_is_invalid_client_without_a_challenge() {
             ..
         }
     ));
-    assert_eq!(e.to_response("r").header("www-authenticate"), None);
+    assert_eq!(
+        e.to_response("r").header("www-authenticate"),
+        Some("Basic realm=\"r\", charset=\"UTF-8\"")
+    );
 }
 
 #[test]
