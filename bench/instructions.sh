@@ -8,7 +8,8 @@
 #   bash bench/instructions.sh            # print the table
 #   bash bench/instructions.sh --check    # ... and fail if an op fails, costs > 5% more or > 20% less than
 #                                         #     bench/baseline/instructions.json, is missing from it (or it lists
-#                                         #     an op not run), or validate_access_token > 1.2x signature_check_only
+#                                         #     an op not run), or validate_access_token > 1.2x signature_check_only,
+#                                         #     or an *_after_revocation_flood op is not within 1% of its plain op
 #   bash bench/instructions.sh --update   # ... and rewrite the baseline
 #
 # Writes bench/results/instructions.json. Installs valgrind with apt if it is missing.
@@ -38,6 +39,9 @@ signature_check_only 100
 decide_access 5000
 plan_forward 2000
 authorize_service 100
+authorize_service_after_revocation_flood 100
+authorize_service_refill 100
+authorize_service_refill_after_revocation_flood 100
 assertion_sign 100
 assertion_cached 2000
 token_endpoint 100"

@@ -10,9 +10,18 @@ export const TOLERANCE = 0.05; // CI fails when an operation costs more than 5% 
 export const DROP_TOLERANCE = 0.2;
 /** The target: validating a token costs at most 1.2x the signature check alone (enforced by --check). */
 export const VALIDATE_OVER_SIGNATURE_TARGET = 1.2;
+/** Issue #10: 10,000 revocations by another client cost a service request nothing: each
+ * flood op equals its plain op within 1% (enforced by --check). */
+export const FLOOD_PAIRS = [
+  ["authorize_service_after_revocation_flood", "authorize_service"],
+  ["authorize_service_refill_after_revocation_flood", "authorize_service_refill"],
+];
+export const FLOOD_TOLERANCE = 0.01;
 export const ORDER = [
   "parse_token_request", "verify_client_secret", "issue_access_token", "validate_access_token",
-  "signature_check_only", "decide_access", "plan_forward", "authorize_service", "assertion_sign", "assertion_cached",
+  "signature_check_only", "decide_access", "plan_forward", "authorize_service",
+  "authorize_service_after_revocation_flood", "authorize_service_refill",
+  "authorize_service_refill_after_revocation_flood", "assertion_sign", "assertion_cached",
   "token_endpoint",
 ];
 
@@ -48,6 +57,13 @@ for (const op of ORDER) {
 console.log(lines.join("\n"));
 const v = ops.validate_access_token.instructions / ops.signature_check_only.instructions;
 console.log(`\nvalidate_access_token / signature_check_only = ${v.toFixed(3)}× (target ≤ ${VALIDATE_OVER_SIGNATURE_TARGET}×: ${v <= VALIDATE_OVER_SIGNATURE_TARGET ? "met" : "MISSED"})`);
+const floodMisses = [];
+for (const [flood, plain] of FLOOD_PAIRS) {
+  const r = ops[flood].instructions / ops[plain].instructions;
+  const met = Math.abs(r - 1) <= FLOOD_TOLERANCE;
+  if (!met) floodMisses.push(`${flood} / ${plain} = ${r.toFixed(4)}x, not within ${FLOOD_TOLERANCE * 100}% of 1`);
+  console.log(`${flood} / ${plain} = ${r.toFixed(4)}× (target 1 ± ${FLOOD_TOLERANCE}: ${met ? "met" : "MISSED"})`);
+}
 
 if (mode === "--update") {
   fs.writeFileSync(baselinePath, JSON.stringify({ ...result, updated: new Date().toISOString().slice(0, 10) }, null, 2) + "\n");
@@ -67,6 +83,7 @@ if (mode === "--update") {
     .map((op) => `${op}: ${fmt(ops[op].instructions)} vs baseline ${fmt(baseline.ops[op].instructions)} (${((ops[op].instructions / baseline.ops[op].instructions - 1) * 100).toFixed(1)}%)`);
   if (drops.length) failures.push(`instruction counts over ${DROP_TOLERANCE * 100}% below the baseline: check that the operation still does its work; if it is a real improvement, record it with bash bench/instructions.sh --update:\n    ${drops.join("\n    ")}`);
   if (!(v <= VALIDATE_OVER_SIGNATURE_TARGET)) failures.push(`target missed: validate_access_token / signature_check_only = ${v.toFixed(3)}x > ${VALIDATE_OVER_SIGNATURE_TARGET}x`);
+  for (const miss of floodMisses) failures.push(`target missed: ${miss}`);
   if (failures.length) {
     console.error(`instructions --check FAILED:\n  ${failures.join("\n  ")}`);
     process.exit(1);

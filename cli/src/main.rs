@@ -7,10 +7,12 @@
 //! isogate get creds -o json
 //! isogate delete cred my-oauth-cred
 //! ```
-//! The server and admin credential come from `--server`/`--token` or `ISOGATE_SERVER`/
-//! `ISOGATE_ADMIN_TOKEN`.
+//! The server comes from `--server` or `ISOGATE_SERVER`; the admin credential from
+//! `ISOGATE_ADMIN_TOKEN` or `--token-file PATH` (a file holding it). `--token VALUE` works too
+//! but warns: a command line is visible to every local user (`ps`) and lands in shell history.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use isogate_core::admin::api::{
     CreatedCredential, CredentialList, CredentialView, Deleted, DeletedCredential, DeletedService,
     DeletedUser, ErrorBody, NewCredential, NewService, NewUser, OneCredential, OneService, OneUser,
@@ -36,7 +38,8 @@ struct Cli {
         default_value = "http://localhost:8787"
     )]
     server: String,
-    /// The admin credential (ISOGATE_ADMIN_TOKEN of the deployment).
+    /// The admin credential (ISOGATE_ADMIN_TOKEN of the deployment). Prefer the environment
+    /// variable or --token-file: a command line shows in `ps` and shell history.
     #[arg(
         long,
         global = true,
@@ -44,6 +47,10 @@ struct Cli {
         hide_env_values = true
     )]
     token: Option<String>,
+    /// A file holding the admin credential (surrounding whitespace ignored); wins over
+    /// ISOGATE_ADMIN_TOKEN.
+    #[arg(long, global = true, value_name = "PATH")]
+    token_file: Option<std::path::PathBuf>,
     /// Output format.
     #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Output::Text)]
     output: Output,
@@ -113,6 +120,10 @@ struct CredentialArgs {
     /// Scope ceiling (repeatable or space-separated), e.g. service:my-api, service:*.
     #[arg(long)]
     scope: Vec<String>,
+    /// May introspect (RFC 7662) other clients' tokens, as a resource server does. Without
+    /// it the credential learns only about its own tokens.
+    #[arg(long = "can-introspect")]
+    can_introspect: bool,
 }
 
 #[derive(Subcommand)]
@@ -181,13 +192,21 @@ fn body<T: Serialize>(request: &T) -> Value {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     if matches!(cli.command, Command::Keygen) {
         return keygen(cli.output == Output::Json);
     }
-    let Some(token) = cli.token.clone().filter(|t| !t.is_empty()) else {
-        eprintln!("Error: no admin credential: pass --token or set ISOGATE_ADMIN_TOKEN");
-        return ExitCode::from(2);
+    let from_command_line = matches.value_source("token") == Some(ValueSource::CommandLine);
+    let token = match admin_token(&cli, from_command_line) {
+        Ok(token) => token,
+        Err(e) => {
+            eprintln!("Error: {e}");
+            return ExitCode::from(2);
+        }
     };
     let api = Api {
         base: cli.server.clone(),
@@ -203,6 +222,33 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// The admin credential: from `--token-file`, else `--token` or ISOGATE_ADMIN_TOKEN. Warns on
+/// stderr when it was given on the command line.
+fn admin_token(cli: &Cli, from_command_line: bool) -> Result<String, String> {
+    if from_command_line {
+        eprintln!(
+            "warning: --token puts the admin token in the process list and shell history; \
+             set ISOGATE_ADMIN_TOKEN or use --token-file PATH instead"
+        );
+        if cli.token_file.is_some() {
+            return Err("give the admin credential once: --token or --token-file".into());
+        }
+    }
+    let token = match &cli.token_file {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read --token-file {}: {e}", path.display()))?
+            .trim()
+            .to_owned(),
+        None => cli.token.clone().unwrap_or_default(),
+    };
+    if token.is_empty() {
+        return Err(
+            "no admin credential: set ISOGATE_ADMIN_TOKEN or pass --token-file PATH".into(),
+        );
+    }
+    Ok(token)
 }
 
 fn run(cli: &Cli, api: &Api) -> Result<(), String> {
@@ -232,6 +278,7 @@ fn run(cli: &Cli, api: &Api) -> Result<(), String> {
                     .map(str::to_owned)
                     .collect();
                 let new = NewCredential {
+                    can_introspect: c.can_introspect,
                     expire_in: c.expire_in.clone(),
                     name: c.name.clone(),
                     scopes,
@@ -358,15 +405,28 @@ fn list_cell(items: &[String]) -> String {
 }
 
 fn user_row(u: &UserView) -> Vec<String> {
-    vec![u.name.clone(), u.enabled.to_string()]
+    vec![u.name.clone(), u.id.to_string(), u.enabled.to_string()]
+}
+
+/// A policy's users as `name#id`: the id is what the policy admits (a user deleted and
+/// re-created under the same name has another id, and is not admitted).
+fn allowed_cell(s: &ServiceView) -> String {
+    if s.allowed_user_ids.is_empty() {
+        return "*".into();
+    }
+    s.allowed_user_ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let name = s.allowed_users.get(i).map_or("?", String::as_str);
+            format!("{name}#{id}")
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn service_row(s: &ServiceView) -> Vec<String> {
-    vec![
-        s.name.clone(),
-        s.upstream.clone(),
-        list_cell(&s.allowed_users),
-    ]
+    vec![s.name.clone(), s.upstream.clone(), allowed_cell(s)]
 }
 
 fn credential_row(c: &CredentialView) -> Vec<String> {
@@ -378,6 +438,7 @@ fn credential_row(c: &CredentialView) -> Vec<String> {
         c.client_id.clone(),
         list_cell(&c.scopes),
         expires,
+        if c.can_introspect { "yes" } else { "no" }.into(),
     ]
 }
 
@@ -411,9 +472,17 @@ fn print_json<T: Serialize + ?Sized>(v: &T) {
 
 fn print_table(kind: &str, rows: &[Vec<String>]) {
     let headers: &[&str] = match kind {
-        "users" => &["NAME", "ENABLED"],
+        "users" => &["NAME", "ID", "ENABLED"],
         "services" => &["NAME", "UPSTREAM", "ALLOWED USERS"],
-        _ => &["NAME", "USER", "TYPE", "CLIENT ID", "SCOPES", "EXPIRES AT"],
+        _ => &[
+            "NAME",
+            "USER",
+            "TYPE",
+            "CLIENT ID",
+            "SCOPES",
+            "EXPIRES AT",
+            "INTROSPECT",
+        ],
     };
     let widths: Vec<usize> = headers
         .iter()
@@ -484,6 +553,46 @@ mod tests {
     fn unix_times_format_as_rfc3339() {
         assert_eq!(format_unix(0), "1970-01-01T00:00:00Z");
         assert_eq!(format_unix(1_700_000_000), "2023-11-14T22:13:20Z");
+    }
+
+    #[test]
+    fn a_policy_shows_each_user_with_the_id_it_admits() {
+        let view = ServiceView {
+            allowed_user_ids: vec![2, 7],
+            allowed_users: vec!["alice".into(), "bob".into()],
+            created_at: 0,
+            name: "s".into(),
+            upstream: "http://o".into(),
+        };
+        assert_eq!(allowed_cell(&view), "alice#2,bob#7");
+        let open = ServiceView {
+            allowed_user_ids: vec![],
+            allowed_users: vec![],
+            ..view
+        };
+        assert_eq!(allowed_cell(&open), "*");
+    }
+
+    #[test]
+    fn the_token_file_wins_and_a_command_line_token_with_it_is_refused() {
+        let dir = std::env::temp_dir().join(format!("isogate-cli-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("token");
+        std::fs::write(&file, "  from-the-file\n").unwrap();
+        let parse = |args: &[&str]| {
+            let mut all = vec!["isogate"];
+            all.extend_from_slice(args);
+            let matches = Cli::command().try_get_matches_from(all).unwrap();
+            let from_cli = matches.value_source("token") == Some(ValueSource::CommandLine);
+            admin_token(&Cli::from_arg_matches(&matches).unwrap(), from_cli)
+        };
+        let path = file.to_str().unwrap();
+        assert_eq!(parse(&["--token-file", path, "get", "users"]), Ok("from-the-file".into()));
+        assert_eq!(parse(&["--token", "t", "get", "users"]), Ok("t".into()));
+        assert!(parse(&["--token", "t", "--token-file", path, "get", "users"]).is_err());
+        let missing = parse(&["--token-file", "/nonexistent/isogate-token", "get", "users"]);
+        assert!(missing.unwrap_err().starts_with("cannot read --token-file"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

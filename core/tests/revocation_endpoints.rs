@@ -134,6 +134,7 @@ fn rfc7662_2_2_inactive_tokens_answer_active_false_and_nothing_else() {
         200
     );
     let expiring = h.token_for(&client, None);
+    assert_eq!(introspect(&h, &resource_server, &expiring)["active"], true);
     let doomed_client = h.create_client("doomed", "root", &[]);
     let of_deleted_credential = h.token_for(&doomed_client, None);
     assert_eq!(
@@ -152,6 +153,35 @@ fn rfc7662_2_2_inactive_tokens_answer_active_false_and_nothing_else() {
     }
     h.advance_ms(3_700_000);
     assert_eq!(introspect(&h, &resource_server, &expiring), only_inactive);
+}
+
+#[test]
+fn rfc7662_4_a_client_learns_only_about_its_own_tokens_unless_it_may_introspect() {
+    let (h, client) = Harness::seeded();
+    let other = h.create_client("other-client", "root", &[]);
+    let resource_server = h.create_resource_server("resource-server");
+    let token = h.token_for(&client, Some("service:my-api"));
+    // Another client's token: the same answer as an invalid one, nothing of its claims.
+    assert_eq!(
+        introspect(&h, &other, &token),
+        serde_json::json!({ "active": false })
+    );
+    assert_eq!(introspect(&h, &client, &token)["active"], true);
+    let v = introspect(&h, &resource_server, &token);
+    assert_eq!(
+        (v["active"].clone(), v["client_id"].clone()),
+        (true.into(), client.client_id.as_str().into())
+    );
+    // The right is part of the credential, as the admin API shows it.
+    let right = |name: &str| {
+        json_body(&h.admin("GET", &format!("/admin/v1/credentials/{name}"), None))["credential"]
+            ["can_introspect"]
+            .clone()
+    };
+    assert_eq!(
+        (right("resource-server"), right("other-client")),
+        (true.into(), false.into())
+    );
 }
 
 #[test]

@@ -189,3 +189,26 @@ fn the_cell_builds_the_gateway_once_and_retries_after_a_settings_error() {
         "a built gateway reads no settings"
     );
 }
+
+#[test]
+fn a_weak_admin_token_keeps_the_gateway_down_with_503_and_a_log_naming_the_setting() {
+    for token in ["change-me", "change-me-change-me-change-me-change-me"] {
+        let mut settings = default_settings();
+        settings.insert("ISOGATE_ADMIN_TOKEN".into(), token.into());
+        let Err(Step::Respond {
+            response,
+            diagnostic,
+        }) = GatewayCell::new().gateway(|name| settings.get(name).cloned())
+        else {
+            panic!("built with the admin token {token:?}")
+        };
+        assert_eq!(response.status, 503);
+        assert_eq!(response, GatewayError::Misconfigured.to_response());
+        let log = diagnostic.expect("logged").to_string();
+        assert!(
+            log.starts_with("isogate: configuration error: ISOGATE_ADMIN_TOKEN "),
+            "{log}"
+        );
+        assert!(!log.contains(token), "{log}");
+    }
+}
