@@ -68,12 +68,23 @@ export const signingSeed = () => crypto.randomBytes(32).toString("base64url");
  *   in the same workerd, bound to the same D1 database; Spin: a second host process on the
  *   same SQLite files). `gw.peer` is a GatewayClient for it (plain HTTP).
  *
+ *   statements: true counts the storage statements the gateway runs: `gw.runtime.statements()`
+ *   resolves { count, sql: [statement text, ...] } so far (Workers: the worker runs behind a
+ *   test-only wrapper module that counts `env.DB.prepare` calls; Spin: the test host's
+ *   --log-sql lines).
+ *   state: DIR keeps the database in DIR instead of a temp dir the harness removes (Workers:
+ *   Miniflare's d1Persist, the layout of `wrangler d1 ... --local --persist-to DIR`'s v3/d1;
+ *   Spin: DIR/db.sqlite), for tests that prepare a database first (e.g. an old schema).
+ *   migrate: false (Workers) skips the harness's own run of infra/migrations, for a
+ *   database that `wrangler d1 migrations apply` prepared. Spin always applies them itself.
+ *   sqliteInit: [FILE...] (Spin) runs the files first, as `spin up --sqlite @FILE` does.
+ *
  * `gw.originRequests` lists the requests the origin received ({ method, url, headers }),
  * `gw.runtime.log()` is what the runtime printed (the worker's console / the component's
  * stderr), and `gw.runtime.sql(statement)` runs one SQL statement directly in the runtime's
  * database (D1 through Miniflare, or the Spin host's SQLite file), behind the gateway's back.
  */
-export async function startGateway({ tls = false, peer = false, ...settings } = {}) {
+export async function startGateway({ tls = false, peer = false, statements = false, state, migrate = true, sqliteInit = [], ...settings } = {}) {
   if (tls && RUNTIME !== "workers") throw new Error(`startGateway({ tls }) needs ISOGATE_RUNTIME=workers, not ${RUNTIME}`);
   const origin = await startOrigin(0);
   const originRequests = [];
@@ -96,7 +107,8 @@ export async function startGateway({ tls = false, peer = false, ...settings } = 
   };
   let runtime;
   try {
-    runtime = RUNTIME === "spin" ? await startSpin(port, all, peerPort) : await startWorkers(port, all, certs, peerPort);
+    const options = { statements, state, migrate, sqliteInit };
+    runtime = RUNTIME === "spin" ? await startSpin(port, all, peerPort, options) : await startWorkers(port, all, certs, peerPort, options);
   } catch (e) {
     await new Promise((r) => origin.close(r));
     if (certs) fs.rmSync(certs.dir, { recursive: true, force: true });
@@ -163,10 +175,33 @@ export function makeTlsCertificate(serviceNames = []) {
   return { dir, caPath: f("ca.pem"), certPath: f("cert.pem"), keyPath: f("key.pem"), ca: read("ca.pem"), cert: read("cert.pem"), key: read("key.pem") };
 }
 
-async function startWorkers(port, bindings, certs, peerPort) {
+/**
+ * The test-only main module of { statements: true }: the built worker behind a wrapper that
+ * counts (and records) the statements it prepares on `env.DB`, reported to a request carrying
+ * a header only the harness sends (through Miniflare's dispatchFetch).
+ */
+const COUNTING_WRAPPER = `
+import Isogate from "./index.js";
+import { WorkerEntrypoint } from "cloudflare:workers";
+const seen = [];
+const counting = (db) => ({
+  prepare: (sql) => { seen.push(sql); return db.prepare(sql); },
+  batch: (statements) => db.batch(statements),
+  exec: (sql) => db.exec(sql),
+});
+export default class extends WorkerEntrypoint {
+  fetch(request) {
+    if (request.headers.get("x-isogate-test-statements") === "1") return Response.json({ count: seen.length, sql: seen });
+    const env = Object.create(this.env, { DB: { value: counting(this.env.DB) } });
+    return new Isogate(this.ctx, env).fetch(request);
+  }
+}`;
+
+async function startWorkers(port, bindings, certs, peerPort, { statements, state, migrate }) {
   const worker = {
     modules: true,
-    scriptPath: path.join(ROOT, "workers/build/index.js"),
+    scriptPath: path.join(ROOT, statements ? "workers/build/__counting.js" : "workers/build/index.js"),
+    ...(statements ? { script: COUNTING_WRAPPER } : {}),
     modulesRules: [
       { type: "ESModule", include: ["**/*.js"] },
       { type: "CompiledWasm", include: ["**/*.wasm"] },
@@ -180,6 +215,7 @@ async function startWorkers(port, bindings, certs, peerPort) {
   const mf = new Miniflare({
     host: "127.0.0.1",
     port,
+    ...(state ? { d1Persist: path.join(state, "v3", "d1") } : {}),
     ...(certs ? { https: true, httpsKey: certs.key, httpsCert: certs.cert } : {}),
     cf: false,
     // The worker's console output (console.error from Rust included), kept for assertions.
@@ -197,7 +233,7 @@ async function startWorkers(port, bindings, certs, peerPort) {
   try {
     await mf.ready;
     db = await mf.getD1Database("DB", "isogate");
-    for (const statement of migrationStatements()) await db.prepare(statement).run();
+    if (migrate) for (const statement of migrationStatements()) await db.prepare(statement).run();
   } catch (e) {
     await mf.dispose().catch(() => {});
     throw e;
@@ -206,21 +242,29 @@ async function startWorkers(port, bindings, certs, peerPort) {
     stop: () => mf.dispose(),
     log: () => log,
     sql: async (statement) => { await db.prepare(statement).run(); },
+    /** Rows of a statement run directly in D1 (arrays of column values). */
+    rows: async (statement) => db.prepare(statement).raw(),
+    statements: async () => {
+      if (!statements) throw new Error("startGateway({ statements: true }) counts statements");
+      const r = await mf.dispatchFetch("http://localhost/", { headers: { "x-isogate-test-statements": "1" } });
+      return r.json();
+    },
   };
 }
 
-async function startSpin(port, settings, peerPort) {
+async function startSpin(port, settings, peerPort, { statements, state, sqliteInit }) {
   const host = process.env.ISOGATE_SPIN_HOST ?? path.join(ROOT, "target/debug/isogate-spin-host");
   const component = process.env.ISOGATE_SPIN_COMPONENT ?? path.join(ROOT, "target/wasm32-wasip2/release/isogate_spin.wasm");
   // State in files, so that the tests (and a peer) can reach the same database.
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "isogate-spin-state-"));
+  const dir = state ?? fs.mkdtempSync(path.join(os.tmpdir(), "isogate-spin-state-"));
   const dbFile = path.join(dir, "db.sqlite");
   const kvFile = path.join(dir, "kv.sqlite");
   const logs = [];
   const children = [];
   const startOne = async (listenPort) => {
     const args = ["--component", component, "--listen", `127.0.0.1:${listenPort}`, "--allowed-outbound-host", "http://127.0.0.1:*",
-      "--sqlite-file", dbFile, "--kv-file", kvFile];
+      "--sqlite-file", dbFile, "--kv-file", kvFile, ...(statements ? ["--log-sql"] : []),
+      ...sqliteInit.flatMap((f) => ["--sqlite-init", f])];
     for (const [k, v] of Object.entries(settings)) args.push("--variable", `${k.toLowerCase()}=${v}`);
     const child = spawn(host, args, { stdio: ["ignore", "pipe", "pipe"] });
     children.push(child);
@@ -244,7 +288,7 @@ async function startSpin(port, settings, peerPort) {
       child.once("exit", r);
       child.kill();
     })));
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (!state) fs.rmSync(dir, { recursive: true, force: true });
   };
   try {
     for (const p of peerPort ? [port, peerPort] : [port]) await startOne(p);
@@ -258,6 +302,17 @@ async function startSpin(port, settings, peerPort) {
     sql: (statement) => runProgram("sqlite3", ["-bail", dbFile, statement]).then((r) => {
       if (r.code !== 0) throw new Error(`sqlite3 ${dbFile}: exit ${r.code}: ${r.stderr}`);
     }),
+    /** Rows of a statement run directly in the SQLite file (arrays of column values). */
+    rows: (statement) => runProgram("sqlite3", ["-bail", "-json", dbFile, statement]).then((r) => {
+      if (r.code !== 0) throw new Error(`sqlite3 ${dbFile}: exit ${r.code}: ${r.stderr}`);
+      return r.stdout.trim() ? JSON.parse(r.stdout).map((row) => Object.values(row)) : [];
+    }),
+    statements: async () => {
+      if (!statements) throw new Error("startGateway({ statements: true }) counts statements");
+      const prefix = "isogate-spin-host: sql: ";
+      const sql = logs.flatMap((e) => e.log.split("\n")).filter((l) => l.startsWith(prefix)).map((l) => l.slice(prefix.length));
+      return { count: sql.length, sql };
+    },
   };
 }
 
@@ -347,13 +402,14 @@ export class GatewayClient {
   }
 
   /**
-   * `isogate create credential NAME --user U --type T [--scope S]... [--expire-in E]`;
+   * `isogate create credential NAME --user U --type T [--scope S]... [--expire-in E] [--can-introspect]`;
    * resolves what the CLI prints: { credential, client_id, client_secret } or { credential, access_token }.
    */
-  async createCredential(name, { user = "root", type = "oauth2", scopes = [], expire_in, ...unknown } = {}) {
+  async createCredential(name, { user = "root", type = "oauth2", scopes = [], expire_in, can_introspect = false, ...unknown } = {}) {
     noUnknownOptions("createCredential", unknown);
     return this.cliJson(["create", "credential", name, "--user", user, "--type", type,
-      ...scopes.flatMap((s) => ["--scope", s]), ...(expire_in ? ["--expire-in", expire_in] : [])]);
+      ...scopes.flatMap((s) => ["--scope", s]), ...(expire_in ? ["--expire-in", expire_in] : []),
+      ...(can_introspect ? ["--can-introspect"] : [])]);
   }
 
   /** `isogate delete KIND NAME` (KIND: user, service, credential). */

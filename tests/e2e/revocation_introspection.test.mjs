@@ -16,7 +16,7 @@ describe(`revocation and introspection (${process.env.ISOGATE_RUNTIME ?? "worker
     gw = await startGateway();
     await gw.createService("my-api");
     cred = await gw.createCredential("rev-cred");
-    resourceServer = await gw.createCredential("resource-server");
+    resourceServer = await gw.createCredential("resource-server", { can_introspect: true });
   });
   after(() => gw?.stop());
 

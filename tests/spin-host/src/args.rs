@@ -23,6 +23,9 @@ usage: isogate-spin-host --component PATH.wasm [options]
   --exit-on-stdin-eof          exit when standard input reaches end of file (a test that
                                shares one host between tests keeps a pipe to it open, so
                                the host goes away with the test process)
+  --log-sql                    print each SQLite statement the component runs to stderr,
+                               as `isogate-spin-host: sql: STATEMENT` (no parameters), so
+                               a test can count a request's storage statements
 
 When ready, prints exactly one line to stdout:
   isogate-spin-host listening on http://127.0.0.1:PORT";
@@ -39,6 +42,7 @@ pub struct Args {
     pub declared_kv_stores: Vec<String>,
     pub declared_sqlite_databases: Vec<String>,
     pub exit_on_stdin_eof: bool,
+    pub log_sql: bool,
 }
 
 impl Args {
@@ -56,6 +60,7 @@ impl Args {
             declared_kv_stores: Vec::new(),
             declared_sqlite_databases: Vec::new(),
             exit_on_stdin_eof: false,
+            log_sql: false,
         };
         while let Some(flag) = it.next() {
             // Accept both `--flag value` and `--flag=value`.
@@ -65,6 +70,10 @@ impl Args {
             };
             if flag == "--exit-on-stdin-eof" {
                 args.exit_on_stdin_eof = true;
+                continue;
+            }
+            if flag == "--log-sql" {
+                args.log_sql = true;
                 continue;
             }
             if flag == "-h" || flag == "--help" {

@@ -34,6 +34,7 @@ pub struct Shared {
     variables: HashMap<String, String>,
     declared_kv_stores: Vec<String>,
     declared_sqlite_databases: Vec<String>,
+    log_sql: bool,
 }
 
 /// An open key-value store (always `default`).
@@ -94,6 +95,7 @@ impl Shared {
             variables,
             declared_kv_stores: args.declared_kv_stores.clone(),
             declared_sqlite_databases: args.declared_sqlite_databases.clone(),
+            log_sql: args.log_sql,
         })
     }
 }
@@ -236,6 +238,10 @@ impl sqlite::HostConnection for HostState {
     ) -> Result<sqlite::QueryResult, sqlite::Error> {
         if self.table.get(&self_).is_err() {
             return Err(sqlite::Error::InvalidConnection);
+        }
+        if self.shared.log_sql {
+            // The statement text only: parameters may be secrets' hashes or tokens' ids.
+            eprintln!("isogate-spin-host: sql: {}", statement.replace('\n', " "));
         }
         let db = lock(&self.shared.db);
         execute(&db, &statement, parameters).map_err(|e| sqlite::Error::Io(e.to_string()))
