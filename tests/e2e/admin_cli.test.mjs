@@ -1,6 +1,9 @@
 // The admin API and the `isogate` CLI driving it, end to end.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { startGateway } from "./harness.mjs";
 
 describe(`admin API and CLI (${process.env.ISOGATE_RUNTIME ?? "workers"})`, () => {
@@ -88,6 +91,41 @@ describe(`admin API and CLI (${process.env.ISOGATE_RUNTIME ?? "workers"})`, () =
     const del = await gw.cli(["delete", "cred", "direct"]);
     assert.match(del.stdout, /Credential direct successfully deleted/);
     assert.equal((await gw.service("my-api", "/", { headers: { authorization: `Bearer ${token}` } })).status, 401);
+  });
+
+  it("cli_reads_the_admin_token_from_a_file_and_warns_when_it_is_on_the_command_line", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "isogate-cli-"));
+    try {
+      const file = path.join(dir, "admin-token");
+      fs.writeFileSync(file, `${gw.adminToken}\n`, { mode: 0o600 });
+      // --token-file, with nothing in the environment.
+      const fromFile = await gw.cli(["get", "users", "-o", "json", "--token-file", file], { ISOGATE_ADMIN_TOKEN: "" });
+      assert.equal(fromFile.code, 0, fromFile.stderr);
+      assert.ok(JSON.parse(fromFile.stdout).users.some((u) => u.name === "root"));
+      assert.equal(fromFile.stderr, "", "no warning for a file");
+      // It wins over the environment.
+      const overEnv = await gw.cli(["get", "users", "--token-file", file], { ISOGATE_ADMIN_TOKEN: "wrong" });
+      assert.equal(overEnv.code, 0, overEnv.stderr);
+      // The environment variable alone: no warning either.
+      const fromEnv = await gw.cli(["get", "users"]);
+      assert.deepEqual([fromEnv.code, fromEnv.stderr], [0, ""]);
+      // --token works, and warns: a command line is visible in ps and shell history.
+      const onCommandLine = await gw.cli(["get", "users", "--token", gw.adminToken], { ISOGATE_ADMIN_TOKEN: "" });
+      assert.equal(onCommandLine.code, 0, onCommandLine.stderr);
+      assert.match(onCommandLine.stdout, /^NAME\s+ID\s+ENABLED$/m);
+      assert.equal(onCommandLine.stderr,
+        "warning: --token puts the admin token in the process list and shell history; set ISOGATE_ADMIN_TOKEN or use --token-file PATH instead\n");
+      assert.ok(!onCommandLine.stderr.includes(gw.adminToken));
+      // A file that cannot be read, or both at once, is a usage error.
+      const missing = await gw.cli(["get", "users", "--token-file", path.join(dir, "nope")], { ISOGATE_ADMIN_TOKEN: "" });
+      assert.equal(missing.code, 2);
+      assert.match(missing.stderr, /^Error: cannot read --token-file .*nope/m);
+      const both = await gw.cli(["get", "users", "--token", "x", "--token-file", file]);
+      assert.equal(both.code, 2);
+      assert.match(both.stderr, /give the admin credential once/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("cli_errors_are_clear_and_exit_non_zero", async () => {
