@@ -587,7 +587,10 @@ mod tests {
             admin_token(&Cli::from_arg_matches(&matches).unwrap(), from_cli)
         };
         let path = file.to_str().unwrap();
-        assert_eq!(parse(&["--token-file", path, "get", "users"]), Ok("from-the-file".into()));
+        assert_eq!(
+            parse(&["--token-file", path, "get", "users"]),
+            Ok("from-the-file".into())
+        );
         assert_eq!(parse(&["--token", "t", "get", "users"]), Ok("t".into()));
         assert!(parse(&["--token", "t", "--token-file", path, "get", "users"]).is_err());
         let missing = parse(&["--token-file", "/nonexistent/isogate-token", "get", "users"]);

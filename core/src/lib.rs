@@ -32,7 +32,7 @@
 //! - token endpoint (root domain): [`token_request::parse_token_request`] → one storage read →
 //!   [`oauth::verify_client_secret`] → [`scope::grant_scopes`] → [`mint::Minter::issue`];
 //! - services (`<name>.<DOMAIN>`): [`service::extract_bearer`] → [`verify::Verifier::verify`]
-//!   → cached credential, revoked set and service ([`service::ServiceCaches`]) →
+//!   → cached credential, revocation (by `jti`) and service ([`service::ServiceCaches`]) →
 //!   [`service::decide_access`] → [`forward::plan_forward`] + the signed identity assertion
 //!   ([`mint::Minter::identity_assertion`], cached per token and service: [`assertion`]) → the
 //!   runtime fetches the origin → [`forward::relay`].

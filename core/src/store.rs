@@ -7,38 +7,6 @@
 use crate::error::StoreError;
 use crate::model::{Credential, CredentialStatus, Service, User, UserId};
 
-/// One file of `infra/migrations`.
-#[derive(Clone, Copy, Debug)]
-pub struct Migration {
-    /// The file's number, as the ledger (`isogate_schema`, from 0003 on) records it.
-    pub version: i64,
-    pub name: &'static str,
-    pub sql: &'static str,
-}
-
-/// The migrations, in order, for runtimes that apply them themselves (Spin, tests). Each file
-/// from 0003 on records itself in the `isogate_schema` ledger.
-pub const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "0001_init",
-        sql: include_str!("../../infra/migrations/0001_init.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "0002_revoked_tokens",
-        sql: include_str!("../../infra/migrations/0002_revoked_tokens.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "0003_stable_user_ids",
-        sql: include_str!("../../infra/migrations/0003_stable_user_ids.sql"),
-    },
-];
-
-/// The schema version this code reads and writes.
-pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
-
 /// A value bound to or read from a statement.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SqlValue {
@@ -101,8 +69,11 @@ pub enum Inserted {
     AlreadyExists,
 }
 
+mod migrations;
 mod rows;
 pub mod sql;
+
+pub use migrations::{split_sql, Migration, MIGRATIONS, SCHEMA_VERSION};
 
 use rows::{credential_from_row, int, opt_int, service_from_row, user_from_row};
 pub use rows::{credential_row, service_row};
@@ -123,33 +94,6 @@ fn inserted(changed: u64) -> Inserted {
 impl<'a, D: SqlDb> Store<'a, D> {
     pub fn new(db: &'a D) -> Self {
         Store { db }
-    }
-
-    /// Applies the migrations this database lacks, in one transaction. For runtimes without a
-    /// migration tool (Spin; the tests). Runtimes that start an instance per request call
-    /// this on every first storage use: one read when the schema is current.
-    pub async fn apply_migrations(&self) -> Result<(), StoreError> {
-        let applied = match self.db.query(sql::SCHEMA_VERSION, &[]).await {
-            Ok(rows) => single_int(&rows)?,
-            // No ledger yet: a database of 0001/0002 (or none). Its tables say which.
-            Err(_) => match single_int(&self.db.query(sql::LEGACY_SCHEMA_TABLES, &[]).await?)? {
-                Some(4) => Some(2),
-                Some(3) => Some(1),
-                _ => None,
-            },
-        };
-        let applied = applied.unwrap_or(0);
-        if applied >= SCHEMA_VERSION {
-            return Ok(());
-        }
-        let statements: Vec<String> = MIGRATIONS
-            .iter()
-            .filter(|m| m.version > applied)
-            .flat_map(|m| split_sql(m.sql))
-            .collect();
-        let batch: Vec<(&str, Vec<SqlValue>)> =
-            statements.iter().map(|s| (s.as_str(), vec![])).collect();
-        self.db.execute_batch(&batch).await
     }
 
     pub async fn user(&self, name: &str) -> Result<Option<User>, StoreError> {
@@ -337,34 +281,11 @@ impl<'a, D: SqlDb> Store<'a, D> {
 
 /// The one integer of a one-row, one-column result (`COUNT`, `MAX`, `RETURNING id`), `None`
 /// for no row or NULL.
-fn single_int(rows: &[Vec<SqlValue>]) -> Result<Option<i64>, StoreError> {
+pub(crate) fn single_int(rows: &[Vec<SqlValue>]) -> Result<Option<i64>, StoreError> {
     match rows.first() {
         None => Ok(None),
         Some(row) => opt_int(row, 0),
     }
-}
-
-/// Splits a migration file into statements (on `;` at line ends, outside comments). Our
-/// migrations contain no `;` inside strings or triggers; keep it that way.
-pub fn split_sql(sql: &str) -> Vec<String> {
-    let mut statements = Vec::new();
-    let mut current = String::new();
-    for line in sql.lines() {
-        let code = line.split("--").next().unwrap_or("");
-        current.push_str(code);
-        current.push('\n');
-        if code.trim_end().ends_with(';') {
-            let s = current.trim().trim_end_matches(';').trim().to_owned();
-            if !s.is_empty() {
-                statements.push(s);
-            }
-            current.clear();
-        }
-    }
-    if !current.trim().is_empty() {
-        statements.push(current.trim().to_owned());
-    }
-    statements
 }
 
 #[cfg(test)]

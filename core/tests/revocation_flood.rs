@@ -204,14 +204,21 @@ fn concurrent_requests_missing_the_same_entries_make_one_storage_read_each() {
     let mut second = pin!(gw.start(caps, request.clone(), h.clock()));
     assert!(first.as_mut().poll(&mut cx).is_pending());
     assert!(second.as_mut().poll(&mut cx).is_pending());
-    assert_eq!(db.started.get(), 1, "the second request awaits the first's read");
+    assert_eq!(
+        db.started.get(),
+        1,
+        "the second request awaits the first's read"
+    );
 
     let statements = h.db.statements.get();
     db.open.set(true);
     for request in [first.as_mut(), second.as_mut()] {
         match request.poll(&mut cx) {
             Poll::Ready(Step::Forward(_)) => {}
-            other => panic!("expected a forward, got {:?}", other.map(|s| format!("{s:?}"))),
+            other => panic!(
+                "expected a forward, got {:?}",
+                other.map(|s| format!("{s:?}"))
+            ),
         }
     }
     assert_eq!(

@@ -72,7 +72,11 @@ fn token_of(h: &Harness, name: &str, random: u8) -> String {
     .access_token
 }
 
-fn call(h: &Harness, service: &str, token: &str) -> Result<isogate_core::Forward, isogate_core::http::Response> {
+fn call(
+    h: &Harness,
+    service: &str,
+    token: &str,
+) -> Result<isogate_core::Forward, isogate_core::http::Response> {
     let auth = format!("Bearer {token}");
     h.service(&format!("{service}.{DOMAIN}"), &[("authorization", &auth)])
 }
@@ -131,7 +135,10 @@ fn assert_upgraded(h: &Harness) {
         ]
         .map(|(n, u, id)| (n.to_owned(), u.to_owned(), id, false))
     );
-    assert_eq!(credentials["credentials"][1]["scopes"], json!(["service:open-api"]));
+    assert_eq!(
+        credentials["credentials"][1]["scopes"],
+        json!(["service:open-api"])
+    );
     assert_eq!(count(h, "revoked_tokens"), 1);
     // The old tables are gone; the ledger says 0003.
     assert!(h
@@ -153,10 +160,18 @@ fn assert_upgraded(h: &Harness) {
         "invalid_token",
     );
     authorized(call(h, "carol-api", &token_of(h, "carol-at", 4)));
-    assert_bearer_error(&refused(call(h, "carol-api", &alice)), 403, "insufficient_scope");
+    assert_bearer_error(
+        &refused(call(h, "carol-api", &alice)),
+        403,
+        "insufficient_scope",
+    );
     // A disabled user stays disabled; a credential whose user was gone stays unusable.
     for id in ["bbbb-bbbb", "dddd-dddd"] {
-        assert_token_error(&h.token(&post_form(&client(id), None), &[]), 401, "invalid_client");
+        assert_token_error(
+            &h.token(&post_form(&client(id), None), &[]),
+            401,
+            "invalid_client",
+        );
     }
     // Dave, created again, is not the dave of carol-api's policy.
     h.create_user("dave");
@@ -195,7 +210,11 @@ fn replaying_every_migration_file_on_an_upgraded_database_changes_nothing() {
             h.db.exec_raw(m.sql);
         }
     }
-    assert_eq!(h.snapshot(), before, "alice stays deleted, nothing else moves");
+    assert_eq!(
+        h.snapshot(),
+        before,
+        "alice stays deleted, nothing else moves"
+    );
     assert_eq!(count(&h, "revoked_tokens"), 1);
 }
 

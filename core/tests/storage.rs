@@ -103,7 +103,7 @@ fn warm_caches_serve_the_service_path_without_storage_reads() {
     assert_eq!(
         h.db.statements.get() - before,
         3,
-        "one read each for the credential, the revoked-token set and the service"
+        "one read each for the credential, this token's revocation and the service"
     );
     // ...and later ones within the TTL read nothing, so they pass even with the database down.
     let warmed_at = h.now_ms();

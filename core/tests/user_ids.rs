@@ -6,7 +6,11 @@ use serde_json::json;
 
 const ALICE_ONLY_HOST: &str = "alice-only.example.com";
 
-fn call_host(h: &Harness, host: &str, token: &str) -> Result<isogate_core::Forward, isogate_core::http::Response> {
+fn call_host(
+    h: &Harness,
+    host: &str,
+    token: &str,
+) -> Result<isogate_core::Forward, isogate_core::http::Response> {
     let auth = format!("Bearer {token}");
     h.service(host, &[("authorization", &auth)])
 }
@@ -40,7 +44,13 @@ fn a_user_deleted_and_re_created_under_the_same_name_is_still_denied_where_the_o
     assert_policy_refuses(call_host(&h, ALICE_ONLY_HOST, &token));
     // On a cold isolate too, and whatever the token's scope says.
     let auth = format!("Bearer {token}");
-    let request = head("GET", ALICE_ONLY_HOST, "/", None, &[("authorization", &auth)]);
+    let request = head(
+        "GET",
+        ALICE_ONLY_HOST,
+        "/",
+        None,
+        &[("authorization", &auth)],
+    );
     assert_policy_refuses(h.service_on(&h.isolate(), &request));
     // Other services still admit her: she is a user, just not the one the policy names.
     h.create_service(SERVICE, UPSTREAM, &[]);
@@ -70,13 +80,19 @@ fn a_service_whose_only_allowed_user_was_deleted_admits_nobody() {
 #[test]
 fn user_ids_are_never_reused_even_after_deleting_the_newest_user() {
     let h = Harness::new();
-    let id = |name: &str| json_body(&h.admin("GET", &format!("/admin/v1/users/{name}"), None))["user"]["id"].clone();
+    let id = |name: &str| {
+        json_body(&h.admin("GET", &format!("/admin/v1/users/{name}"), None))["user"]["id"].clone()
+    };
     assert_eq!(id("root"), json!(1));
     h.create_user("alice");
     assert_eq!(id("alice"), json!(2));
     assert_eq!(h.admin("DELETE", "/admin/v1/users/alice", None).status, 200);
     h.create_user("bob");
-    assert_eq!(id("bob"), json!(3), "SQLite AUTOINCREMENT never hands out 2 again");
+    assert_eq!(
+        id("bob"),
+        json!(3),
+        "SQLite AUTOINCREMENT never hands out 2 again"
+    );
     h.create_user("alice");
     assert_eq!(id("alice"), json!(4));
 }

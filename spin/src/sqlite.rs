@@ -2,7 +2,8 @@
 //!
 //! The schema is the shared `infra/migrations/*.sql` (also what `spin up --sqlite @...` runs).
 //! Hosted Spin (SpinKube, cloud) has no such flag, so the component applies the migrations
-//! itself, idempotently, once per instance before its first storage use. Requests the core
+//! itself, once per instance before its first storage use: the ones its database lacks, by the
+//! `isogate_schema` ledger (one query when the schema is current; see `Store::apply_migrations`). Requests the core
 //! answers without storage (discovery, JWKS, cache hits on the service path) open nothing.
 
 use isogate_core::error::StoreError;

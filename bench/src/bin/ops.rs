@@ -204,9 +204,7 @@ fn main() {
             }
         }
         "authorize_service" => authorize_warm(op, n, &f, &f.db),
-        "authorize_service_after_revocation_flood" => {
-            authorize_warm(op, n, &f, &f.flooded_db())
-        }
+        "authorize_service_after_revocation_flood" => authorize_warm(op, n, &f, &f.flooded_db()),
         "authorize_service_refill" => authorize_refill(op, n, &f, &f.db),
         "authorize_service_refill_after_revocation_flood" => {
             authorize_refill(op, n, &f, &f.flooded_db())
