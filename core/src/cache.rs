@@ -41,7 +41,7 @@ pub struct TtlCache<V> {
     ttl_ms: u64,
     entries: RefCell<Lru<String, (V, u64)>>,
     /// Loads in progress, by key.
-    flights: RefCell<HashMap<String, Rc<Flight<V>>>>,
+    flights: RefCell<HashMap<String, Rc<Flight>>>,
 }
 
 impl<V: Clone> TtlCache<V> {
@@ -83,7 +83,8 @@ impl<V: Clone> TtlCache<V> {
 
     /// The value for `key`: cached, or awaited from a load of it already in progress, or
     /// loaded by `load` (and cached when the load succeeds). A failed load is not cached; its
-    /// error goes to every request that awaited it.
+    /// error goes to every request that awaited it. (With caching off, a TTL of 0, concurrent
+    /// misses each read.)
     pub async fn get_or_load<F, Fut>(
         &self,
         key: &str,
@@ -101,11 +102,12 @@ impl<V: Clone> TtlCache<V> {
             let in_flight = self.flights.borrow().get(key).cloned();
             let Some(flight) = in_flight else { break };
             match flight.wait().await {
-                Landed::Loaded(result) => return result,
-                Landed::Abandoned => continue,
+                Landed::Failed(e) => return Err(e),
+                // Cached: read it above; abandoned: load it below.
+                Landed::Cached | Landed::Abandoned => continue,
             }
         }
-        let flight = Flight::new();
+        let flight = Rc::new(Flight::default());
         self.flights
             .borrow_mut()
             .insert(key.to_owned(), flight.clone());
@@ -115,12 +117,12 @@ impl<V: Clone> TtlCache<V> {
             flight,
         };
         let result = load().await;
-        loading.land(result.clone(), now_ms);
+        loading.land(&result, now_ms);
         result
     }
 
     /// Unregisters `flight` if it is still the one loading `key`; says whether it was.
-    fn detach(&self, key: &str, flight: &Rc<Flight<V>>) -> bool {
+    fn detach(&self, key: &str, flight: &Rc<Flight>) -> bool {
         let mut flights = self.flights.borrow_mut();
         let registered = flights.get(key).is_some_and(|f| Rc::ptr_eq(f, flight));
         if registered {
@@ -135,17 +137,22 @@ impl<V: Clone> TtlCache<V> {
 struct Loading<'c, V: Clone> {
     cache: &'c TtlCache<V>,
     key: &'c str,
-    flight: Rc<Flight<V>>,
+    flight: Rc<Flight>,
 }
 
 impl<V: Clone> Loading<'_, V> {
-    fn land(self, result: Result<V, StoreError>, now_ms: u64) {
-        if self.cache.detach(self.key, &self.flight) {
-            if let Ok(value) = &result {
-                self.cache.put(self.key, value.clone(), now_ms);
+    fn land(self, result: &Result<V, StoreError>, now_ms: u64) {
+        let registered = self.cache.detach(self.key, &self.flight);
+        self.flight.land(match result {
+            Ok(value) => {
+                // Not cached if the key was invalidated meanwhile: the waiters read it again.
+                if registered {
+                    self.cache.put(self.key, value.clone(), now_ms);
+                }
+                Landed::Cached
             }
-        }
-        self.flight.land(Landed::Loaded(result));
+            Err(e) => Landed::Failed(e.clone()),
+        });
     }
 }
 

@@ -3,8 +3,10 @@
 //! requests on one thread, interleaved at their awaits, so this is plain `Rc`/`RefCell` with
 //! the runtime's own [`Waker`]s: no executor, no lock, no IO here.
 //!
-//! A load whose future is dropped before it finishes (the runtime cancelled its request)
-//! leaves its flight *abandoned*: the waiters wake and load for themselves, never hang.
+//! A flight carries no value (so one type serves every cache): the loader puts what it read in
+//! the cache, and the waiters read it from there. A load whose future is dropped before it
+//! finishes (the runtime cancelled its request) leaves its flight *abandoned*: the waiters
+//! wake and load for themselves, never hang.
 
 use crate::error::StoreError;
 use std::cell::RefCell;
@@ -15,28 +17,26 @@ use std::task::{Context, Poll, Waker};
 
 /// How a flight ended, as its waiters see it.
 #[derive(Clone)]
-pub(crate) enum Landed<V> {
-    Loaded(Result<V, StoreError>),
+pub(crate) enum Landed {
+    /// The value is in the cache (if it is not, because the cache holds nothing or the key was
+    /// invalidated meanwhile, load again).
+    Cached,
+    /// The load failed: every request that awaited it gets the error.
+    Failed(StoreError),
     /// The loading request went away; load again.
     Abandoned,
 }
 
 /// One load in progress, shared by the request making it and those waiting for it.
-pub(crate) struct Flight<V> {
-    landed: RefCell<Option<Landed<V>>>,
+#[derive(Default)]
+pub(crate) struct Flight {
+    landed: RefCell<Option<Landed>>,
     waiters: RefCell<Vec<Waker>>,
 }
 
-impl<V: Clone> Flight<V> {
-    pub(crate) fn new() -> Rc<Flight<V>> {
-        Rc::new(Flight {
-            landed: RefCell::new(None),
-            waiters: RefCell::new(Vec::new()),
-        })
-    }
-
+impl Flight {
     /// Ends the flight and wakes every waiter.
-    pub(crate) fn land(&self, landed: Landed<V>) {
+    pub(crate) fn land(&self, landed: Landed) {
         *self.landed.borrow_mut() = Some(landed);
         for waker in self.waiters.take() {
             waker.wake();
@@ -48,21 +48,21 @@ impl<V: Clone> Flight<V> {
     }
 
     /// Resolves when the flight lands.
-    pub(crate) fn wait(self: &Rc<Self>) -> Wait<V> {
+    pub(crate) fn wait(self: &Rc<Self>) -> Wait {
         Wait {
             flight: self.clone(),
         }
     }
 }
 
-pub(crate) struct Wait<V> {
-    flight: Rc<Flight<V>>,
+pub(crate) struct Wait {
+    flight: Rc<Flight>,
 }
 
-impl<V: Clone> Future for Wait<V> {
-    type Output = Landed<V>;
+impl Future for Wait {
+    type Output = Landed;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Landed<V>> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Landed> {
         if let Some(landed) = self.flight.landed.borrow().as_ref() {
             return Poll::Ready(landed.clone());
         }
