@@ -25,13 +25,13 @@
 //! short by the token's own `exp` is kept until the token expires, since a new one could not
 //! live longer. A warm request therefore pays a map lookup, not a signature.
 
+use crate::cache::Lru;
 use crate::capability::Now;
 use crate::forward::Principal;
 use crate::keys::{Ed25519, KeySet};
 use crate::token::{parse_jws, TokenInvalid, CLOCK_LEEWAY_SECS};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::fmt;
 use std::rc::Rc;
 
@@ -44,7 +44,8 @@ pub const ASSERTION_TYP: &str = "isogate-assertion+jwt";
 pub const ASSERTION_LIFETIME_SECS: i64 = 300;
 /// A cached assertion is re-signed once fewer than this many seconds of its life remain.
 pub const RESIGN_MARGIN_SECS: i64 = 60;
-/// Assertions an isolate keeps before it drops the stale ones (bounds memory: ~0.7 KiB each).
+/// Assertions an isolate keeps; past it, the least recently used goes (bounds memory: ~0.7 KiB
+/// each).
 pub(crate) const MAX_CACHED_ASSERTIONS: usize = 4096;
 
 /// What an assertion states, in the order it is serialised.
@@ -167,10 +168,18 @@ pub(crate) fn assertion_claims<'a>(
 
 /// The isolate's signed assertions by (token digest, service). Only assertions for requests
 /// that were authorized are stored, so a client cannot fill it without valid tokens for
-/// services that admit it.
-#[derive(Default)]
+/// services that admit it; when full, the least recently used goes (stale ones are not used
+/// again), never every entry at once (issue #10).
 pub(crate) struct SignedAssertions {
-    entries: RefCell<HashMap<Box<[u8]>, Cached>>,
+    entries: RefCell<Lru<Box<[u8]>, Cached>>,
+}
+
+impl Default for SignedAssertions {
+    fn default() -> Self {
+        SignedAssertions {
+            entries: RefCell::new(Lru::new(MAX_CACHED_ASSERTIONS)),
+        }
+    }
 }
 
 struct Cached {
@@ -216,18 +225,13 @@ impl SignedAssertions {
     /// forwarded at `now` (a clock that went backwards past its `iat` misses).
     pub(crate) fn get(&self, request: &AssertedRequest<'_>, now: Now) -> Option<Rc<str>> {
         let now = now.unix_secs();
-        let entries = self.entries.borrow();
+        let mut entries = self.entries.borrow_mut();
         let cached = entries.get(CacheKey::of(request)?.as_slice())?;
         (now < cached.reuse_until && now >= cached.issued_at).then(|| cached.assertion.clone())
     }
 
-    /// Keeps `signed` for reuse; when full, first drops those past reuse, then starts over.
-    pub(crate) fn put(
-        &self,
-        request: &AssertedRequest<'_>,
-        signed: &SignedAssertion,
-        now: Now,
-    ) -> Rc<str> {
+    /// Keeps `signed` for reuse; when full, in place of the least recently used.
+    pub(crate) fn put(&self, request: &AssertedRequest<'_>, signed: &SignedAssertion) -> Rc<str> {
         let reuse_until = if signed.expires_at >= request.token_expires_at {
             // Cut short by the token: a new one would expire no later, so keep this one for
             // as long as the token is accepted at all.
@@ -240,13 +244,6 @@ impl SignedAssertions {
             return assertion;
         };
         let mut entries = self.entries.borrow_mut();
-        if entries.len() >= MAX_CACHED_ASSERTIONS {
-            let now = now.unix_secs();
-            entries.retain(|_, c| now < c.reuse_until);
-            if entries.len() >= MAX_CACHED_ASSERTIONS {
-                entries.clear();
-            }
-        }
         let cached = Cached {
             assertion: assertion.clone(),
             issued_at: signed.issued_at,

@@ -111,7 +111,7 @@ impl Minter {
             return cached;
         }
         let signed = self.sign_assertion(ed25519, request, now).await;
-        self.assertions.put(request, &signed, now)
+        self.assertions.put(request, &signed)
     }
 
     /// Signs an identity assertion for `request` at `now` with the runtime's `ed25519`: one

@@ -195,6 +195,7 @@ fn rfc8725_3_12_an_access_token_is_not_an_assertion() {
     let credential = Credential {
         client_id: "abcd-efgh".into(),
         name: "root-cred".into(),
+        user_id: 1,
         user: "root".into(),
         kind: CredentialKind::OAuth2,
         secret_hash: None,
@@ -202,6 +203,7 @@ fn rfc8725_3_12_an_access_token_is_not_an_assertion() {
         expires_at: None,
         enabled: true,
         created_at: 0,
+        can_introspect: false,
     };
     let scopes = ScopeSet::all_services();
     let grant = Grant {
@@ -291,44 +293,38 @@ fn a_clock_that_went_backwards_re_signs() {
 }
 
 #[test]
-fn the_cache_is_bounded_and_drops_stale_assertions_first() {
+fn the_cache_is_bounded_and_evicts_the_least_recently_used_assertion_only() {
+    // Issue #10: a full cache used to empty itself; a burst of new (token, service) pairs now
+    // costs only the coldest entries, never the ones in use.
     let cache = SignedAssertions::default();
     let p = principal();
-    let fake = |exp| SignedAssertion {
+    let fake = SignedAssertion {
         assertion: "x.y.z".into(),
         issued_at: T0,
-        expires_at: exp,
+        expires_at: T0 + 300,
     };
     let digest = |i: usize| {
         let mut d = [0u8; 32];
         d[..8].copy_from_slice(&(i as u64).to_le_bytes());
         d
     };
-    // Half stale at T0 + 100, half still reusable.
     for i in 0..MAX_CACHED_ASSERTIONS {
-        let exp = if i % 2 == 0 { T0 + 150 } else { T0 + 300 };
-        cache.put(&request(&digest(i), "s", T0 + 3600, &p), &fake(exp), at(T0));
+        cache.put(&request(&digest(i), "s", T0 + 3600, &p), &fake);
     }
     assert_eq!(cache.len(), MAX_CACHED_ASSERTIONS);
-    let newcomer = digest(MAX_CACHED_ASSERTIONS);
-    cache.put(
-        &request(&newcomer, "s", T0 + 3600, &p),
-        &fake(T0 + 300),
-        at(T0 + 100),
-    );
-    assert_eq!(cache.len(), MAX_CACHED_ASSERTIONS / 2 + 1);
-    let kept = digest(1);
-    let reusable = request(&kept, "s", T0 + 3600, &p);
-    assert!(cache.get(&reusable, at(T0 + 100)).is_some());
-    // Full of reusable ones: it starts over rather than grow.
+    let (in_use, coldest) = (digest(0), digest(1));
+    let in_use = request(&in_use, "s", T0 + 3600, &p);
     for i in 0..MAX_CACHED_ASSERTIONS {
-        cache.put(
-            &request(&digest(10_000 + i), "s", T0 + 3600, &p),
-            &fake(T0 + 300),
-            at(T0 + 100),
+        assert!(
+            cache.get(&in_use, at(T0 + 100)).is_some(),
+            "after {i} newcomers"
         );
+        cache.put(&request(&digest(10_000 + i), "s", T0 + 3600, &p), &fake);
     }
-    assert!(cache.len() <= MAX_CACHED_ASSERTIONS);
+    assert_eq!(cache.len(), MAX_CACHED_ASSERTIONS);
+    assert!(cache
+        .get(&request(&coldest, "s", T0 + 3600, &p), at(T0 + 100))
+        .is_none());
 }
 
 #[test]
