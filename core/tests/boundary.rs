@@ -95,9 +95,11 @@ fn a_stored_upstream_the_parser_refuses_is_502_and_logged_never_fetched() {
     let (h, client) = Harness::seeded();
     // Stored as the older check let it through (here behind the admin API's back).
     h.create_service("legacy", "http://127.0.0.1:9000", &[]);
-    h.db.exec_raw("UPDATE services SET upstream = 'http://my_service:8080' WHERE name = 'legacy'");
+    h.db.exec_raw(
+        "UPDATE isogate_services SET upstream = 'http://my_service:8080' WHERE name = 'legacy'",
+    );
     assert_eq!(
-        h.db.raw("SELECT upstream FROM services WHERE name = 'legacy'"),
+        h.db.raw("SELECT upstream FROM isogate_services WHERE name = 'legacy'"),
         vec![vec![SqlValue::Text("http://my_service:8080".into())]]
     );
     let auth = format!("Bearer {}", h.token_for(&client, None));

@@ -8,9 +8,7 @@ use crate::config::parse_duration;
 use crate::error::AdminError;
 use crate::http::Response;
 use crate::mint::Grant;
-use crate::model::{
-    is_valid_name, is_valid_service_name, Credential, CredentialKind, Service,
-};
+use crate::model::{is_valid_name, is_valid_service_name, Credential, CredentialKind, Service};
 use crate::scope::{credential_ceiling, ScopeSet};
 use crate::secret::{Secret, CLIENT_SECRET_BYTES};
 use crate::store::{Inserted, Store};
