@@ -42,6 +42,9 @@ pub struct TtlCache<V> {
     entries: RefCell<Lru<String, (V, u64)>>,
     /// Loads in progress, by key.
     flights: RefCell<HashMap<String, Rc<Flight>>>,
+    /// Whether a miss may await another request's load of the same key (see
+    /// [`crate::config::GatewayConfig::shared_loads`]); when not, every miss reads for itself.
+    shared_loads: bool,
 }
 
 impl<V: Clone> TtlCache<V> {
@@ -54,7 +57,15 @@ impl<V: Clone> TtlCache<V> {
             ttl_ms,
             entries: RefCell::new(Lru::new(capacity)),
             flights: RefCell::new(HashMap::new()),
+            shared_loads: true,
         }
+    }
+
+    /// Every miss reads for itself, never awaiting another request's load (for runtimes that
+    /// cancel a request waiting on another request's I/O, as workerd does).
+    pub fn without_shared_loads(mut self) -> Self {
+        self.shared_loads = false;
+        self
     }
 
     /// The cached value, if fresh at `now_ms`.
@@ -99,7 +110,12 @@ impl<V: Clone> TtlCache<V> {
             if let Some(hit) = self.get(key, now_ms) {
                 return Ok(hit);
             }
-            let in_flight = self.flights.borrow().get(key).cloned();
+            // Without shared loads this request reads for itself; its flight is still
+            // registered, so an invalidation during the read keeps the result out of the cache.
+            let in_flight = match self.shared_loads {
+                true => self.flights.borrow().get(key).cloned(),
+                false => None,
+            };
             let Some(flight) = in_flight else { break };
             match flight.wait().await {
                 Landed::Failed(e) => return Err(e),

@@ -33,6 +33,11 @@ pub struct GatewayConfig {
     pub upstream_timeout_ms: u64,
     /// Unexpired revocations one credential may hold (`ISOGATE_MAX_REVOCATIONS_PER_CREDENTIAL`).
     pub max_revocations_per_credential: u64,
+    /// Whether a request may await a storage read another request started (single-flight
+    /// cache loads). Off where the runtime cancels a request that waits on another request's
+    /// I/O: workerd does ("the script will never generate a response"), so on Workers
+    /// concurrent misses for one key each read. See [`crate::GatewayCell::for_isolated_requests`].
+    pub shared_loads: bool,
 }
 
 impl fmt::Debug for GatewayConfig {
@@ -75,6 +80,7 @@ impl GatewayConfig {
             realm: "isogate".into(),
             upstream_timeout_ms: DEFAULT_UPSTREAM_TIMEOUT_MS,
             max_revocations_per_credential: DEFAULT_MAX_REVOCATIONS_PER_CREDENTIAL,
+            shared_loads: true,
         }
     }
 }

@@ -67,7 +67,7 @@ impl Gateway {
                 &config.domain,
                 config.token_ttl_secs,
             ),
-            caches: ServiceCaches::new(config.cache_ttl_ms),
+            caches: ServiceCaches::new(config.cache_ttl_ms, config.shared_loads),
             config,
         }
     }
@@ -212,15 +212,34 @@ fn read_only(head: &RequestHead, respond: impl FnOnce() -> Response) -> Step<'st
 /// rebuilt on the next request (an operator fixing a variable needs no restart). Meant for a
 /// `thread_local!` (`const { GatewayCell::new() }`): the runtimes run one request at a time
 /// per isolate.
-#[derive(Default)]
 pub struct GatewayCell {
     gateway: RefCell<Option<Rc<Gateway>>>,
+    /// See [`GatewayConfig::shared_loads`].
+    shared_loads: bool,
+}
+
+impl Default for GatewayCell {
+    fn default() -> Self {
+        GatewayCell::new()
+    }
 }
 
 impl GatewayCell {
     pub const fn new() -> GatewayCell {
         GatewayCell {
             gateway: RefCell::new(None),
+            shared_loads: true,
+        }
+    }
+
+    /// For a runtime that cancels a request awaiting another request's I/O (workerd: a
+    /// request parked on a storage read made by another request is answered 500 as "hung").
+    /// The gateway's caches then never make a request wait on another's read: concurrent
+    /// misses for one key each read (bounded by the isolate's concurrency).
+    pub const fn for_isolated_requests() -> GatewayCell {
+        GatewayCell {
+            gateway: RefCell::new(None),
+            shared_loads: false,
         }
     }
 
@@ -236,7 +255,11 @@ impl GatewayCell {
         if let Some(gateway) = self.gateway.borrow().as_ref() {
             return Ok(gateway.clone());
         }
-        match Gateway::from_settings(settings) {
+        let built = gateway_settings(settings).map(|mut s| {
+            s.config.shared_loads = self.shared_loads;
+            Gateway::new(s.config, s.signing_key, s.extra_keys)
+        });
+        match built {
             Ok(gateway) => {
                 let gateway = Rc::new(gateway);
                 *self.gateway.borrow_mut() = Some(gateway.clone());

@@ -40,11 +40,20 @@ pub struct ServiceCaches {
 }
 
 impl ServiceCaches {
-    pub fn new(ttl_ms: u64) -> ServiceCaches {
+    /// `shared_loads`: see [`crate::config::GatewayConfig::shared_loads`].
+    pub fn new(ttl_ms: u64, shared_loads: bool) -> ServiceCaches {
+        fn cache<V: Clone>(ttl_ms: u64, shared_loads: bool) -> TtlCache<V> {
+            let cache = TtlCache::new(ttl_ms);
+            if shared_loads {
+                cache
+            } else {
+                cache.without_shared_loads()
+            }
+        }
         ServiceCaches {
-            services: TtlCache::new(ttl_ms),
-            credentials: TtlCache::new(ttl_ms),
-            revoked: TtlCache::new(ttl_ms),
+            services: cache(ttl_ms, shared_loads),
+            credentials: cache(ttl_ms, shared_loads),
+            revoked: cache(ttl_ms, shared_loads),
         }
     }
 

@@ -68,7 +68,8 @@ use worker::{console_error, Env};
 
 thread_local! {
     /// The isolate's gateway (wasm here has one thread, so this is a per-isolate static).
-    static CELL: GatewayCell = const { GatewayCell::new() };
+    // workerd cancels a request that awaits another request's storage read: no shared loads.
+    static CELL: GatewayCell = const { GatewayCell::for_isolated_requests() };
 }
 
 type Caps<'a> = Capabilities<'a, D1Db<'a>, WebCryptoEd25519>;

@@ -226,3 +226,35 @@ fn an_invalidation_during_a_load_keeps_its_result_out_of_the_cache() {
     assert!(matches!(poll(after.as_mut(), waker), Poll::Ready(Ok(2))));
     assert_eq!(c.get("k", 0), Some(2));
 }
+
+/// workerd answers 500 ("hung") for a request parked on another request's I/O, so a cache
+/// built for such a runtime never parks a miss on another request's load.
+#[test]
+fn without_shared_loads_every_miss_reads_for_itself_and_none_waits_on_another() {
+    let c = TtlCache::new(1000).without_shared_loads();
+    let db = Db::new();
+    let waker = Waker::from(Arc::new(CountingWaker(AtomicUsize::new(0))));
+    let mut first = pin!(c.get_or_load("k", 0, || db.read()));
+    let mut second = pin!(c.get_or_load("k", 0, || db.read()));
+    assert!(poll(first.as_mut(), &waker).is_pending());
+    assert!(poll(second.as_mut(), &waker).is_pending());
+    assert_eq!(db.reads.get(), 2, "each request made its own read");
+    db.open.set(true);
+    assert!(matches!(poll(second.as_mut(), &waker), Poll::Ready(Ok(2))));
+    assert!(matches!(poll(first.as_mut(), &waker), Poll::Ready(Ok(1))));
+    // A hit still needs no read.
+    assert!(c.get("k", 1).is_some());
+}
+
+#[test]
+fn without_shared_loads_an_invalidation_during_a_read_keeps_its_result_out_of_the_cache() {
+    let c = TtlCache::new(1000).without_shared_loads();
+    let db = Db::new();
+    let waker = Waker::from(Arc::new(CountingWaker(AtomicUsize::new(0))));
+    let mut load = pin!(c.get_or_load("k", 0, || db.read()));
+    assert!(poll(load.as_mut(), &waker).is_pending());
+    c.invalidate("k");
+    db.open.set(true);
+    assert!(matches!(poll(load.as_mut(), &waker), Poll::Ready(Ok(1))));
+    assert_eq!(c.get("k", 1), None, "the read may predate the change");
+}
