@@ -10,7 +10,8 @@
 //! - the clock (`Date.now()`) and random bytes (`crypto.getRandomValues`, through the core's
 //!   [`OsRandom`]);
 //! - reading a request body, bounded, as [`Body::Complete`], or [`Body::Unreadable`] when the
-//!   client's stream fails;
+//!   client's stream fails; and releasing a body the answer did not need as the core's
+//!   [`leftover_body`] says (drained when small, never started on when declared large);
 //! - forwarding: fetching the origin per the core's `ForwardPlan` with both bodies streamed
 //!   (never buffered), and relaying what [`isogate_core::forward::relay`] decides.
 //!
@@ -51,12 +52,15 @@ mod glue;
 mod web_crypto;
 
 use d1::D1Db;
-use glue::{js_forward, js_header_blob, js_read_bounded, js_request_head, js_respond};
+use glue::{
+    js_drain_body, js_forward, js_header_blob, js_read_bounded, js_request_head, js_respond,
+};
 use isogate_core::capability::OsRandom;
 use isogate_core::forward::{
     relay as decide_relay, OutboundClient, Relay, UpstreamFailure, UpstreamOutcome,
 };
 use isogate_core::http::{split_url, Method, RequestHead, Response};
+use isogate_core::step::{leftover_body, Leftover, DRAIN_LIMIT_BYTES};
 use isogate_core::{Body, Capabilities, Diagnostic, Forward, GatewayCell, Now, Step};
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
@@ -121,14 +125,20 @@ async fn run(mut step: Step<'_>, caps: Caps<'_>, req: &web_sys::Request) -> JsVa
     loop {
         log(step.diagnostic());
         step = match step {
-            Step::Respond { response, .. } => return respond(response).into(),
+            Step::Respond { response, .. } => {
+                release_unread_body(req).await;
+                return respond(response).into();
+            }
             Step::NeedBody { limit, resume } => {
                 resume.finish(caps, read_body(req, limit).await).await
             }
             // Fetch cannot send content with GET or HEAD: the core says what to answer instead.
             Step::Forward(forward) => {
                 return match forward.plan.refusal_for(OutboundClient::Fetch) {
-                    Some(refusal) => respond(refusal).into(),
+                    Some(refusal) => {
+                        release_unread_body(req).await;
+                        respond(refusal).into()
+                    }
                     None => forward_to_origin(req, forward),
                 }
             }
@@ -154,17 +164,33 @@ fn setting(env: &Env, name: &str) -> Option<String> {
         .ok()
 }
 
-/// At most `limit + 1` bytes of the body (the core tells "too large" from the extra byte).
-/// A request without a body needs no read, and no Promise.
+/// At most `limit + 1` bytes of the body (the core tells "too large" from the extra byte; the
+/// rest is drained up to the core's bound, see `glue.js`). A request without a body needs no
+/// read, and no Promise.
 async fn read_body(req: &web_sys::Request, limit: usize) -> Body {
     if req.body().is_none() {
         return Body::Complete(Vec::new());
     }
-    match JsFuture::from(js_read_bounded(req, limit as f64)).await {
+    let read = js_read_bounded(req, limit as f64, DRAIN_LIMIT_BYTES as f64);
+    match JsFuture::from(read).await {
         Ok(bytes) => Body::Complete(js_sys::Uint8Array::from(bytes).to_vec()),
         // The stream failed: the client went away or its body does not match its framing.
         // What arrived is not the body and is never judged as if it were.
         Err(_) => Body::Unreadable,
+    }
+}
+
+/// Before an answer that did not need the body: what the core says to do with it
+/// ([`leftover_body`]), so that the runtime is never left with a body half read. A request
+/// without a body, or whose body was read or forwarded, needs nothing (and no Promise).
+async fn release_unread_body(req: &web_sys::Request) {
+    if req.body().is_none() || req.body_used() {
+        return;
+    }
+    let declared = req.headers().get("content-length").ok().flatten();
+    if let Leftover::Drain { at_most } = leftover_body(declared.as_deref()) {
+        // Resolves in every case (glue.js).
+        let _ = JsFuture::from(js_drain_body(req, at_most as f64)).await;
     }
 }
 
