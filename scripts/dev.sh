@@ -10,6 +10,8 @@
 #   ISOGATE_DEV_DIR [the repository]: where .dev.vars, the D1 state (.wrangler/state) and the
 #     gateway log (.dev-server.log) live
 #   ISOGATE_SKIP_BUILD=1: use the worker and CLI already built (ISOGATE_CLI names the CLI binary)
+#   ISOGATE_DEV_SERVER=wrangler: run `wrangler dev` instead (to compare; 4.86 does not survive
+#     tests/e2e/fuzz_blackbox.test.mjs), ISOGATE_WRANGLER naming another wrangler binary
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -47,8 +49,16 @@ cleanup() { kill "${pids[@]}" 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 node scripts/demo-origin.mjs "$ORIGIN_PORT" &
 pids+=($!)
-node scripts/dev-server.mjs --port "$PORT" --persist-to "$STATE" --dev-vars "$DEV_VARS" \
-  --var "ISOGATE_DOMAIN=localhost:$PORT" > "$LOG" 2>&1 &
+if [ "${ISOGATE_DEV_SERVER:-}" = wrangler ]; then
+  # The old way, for comparison only: wrangler dev's proxy dies on hostile requests (README).
+  vars=()
+  while IFS='=' read -r name value; do [ -n "$name" ] && vars+=(--var "$name:$value"); done < "$DEV_VARS"
+  ISOGATE_SKIP_BUILD=1 "${ISOGATE_WRANGLER:-node_modules/.bin/wrangler}" dev --local --ip 127.0.0.1 --port "$PORT" \
+    --inspector-port 0 --persist-to "$STATE" "${vars[@]}" --var "ISOGATE_DOMAIN:localhost:$PORT" > "$LOG" 2>&1 &
+else
+  node scripts/dev-server.mjs --port "$PORT" --persist-to "$STATE" --dev-vars "$DEV_VARS" \
+    --var "ISOGATE_DOMAIN=localhost:$PORT" > "$LOG" 2>&1 &
+fi
 pids+=($!)
 for _ in $(seq 1 120); do
   curl -sf "http://localhost:$PORT/healthz" > /dev/null 2>&1 && break
