@@ -363,7 +363,7 @@ describe(`black-box fuzz of the running gateway (${RUNTIME})`, { timeout: 300000
 
   it(`${REQUESTS}_hostile_requests_end_with_the_gateway_serving_no_5xx_from_it_and_nothing_hanging`, async (t) => {
     const requests = generate(prng(SEED), fx);
-    const counts = { "1xx": 0, "2xx": 0, "3xx": 0, "4xx": 0, "5xx from the gateway": 0, "5xx from the runtime, before the worker": 0, "5xx from the runtime, examples": new Set(), "closed without an answer": 0, reset: 0, "no answer yet, client gave up": 0, "client reset on purpose": 0 };
+    const counts = { "1xx": 0, "2xx": 0, "3xx": 0, "4xx": 0, "5xx from the gateway": 0, "5xx from the runtime, before the worker": 0, "5xx from the runtime, examples": new Set(), "closed without an answer": 0, reset: 0, "connection refused": 0, "no answer yet, client gave up": 0, "client reset on purpose": 0 };
     const byKind = {};
     const gateway5xx = [], hung = [], leaks = [];
     const secrets = [fx.clientSecret, fx.adminToken, fx.seed];
@@ -379,6 +379,7 @@ describe(`black-box fuzz of the running gateway (${RUNTIME})`, { timeout: 300000
           counts["no answer yet, client gave up"]++;
           if (r.complete) hung.push(r.summary);
         } else if (result.outcome === "reset") counts.reset++;
+        else if (result.outcome === "error ECONNREFUSED") counts["connection refused"]++;
         else if (result.outcome !== "answered" && result.answers.length === 0) counts["closed without an answer"]++;
         for (const a of result.answers) {
           const cls = `${Math.floor(a.status / 100)}xx`;
@@ -423,6 +424,7 @@ describe(`black-box fuzz of the running gateway (${RUNTIME})`, { timeout: 300000
     for (const line of report) t.diagnostic(line);
 
     assert.ok(gw.alive(), `the gateway process died:\n${gw.log().slice(-3000)}`);
+    assert.equal(counts["connection refused"], 0, "connections were refused: the server is gone");
     assert.deepEqual(gateway5xx.slice(0, 20), [], `5xx answers from the gateway (${gateway5xx.length})`);
     assert.deepEqual(hung.slice(0, 20), [], `complete requests left without an answer (${hung.length})`);
     assert.deepEqual(leaks.slice(0, 20), [], "answers that carry a secret");

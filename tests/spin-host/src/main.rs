@@ -322,7 +322,6 @@ impl Server {
         &self,
         req: hyper::Request<Incoming>,
     ) -> wasmtime::Result<hyper::Response<HyperOutgoingBody>> {
-
         let stderr = wasmtime_wasi::cli::stderr;
         let wasi = WasiCtx::builder().stdout(stderr()).stderr(stderr()).build();
         let mut store = Store::new(
