@@ -2,16 +2,17 @@
 //! request can hold anything the client sent).
 //!
 //! Invariants (`isogate_fuzz::check_plan`): the URL is the upstream plus path and query as
-//! sent; no credential, identity, forwarding or hop-by-hop header the client sent reaches the
-//! origin; the identity and `X-Forwarded-*` headers are the gateway's, once each; every other
-//! client header is kept as sent. With `ISOGATE_FUZZ_STRICT=1`, names are compared as CGI-style
-//! origins read them (`_` as `-`).
+//! sent; no credential, identity, framing, forwarding or hop-by-hop header the client sent
+//! reaches the origin, under any spelling (names folded as CGI-style origins read them, `_` as
+//! `-`); the identity and forwarding headers are the gateway's, once each; the body goes exactly
+//! when the client sent one, with its own `Content-Length`; application headers are kept. A
+//! refused plan is a clean 400 (a path that could leave the base path, a broken length).
 #![no_main]
 
 use arbitrary::Arbitrary;
 use isogate_core::forward::{plan_forward, Principal};
 use isogate_core::model::Service;
-use isogate_fuzz::{check_plan, Expected, FuzzHead, Secrets};
+use isogate_fuzz::{assert_clean_refusal, check_plan, Expected, FuzzHead, Secrets};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
@@ -43,6 +44,7 @@ fuzz_target!(|input: Input| {
     let service = Service {
         name: "my-api".into(),
         upstream: UPSTREAMS[input.upstream as usize % UPSTREAMS.len()].into(),
+        allowed_user_ids: vec![],
         allowed_users: vec![],
         created_at: 0,
     };
@@ -53,7 +55,14 @@ fuzz_target!(|input: Input| {
         scope: input.scope,
         token_id: input.token_id,
     };
-    let plan = plan_forward(&head, &service, &principal);
+    let plan = match plan_forward(&head, &service, &principal) {
+        Ok(plan) => plan,
+        Err(e) => {
+            let r = e.to_response();
+            assert_eq!(r.status, 400, "a valid upstream is never the reason: {e:?}");
+            return assert_clean_refusal(&r, "forward", &[]);
+        }
+    };
     check_plan(
         &head,
         &plan,

@@ -4,15 +4,18 @@
 //! Invariants: the only tokens accepted are the genuine one and tokens really signed with the
 //! deployment's key whose header and claims pass every rule (alg `EdDSA`, typ `at+jwt`, the
 //! key's kid, issuer, audience, time with 30 s leeway); a damaged genuine token, a token signed
-//! with another key, or any other string is refused, and the refusal is a clean 401. The cached
-//! path answers exactly as the uncached one.
+//! with another key, the gateway's own identity assertion (same key, `typ`
+//! `isogate-assertion+jwt`), or any other string is refused, and the refusal is a clean 401.
+//! The cached path answers exactly as the uncached one.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine as _;
+use isogate_core::assertion::AssertedRequest;
 use isogate_core::capability::Now;
 use isogate_core::error::BearerError;
+use isogate_core::forward::Principal;
 use isogate_core::keys::{KeySet, PortableEd25519, SigningKey};
 use isogate_core::mint::{Grant, Minter};
 use isogate_core::model::{Credential, CredentialKind};
@@ -29,6 +32,8 @@ const NOW_SECS: i64 = 1_700_000_000;
 struct Fixture {
     verifier: Verifier,
     genuine: String,
+    /// An identity assertion signed with the same key: never an access token (RFC 8725 §3.11).
+    assertion: String,
     kid: String,
 }
 
@@ -45,10 +50,11 @@ fn fixture() -> Fixture {
         ISSUER,
         ISSUER,
     );
-    let minter = Minter::new(key, ISSUER, ISSUER, 3600);
+    let minter = Minter::new(key, ISSUER, ISSUER, "example.com", 3600);
     let credential = Credential {
         client_id: "abcd-efgh".into(),
         name: "c".into(),
+        user_id: 1,
         user: "root".into(),
         kind: CredentialKind::OAuth2,
         secret_hash: None,
@@ -56,6 +62,7 @@ fn fixture() -> Fixture {
         expires_at: None,
         enabled: true,
         created_at: 0,
+        can_introspect: false,
     };
     let scopes = ScopeSet::all_services();
     let grant = Grant {
@@ -64,9 +71,25 @@ fn fixture() -> Fixture {
         lifetime_secs: None,
     };
     let issued = block_on(minter.issue(&PortableEd25519, &FixedRandom(3), grant, now(0)));
+    // The identity assertion for a request made with that token: same key, another `typ`.
+    let principal = Principal {
+        user: "root".into(),
+        client_id: "abcd-efgh".into(),
+        credential: "c".into(),
+        scope: "service:*".into(),
+        token_id: issued.claims.jti.clone(),
+    };
+    let request = AssertedRequest {
+        token_digest: &[0; 32],
+        token_expires_at: issued.claims.exp,
+        service: "my-api",
+        principal: &principal,
+    };
+    let assertion = block_on(minter.sign_assertion(&PortableEd25519, &request, now(0)));
     Fixture {
         verifier,
         genuine: issued.access_token,
+        assertion: assertion.assertion.to_string(),
         kid,
     }
 }
@@ -86,6 +109,11 @@ enum Choice<T> {
 enum Input {
     Raw {
         token: String,
+        at: i32,
+    },
+    /// The identity assertion, whole or damaged like a token.
+    Assertion {
+        edits: Vec<(u16, u8)>,
         at: i32,
     },
     /// The genuine token with bytes replaced, cut or added.
@@ -140,6 +168,14 @@ fn sign(seed: [u8; 32], header: &serde_json::Value, claims: &serde_json::Value) 
 fuzz_target!(|input: Input| FIXTURE.with(|f| {
     let (token, at, rules) = match input {
         Input::Raw { token, at } => (token, at, None),
+        Input::Assertion { edits, at } => {
+            let mut bytes = f.assertion.clone().into_bytes();
+            for (i, b) in edits {
+                let i = i as usize % bytes.len();
+                bytes[i] = b;
+            }
+            (String::from_utf8_lossy(&bytes).into_owned(), at, None)
+        }
         Input::Damaged {
             edits,
             cut,

@@ -26,8 +26,6 @@ import { rawExchange, requestHead } from "./rawhttp.mjs";
 const SEED = Number(process.env.ISOGATE_FUZZ_SEED ?? 20261201);
 const REQUESTS = Number(process.env.ISOGATE_FUZZ_REQUESTS ?? 5000);
 const CONCURRENCY = 12;
-/** See "Body framing" below: true until issue #10's framing fix (Build item 3) is on this branch. */
-const KNOWN_FRAMING_BUG = true;
 
 /** mulberry32: a small seeded PRNG, so a failing run can be replayed with its seed. */
 function prng(seed) {
@@ -320,8 +318,7 @@ function generate(rand, fx) {
     const head = Buffer.from(requestHead(method, target, headers), "latin1");
     if (!complete) opts.then = "end";
     if (method === "HEAD") opts.head = true;
-    const bodyless = ["GET", "HEAD"].includes(method) && headers.some((h) => Array.isArray(h) && /^(content-length|transfer-encoding)$/i.test(h[0]) && h[1] !== "0");
-    requests.push({ kind, parts: [head, payload], opts, complete, bodyless, summary: `${method} ${target.slice(0, 60)} Host=${host.slice(0, 40)} body=${payload.length}` });
+    requests.push({ kind, parts: [head, payload], opts, complete, summary: `${method} ${target.slice(0, 60)} Host=${host.slice(0, 40)} body=${payload.length}` });
   }
   return requests;
 }
@@ -388,12 +385,6 @@ describe(`black-box fuzz of the running gateway (${RUNTIME})`, { timeout: 300000
           else if (RUNTIME === "workers" && isRuntime5xx(a, r.opts.head)) {
             counts["5xx from the runtime, before the worker"]++;
             counts["5xx from the runtime, examples"].add(`${a.status} ${a.body.toString().slice(0, 60)}`);
-          }
-          else if (KNOWN_FRAMING_BUG && r.bodyless && a.status === 504) {
-            // Issue #10 "Body framing": a GET/HEAD body is not forwarded but its Content-Length
-            // is, and the origin waits for it (Spin). Fixed by the framing change of #10 (Build 3);
-            // drop this branch once it has landed.
-            counts["5xx: GET/HEAD with a body, issue #10 framing (known)"] = (counts["5xx: GET/HEAD with a body, issue #10 framing (known)"] ?? 0) + 1;
           } else {
             counts["5xx from the gateway"]++;
             gateway5xx.push(`${a.status} ${a.body.toString().slice(0, 160)} <- ${r.kind}: ${r.summary}`);
