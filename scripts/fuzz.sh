@@ -10,9 +10,7 @@
 #                                         finds to fuzz/corpus/TARGET; crashes in fuzz/artifacts/TARGET
 #   bash scripts/fuzz.sh --list           the targets
 #
-# Extra libFuzzer flags go in FUZZ_FLAGS (e.g. FUZZ_FLAGS="-jobs=2 -workers=2");
-# ISOGATE_FUZZ_STRICT=1 turns on the checks of issue #10 that today's code does not meet yet
-# (README "Fuzzing").
+# Extra libFuzzer flags go in FUZZ_FLAGS (e.g. FUZZ_FLAGS="-jobs=2 -workers=2").
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

@@ -253,13 +253,6 @@ pub fn assert_no_secret(r: &Response, what: &str, secrets: &[&str]) {
     }
 }
 
-/// Whether `ISOGATE_FUZZ_STRICT=1` is set: checks beyond what the code is meant to meet today
-/// (none at the moment; kept for the next rule written before its code).
-pub fn strict() -> bool {
-    static STRICT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *STRICT.get_or_init(|| std::env::var("ISOGATE_FUZZ_STRICT").is_ok_and(|v| v == "1"))
-}
-
 /// A header name as CGI-style origins read it (Rack, Django `META`, PHP): lower-case, `_` as
 /// `-`. Every rule below compares names this way (issue #10 Build item 2).
 pub fn folded(name: &str) -> String {
