@@ -116,13 +116,14 @@ export async function readBounded(request, limit, drainLimit) {
 }
 
 /**
- * Reads and throws away what is left of a body the answer does not need, at most `atMost`
- * bytes (isogate-core's step::Leftover::Drain), then cancels whatever remains. Resolves in
- * every case: a body that fails to arrive needs no release.
+ * `respond(status, headers, body)`, once what is left of a request body the answer does not
+ * need has been read and thrown away: at most `atMost` bytes (isogate-core's
+ * step::Leftover::Drain), whatever remains then cancelled. Resolves in every case: a body that
+ * fails to arrive needs no release.
  */
-export async function drainBody(request, atMost) {
-  if (!request.body || request.bodyUsed) return;
-  await drain(request.body.getReader(), 0, atMost).catch(() => {});
+export async function respondAfterDrain(request, atMost, status, headers, body) {
+  if (request.body && !request.bodyUsed) await drain(request.body.getReader(), 0, atMost).catch(() => {});
+  return respond(status, headers, body);
 }
 
 /** Reads from `reader` until its end or `atMost` bytes past `already`; cancels it if it goes on. */

@@ -53,7 +53,8 @@ mod web_crypto;
 
 use d1::D1Db;
 use glue::{
-    js_drain_body, js_forward, js_header_blob, js_read_bounded, js_request_head, js_respond,
+    js_forward, js_header_blob, js_read_bounded, js_request_head, js_respond,
+    js_respond_after_drain,
 };
 use isogate_core::capability::OsRandom;
 use isogate_core::forward::{
@@ -125,20 +126,14 @@ async fn run(mut step: Step<'_>, caps: Caps<'_>, req: &web_sys::Request) -> JsVa
     loop {
         log(step.diagnostic());
         step = match step {
-            Step::Respond { response, .. } => {
-                release_unread_body(req).await;
-                return respond(response).into();
-            }
+            Step::Respond { response, .. } => return respond_releasing(req, response),
             Step::NeedBody { limit, resume } => {
                 resume.finish(caps, read_body(req, limit).await).await
             }
             // Fetch cannot send content with GET or HEAD: the core says what to answer instead.
             Step::Forward(forward) => {
                 return match forward.plan.refusal_for(OutboundClient::Fetch) {
-                    Some(refusal) => {
-                        release_unread_body(req).await;
-                        respond(refusal).into()
-                    }
+                    Some(refusal) => respond_releasing(req, refusal),
                     None => forward_to_origin(req, forward),
                 }
             }
@@ -180,18 +175,19 @@ async fn read_body(req: &web_sys::Request, limit: usize) -> Body {
     }
 }
 
-/// Before an answer that did not need the body: what the core says to do with it
-/// ([`leftover_body`]), so that the runtime is never left with a body half read. A request
-/// without a body, or whose body was read or forwarded, needs nothing (and no Promise).
-async fn release_unread_body(req: &web_sys::Request) {
-    if req.body().is_none() || req.body_used() {
-        return;
+/// An answer that did not need the request body, given once the body is released as the core
+/// says ([`leftover_body`]): a Promise of the Response when a small body is drained first (in
+/// `glue.js`), the Response itself otherwise. A request without a body, or whose body was read,
+/// needs nothing.
+fn respond_releasing(req: &web_sys::Request, resp: Response) -> JsValue {
+    if req.body().is_some() && !req.body_used() {
+        let declared = req.headers().get("content-length").ok().flatten();
+        if let Leftover::Drain { at_most } = leftover_body(declared.as_deref()) {
+            let (status, headers, body) = response_parts(resp);
+            return js_respond_after_drain(req, at_most as f64, status, &headers, &body).into();
+        }
     }
-    let declared = req.headers().get("content-length").ok().flatten();
-    if let Leftover::Drain { at_most } = leftover_body(declared.as_deref()) {
-        // Resolves in every case (glue.js).
-        let _ = JsFuture::from(js_drain_body(req, at_most as f64)).await;
-    }
+    respond(resp).into()
 }
 
 /// Splits a `glue.js` header blob into pairs.
@@ -313,10 +309,16 @@ fn words(failure: &JsValue) -> String {
 }
 
 fn respond(resp: Response) -> web_sys::Response {
+    let (status, headers, body) = response_parts(resp);
+    js_respond(status, &headers, &body)
+}
+
+/// A core response as `glue.js` takes it: status, header blob, body (or null).
+fn response_parts(resp: Response) -> (u16, String, JsValue) {
     let body = if resp.body.is_empty() {
         JsValue::NULL
     } else {
         js_sys::Uint8Array::from(&resp.body[..]).into()
     };
-    js_respond(resp.status, &header_blob(&resp.headers), &body)
+    (resp.status, header_blob(&resp.headers), body)
 }
