@@ -25,13 +25,25 @@ export function expectedDownloadSha256(bytes, seed = "isogate") {
   return h.digest("hex");
 }
 
+/**
+ * The request target's path and query. WHATWG's URL parser reads a target starting with "//"
+ * as a host ("//%00/x" throws, "//x/y" loses "x"): those are split as sent instead.
+ */
+function parseTarget(target) {
+  if (!target.startsWith("//")) return new URL(target, "http://origin");
+  const q = target.indexOf("?");
+  const pathname = q < 0 ? target : target.slice(0, q);
+  const search = q < 0 ? "" : target.slice(q);
+  return { pathname, search, searchParams: new URLSearchParams(search) };
+}
+
 export function startOrigin(port = 0, host = "127.0.0.1") {
   const server = http.createServer((req, res) => {
     // A client (the gateway) may go away mid-request, e.g. after a gateway timeout.
     handle(req, res).catch(() => res.destroy());
   });
   async function handle(req, res) {
-    const url = new URL(req.url, "http://origin");
+    const url = parseTarget(req.url);
     if (url.pathname === "/download") {
       const bytes = Number(url.searchParams.get("bytes") ?? 0);
       const seed = url.searchParams.get("seed") ?? "isogate";

@@ -42,7 +42,7 @@ lint() { # NAME CMD...
   "$@" > "$logs/$name.log" 2>&1 || lint_failed+=("$name: exit $?: $*")
 }
 lint fmt cargo fmt --all --check
-lint clippy-native cargo clippy --quiet --keep-going -p isogate-core -p isogate-cli -p isogate-bench -p isogate-spin-host --all-targets --all-features -- -D warnings
+lint clippy-native cargo clippy --quiet --keep-going -p isogate-core -p isogate-cli -p isogate-bench -p isogate-spin-host -p isogate-fuzz --all-targets --all-features -- -D warnings
 lint clippy-workers cargo clippy --quiet --keep-going -p isogate-workers --target wasm32-unknown-unknown --all-targets -- -D warnings
 lint clippy-spin cargo clippy --quiet --keep-going -p isogate-spin --target wasm32-wasip2 --all-targets -- -D warnings
 if [ ${#lint_failed[@]} -gt 0 ]; then
@@ -73,6 +73,9 @@ bash tests/clients/install.sh
 
 step "unit and flow tests (core, cli)"
 cargo test --quiet -p isogate-core -p isogate-cli
+
+step "fuzz targets (libFuzzer on stable, 5 s each from fuzz/corpus; executions per target)"
+bash scripts/fuzz.sh --ci 5
 
 step "build: Workers gateway (worker-build) and CLI"
 # build-worker.sh removes workers/build first, so a failed build cannot leave an old wasm behind.

@@ -11,7 +11,6 @@
 //! [`GatewayCell`] holds the isolate's gateway: built from the settings on first use, kept
 //! for the isolate's life, and retried on the next request after a settings error.
 
-use crate::admin::MAX_ADMIN_BODY_BYTES;
 use crate::capability::{Capabilities, Ed25519, Now, SqlDb};
 use crate::config::{gateway_settings, ConfigError, GatewayConfig};
 use crate::error::GatewayError;
@@ -22,7 +21,6 @@ use crate::model::is_valid_service_name;
 use crate::oauth;
 use crate::service::{authorize_service, ServiceCaches};
 use crate::step::{Diagnostic, Endpoint, Forward, Parts, Resume, Step};
-use crate::token_request::MAX_TOKEN_REQUEST_BYTES;
 use crate::verify::Verifier;
 use serde::Serialize;
 use std::cell::RefCell;
@@ -172,19 +170,20 @@ impl Gateway {
             }
             _ => return Step::respond(GatewayError::NoSuchEndpoint.to_response()),
         };
-        let limit = if endpoint == Endpoint::Admin {
-            MAX_ADMIN_BODY_BYTES
-        } else {
-            MAX_TOKEN_REQUEST_BYTES
-        };
         let parts = Parts {
             config: &self.config,
             minter: &self.minter,
             verifier: &self.verifier,
             caches: &self.caches,
         };
+        // Refused from the head alone: no body is read for a request the endpoint would refuse
+        // anyway, nor for one that declares itself over the limit (the runtime then leaves it
+        // unread: step::leftover_body).
+        if let Some(refusal) = endpoint.refuse_before_body(&head, &parts) {
+            return Step::respond(refusal);
+        }
         Step::NeedBody {
-            limit,
+            limit: endpoint.limit(),
             resume: Resume {
                 endpoint,
                 head,

@@ -100,6 +100,28 @@ impl RequestHead {
         }
         Ok(first)
     }
+
+    /// The body length the client declared: one valid `Content-Length` (RFC 9110 §8.6) that
+    /// no `Transfer-Encoding` overrides (RFC 9112 §6.3). `None` when the length is unknown
+    /// (chunked, absent, repeated or malformed: the runtime's framing then decides).
+    pub fn declared_length(&self) -> Option<u64> {
+        if self.header_values("transfer-encoding").next().is_some() {
+            return None;
+        }
+        content_length(self.single_header("content-length").ok()??)
+    }
+}
+
+/// A `Content-Length` value (RFC 9110 §8.6: `1*DIGIT`); a length too large for a `u64` is
+/// `u64::MAX` (it is over every limit either way). Anything else, `1, 1` included, is `None`.
+pub fn content_length(value: &str) -> Option<u64> {
+    let digits = value.trim_matches([' ', '\t']);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(digits.bytes().fold(0u64, |n, d| {
+        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    }))
 }
 
 /// A complete response produced by the core.
@@ -209,6 +231,46 @@ mod tests {
             assert_eq!(Method::parse(m).as_str(), m);
         }
         assert_eq!(Method::parse("get"), Method::Other("get".into()));
+    }
+
+    #[test]
+    fn rfc9110_8_6_content_length_is_digits_and_transfer_encoding_overrides_it() {
+        let with = |headers: &[(&str, &str)]| RequestHead {
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+            ..Default::default()
+        };
+        assert_eq!(
+            with(&[("content-length", "20480")]).declared_length(),
+            Some(20480)
+        );
+        assert_eq!(
+            with(&[("Content-Length", " 0 ")]).declared_length(),
+            Some(0)
+        );
+        let huge = "99999999999999999999999";
+        assert_eq!(
+            with(&[("content-length", huge)]).declared_length(),
+            Some(u64::MAX)
+        );
+        for value in ["", "-1", "+5", "1, 1", "0x10", "1e3", "12 3"] {
+            assert_eq!(
+                with(&[("content-length", value)]).declared_length(),
+                None,
+                "{value:?}"
+            );
+        }
+        let repeated = with(&[("content-length", "5"), ("content-length", "5")]);
+        assert_eq!(repeated.declared_length(), None);
+        let chunked = with(&[("content-length", "5"), ("transfer-encoding", "chunked")]);
+        assert_eq!(
+            chunked.declared_length(),
+            None,
+            "RFC 9112 §6.3: TE overrides CL"
+        );
+        assert_eq!(with(&[]).declared_length(), None);
     }
 
     #[test]

@@ -16,12 +16,13 @@
 use crate::admin::{self, AdminContext};
 use crate::capability::{Capabilities, Ed25519, Now, SqlDb};
 use crate::config::{ConfigError, GatewayConfig};
-use crate::error::{ForwardError, GatewayError, StoreError};
+use crate::error::{AdminError, ForwardError, GatewayError, StoreError, TokenError};
 use crate::forward::{ForwardPlan, UpstreamFailure};
-use crate::http::{RequestHead, Response};
+use crate::http::{Method, RequestHead, Response};
 use crate::mint::Minter;
 use crate::oauth;
 use crate::service::ServiceCaches;
+use crate::token_request::MAX_TOKEN_REQUEST_BYTES;
 use crate::verify::Verifier;
 use std::error::Error;
 use std::fmt;
@@ -134,6 +135,44 @@ impl Step<'_> {
     }
 }
 
+/// The most bytes of a request body a runtime reads and throws away when it answers without
+/// the body: a refusal, a 413 from the declared length, a route that takes no body, or what is
+/// left past the limit of one that does.
+///
+/// Why read at all: an HTTP/1.1 server answering while the body is still arriving must either
+/// consume the rest or close the connection (RFC 9112 §9.6), and closing a socket with unread
+/// bytes in it makes the kernel reset the connection, which can destroy the answer before the
+/// client reads it. A small body is cheaper to drain than a new connection; a larger one is
+/// not worth the gateway's time, and the runtime closes the connection instead.
+pub const DRAIN_LIMIT_BYTES: usize = 64 * 1024;
+
+/// What the runtime does with a request body that the answer did not need
+/// ([`leftover_body`]), before it sends the answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Leftover {
+    /// Read and discard at most `at_most` more bytes; if the body goes on past them, cancel
+    /// (or drop) it.
+    Drain { at_most: usize },
+    /// Do not start on it: it is declared larger than [`DRAIN_LIMIT_BYTES`]. The runtime's
+    /// HTTP server discards it or closes the connection after the answer. (Starting to read a
+    /// body and cancelling it half way is what `wrangler dev`'s proxy cannot survive; leaving
+    /// it unread is safe everywhere.)
+    Abandon,
+}
+
+/// What to do with the unread rest of a request body, from its `Content-Length` (the raw
+/// header value, when there is exactly one; the runtime has already checked the framing).
+/// Without one, the body is chunked or absent, and draining finds out which.
+pub fn leftover_body(content_length: Option<&str>) -> Leftover {
+    match content_length.map(crate::http::content_length) {
+        Some(Some(declared)) if declared > DRAIN_LIMIT_BYTES as u64 => Leftover::Abandon,
+        Some(None) => Leftover::Abandon,
+        _ => Leftover::Drain {
+            at_most: DRAIN_LIMIT_BYTES,
+        },
+    }
+}
+
 /// The root-domain endpoints that read a body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Endpoint {
@@ -141,6 +180,53 @@ pub(crate) enum Endpoint {
     Revoke,
     Introspect,
     Admin,
+}
+
+impl Endpoint {
+    /// The most body bytes the endpoint accepts.
+    pub(crate) fn limit(self) -> usize {
+        match self {
+            Endpoint::Admin => admin::MAX_ADMIN_BODY_BYTES,
+            _ => MAX_TOKEN_REQUEST_BYTES,
+        }
+    }
+
+    /// What the endpoint refuses from the head alone, so that no byte of the body is read for
+    /// it: the wrong method (OAuth endpoints), a missing admin credential, a declared length
+    /// over the limit. The same checks, in the same order, as after reading, so a chunked body
+    /// gets the same answer as one whose length was declared.
+    pub(crate) fn refuse_before_body(
+        self,
+        head: &RequestHead,
+        parts: &Parts<'_>,
+    ) -> Option<Response> {
+        let too_large = head
+            .declared_length()
+            .is_some_and(|n| n > self.limit() as u64);
+        let realm = &parts.config.realm;
+        if self == Endpoint::Admin {
+            let ctx = admin_context(parts);
+            let refused = admin::authorize(&ctx, head)
+                .err()
+                .or_else(|| too_large.then_some(AdminError::PayloadTooLarge));
+            return refused.map(|e| e.to_response(realm));
+        }
+        let refused = if head.method != Method::Post {
+            Some(TokenError::MethodNotAllowed)
+        } else {
+            too_large.then_some(TokenError::PayloadTooLarge)
+        };
+        refused.map(|e| e.to_response(realm))
+    }
+}
+
+fn admin_context<'g>(parts: &Parts<'g>) -> AdminContext<'g> {
+    AdminContext {
+        admin_token: parts.config.admin_token.as_deref(),
+        realm: &parts.config.realm,
+        minter: parts.minter,
+        caches: parts.caches,
+    }
 }
 
 /// The parts of the isolate's state a resumed request may use.
@@ -206,12 +292,7 @@ impl<'g> Resume<'g> {
                 oauth::introspection_endpoint(parts.verifier, caps, &head, &body, now).await
             }
             Endpoint::Admin => {
-                let ctx = AdminContext {
-                    admin_token: parts.config.admin_token.as_deref(),
-                    realm,
-                    minter: parts.minter,
-                    caches: parts.caches,
-                };
+                let ctx = admin_context(&parts);
                 return match admin::handle(&ctx, caps, &head, &body, now).await {
                     Ok(response) => Step::respond(response),
                     Err(e) => Step::refuse(&e, e.to_response(realm)),
@@ -224,3 +305,6 @@ impl<'g> Resume<'g> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

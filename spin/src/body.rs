@@ -18,6 +18,9 @@ pub struct RequestBody {
     _body: Option<IncomingBody>,
     /// Whether the stream was not at its end on the first look.
     pending: bool,
+    /// The `Content-Length` the client sent (`Some("")` when it sent several), for the core's
+    /// `step::leftover_body`.
+    declared: Option<String>,
 }
 
 impl RequestBody {
@@ -31,10 +34,38 @@ impl RequestBody {
         let pending = stream
             .as_ref()
             .is_some_and(|s| !matches!(s.read(0), Err(StreamError::Closed)));
+        let lengths = req.headers().get("content-length");
+        let declared = match lengths.as_slice() {
+            [] => None,
+            [one] => Some(String::from_utf8_lossy(one).into_owned()),
+            _ => Some(String::new()),
+        };
         RequestBody {
             stream,
             _body: body,
             pending,
+            declared,
+        }
+    }
+
+    /// The `Content-Length` the client sent, as `step::leftover_body` takes it.
+    pub fn declared_length(&self) -> Option<&str> {
+        self.declared.as_deref()
+    }
+
+    /// Whether there is content at all (arrived or on its way).
+    pub fn has_content(&self) -> bool {
+        self.pending
+    }
+
+    /// Reads and throws away at most `at_most` bytes, or until the body ends or fails.
+    pub async fn drain(&self, at_most: usize) {
+        let mut drained = 0;
+        while drained <= at_most {
+            match self.read_chunk().await {
+                Ok(Some(chunk)) => drained += chunk.len(),
+                Ok(None) | Err(_) => return,
+            }
         }
     }
 

@@ -11,6 +11,7 @@
 //! - the clock (wasi:clocks) and random bytes (wasi:random, through the core's [`OsRandom`]);
 //! - reading a request body, bounded, as [`Body::Complete`], or [`Body::Unreadable`] when the
 //!   client's stream fails (a body cut off mid-way is never handed to the core as if complete);
+//!   and releasing a body the answer did not need as the core's [`leftover_body`] says;
 //! - forwarding (`forward`): the outbound wasi:http request per the core's `ForwardPlan`,
 //!   both bodies streamed (never buffered), relayed as `isogate_core::forward::relay` decides.
 //!
@@ -53,6 +54,7 @@ use body::RequestBody;
 use isogate_core::capability::{OsRandom, PortableEd25519};
 use isogate_core::forward::OutboundClient;
 use isogate_core::http::{split_url, Method, RequestHead, Response};
+use isogate_core::step::{leftover_body, Leftover, DRAIN_LIMIT_BYTES};
 use isogate_core::{Body, Capabilities, Diagnostic, GatewayCell, Now, Step};
 use spin_sdk::http::{
     Fields, IncomingRequest, OutgoingBody, OutgoingResponse, ResponseOutparam, Scheme,
@@ -87,20 +89,43 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
 
 /// Does what each step says until the request is answered or forwarded.
 async fn run(mut step: Step<'_>, caps: Caps<'_>, body: RequestBody, out: ResponseOutparam) {
+    let mut read = false;
     loop {
         log(step.diagnostic());
         step = match step {
-            Step::Respond { response, .. } => return respond(out, response).await,
+            Step::Respond { response, .. } => {
+                if !read {
+                    release_unread_body(&body).await;
+                }
+                return respond(out, response).await;
+            }
             Step::NeedBody { limit, resume } => {
+                read = true;
                 resume.finish(caps, read_body(&body, limit).await).await
             }
             // hyper (under wasi:http) cannot send chunked content with GET or HEAD: the core
             // says what to answer instead.
             Step::Forward(f) => match f.plan.refusal_for(OutboundClient::WasiHttp) {
-                Some(refusal) => return respond(out, refusal).await,
+                Some(refusal) => {
+                    release_unread_body(&body).await;
+                    return respond(out, refusal).await;
+                }
                 None => return forward::forward(body, out, f).await,
             },
         };
+    }
+}
+
+/// Before an answer that did not need the body: what the core says to do with it
+/// ([`leftover_body`]). Spin's HTTP server (hyper, like the test host's) closes a connection
+/// whose request body was left unread, and a close with unread bytes resets it; a small body
+/// drained here keeps the connection.
+async fn release_unread_body(body: &RequestBody) {
+    if !body.has_content() {
+        return;
+    }
+    if let Leftover::Drain { at_most } = leftover_body(body.declared_length()) {
+        body.drain(at_most).await;
     }
 }
 
@@ -193,9 +218,10 @@ fn client_ip(addr: &str) -> Option<String> {
         .map(|ip| ip.to_string())
 }
 
-/// At most `limit + 1` bytes of the body (the core tells "too large" from the extra byte); the
-/// rest is never read. A stream error (the client went away, or sent fewer bytes than its
-/// `Content-Length`) makes the body [`Body::Unreadable`]: what arrived is not the body.
+/// At most `limit + 1` bytes of the body (the core tells "too large" from the extra byte); of
+/// the rest, at most [`DRAIN_LIMIT_BYTES`] are read and thrown away. A stream error (the client
+/// went away, or sent fewer bytes than its `Content-Length`) makes the body
+/// [`Body::Unreadable`]: what arrived is not the body.
 async fn read_body(request_body: &RequestBody, limit: usize) -> Body {
     if !request_body.is_readable() {
         return Body::Unreadable;
@@ -210,6 +236,9 @@ async fn read_body(request_body: &RequestBody, limit: usize) -> Body {
             Ok(None) => break,
             Err(_) => return Body::Unreadable,
         }
+    }
+    if body.len() > limit {
+        request_body.drain(DRAIN_LIMIT_BYTES).await;
     }
     Body::Complete(body)
 }

@@ -85,8 +85,14 @@ export function respond(status, headers, body) {
  * without the isolate ever holding an unbounded body. Rejects when the stream fails (the
  * client went away, or sent less than its Content-Length): Rust makes that Body::Unreadable,
  * so a cut-off body is never judged as if it were complete.
+ *
+ * A body longer than that is read on, up to `drainLimit` more bytes thrown away, before the
+ * answer (isogate-core's step::DRAIN_LIMIT_BYTES): a body that is started on and then
+ * cancelled half way is what `wrangler dev`'s proxy (4.86) cannot survive (503 "Your worker
+ * restarted mid-request", then stalls, then the server dies), and draining keeps the
+ * connection. Only a body that goes on past that is cancelled.
  */
-export async function readBounded(request, limit) {
+export async function readBounded(request, limit, drainLimit) {
   if (!request.body) return new Uint8Array(0);
   const reader = request.body.getReader();
   const chunks = [];
@@ -97,7 +103,7 @@ export async function readBounded(request, limit) {
     chunks.push(value);
     size += value.byteLength;
   }
-  if (size > limit) await reader.cancel().catch(() => {});
+  if (size > limit) await drain(reader, size - limit - 1, drainLimit).catch(() => {});
   const body = new Uint8Array(Math.min(size, limit + 1));
   let offset = 0;
   for (const chunk of chunks) {
@@ -107,6 +113,28 @@ export async function readBounded(request, limit) {
     if (offset === body.length) break;
   }
   return body;
+}
+
+/**
+ * `respond(status, headers, body)`, once what is left of a request body the answer does not
+ * need has been read and thrown away: at most `atMost` bytes (isogate-core's
+ * step::Leftover::Drain), whatever remains then cancelled. Resolves in every case: a body that
+ * fails to arrive needs no release.
+ */
+export async function respondAfterDrain(request, atMost, status, headers, body) {
+  if (request.body && !request.bodyUsed) await drain(request.body.getReader(), 0, atMost).catch(() => {});
+  return respond(status, headers, body);
+}
+
+/** Reads from `reader` until its end or `atMost` bytes past `already`; cancels it if it goes on. */
+async function drain(reader, already, atMost) {
+  let size = already;
+  while (size <= atMost) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    size += value.byteLength;
+  }
+  await reader.cancel();
 }
 
 // Ed25519 through Web Crypto (native code in workerd), for the core's `Ed25519` capability.

@@ -23,7 +23,19 @@ extern "C" {
     #[wasm_bindgen(js_name = respond)]
     pub fn js_respond(status: u16, headers: &str, body: &JsValue) -> web_sys::Response;
     #[wasm_bindgen(js_name = readBounded)]
-    pub fn js_read_bounded(request: &web_sys::Request, limit: f64) -> js_sys::Promise;
+    pub fn js_read_bounded(
+        request: &web_sys::Request,
+        limit: f64,
+        drain_limit: f64,
+    ) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = respondAfterDrain)]
+    pub fn js_respond_after_drain(
+        request: &web_sys::Request,
+        at_most: f64,
+        status: u16,
+        headers: &str,
+        body: &JsValue,
+    ) -> js_sys::Promise;
     #[wasm_bindgen(js_name = d1Query)]
     pub fn js_d1_query(db: &JsValue, sql: &str, params: &js_sys::Array) -> js_sys::Promise;
     #[wasm_bindgen(js_name = d1Execute)]

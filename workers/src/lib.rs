@@ -10,7 +10,8 @@
 //! - the clock (`Date.now()`) and random bytes (`crypto.getRandomValues`, through the core's
 //!   [`OsRandom`]);
 //! - reading a request body, bounded, as [`Body::Complete`], or [`Body::Unreadable`] when the
-//!   client's stream fails;
+//!   client's stream fails; and releasing a body the answer did not need as the core's
+//!   [`leftover_body`] says (drained when small, never started on when declared large);
 //! - forwarding: fetching the origin per the core's `ForwardPlan` with both bodies streamed
 //!   (never buffered), and relaying what [`isogate_core::forward::relay`] decides.
 //!
@@ -51,12 +52,16 @@ mod glue;
 mod web_crypto;
 
 use d1::D1Db;
-use glue::{js_forward, js_header_blob, js_read_bounded, js_request_head, js_respond};
+use glue::{
+    js_forward, js_header_blob, js_read_bounded, js_request_head, js_respond,
+    js_respond_after_drain,
+};
 use isogate_core::capability::OsRandom;
 use isogate_core::forward::{
     relay as decide_relay, OutboundClient, Relay, UpstreamFailure, UpstreamOutcome,
 };
 use isogate_core::http::{split_url, Method, RequestHead, Response};
+use isogate_core::step::{leftover_body, Leftover, DRAIN_LIMIT_BYTES};
 use isogate_core::{Body, Capabilities, Diagnostic, Forward, GatewayCell, Now, Step};
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
@@ -122,14 +127,14 @@ async fn run(mut step: Step<'_>, caps: Caps<'_>, req: &web_sys::Request) -> JsVa
     loop {
         log(step.diagnostic());
         step = match step {
-            Step::Respond { response, .. } => return respond(response).into(),
+            Step::Respond { response, .. } => return respond_releasing(req, response),
             Step::NeedBody { limit, resume } => {
                 resume.finish(caps, read_body(req, limit).await).await
             }
             // Fetch cannot send content with GET or HEAD: the core says what to answer instead.
             Step::Forward(forward) => {
                 return match forward.plan.refusal_for(OutboundClient::Fetch) {
-                    Some(refusal) => respond(refusal).into(),
+                    Some(refusal) => respond_releasing(req, refusal),
                     None => forward_to_origin(req, forward),
                 }
             }
@@ -155,18 +160,35 @@ fn setting(env: &Env, name: &str) -> Option<String> {
         .ok()
 }
 
-/// At most `limit + 1` bytes of the body (the core tells "too large" from the extra byte).
-/// A request without a body needs no read, and no Promise.
+/// At most `limit + 1` bytes of the body (the core tells "too large" from the extra byte; the
+/// rest is drained up to the core's bound, see `glue.js`). A request without a body needs no
+/// read, and no Promise.
 async fn read_body(req: &web_sys::Request, limit: usize) -> Body {
     if req.body().is_none() {
         return Body::Complete(Vec::new());
     }
-    match JsFuture::from(js_read_bounded(req, limit as f64)).await {
+    let read = js_read_bounded(req, limit as f64, DRAIN_LIMIT_BYTES as f64);
+    match JsFuture::from(read).await {
         Ok(bytes) => Body::Complete(js_sys::Uint8Array::from(bytes).to_vec()),
         // The stream failed: the client went away or its body does not match its framing.
         // What arrived is not the body and is never judged as if it were.
         Err(_) => Body::Unreadable,
     }
+}
+
+/// An answer that did not need the request body, given once the body is released as the core
+/// says ([`leftover_body`]): a Promise of the Response when a small body is drained first (in
+/// `glue.js`), the Response itself otherwise. A request without a body, or whose body was read,
+/// needs nothing.
+fn respond_releasing(req: &web_sys::Request, resp: Response) -> JsValue {
+    if req.body().is_some() && !req.body_used() {
+        let declared = req.headers().get("content-length").ok().flatten();
+        if let Leftover::Drain { at_most } = leftover_body(declared.as_deref()) {
+            let (status, headers, body) = response_parts(resp);
+            return js_respond_after_drain(req, at_most as f64, status, &headers, &body).into();
+        }
+    }
+    respond(resp).into()
 }
 
 /// Splits a `glue.js` header blob into pairs.
@@ -288,10 +310,16 @@ fn words(failure: &JsValue) -> String {
 }
 
 fn respond(resp: Response) -> web_sys::Response {
+    let (status, headers, body) = response_parts(resp);
+    js_respond(status, &headers, &body)
+}
+
+/// A core response as `glue.js` takes it: status, header blob, body (or null).
+fn response_parts(resp: Response) -> (u16, String, JsValue) {
     let body = if resp.body.is_empty() {
         JsValue::NULL
     } else {
         js_sys::Uint8Array::from(&resp.body[..]).into()
     };
-    js_respond(resp.status, &header_blob(&resp.headers), &body)
+    (resp.status, header_blob(&resp.headers), body)
 }

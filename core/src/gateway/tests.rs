@@ -1,8 +1,9 @@
 //! Unit tests of routing, the first step of each route, and the per-isolate cell.
 
 use super::*;
+use crate::error::TokenError;
 use crate::step::Body;
-use crate::testing::{block_on, default_settings, head, FixedRandom, MemDb, DOMAIN};
+use crate::testing::{block_on, default_settings, head, FixedRandom, MemDb, ADMIN_TOKEN, DOMAIN};
 use std::cell::Cell;
 use std::collections::HashMap;
 
@@ -12,16 +13,132 @@ fn gateway() -> Gateway {
 }
 
 fn start<'g>(gw: &'g Gateway, db: &MemDb, method: &str, host: &str, path: &str) -> Step<'g> {
+    let admin = format!("Bearer {ADMIN_TOKEN}");
+    let headers: &[(&str, &str)] = if path.starts_with("/admin/") {
+        &[("authorization", &admin)]
+    } else {
+        &[]
+    };
+    start_with(gw, db, head(method, host, path, None, headers))
+}
+
+fn start_with<'g>(gw: &'g Gateway, db: &MemDb, head: RequestHead) -> Step<'g> {
     let caps = Capabilities {
         db,
         ed25519: &crate::keys::PortableEd25519,
         random: &FixedRandom(1),
     };
-    block_on(gw.start(
-        caps,
-        head(method, host, path, None, &[]),
-        Now::from_unix_ms(0),
-    ))
+    block_on(gw.start(caps, head, Now::from_unix_ms(0)))
+}
+
+const BODY_ROUTES: [&str; 4] = [
+    "/oauth2/token",
+    "/oauth2/revoke",
+    "/oauth2/introspect",
+    "/admin/v1/users",
+];
+
+/// A POST to `path` with the admin credential (for admin routes) and `extra` headers.
+fn body_request(path: &str, extra: &[(&str, &str)]) -> RequestHead {
+    let admin = format!("Bearer {ADMIN_TOKEN}");
+    let mut headers = vec![("content-type", "application/x-www-form-urlencoded")];
+    if path.starts_with("/admin/") {
+        headers.push(("authorization", &admin));
+    }
+    headers.extend_from_slice(extra);
+    head("POST", DOMAIN, path, None, &headers)
+}
+
+fn too_large() -> Response {
+    TokenError::PayloadTooLarge.to_response("isogate")
+}
+
+#[test]
+fn a_body_declared_over_the_limit_is_refused_413_before_a_byte_is_read() {
+    let (gw, db) = (gateway(), MemDb::migrated());
+    let migrated = db.statements.get();
+    for path in BODY_ROUTES {
+        for declared in ["20480", "2000000", "99999999999999999999999"] {
+            let step = start_with(
+                &gw,
+                &db,
+                body_request(path, &[("content-length", declared)]),
+            );
+            let Step::Respond { response, .. } = step else {
+                panic!("{path} with Content-Length {declared} asked for its body")
+            };
+            assert_eq!(response, too_large(), "{path} {declared}");
+        }
+        // At the limit, the body is read.
+        let limit = if path.starts_with("/admin/") {
+            "16384"
+        } else {
+            "8192"
+        };
+        let step = start_with(&gw, &db, body_request(path, &[("content-length", limit)]));
+        assert!(matches!(step, Step::NeedBody { .. }), "{path} at its limit");
+    }
+    assert_eq!(
+        db.statements.get(),
+        migrated,
+        "nothing was read from storage"
+    );
+}
+
+#[test]
+fn a_chunked_body_over_the_limit_gets_the_same_413_as_a_declared_one() {
+    let (gw, db) = (gateway(), MemDb::migrated());
+    for path in BODY_ROUTES {
+        // RFC 9112 §6.3: Transfer-Encoding overrides Content-Length, so the length is unknown.
+        let chunked = &[("transfer-encoding", "chunked"), ("content-length", "5")];
+        let Step::NeedBody { limit, resume } = start_with(&gw, &db, body_request(path, chunked))
+        else {
+            panic!("{path}: a chunked body is read")
+        };
+        let caps = Capabilities {
+            db: &db,
+            ed25519: &crate::keys::PortableEd25519,
+            random: &FixedRandom(1),
+        };
+        let read = Body::Complete(vec![b'a'; limit + 1]);
+        let Step::Respond { response, .. } = block_on(resume.finish(caps, read)) else {
+            panic!()
+        };
+        assert_eq!(response, too_large(), "{path}");
+    }
+}
+
+#[test]
+fn rfc6749_3_2_oauth_endpoints_refuse_other_methods_before_reading_the_body() {
+    let (gw, db) = (gateway(), MemDb::migrated());
+    for path in ["/oauth2/token", "/oauth2/revoke", "/oauth2/introspect"] {
+        for method in ["GET", "PUT", "DELETE", "PATCH"] {
+            let head = head(method, DOMAIN, path, None, &[("content-length", "2000000")]);
+            let Step::Respond { response, .. } = start_with(&gw, &db, head) else {
+                panic!("{method} {path} asked for its body")
+            };
+            assert_eq!(
+                (response.status, response.header("allow")),
+                (405, Some("POST")),
+                "{method} {path}"
+            );
+        }
+    }
+}
+
+#[test]
+fn an_admin_request_without_the_admin_credential_is_refused_before_its_body_is_read() {
+    let (gw, db) = (gateway(), MemDb::migrated());
+    for auth in [None, Some("Bearer wrong"), Some("Basic dGVzdA==")] {
+        let mut headers = vec![("content-length", "2000000")];
+        headers.extend(auth.map(|a| ("authorization", a)));
+        let head = head("POST", DOMAIN, "/admin/v1/users", None, &headers);
+        let Step::Respond { response, .. } = start_with(&gw, &db, head) else {
+            panic!("{auth:?}: the body was asked for")
+        };
+        assert_eq!(response.status, 401, "{auth:?}");
+        assert!(response.header("www-authenticate").is_some());
+    }
 }
 
 fn status(step: &Step<'_>) -> u16 {
@@ -35,19 +152,14 @@ fn status(step: &Step<'_>) -> u16 {
 fn unreadable_body_is_400_invalid_request_on_every_body_route() {
     let (gw, db) = (gateway(), MemDb::migrated());
     let migrated = db.statements.get();
-    for path in [
-        "/oauth2/token",
-        "/oauth2/revoke",
-        "/oauth2/introspect",
-        "/admin/v1/users",
-    ] {
+    for path in BODY_ROUTES {
         let Step::NeedBody { limit, resume } = start(&gw, &db, "POST", DOMAIN, path) else {
             panic!("{path} did not ask for its body")
         };
         assert_eq!(
             limit,
             if path.starts_with("/admin/") {
-                64 * 1024
+                16 * 1024
             } else {
                 8 * 1024
             },

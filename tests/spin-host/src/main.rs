@@ -295,7 +295,18 @@ impl Server {
             .path_and_query()
             .map(|p| p.to_string())
             .unwrap_or_else(|| "/".into());
-        match self.handle_inner(req, client).await {
+        // RFC 9112 §3.2: a Host that makes no URI is the client's error (400), before any
+        // component runs; the 500 below is for a component that failed.
+        let req = match self.absolute_request(req, client) {
+            Ok(req) => req,
+            Err(e) => {
+                return error_response(
+                    400,
+                    format!("isogate-spin-host: bad request: {}\n", e.root_cause()),
+                )
+            }
+        };
+        match self.handle_inner(req).await {
             Ok(resp) => resp,
             Err(e) => {
                 eprintln!("isogate-spin-host: {method} {path}: {e:#}");
@@ -310,10 +321,7 @@ impl Server {
     async fn handle_inner(
         &self,
         req: hyper::Request<Incoming>,
-        client: SocketAddr,
     ) -> wasmtime::Result<hyper::Response<HyperOutgoingBody>> {
-        let req = self.absolute_request(req, client)?;
-
         let stderr = wasmtime_wasi::cli::stderr;
         let wasi = WasiCtx::builder().stdout(stderr()).stderr(stderr()).build();
         let mut store = Store::new(
