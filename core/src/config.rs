@@ -3,6 +3,10 @@
 //! [`ConfigError`] naming the setting, never its value.
 
 use crate::keys::{KeyError, SigningKey, VerifyingKey};
+use crate::throttle::ThrottleConfig;
+use auth_settings::throttle_settings;
+
+mod auth_settings;
 use std::fmt;
 
 /// Default access token lifetime: one hour.
@@ -38,6 +42,8 @@ pub struct GatewayConfig {
     /// I/O: workerd does ("the script will never generate a response"), so on Workers
     /// concurrent misses for one key each read. See [`crate::GatewayCell::for_isolated_requests`].
     pub shared_loads: bool,
+    /// Limits on failed client authentications (`ISOGATE_AUTH_*`).
+    pub throttle: ThrottleConfig,
 }
 
 impl fmt::Debug for GatewayConfig {
@@ -56,6 +62,7 @@ impl fmt::Debug for GatewayConfig {
                 "max_revocations_per_credential",
                 &self.max_revocations_per_credential,
             )
+            .field("throttle", &self.throttle)
             .finish()
     }
 }
@@ -81,6 +88,7 @@ impl GatewayConfig {
             upstream_timeout_ms: DEFAULT_UPSTREAM_TIMEOUT_MS,
             max_revocations_per_credential: DEFAULT_MAX_REVOCATIONS_PER_CREDENTIAL,
             shared_loads: true,
+            throttle: ThrottleConfig::default(),
         }
     }
 }
@@ -96,6 +104,8 @@ pub enum ConfigError {
     NotCount(&'static str),
     /// The admin token is too short or a known placeholder: anyone could guess it.
     WeakAdminToken(WeakSecret),
+    /// A limit setting is not a whole number (0 turns its limit off).
+    NotALimit(&'static str),
     /// A duration setting does not parse.
     Duration {
         setting: &'static str,
@@ -121,6 +131,7 @@ impl fmt::Display for ConfigError {
                 "ISOGATE_ADMIN_TOKEN {why}; generate one with `openssl rand -base64 32` \
                  (or leave it unset to disable the admin API)"
             ),
+            ConfigError::NotALimit(name) => write!(f, "{name} must be a whole number (0: off)"),
             ConfigError::Duration { setting, source } => write!(f, "{setting}: {source}"),
             ConfigError::Key { setting, source } => write!(f, "{setting}: {source}"),
         }
@@ -218,6 +229,10 @@ pub struct GatewaySettings {
 /// - `ISOGATE_UPSTREAM_TIMEOUT_MS`: default 30000;
 /// - `ISOGATE_MAX_REVOCATIONS_PER_CREDENTIAL`: unexpired revocations one credential may hold,
 ///   default 1000;
+/// - `ISOGATE_AUTH_FAILURES_PER_MINUTE` (per client id and address, default 10),
+///   `..._PER_ADDRESS` (default 100), `..._PER_CLIENT` (default 100): failed authentications
+///   per window before a lockout (0: that count is off; see `crate::throttle`);
+///   `ISOGATE_AUTH_FAILURE_WINDOW` (default 60s), `ISOGATE_AUTH_LOCKOUT_MAX` (default 1h);
 /// - `ISOGATE_EXTRA_PUBLIC_KEYS`: comma-separated JWK `x` values of other signing keys,
 ///   published in the JWKS and accepted: the next key before it becomes current (so resource
 ///   servers caching the JWKS know it in time), and retired keys until their tokens expire.
@@ -258,6 +273,7 @@ pub fn gateway_settings(
                 "ISOGATE_MAX_REVOCATIONS_PER_CREDENTIAL",
             ))?,
     };
+    config.throttle = throttle_settings(&get)?;
     config.admin_token = get("ISOGATE_ADMIN_TOKEN");
     if let Some(token) = &config.admin_token {
         check_admin_token(token).map_err(ConfigError::WeakAdminToken)?;

@@ -11,6 +11,7 @@
 //! [`GatewayCell`] holds the isolate's gateway: built from the settings on first use, kept
 //! for the isolate's life, and retried on the next request after a settings error.
 
+use crate::admin;
 use crate::capability::{Capabilities, Ed25519, Now, SqlDb};
 use crate::config::{gateway_settings, ConfigError, GatewayConfig};
 use crate::error::GatewayError;
@@ -20,7 +21,8 @@ use crate::mint::Minter;
 use crate::model::is_valid_service_name;
 use crate::oauth;
 use crate::service::{authorize_service, ServiceCaches};
-use crate::step::{Diagnostic, Endpoint, Forward, Parts, Resume, Step};
+use crate::step::{admin_context, Diagnostic, Endpoint, Forward, Parts, Resume, Step};
+use crate::throttle::AuthThrottle;
 use crate::verify::Verifier;
 use serde::Serialize;
 use std::cell::RefCell;
@@ -43,6 +45,7 @@ pub struct Gateway {
     minter: Minter,
     verifier: Verifier,
     caches: ServiceCaches,
+    throttle: AuthThrottle,
 }
 
 impl Gateway {
@@ -66,6 +69,7 @@ impl Gateway {
                 config.token_ttl_secs,
             ),
             caches: ServiceCaches::new(config.cache_ttl_ms, config.shared_loads),
+            throttle: AuthThrottle::new(config.throttle),
             config,
         }
     }
@@ -129,7 +133,7 @@ impl Gateway {
         now: Now,
     ) -> Step<'g> {
         match self.route(&head) {
-            Route::Root => self.root(head, now),
+            Route::Root => self.root(caps, head, now).await,
             Route::Service(name) => {
                 match authorize_service(
                     &self.verifier,
@@ -153,7 +157,12 @@ impl Gateway {
         }
     }
 
-    fn root(&self, head: RequestHead, now: Now) -> Step<'_> {
+    async fn root<D: SqlDb, E: Ed25519>(
+        &self,
+        caps: Capabilities<'_, D, E>,
+        head: RequestHead,
+        now: Now,
+    ) -> Step<'_> {
         let endpoint = match head.path.as_str() {
             "/oauth2/token" => Endpoint::Token,
             "/oauth2/revoke" => Endpoint::Revoke,
@@ -175,7 +184,18 @@ impl Gateway {
             minter: &self.minter,
             verifier: &self.verifier,
             caches: &self.caches,
+            throttle: &self.throttle,
         };
+        // The admin credential first, before any body byte is read: one read of the
+        // address's failure counts when one is presented (a wrong one is counted, a throttled
+        // one refused unseen), none when it is missing.
+        let mut authorized = None;
+        if endpoint == Endpoint::Admin {
+            match admin::authorize(&admin_context(&parts), caps.db, &head, now).await {
+                Ok(proof) => authorized = Some(proof),
+                Err(e) => return Step::refuse(&e, e.to_response(&self.config.realm)),
+            }
+        }
         // Refused from the head alone: no body is read for a request the endpoint would refuse
         // anyway, nor for one that declares itself over the limit (the runtime then leaves it
         // unread: step::leftover_body).
@@ -184,12 +204,13 @@ impl Gateway {
         }
         Step::NeedBody {
             limit: endpoint.limit(),
-            resume: Resume {
+            resume: Box::new(Resume {
                 endpoint,
                 head,
                 now,
                 parts,
-            },
+                authorized,
+            }),
         }
     }
 }

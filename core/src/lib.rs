@@ -44,7 +44,7 @@
 //! | runtime boundary | [`capability`], [`http`], [`step`], [`gateway`] |
 //! | endpoints | [`oauth`] (token, revoke, introspect, metadata, client auth), [`service`], [`admin`] |
 //! | tokens | [`mint`] (the one signer), [`verify`] (the one verifier), [`token`], [`assertion`], [`keys`] |
-//! | records | [`model`], [`upstream`], [`path`], [`store`], [`cache`], [`scope`], [`secret`], [`token_request`] |
+//! | records | [`model`], [`upstream`], [`path`], [`store`], [`cache`], [`scope`], [`secret`], [`token_request`], [`throttle`] |
 //! | settings and errors | [`config`], [`error`], [`forward`] |
 //!
 //! Dependencies point down the table and never back: no module imports one that imports it.
@@ -68,6 +68,7 @@ pub mod secret;
 pub mod service;
 pub mod step;
 pub mod store;
+pub mod throttle;
 pub mod token;
 pub mod token_request;
 pub mod upstream;

@@ -22,6 +22,7 @@ use crate::http::{Method, RequestHead, Response};
 use crate::mint::Minter;
 use crate::oauth;
 use crate::service::ServiceCaches;
+use crate::throttle::AuthThrottle;
 use crate::token_request::MAX_TOKEN_REQUEST_BYTES;
 use crate::verify::Verifier;
 use std::error::Error;
@@ -37,7 +38,12 @@ pub enum Step<'g> {
     },
     /// Read the request body, at most `limit + 1` bytes (enough for the core to tell "too
     /// large" without the runtime ever holding an unbounded body), then [`Resume::finish`].
-    NeedBody { limit: usize, resume: Resume<'g> },
+    /// Boxed: the request head it carries would make every step as large (steps move by
+    /// value through the adapters' loop).
+    NeedBody {
+        limit: usize,
+        resume: Box<Resume<'g>>,
+    },
     /// Fetch the origin per the plan and relay its answer ([`crate::forward::relay`]).
     Forward(Forward),
 }
@@ -192,9 +198,10 @@ impl Endpoint {
     }
 
     /// What the endpoint refuses from the head alone, so that no byte of the body is read for
-    /// it: the wrong method (OAuth endpoints), a missing admin credential, a declared length
-    /// over the limit. The same checks, in the same order, as after reading, so a chunked body
-    /// gets the same answer as one whose length was declared.
+    /// it: the wrong method (OAuth endpoints), a declared length over the limit. The same
+    /// checks, in the same order, as after reading, so a chunked body gets the same answer as
+    /// one whose length was declared. (The admin credential is checked before these, and
+    /// before the body, by the gateway: [`admin::authorize`] reads storage.)
     pub(crate) fn refuse_before_body(
         self,
         head: &RequestHead,
@@ -205,10 +212,7 @@ impl Endpoint {
             .is_some_and(|n| n > self.limit() as u64);
         let realm = &parts.config.realm;
         if self == Endpoint::Admin {
-            let ctx = admin_context(parts);
-            let refused = admin::authorize(&ctx, head)
-                .err()
-                .or_else(|| too_large.then_some(AdminError::PayloadTooLarge));
+            let refused = too_large.then_some(AdminError::PayloadTooLarge);
             return refused.map(|e| e.to_response(realm));
         }
         let refused = if head.method != Method::Post {
@@ -220,12 +224,13 @@ impl Endpoint {
     }
 }
 
-fn admin_context<'g>(parts: &Parts<'g>) -> AdminContext<'g> {
+pub(crate) fn admin_context<'g>(parts: &Parts<'g>) -> AdminContext<'g> {
     AdminContext {
         admin_token: parts.config.admin_token.as_deref(),
         realm: &parts.config.realm,
         minter: parts.minter,
         caches: parts.caches,
+        throttle: parts.throttle,
     }
 }
 
@@ -236,6 +241,7 @@ pub(crate) struct Parts<'g> {
     pub minter: &'g Minter,
     pub verifier: &'g Verifier,
     pub caches: &'g ServiceCaches,
+    pub throttle: &'g AuthThrottle,
 }
 
 /// A root-domain request waiting for its body.
@@ -244,6 +250,8 @@ pub struct Resume<'g> {
     pub(crate) head: RequestHead,
     pub(crate) now: Now,
     pub(crate) parts: Parts<'g>,
+    /// The admin credential's check, passed before the body was read (admin requests only).
+    pub(crate) authorized: Option<admin::Authorized>,
 }
 
 impl fmt::Debug for Resume<'_> {
@@ -271,29 +279,29 @@ impl<'g> Resume<'g> {
             head,
             now,
             parts,
+            authorized,
         } = self;
         let realm = &parts.config.realm;
         let answer = match endpoint {
-            Endpoint::Token => oauth::token_endpoint(parts.minter, caps, &head, &body, now).await,
+            Endpoint::Token => {
+                oauth::token_endpoint(parts.minter, parts.throttle, caps, &head, &body, now).await
+            }
             Endpoint::Revoke => {
                 let max = parts.config.max_revocations_per_credential;
-                oauth::revocation_endpoint(
-                    parts.verifier,
-                    parts.caches,
-                    max,
-                    caps,
-                    &head,
-                    &body,
-                    now,
-                )
-                .await
+                let (verifier, caches, throttle) = (parts.verifier, parts.caches, parts.throttle);
+                oauth::revocation_endpoint(verifier, caches, max, throttle, caps, &head, &body, now)
+                    .await
             }
             Endpoint::Introspect => {
-                oauth::introspection_endpoint(parts.verifier, caps, &head, &body, now).await
+                let (verifier, throttle) = (parts.verifier, parts.throttle);
+                oauth::introspection_endpoint(verifier, throttle, caps, &head, &body, now).await
             }
             Endpoint::Admin => {
                 let ctx = admin_context(&parts);
-                return match admin::handle(&ctx, caps, &head, &body, now).await {
+                let Some(authorized) = authorized else {
+                    return Step::respond(AdminError::Unauthorized.to_response(realm));
+                };
+                return match admin::handle(&ctx, caps, &head, &body, now, authorized).await {
                     Ok(response) => Step::respond(response),
                     Err(e) => Step::refuse(&e, e.to_response(realm)),
                 };

@@ -59,7 +59,8 @@ fn dump(h: &Harness) -> Vec<Vec<Vec<SqlValue>>> {
 
 #[test]
 fn admin_api_refuses_a_missing_or_wrong_admin_credential_on_every_route() {
-    let (h, _) = Harness::seeded();
+    // Every wrong credential here must read 401: none is throttled (tests/throttled_guessing.rs).
+    let (h, _) = Harness::seeded_with(&NO_THROTTLE);
     let before = dump(&h);
     let basic_with_the_right_secret =
         format!("Basic {}", STANDARD.encode(format!("admin:{ADMIN_TOKEN}")));

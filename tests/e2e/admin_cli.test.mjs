@@ -12,10 +12,13 @@ describe(`admin API and CLI (${process.env.ISOGATE_RUNTIME ?? "workers"})`, () =
   after(() => gw?.stop());
 
   it("the_admin_api_refuses_every_request_without_the_admin_credential", async () => {
+    // Each wrong credential from its own address: ten from one address would be throttled (429,
+    // tests/e2e/throttled_guessing.test.mjs), and the CLI's address must stay clean.
+    let n = 0;
     for (const [method, path] of [["GET", "users"], ["POST", "users"], ["GET", "credentials"], ["DELETE", "users/root"], ["POST", "credentials"], ["GET", "services"]]) {
       for (const auth of [undefined, "Bearer wrong", `Basic ${gw.adminToken}`, `Bearer ${gw.adminToken}x`]) {
         const headers = auth ? { authorization: auth } : {};
-        const r = await gw.root(`/admin/v1/${path}`, { method, headers, body: method === "POST" ? "{}" : undefined });
+        const r = await gw.root(`/admin/v1/${path}`, { method, headers, body: method === "POST" ? "{}" : undefined, localAddress: `127.0.9.${++n}` });
         assert.equal(r.status, 401, `${method} ${path} ${auth}`);
         assert.match(r.headers["www-authenticate"], /^Bearer realm=/);
       }

@@ -347,10 +347,12 @@ export class GatewayClient {
   /**
    * A raw request to 127.0.0.1:port with the given Host. `body` may be a Buffer/string or a
    * readable stream; `stream: true` resolves with the live response instead of buffering it.
+   * `localAddress` (a loopback address such as 127.0.0.2) is the client's address as the
+   * runtime sees it (Spin's peer address, workerd's CF-Connecting-IP).
    */
-  request(host, pathAndQuery, { method = "GET", headers = {}, body, stream = false } = {}) {
+  request(host, pathAndQuery, { method = "GET", headers = {}, body, stream = false, localAddress } = {}) {
     return new Promise((resolve, reject) => {
-      const options = { host: "127.0.0.1", port: this.port, method, path: pathAndQuery, headers: { host, ...headers }, setHost: false, agent: false };
+      const options = { host: "127.0.0.1", port: this.port, method, path: pathAndQuery, headers: { host, ...headers }, setHost: false, agent: false, localAddress };
       const req = this.tls
         ? https.request({ ...options, ca: this.tls.ca, servername: host.replace(/:\d+$/, "") })
         : http.request(options);

@@ -27,7 +27,8 @@ use isogate_core::oauth::verify_client_secret;
 use isogate_core::scope::ScopeSet;
 use isogate_core::secret::Secret;
 use isogate_core::service::{authorize_service, decide_access};
-use isogate_core::testing::{block_on, head, CannedDb, FixedRandom};
+use isogate_core::testing::{block_on, head, CannedDb, FixedRandom, CLIENT_IP};
+use isogate_core::throttle::{AuthThrottle, Counts, FailureCount, ThrottleConfig};
 use isogate_core::token_request::parse_token_request;
 use isogate_core::verify::Verifier;
 use isogate_core::{Body, Capabilities, Gateway, Now, Step};
@@ -60,6 +61,8 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("assertion_sign", "build and sign an identity assertion (Ed25519, portable): Minter::sign_assertion"),
     ("assertion_cached", "the warm lookup of an identity assertion signed before: Minter::identity_assertion"),
     ("token_endpoint", "Gateway::start + NeedBody + finish: parse, load (canned db), verify, grant, issue, respond"),
+    ("throttle_check", "what every client authentication adds: its throttle keys, the isolate's lockouts, the counts read judged"),
+    ("token_throttled", "a token request on a lockout this isolate knows: Gateway::start + finish answered 429, no read, no hash"),
 ];
 
 /// Exits with status 1 (and says why) unless the operation succeeded.
@@ -241,6 +244,75 @@ fn main() {
                         std::process::exit(1);
                     }
                 }
+            }
+        }
+        "throttle_check" => {
+            let throttle = AuthThrottle::new(ThrottleConfig::default());
+            // The counts of an attempt from an address with no failure (what the one read
+            // returns almost always).
+            let counts = Counts::default();
+            for _ in 0..n {
+                let attempt = throttle
+                    .config()
+                    .client_attempt(black_box(CLIENT_ID), black_box(Some(CLIENT_IP)));
+                let lockout = throttle
+                    .known_lockout(&attempt, black_box(NOW))
+                    .or_else(|| throttle.judge(&attempt, black_box(&counts), NOW));
+                if lockout.is_some() {
+                    eprintln!("throttle_check: a clean attempt was throttled");
+                    std::process::exit(1);
+                }
+                black_box(attempt);
+            }
+        }
+        "token_throttled" => {
+            let locked_until = NOW.unix_ms() as i64 + 60_000;
+            let db = CannedDb::new()
+                .with_credential(f.status.clone())
+                .with_failure_count(
+                    &format!("c|{CLIENT_IP}|{CLIENT_ID}"),
+                    FailureCount {
+                        window_start: locked_until,
+                        failures: 0,
+                        strikes: 1,
+                        locked_until,
+                        expires_at: locked_until + 3_600_000,
+                    },
+                );
+            let gw = f.gateway();
+            let caps = Capabilities {
+                db: &db,
+                ed25519: &PanickingEd25519,
+                random: &RANDOM,
+            };
+            let throttled = |head: &RequestHead| {
+                let Step::NeedBody { resume, .. } = block_on(gw.start(caps, head.clone(), NOW))
+                else {
+                    eprintln!("token_throttled: the token endpoint did not ask for its body");
+                    std::process::exit(1);
+                };
+                let body = Body::Complete(black_box(f.token_body.as_bytes()).to_vec());
+                match block_on(resume.finish(caps, body)) {
+                    Step::Respond { response, .. } if response.status == 429 => response,
+                    other => {
+                        eprintln!("token_throttled: expected a 429 response, got {other:?}");
+                        std::process::exit(1);
+                    }
+                }
+            };
+            // The first attempt reads the lockout (with the credential); this isolate then
+            // knows it.
+            throttled(&f.token_head);
+            let warm = db.reads();
+            for _ in 0..n {
+                black_box(throttled(black_box(&f.token_head)));
+            }
+            let reads = db.reads() - warm;
+            if reads != 0 {
+                eprintln!(
+                    "token_throttled: {reads} storage reads in {n} throttled requests (expected 0)"
+                );
+                std::process::exit(1);
             }
         }
         other => {
@@ -459,17 +531,18 @@ impl Fixture {
     }
 }
 
-/// An Ed25519 that must never be asked: proves the warm lookup signs nothing.
+/// An Ed25519 that must never be asked: proves the warm lookup (and a throttled token request)
+/// signs nothing.
 struct PanickingEd25519;
 
 impl Ed25519 for PanickingEd25519 {
     async fn sign(&self, _: &SigningKey, _: &[u8]) -> [u8; 64] {
-        eprintln!("assertion_cached: the warm lookup asked for a signature");
+        eprintln!("an operation that must not sign asked for a signature");
         std::process::exit(1)
     }
 
     async fn verify(&self, _: &VerifyingKey, _: &[u8], _: &[u8; 64]) -> bool {
-        eprintln!("assertion_cached: the warm lookup asked for a verification");
+        eprintln!("an operation that must not verify asked for a verification");
         std::process::exit(1)
     }
 }

@@ -3,8 +3,10 @@
 //! the creation response and nowhere else.
 //!
 //! It takes a narrow [`AdminContext`], not the gateway: the admin token, the realm, the one
-//! [`Minter`] (access-token credentials are signed like any token) and the caches to tell
-//! about changes. The dependency runs one way: the gateway calls the admin API, never back.
+//! [`Minter`] (access-token credentials are signed like any token), the caches to tell
+//! about changes and the throttle that counts wrong admin credentials per address
+//! ([`crate::throttle`]). The dependency runs one way: the gateway calls the admin API, never
+//! back.
 
 pub mod api;
 mod create;
@@ -18,6 +20,7 @@ use crate::http::{Method, RequestHead, Response};
 use crate::mint::Minter;
 use crate::secret::secrets_equal;
 use crate::store::Store;
+use crate::throttle::{AuthThrottle, Lockout};
 use api::*;
 use serde::{Deserialize, Serialize};
 
@@ -35,38 +38,70 @@ pub struct AdminContext<'a> {
     pub realm: &'a str,
     pub minter: &'a Minter,
     pub caches: &'a dyn CacheInvalidation,
+    pub throttle: &'a AuthThrottle,
 }
 
-/// Answers an admin request whose (bounded) body has been read. Successful answers are
-/// `no-store`, like every error.
-pub async fn handle<D: SqlDb, E: Ed25519>(
+/// Answers an admin request, [`authorize`]d, whose (bounded) body has been read. Successful
+/// answers are `no-store`, like every error.
+pub(crate) async fn handle<D: SqlDb, E: Ed25519>(
     ctx: &AdminContext<'_>,
     caps: Capabilities<'_, D, E>,
     head: &RequestHead,
     body: &[u8],
     now: Now,
+    _authorized: Authorized,
 ) -> Result<Response, AdminError> {
     Ok(route(ctx, caps, head, body, now)
         .await?
         .with_header("cache-control", "no-store"))
 }
 
-/// The admin credential check (also run before the body is read: `step::Endpoint`).
-pub(crate) fn authorize(ctx: &AdminContext<'_>, head: &RequestHead) -> Result<(), AdminError> {
+/// Proof that a request presented the admin credential ([`authorize`]): what [`handle`] takes,
+/// so that no admin request is handled unauthorized, and none is authorized (and, when wrong,
+/// counted) twice.
+#[derive(Debug)]
+pub(crate) struct Authorized(());
+
+/// The admin credential, unless wrong ones from this address are throttled: judged before
+/// the presented one is compared (one read of the address's counts), a wrong one counted. A
+/// request that presents none guesses nothing: refused at once, with no read, not counted.
+/// Run before the body is read (`gateway`), once.
+pub(crate) async fn authorize<D: SqlDb>(
+    ctx: &AdminContext<'_>,
+    db: &D,
+    head: &RequestHead,
+    now: Now,
+) -> Result<Authorized, AdminError> {
     let Some(configured) = ctx.admin_token.filter(|t| !t.is_empty()) else {
         return Err(AdminError::Disabled);
     };
     let presented = head
         .single_header("authorization")
         .map_err(|_| AdminError::Unauthorized)?
-        .unwrap_or("");
-    let (scheme, token) = presented.trim().split_once(' ').unwrap_or(("", ""));
+        .unwrap_or("")
+        .trim();
+    if presented.is_empty() {
+        return Err(AdminError::Unauthorized);
+    }
+    let throttle = ctx.throttle;
+    let keys = throttle.config().admin_attempt(head.client_ip.as_deref());
+    let throttled = |lockout: Lockout| AdminError::throttled(lockout.retry_after_secs(now));
+    if let Some(lockout) = throttle.known_lockout(&keys, now) {
+        return Err(throttled(lockout));
+    }
+    let store = Store::new(db);
+    // No client id: the read finds no credential, only the lockouts.
+    let (_, lockouts) = store.credential_status_and_lockouts("", &keys, now).await?;
+    if let Some(lockout) = throttle.judge(&keys, lockouts, now) {
+        return Err(throttled(lockout));
+    }
+    let (scheme, token) = presented.split_once(' ').unwrap_or(("", ""));
     // RFC 9110 §11.1: the scheme is case-insensitive; the secret is compared in constant time.
     if scheme.eq_ignore_ascii_case("bearer") && secrets_equal(token.trim(), configured) {
-        Ok(())
-    } else {
-        Err(AdminError::Unauthorized)
+        return Ok(Authorized(()));
     }
+    store.record_failure(&keys, throttle.config(), now).await?;
+    Err(AdminError::Unauthorized)
 }
 
 async fn route<D: SqlDb, E: Ed25519>(
@@ -76,7 +111,6 @@ async fn route<D: SqlDb, E: Ed25519>(
     body: &[u8],
     now: Now,
 ) -> Result<Response, AdminError> {
-    authorize(ctx, head)?;
     if body.len() > MAX_ADMIN_BODY_BYTES {
         return Err(AdminError::PayloadTooLarge);
     }

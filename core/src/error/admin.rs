@@ -1,6 +1,6 @@
 //! Admin API errors.
 
-use super::{error_response, StoreError};
+use super::{error_response, throttled_description, StoreError};
 use crate::http::Response;
 use std::error::Error;
 use std::fmt;
@@ -10,6 +10,12 @@ use std::fmt;
 pub enum AdminError {
     /// 401: no or wrong admin credential.
     Unauthorized,
+    /// 429 `too_many_requests` (RFC 6585 §4): too many wrong admin credentials from this
+    /// address; refused before the credential is looked at.
+    Throttled {
+        retry_after_secs: u64,
+        description: String,
+    },
     /// 404.
     NotFound(String),
     /// 409: the name is taken.
@@ -29,11 +35,20 @@ pub enum AdminError {
 }
 
 impl AdminError {
+    /// The refusal of an attempt throttled for `retry_after_secs` more seconds.
+    pub fn throttled(retry_after_secs: u64) -> Self {
+        AdminError::Throttled {
+            retry_after_secs,
+            description: throttled_description(retry_after_secs),
+        }
+    }
+
     fn parts(&self) -> (u16, &'static str, &str) {
         match self {
             AdminError::Unauthorized => {
                 (401, "unauthorized", "a valid admin credential is required")
             }
+            AdminError::Throttled { description, .. } => (429, "too_many_requests", description),
             AdminError::NotFound(d) => (404, "not_found", d),
             AdminError::Conflict(d) => (409, "already_exists", d),
             AdminError::BadRequest(d) => (400, "invalid_request", d),
@@ -72,6 +87,9 @@ impl AdminError {
                 format!("Bearer realm=\"{realm}-admin\""),
             ),
             AdminError::MethodNotAllowed(allow) => resp.with_header("allow", *allow),
+            AdminError::Throttled {
+                retry_after_secs, ..
+            } => resp.with_header("retry-after", format!("{retry_after_secs}")),
             _ => resp,
         }
     }

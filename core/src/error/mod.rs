@@ -63,6 +63,11 @@ fn error_response(status: u16, code: &str, description: &str) -> Response {
     Response::json(status, &body)
 }
 
+/// The `error_description` of a throttled authentication (token endpoints and admin API).
+fn throttled_description(retry_after_secs: u64) -> String {
+    format!("too many failed attempts; retry after {retry_after_secs} s")
+}
+
 /// Upstream failures while forwarding (the runtime detects them, `forward::relay`
 /// decides, this words them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,6 +1,6 @@
 //! RFC 6749 §5.2 errors of the token, revocation and introspection endpoints.
 
-use super::{error_response, StoreError};
+use super::{error_response, throttled_description, StoreError};
 use crate::http::Response;
 use std::error::Error;
 use std::fmt;
@@ -34,6 +34,12 @@ pub enum TokenError {
     /// the remedy. It is not transient enough for a retry loop: room comes back only as the
     /// revoked tokens expire.
     TooManyRevocations,
+    /// 429 `invalid_client` (RFC 6585 §4): too many failed authentications for this client id
+    /// or address (see `crate::throttle`); refused before the secret is looked at.
+    Throttled {
+        retry_after_secs: u64,
+        description: String,
+    },
     /// Storage unavailable: `temporarily_unavailable`, 503.
     Unavailable(StoreError),
 }
@@ -41,6 +47,14 @@ pub enum TokenError {
 impl TokenError {
     pub fn invalid_request(d: impl Into<String>) -> Self {
         TokenError::InvalidRequest(d.into())
+    }
+
+    /// The refusal of an attempt throttled for `retry_after_secs` more seconds.
+    pub fn throttled(retry_after_secs: u64) -> Self {
+        TokenError::Throttled {
+            retry_after_secs,
+            description: throttled_description(retry_after_secs),
+        }
     }
 
     fn parts(&self) -> (u16, &'static str, &str) {
@@ -68,6 +82,7 @@ impl TokenError {
                 "too many revoked tokens for this client; delete and recreate the credential \
                  to end all of its tokens at once",
             ),
+            TokenError::Throttled { description, .. } => (429, "invalid_client", description),
             TokenError::Unavailable(_) => (503, "temporarily_unavailable", "try again shortly"),
         }
     }
@@ -86,6 +101,10 @@ impl TokenError {
                 format!("Basic realm=\"{realm}\", charset=\"UTF-8\""),
             ),
             TokenError::Unavailable(_) => resp.with_header("retry-after", "1"),
+            // RFC 6585 §4, RFC 9110 §10.2.3: when trying again can succeed.
+            TokenError::Throttled {
+                retry_after_secs, ..
+            } => resp.with_header("retry-after", format!("{retry_after_secs}")),
             _ => resp,
         }
     }

@@ -78,11 +78,9 @@ fn a_body_declared_over_the_limit_is_refused_413_before_a_byte_is_read() {
         let step = start_with(&gw, &db, body_request(path, &[("content-length", limit)]));
         assert!(matches!(step, Step::NeedBody { .. }), "{path} at its limit");
     }
-    assert_eq!(
-        db.statements.get(),
-        migrated,
-        "nothing was read from storage"
-    );
+    // Nothing was read from storage but, for each of the 4 admin requests, the admin
+    // credential's check (throttled guessing: one read of the address's lockouts).
+    assert_eq!(db.statements.get() - migrated, 4, "storage reads");
 }
 
 #[test]
@@ -184,11 +182,8 @@ fn unreadable_body_is_400_invalid_request_on_every_body_route() {
         );
         assert_eq!(diagnostic, None);
     }
-    assert_eq!(
-        db.statements.get(),
-        migrated,
-        "nothing was read from storage"
-    );
+    // Nothing was read from storage but the admin credential's check (one read).
+    assert_eq!(db.statements.get() - migrated, 1, "storage reads");
 }
 
 #[test]

@@ -1,22 +1,59 @@
 //! Client authentication (RFC 6749 §2.3.1) for the token, revocation and introspection
 //! endpoints: the credential is read from storage on every request, never from a cache, so a
 //! deleted or disabled credential fails at once on every isolate.
+//!
+//! Guessing is throttled ([`crate::throttle`], RFC 6749 §10.10): an attempt on a lockout this
+//! isolate knows of is refused before any storage read; otherwise the failure counts come with
+//! the credential in the one read, and a locked attempt is refused before its secret is hashed.
+//! Only a failed secret check is counted (one write); a success counts and resets nothing.
 
 use crate::capability::{Now, SqlDb};
 use crate::error::TokenError;
 use crate::model::{CredentialKind, CredentialStatus};
 use crate::secret::hash_matches;
 use crate::store::Store;
+use crate::throttle::{AuthThrottle, Lockout};
 use crate::token_request::ClientAuth;
 
-/// Loads the client's credential and verifies its secret.
+/// Who is authenticating, as the endpoints hand it over: the client's credentials and the
+/// address they came from, judged by the isolate's throttle.
+pub struct ClientAttempt<'a> {
+    pub client: &'a ClientAuth,
+    pub client_ip: Option<&'a str>,
+    pub throttle: &'a AuthThrottle,
+}
+
+/// Loads the client's credential and verifies its secret, unless the attempt is throttled.
 pub async fn authenticate_client<D: SqlDb>(
     db: &D,
-    client: &ClientAuth,
+    attempt: ClientAttempt<'_>,
     now: Now,
 ) -> Result<CredentialStatus, TokenError> {
-    let status = Store::new(db).credential_status(client.client_id()).await?;
-    verify_client_secret(client, status, now)
+    let ClientAttempt {
+        client,
+        client_ip,
+        throttle,
+    } = attempt;
+    let keys = throttle
+        .config()
+        .client_attempt(client.client_id(), client_ip);
+    let throttled = |lockout: Lockout| TokenError::throttled(lockout.retry_after_secs(now));
+    if let Some(lockout) = throttle.known_lockout(&keys, now) {
+        return Err(throttled(lockout));
+    }
+    let store = Store::new(db);
+    let (status, lockouts) = store
+        .credential_status_and_lockouts(client.client_id(), &keys, now)
+        .await?;
+    if let Some(lockout) = throttle.judge(&keys, lockouts, now) {
+        return Err(throttled(lockout));
+    }
+    let verified = verify_client_secret(client, status, now);
+    if verified.is_err() {
+        // Fails closed: a failure that cannot be counted is not answered as a plain 401.
+        store.record_failure(&keys, throttle.config(), now).await?;
+    }
+    verified
 }
 
 /// Checks the presented secret against the stored hash in constant time. Unknown client ids

@@ -10,8 +10,9 @@
 use crate::capability::{Capabilities, Ed25519, Now, SqlDb};
 use crate::error::TokenError;
 use crate::http::{RequestHead, Response};
-use crate::oauth::client_auth::authenticate_client;
+use crate::oauth::client_auth::{authenticate_client, ClientAttempt};
 use crate::store::Store;
+use crate::throttle::AuthThrottle;
 use crate::token_request::{parse_client_request, ClientRequest};
 use crate::verify::Verifier;
 use serde::Serialize;
@@ -40,13 +41,19 @@ struct Inactive {
 
 pub async fn introspection_endpoint<D: SqlDb, E: Ed25519>(
     verifier: &Verifier,
+    throttle: &AuthThrottle,
     caps: Capabilities<'_, D, E>,
     head: &RequestHead,
     body: &[u8],
     now: Now,
 ) -> Result<Response, TokenError> {
     let ClientRequest { client, params } = parse_client_request(head, body)?;
-    let caller = authenticate_client(caps.db, &client, now).await?;
+    let attempt = ClientAttempt {
+        client: &client,
+        client_ip: head.client_ip.as_deref(),
+        throttle,
+    };
+    let caller = authenticate_client(caps.db, attempt, now).await?;
     let token = params
         .get("token")
         .ok_or_else(|| TokenError::invalid_request("token is required"))?;

@@ -10,9 +10,10 @@
 use crate::capability::{Capabilities, Ed25519, Now, SqlDb};
 use crate::error::TokenError;
 use crate::http::{RequestHead, Response};
-use crate::oauth::client_auth::authenticate_client;
+use crate::oauth::client_auth::{authenticate_client, ClientAttempt};
 use crate::service::ServiceCaches;
 use crate::store::{Revoked, Store};
+use crate::throttle::AuthThrottle;
 use crate::token::expiry_cutoff;
 use crate::token_request::{parse_client_request, ClientRequest};
 use crate::verify::Verifier;
@@ -20,17 +21,26 @@ use crate::verify::Verifier;
 /// Unknown, malformed or expired tokens answer 200 (§2.2: the client cannot do anything about
 /// them anyway), as does a token revoked before. A revoked token is refused at once by this
 /// isolate, and by the others once their cached answer for it ages out.
+// The request's four inputs (capabilities, head, body, time) and the four parts of the
+// isolate's state it uses: a struct of them would only be unpacked here.
+#[allow(clippy::too_many_arguments)]
 pub async fn revocation_endpoint<D: SqlDb, E: Ed25519>(
     verifier: &Verifier,
     caches: &ServiceCaches,
     max_revocations: u64,
+    throttle: &AuthThrottle,
     caps: Capabilities<'_, D, E>,
     head: &RequestHead,
     body: &[u8],
     now: Now,
 ) -> Result<Response, TokenError> {
     let ClientRequest { client, params } = parse_client_request(head, body)?;
-    let status = authenticate_client(caps.db, &client, now).await?;
+    let attempt = ClientAttempt {
+        client: &client,
+        client_ip: head.client_ip.as_deref(),
+        throttle,
+    };
+    let status = authenticate_client(caps.db, attempt, now).await?;
     let token = params
         .get("token")
         .ok_or_else(|| TokenError::invalid_request("token is required"))?;

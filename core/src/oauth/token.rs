@@ -1,7 +1,7 @@
 //! The token endpoint: RFC 6749 §4.4 client credentials grant.
 //!
 //! ```text
-//! parse_token_request ─► authenticate_client (one storage read) ─► grant type ─► grant_scopes
+//! parse_token_request ─► authenticate_client (one storage read; throttled) ─► grant type ─► grant_scopes
 //!                     ─► Minter::issue ─► §5.1 token response
 //! ```
 
@@ -9,8 +9,9 @@ use crate::capability::{Capabilities, Ed25519, Now, SqlDb};
 use crate::error::TokenError;
 use crate::http::{RequestHead, Response};
 use crate::mint::{Grant, Minter};
-use crate::oauth::client_auth::authenticate_client;
+use crate::oauth::client_auth::{authenticate_client, ClientAttempt};
 use crate::scope::{credential_ceiling, grant_scopes};
+use crate::throttle::AuthThrottle;
 use crate::token_request::{parse_token_request, GrantType};
 use serde::Serialize;
 
@@ -28,13 +29,19 @@ struct TokenResponse<'a> {
 /// Answers a token request whose (bounded) body has been read.
 pub async fn token_endpoint<D: SqlDb, E: Ed25519>(
     minter: &Minter,
+    throttle: &AuthThrottle,
     caps: Capabilities<'_, D, E>,
     head: &RequestHead,
     body: &[u8],
     now: Now,
 ) -> Result<Response, TokenError> {
     let request = parse_token_request(head, body)?;
-    let status = authenticate_client(caps.db, &request.client, now).await?;
+    let attempt = ClientAttempt {
+        client: &request.client,
+        client_ip: head.client_ip.as_deref(),
+        throttle,
+    };
+    let status = authenticate_client(caps.db, attempt, now).await?;
     if request.grant_type != GrantType::ClientCredentials {
         return Err(TokenError::UnsupportedGrantType);
     }

@@ -66,3 +66,62 @@ pub const INSERT_REVOKED_TOKEN: &str = "INSERT OR IGNORE INTO revoked_tokens (jt
     WHERE client_id = ?2 AND expires_at >= ?4) < ?5";
 /// Whether one token is revoked: a primary-key lookup, the service path's only revocation read.
 pub const IS_TOKEN_REVOKED: &str = "SELECT 1 FROM revoked_tokens WHERE jti = ?1";
+
+// -- Throttled guessing (crate::throttle): the counts of failed authentications.
+
+/// Columns of [`CREDENTIAL_STATUS`] before the user's `enabled`.
+pub const CREDENTIAL_COLUMNS: usize = count_columns(credential_columns!());
+
+const fn count_columns(list: &str) -> usize {
+    let bytes = list.as_bytes();
+    let (mut i, mut n) = (0, 1);
+    while i < bytes.len() {
+        if bytes[i] == b',' {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+}
+
+/// The token, revocation and introspection endpoints' one read (and the admin API's, with no
+/// client id): the lockouts that apply to the attempt at ?5 (unix ms), then the credential of
+/// ?1 with its user's `enabled` as [`CREDENTIAL_STATUS`] reads it (NULLs when there is none, or
+/// its user is gone). Always one row. The keys are ?2 client id + address, ?3 address, ?4
+/// client id (NULL for a key not counted). Column 0 is the address's lockout; column 1 the
+/// pair's, or the client id's when this address has failed for the id (its pair row is
+/// live): `ThrottleConfig::judge` in SQL; keep them equal.
+pub const CREDENTIAL_STATUS_AND_LOCKOUTS: &str = concat!(
+    "SELECT coalesce(a.locked_until, 0), max(coalesce(p.locked_until, 0), ",
+    "iif(coalesce(p.expires_at, 0) > ?5, coalesce(i.locked_until, 0), 0)), ",
+    credential_columns!(),
+    ", u.enabled FROM (SELECT 1) one",
+    " LEFT JOIN isogate_auth_failures a ON a.key = ?3",
+    " LEFT JOIN isogate_auth_failures p ON p.key = ?2",
+    " LEFT JOIN isogate_auth_failures i ON i.key = ?4",
+    " LEFT JOIN isogate_credentials c ON c.client_id = ?1",
+    " LEFT JOIN isogate_users u ON u.id = c.user_id"
+);
+/// Rows that say nothing any more (window over, strikes forgiven) at ?1.
+pub const PRUNE_AUTH_FAILURES: &str = "DELETE FROM isogate_auth_failures WHERE expires_at <= ?1";
+/// A key's row before its first failure: what [`COUNT_AUTH_FAILURE`] counts from.
+pub const INSERT_AUTH_FAILURE_KEY: &str = "INSERT OR IGNORE INTO isogate_auth_failures \
+    (key, window_start, failures, strikes, locked_until, expires_at) VALUES (?1, 0, 0, 0, 0, 0)";
+
+/// Counts one failure of key ?1 at ?2 (window ?3, cap ?4, limit ?5; unix ms), atomically
+/// (one statement: concurrent failures all count). The transition of
+/// `FailureCount::after_failure`, which a test holds it equal to, with its names: `n` failures
+/// in the window after this one, `k` strikes not forgiven, `lu` and `ws` the lockout and the
+/// window start before a new lockout, `trips` whether this failure reaches the limit, `until`
+/// the end of the lockout it starts. Strikes stop at 20 (`throttle::MAX_STRIKES`).
+pub const COUNT_AUTH_FAILURE: &str = "UPDATE isogate_auth_failures SET \
+    failures = iif(trips, 0, n), strikes = min(k + trips, 20), \
+    locked_until = iif(trips, until, lu), window_start = iif(trips, until, ws), \
+    expires_at = iif(trips, until + ?4, max(ws + ?3, lu + ?4)) \
+    FROM (SELECT n, k, lu, ws, n >= ?5 AS trips, ?2 + min(?3 << k, ?4) AS until FROM \
+      (SELECT iif(?2 >= window_start + ?3, 1, failures + 1) AS n, \
+        iif(?2 >= locked_until + ?4, 0, strikes) AS k, \
+        iif(?2 >= locked_until + ?4, 0, locked_until) AS lu, \
+        iif(?2 >= window_start + ?3, ?2, window_start) AS ws \
+      FROM isogate_auth_failures WHERE key = ?1)) \
+    WHERE key = ?1";

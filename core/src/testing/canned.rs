@@ -1,20 +1,24 @@
 //! [`CannedDb`]: fixed records behind the store's read statements, matched by exact SQL.
 
+use crate::capability::Now;
 use crate::error::StoreError;
 use crate::model::{CredentialStatus, Service};
 use crate::store::{credential_row, service_row, sql, SqlDb, SqlValue};
+use crate::throttle::{Counts, FailureCount};
 use std::cell::Cell;
 use std::collections::HashSet;
 
 /// Answers the reads of the token endpoint and the service flow from fixed records: the
-/// credential status, service and revoked-token statements ([`sql`]), compared exactly, so a
-/// changed query fails loudly instead of being answered by guess. Writes are refused. Counts
-/// reads, so a caller can assert the hot path made none.
+/// credential status (with the failure counts of throttled guessing), service and
+/// revoked-token statements ([`sql`]), compared exactly, so a changed query fails loudly
+/// instead of being answered by guess. Writes are refused. Counts reads, so a caller can
+/// assert the hot path made none.
 #[derive(Default)]
 pub struct CannedDb {
     credentials: Vec<CredentialStatus>,
     services: Vec<Service>,
     revoked: HashSet<String>,
+    failures: Vec<(String, FailureCount)>,
     reads: Cell<u64>,
 }
 
@@ -42,6 +46,20 @@ impl CannedDb {
     pub fn with_revocation_flood(mut self, n: usize) -> CannedDb {
         self.revoked.extend((0..n).map(|i| format!("flood-{i}")));
         self
+    }
+
+    /// A stored failure count (`isogate_auth_failures`) for `key`.
+    pub fn with_failure_count(mut self, key: &str, count: FailureCount) -> CannedDb {
+        self.failures.push((key.to_owned(), count));
+        self
+    }
+
+    /// The count of the key bound as `param` (none: no row).
+    fn failure_count(&self, param: Option<&SqlValue>) -> FailureCount {
+        self.failures
+            .iter()
+            .find(|(key, _)| matches!(param, Some(SqlValue::Text(p)) if p == key))
+            .map_or_else(FailureCount::default, |(_, c)| *c)
     }
 
     /// Read statements answered so far.
@@ -78,6 +96,32 @@ impl SqlDb for CannedDb {
                         row
                     })
                     .collect())
+            }
+            sql::CREDENTIAL_STATUS_AND_LOCKOUTS => {
+                let counts = Counts {
+                    pair: self.failure_count(params.get(1)),
+                    address: self.failure_count(params.get(2)),
+                    client: self.failure_count(params.get(3)),
+                };
+                let now = match params.get(4) {
+                    Some(SqlValue::Integer(ms)) => Now::from_unix_ms(*ms as u64),
+                    _ => return Err(StoreError::new("CannedDb: no time bound")),
+                };
+                let lockouts = counts.lockouts(now);
+                let mut row = vec![lockouts.address.into(), lockouts.pair.into()];
+                let client_id = text_param(params);
+                match self
+                    .credentials
+                    .iter()
+                    .find(|s| s.credential.client_id == client_id)
+                {
+                    Some(s) => {
+                        row.extend(credential_row(&s.credential));
+                        row.push(s.user_enabled.into());
+                    }
+                    None => row.extend(vec![SqlValue::Null; sql::CREDENTIAL_COLUMNS + 1]),
+                }
+                Ok(vec![row])
             }
             sql::SERVICE => {
                 let name = text_param(params);

@@ -25,6 +25,14 @@ pub const UPSTREAM: &str = "http://127.0.0.1:9000";
 pub const SERVICE: &str = "my-api";
 pub const SERVICE_HOST: &str = "my-api.example.com";
 
+/// Settings that turn throttled guessing off, for tests that send many wrong credentials on
+/// purpose to pin how each one is refused (the throttle has tests of its own).
+pub const NO_THROTTLE: [(&str, Option<&str>); 3] = [
+    ("ISOGATE_AUTH_FAILURES_PER_MINUTE", Some("0")),
+    ("ISOGATE_AUTH_FAILURES_PER_MINUTE_PER_ADDRESS", Some("0")),
+    ("ISOGATE_AUTH_FAILURES_PER_MINUTE_PER_CLIENT", Some("0")),
+];
+
 /// An oauth2 credential as the creation response showed it.
 #[derive(Clone, Debug)]
 pub struct Client {
@@ -302,7 +310,12 @@ impl Harness {
     /// The usual start: service `my-api` in front of `127.0.0.1:9000`, an oauth2 credential
     /// for `root` with no scope ceiling.
     pub fn seeded() -> (Harness, Client) {
-        let h = Harness::new();
+        Harness::seeded_with(&[])
+    }
+
+    /// [`Harness::seeded`] with some settings changed (see [`Harness::with_settings`]).
+    pub fn seeded_with(changes: &[(&str, Option<&str>)]) -> (Harness, Client) {
+        let h = Harness::with_settings(changes);
         h.create_service(SERVICE, UPSTREAM, &[]);
         let c = h.create_client("root-cred", "root", &[]);
         (h, c)
