@@ -28,7 +28,7 @@ use isogate_core::scope::ScopeSet;
 use isogate_core::secret::Secret;
 use isogate_core::service::{authorize_service, decide_access};
 use isogate_core::testing::{block_on, head, CannedDb, FixedRandom, CLIENT_IP};
-use isogate_core::throttle::{AuthThrottle, Counts, FailureCount, ThrottleConfig};
+use isogate_core::throttle::{AuthThrottle, FailureCount, Lockouts, ThrottleConfig};
 use isogate_core::token_request::parse_token_request;
 use isogate_core::verify::Verifier;
 use isogate_core::{Body, Capabilities, Gateway, Now, Step};
@@ -61,7 +61,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("assertion_sign", "build and sign an identity assertion (Ed25519, portable): Minter::sign_assertion"),
     ("assertion_cached", "the warm lookup of an identity assertion signed before: Minter::identity_assertion"),
     ("token_endpoint", "Gateway::start + NeedBody + finish: parse, load (canned db), verify, grant, issue, respond"),
-    ("throttle_check", "what every client authentication adds: its throttle keys, the isolate's lockouts, the counts read judged"),
+    ("throttle_check", "what every client authentication adds: its throttle keys, the isolate's lockouts, the lockouts read judged"),
     ("token_throttled", "a token request on a lockout this isolate knows: Gateway::start + finish answered 429, no read, no hash"),
 ];
 
@@ -248,16 +248,16 @@ fn main() {
         }
         "throttle_check" => {
             let throttle = AuthThrottle::new(ThrottleConfig::default());
-            // The counts of an attempt from an address with no failure (what the one read
+            // The lockouts of an attempt from an address with no failure (what the one read
             // returns almost always).
-            let counts = Counts::default();
+            let lockouts = Lockouts::default();
             for _ in 0..n {
                 let attempt = throttle
                     .config()
                     .client_attempt(black_box(CLIENT_ID), black_box(Some(CLIENT_IP)));
                 let lockout = throttle
                     .known_lockout(&attempt, black_box(NOW))
-                    .or_else(|| throttle.judge(&attempt, black_box(&counts), NOW));
+                    .or_else(|| throttle.judge(&attempt, black_box(lockouts), NOW));
                 if lockout.is_some() {
                     eprintln!("throttle_check: a clean attempt was throttled");
                     std::process::exit(1);
