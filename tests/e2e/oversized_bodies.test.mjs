@@ -12,7 +12,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { startGateway, freePort, signingSeed, ROOT, RUNTIME } from "./harness.mjs";
+import { startGateway, freePort, signingSeed, runProgram, ROOT, RUNTIME } from "./harness.mjs";
 import { rawExchange, requestHead } from "./rawhttp.mjs";
 
 const MB2 = 2_000_000;
@@ -170,6 +170,12 @@ describe("oversized bodies under wrangler dev", { skip: RUNTIME !== "workers" &&
     domain = `localhost:${port}`;
     adminToken = crypto.randomBytes(32).toString("base64url");
     state = fs.mkdtempSync(path.join(os.tmpdir(), "isogate-wrangler-dev-"));
+    // The schema, as a deployment has it: the admin API's credential check reads the address's
+    // failure counts (throttled guessing) before it looks at a body.
+    const migrated = await runProgram(path.join(ROOT, "node_modules/.bin/wrangler"),
+      ["d1", "migrations", "apply", "isogate", "--local", "--persist-to", state],
+      { cwd: ROOT, env: { ...process.env, ISOGATE_SKIP_BUILD: "1", WRANGLER_SEND_METRICS: "false", CI: "true" } });
+    assert.equal(migrated.code, 0, migrated.stdout + migrated.stderr);
     const inspector = await freePort();
     child = spawn(path.join(ROOT, "node_modules/.bin/wrangler"), [
       "dev", "--local", "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(inspector),
