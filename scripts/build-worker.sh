@@ -27,3 +27,15 @@ fi
 for f in build/index.js build/index_bg.wasm; do
   [ -s "$f" ] || { echo "build-worker.sh: worker-build exited 0 but did not write workers/$f" >&2; exit 1; }
 done
+# worker-build keeps the wasm's names section (function names for stack traces): ~90 KiB raw,
+# ~26 KiB of the 200 KiB gzip target. Dropped here, code untouched (no optimisation pass; the
+# features worker-build enables). ISOGATE_KEEP_WASM_NAMES=1 keeps them, for debugging a trap.
+if [ "${ISOGATE_KEEP_WASM_NAMES:-}" != 1 ]; then
+  features=()
+  for feature in mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue reference-types exception-handling; do
+    features+=("--enable-$feature")
+  done
+  "${WASM_OPT_BIN:-$root/node_modules/.bin/wasm-opt}" "${features[@]}" --strip-debug \
+    build/index_bg.wasm -o build/index_bg.wasm.stripped
+  mv build/index_bg.wasm.stripped build/index_bg.wasm
+fi
