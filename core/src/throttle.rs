@@ -300,4 +300,6 @@ mod isolate;
 pub use isolate::AuthThrottle;
 
 #[cfg(test)]
+mod sql_tests;
+#[cfg(test)]
 mod tests;
