@@ -104,12 +104,12 @@ fn assert_upgraded(h: &Harness) {
         services,
         json!({ "services": [
             { "name": "alice-api", "upstream": "http://127.0.0.1:9001/base", "allowed_user_ids": [2],
-              "allowed_users": ["alice"], "created_at": 1700000500 },
+              "allowed_users": ["alice"], "created_at": 1700000500, "rate_limit": null },
             // dave had been deleted: his name becomes id 0, which admits nobody.
             { "name": "carol-api", "upstream": "http://127.0.0.1:9002", "allowed_user_ids": [4, 0],
-              "allowed_users": ["carol", "dave"], "created_at": 1700000600 },
+              "allowed_users": ["carol", "dave"], "created_at": 1700000600, "rate_limit": null },
             { "name": "open-api", "upstream": "http://127.0.0.1:9000", "allowed_user_ids": [],
-              "allowed_users": [], "created_at": 1700000400 },
+              "allowed_users": [], "created_at": 1700000400, "rate_limit": null },
         ] })
     );
     let creds: Vec<(String, String, i64, bool)> = credentials["credentials"]
@@ -140,14 +140,17 @@ fn assert_upgraded(h: &Harness) {
         json!(["service:open-api"])
     );
     assert_eq!(count(h, "revoked_tokens"), 1);
-    // The old tables are gone; the ledger says 0003.
+    // The old tables are gone; the ledger lists every migration.
     assert!(h
         .db
         .raw("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('users', 'services', 'credentials')")
         .is_empty());
     assert_eq!(
         h.db.raw("SELECT version FROM isogate_schema ORDER BY version"),
-        [1, 2, 3].map(|v| vec![SqlValue::Integer(v)])
+        MIGRATIONS
+            .iter()
+            .map(|m| vec![SqlValue::Integer(m.version)])
+            .collect::<Vec<_>>()
     );
 
     // The gateway works on it: the old secret, the old policy, the old revocation.
@@ -191,10 +194,13 @@ fn the_component_upgrades_an_old_database_keeping_every_row() {
 }
 
 #[test]
-fn running_0003_as_a_script_upgrades_an_old_database_keeping_every_row() {
-    // `wrangler d1 migrations apply` (D1) and `spin up --sqlite @...` run the file as is.
+fn running_0003_and_later_as_scripts_upgrades_an_old_database_keeping_every_row() {
+    // `wrangler d1 migrations apply` (D1) and `spin up --sqlite @...` run the files as they are,
+    // every one the database lacks.
     let h = Harness::new().with_db(old_deployment());
-    h.db.exec_raw(MIGRATIONS[2].sql);
+    for m in &MIGRATIONS[2..] {
+        h.db.exec_raw(m.sql);
+    }
     assert_upgraded(&h);
 }
 

@@ -27,6 +27,7 @@ fn start_with<'g>(gw: &'g Gateway, db: &MemDb, head: RequestHead) -> Step<'g> {
         db,
         ed25519: &crate::keys::PortableEd25519,
         random: &FixedRandom(1),
+        memory: crate::capability::InstanceMemory::Kept,
     };
     block_on(gw.start(caps, head, Now::from_unix_ms(0)))
 }
@@ -169,6 +170,7 @@ fn unreadable_body_is_400_invalid_request_on_every_body_route() {
             db: &db,
             ed25519: &crate::keys::PortableEd25519,
             random: &FixedRandom(1),
+            memory: crate::capability::InstanceMemory::Kept,
         };
         let Step::Respond {
             response,

@@ -31,6 +31,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0003_stable_user_ids",
         sql: include_str!("../../../infra/migrations/0003_stable_user_ids.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_service_rate_limit",
+        sql: include_str!("../../../infra/migrations/0004_service_rate_limit.sql"),
+    },
 ];
 
 /// The schema version this code reads and writes.
