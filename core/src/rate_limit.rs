@@ -2,7 +2,7 @@
 //! 100/s`): the policy, the count, the decision and the `429` it becomes. Pure data fed the
 //! time (Unix ms, like [`crate::cache`]; a leaf module: the store and the records use it);
 //! where the counts live is the caller's choice ([`crate::capability::InstanceMemory`]): in
-//! the isolate's memory ([`IsolateCounts`]) where instances serve many requests (Workers), in
+//! the isolate's memory ([`crate::cache::IsolateCounts`]) where instances serve many requests (Workers), in
 //! the database (`Store::count_request`, one UPSERT) where each request gets a fresh instance
 //! (Spin).
 //!
@@ -29,8 +29,6 @@
 //! the origin's own `RateLimit` fields pass through untouched (§7.2: an intermediary should
 //! not alter them), and a client learns the policy on its first `429`.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::fmt;
 
 /// Largest `N` of a limit: far above what one credential should send, and small enough that
@@ -222,71 +220,6 @@ impl Limited {
             ("ratelimit", format!("\"{POLICY_NAME}\";r=0;t={secs}")),
         ]
     }
-}
-
-/// (Service, credential) pairs counted per isolate before ended windows, then arbitrary
-/// ones, are forgotten.
-pub(crate) const MAX_COUNTED: usize = 10_000;
-
-/// The isolate's counts (Workers): one per service and credential with a current window. No
-/// storage read, and no allocation for a pair already counted. Bounded: when
-/// [`MAX_COUNTED`] pairs are counted, ended windows are dropped and, if that frees too
-/// little, arbitrary pairs' counts too, which then start afresh: under memory pressure the
-/// limit errs towards admitting, never towards refusing.
-#[derive(Default)]
-pub struct IsolateCounts {
-    inner: RefCell<Counts>,
-}
-
-#[derive(Default)]
-struct Counts {
-    /// Keyed by `client_id '\n' service` (neither contains a newline).
-    by_key: HashMap<String, Count>,
-    /// The key being looked up, built here so that a lookup allocates nothing.
-    scratch: String,
-}
-
-impl IsolateCounts {
-    pub fn new() -> IsolateCounts {
-        IsolateCounts::default()
-    }
-
-    /// Counts one request of `client_id` to `service` at `now_ms`; returns the count.
-    pub fn hit(&self, limit: RateLimit, service: &str, client_id: &str, now_ms: u64) -> Count {
-        let mut inner = self.inner.borrow_mut();
-        let Counts { by_key, scratch } = &mut *inner;
-        scratch.clear();
-        scratch.push_str(client_id);
-        scratch.push('\n');
-        scratch.push_str(service);
-        if let Some(count) = by_key.get_mut(scratch.as_str()) {
-            *count = limit.count(Some(*count), client_id, now_ms);
-            return *count;
-        }
-        if by_key.len() >= MAX_COUNTED {
-            forget_some(by_key, now_ms);
-        }
-        let count = limit.count(None, client_id, now_ms);
-        by_key.insert(scratch.clone(), count);
-        count
-    }
-
-    #[cfg(test)]
-    pub(crate) fn counted(&self) -> usize {
-        self.inner.borrow().by_key.len()
-    }
-}
-
-/// Makes room for a quarter of the map: every ended window goes (it counts nothing), and
-/// current ones beyond three quarters of the bound, whichever come first. Runs once per
-/// quarter of the map's inserts at most.
-fn forget_some(by_key: &mut HashMap<String, Count>, now_ms: u64) {
-    let mut room = MAX_COUNTED * 3 / 4;
-    by_key.retain(|_, c| {
-        let keep = room > 0 && c.window_end_ms > now_ms;
-        room -= usize::from(keep);
-        keep
-    });
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@
 //! UPSERT ([`crate::capability::InstanceMemory`]).
 
 use crate::assertion::{AssertedRequest, ASSERTION_HEADER};
-use crate::cache::{CacheInvalidation, TtlCache};
+use crate::cache::{CacheInvalidation, IsolateCounts, TtlCache};
 use crate::capability::{Capabilities, InstanceMemory, Now, SqlDb};
 use crate::error::BearerError;
 use crate::forward::{plan_forward, ForwardPlan, Principal};
@@ -23,7 +23,6 @@ use crate::http::RequestHead;
 use crate::keys::Ed25519;
 use crate::mint::Minter;
 use crate::model::{CredentialStatus, Service, UserId};
-use crate::rate_limit::IsolateCounts;
 use crate::scope::ScopeSet;
 use crate::store::Store;
 use crate::token_request::form_urldecode;

@@ -2,9 +2,10 @@
 //! both places the counts can live: the isolate's memory (Workers: `InstanceMemory::Kept`) and
 //! the database (Spin: `InstanceMemory::PerRequest`, one UPSERT per request).
 
+use isogate_core::cache::IsolateCounts;
 use isogate_core::capability::InstanceMemory;
 use isogate_core::http::Response;
-use isogate_core::rate_limit::{IsolateCounts, RateLimit};
+use isogate_core::rate_limit::RateLimit;
 use isogate_core::store::{split_sql, Store, MIGRATIONS};
 use isogate_core::testing::*;
 use isogate_core::{Diagnostic, Gateway, RandomSource};

@@ -17,6 +17,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine as _;
 use isogate_core::assertion::AssertedRequest;
+use isogate_core::cache::IsolateCounts;
 use isogate_core::capability::InstanceMemory;
 use isogate_core::config::GatewayConfig;
 use isogate_core::forward::{plan_forward, Principal};
@@ -25,7 +26,7 @@ use isogate_core::keys::{Ed25519, KeySet, PortableEd25519, SigningKey, Verifying
 use isogate_core::mint::{Grant, Minter};
 use isogate_core::model::{Credential, CredentialKind, CredentialStatus, Service};
 use isogate_core::oauth::verify_client_secret;
-use isogate_core::rate_limit::{IsolateCounts, Limited, RateLimit, Window, MAX_REQUESTS};
+use isogate_core::rate_limit::{Limited, RateLimit, Window, MAX_REQUESTS};
 use isogate_core::scope::ScopeSet;
 use isogate_core::secret::Secret;
 use isogate_core::service::{authorize_service, decide_access};
