@@ -35,9 +35,6 @@ use std::fmt;
 /// counts never approach an overflow.
 pub const MAX_REQUESTS: u32 = 1_000_000;
 
-/// The policy's name in the `RateLimit` fields (draft §3.1: a String item).
-pub const POLICY_NAME: &str = "default";
-
 /// The length of a rate-limit window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Window {
@@ -204,20 +201,16 @@ pub struct Limited {
 }
 
 impl Limited {
-    /// `Retry-After`, `RateLimit-Policy` and `RateLimit`, in that order (names lower-case).
+    /// `Retry-After`, `RateLimit-Policy` and `RateLimit`, in that order (names lower-case). The
+    /// policy is named `"default"` (draft §3.1: a String item), the draft's own example name:
+    /// the gateway has one policy per service.
     pub fn headers(&self) -> [(&'static str, String); 3] {
         let secs = self.retry_after_secs;
+        let (q, w) = (self.limit.requests, self.limit.window.secs());
         [
             ("retry-after", secs.to_string()),
-            (
-                "ratelimit-policy",
-                format!(
-                    "\"{POLICY_NAME}\";q={};w={}",
-                    self.limit.requests,
-                    self.limit.window.secs()
-                ),
-            ),
-            ("ratelimit", format!("\"{POLICY_NAME}\";r=0;t={secs}")),
+            ("ratelimit-policy", format!("\"default\";q={q};w={w}")),
+            ("ratelimit", format!("\"default\";r=0;t={secs}")),
         ]
     }
 }

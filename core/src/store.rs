@@ -162,9 +162,9 @@ impl<'a, D: SqlDb> Store<'a, D> {
         rows.iter().map(|r| service_from_row(r)).collect()
     }
 
-    /// Inserts a service, then sets its rate limit (a row of its own: see
-    /// `infra/migrations/0004_service_rate_limit.sql`), or clears one that a deletion stopped
-    /// half-way left behind.
+    /// Inserts a service, then its rate limit (a row of its own: see
+    /// `infra/migrations/0004_service_rate_limit.sql`), `NULL` for none, which also clears one a
+    /// deletion stopped half-way left behind.
     pub async fn insert_service(&self, service: &Service) -> Result<Inserted, StoreError> {
         let created = inserted(
             self.db
@@ -178,8 +178,8 @@ impl<'a, D: SqlDb> Store<'a, D> {
         Ok(created)
     }
 
-    /// Deletes a service, then its rate limit (a limit without its service applies to nothing,
-    /// and creating the name again sets or clears it).
+    /// Deletes a service, then clears its rate limit (a limit without its service applies to
+    /// nothing; creating the name again writes it anew).
     pub async fn delete_service(&self, name: &str) -> Result<bool, StoreError> {
         let deleted = self.db.execute(sql::DELETE_SERVICE, &[name.into()]).await? > 0;
         self.set_rate_limit(name, None).await?;
@@ -191,14 +191,11 @@ impl<'a, D: SqlDb> Store<'a, D> {
         service: &str,
         limit: Option<RateLimit>,
     ) -> Result<(), StoreError> {
-        let (statement, params) = match limit {
-            Some(limit) => (
-                sql::SET_SERVICE_RATE_LIMIT,
-                vec![service.into(), limit.to_string().into()],
-            ),
-            None => (sql::DELETE_SERVICE_RATE_LIMIT, vec![service.into()]),
-        };
-        self.db.execute(statement, &params).await.map(drop)
+        let params = [service.into(), limit.map(|l| l.to_string()).into()];
+        self.db
+            .execute(sql::SET_SERVICE_RATE_LIMIT, &params)
+            .await
+            .map(drop)
     }
 
     /// A credential with its user's state, by client id: the one read the token endpoint and

@@ -6,7 +6,7 @@ use isogate_core::cache::IsolateCounts;
 use isogate_core::capability::InstanceMemory;
 use isogate_core::http::Response;
 use isogate_core::rate_limit::RateLimit;
-use isogate_core::store::{split_sql, Store, MIGRATIONS};
+use isogate_core::store::{split_sql, SqlValue, Store, MIGRATIONS};
 use isogate_core::testing::*;
 use isogate_core::{Diagnostic, Gateway, RandomSource};
 use serde_json::json;
@@ -302,7 +302,7 @@ fn admin_api_stores_shows_and_validates_rate_limits() {
         assert_admin_error(&r, 400, "invalid_request");
     }
     assert_eq!(h.admin("GET", "/admin/v1/services/bad", None).status, 404);
-    // Deleting a service deletes its limit: the name re-created without one has none.
+    // Deleting a service clears its limit: the name re-created without one has none.
     assert_eq!(
         h.admin("DELETE", "/admin/v1/services/lim", None).status,
         200
@@ -310,8 +310,8 @@ fn admin_api_stores_shows_and_validates_rate_limits() {
     h.create_service("lim", UPSTREAM, &[]);
     let one = json_body(&h.admin("GET", "/admin/v1/services/lim", None));
     assert_eq!(one["service"]["rate_limit"], json!(null));
-    assert!(h
-        .db
-        .raw("SELECT * FROM isogate_service_rate_limits")
-        .is_empty());
+    assert_eq!(
+        h.db.raw("SELECT rate_limit FROM isogate_service_rate_limits WHERE service = 'lim'"),
+        [[SqlValue::Null]]
+    );
 }

@@ -4,13 +4,13 @@
 -- Shared like 0001-0003 and replayed like them (`spin up --sqlite @...` runs every file on
 -- each start), so every statement is idempotent. SQLite cannot add a column only if it is
 -- missing, so a service's limit is a row of its own table, read with the service in the same
--- query (a LEFT JOIN: no extra storage read), deleted after it, and set or cleared whenever the
--- name is created again. A service without a row has no limit: every service created before
--- this migration.
+-- query (a LEFT JOIN: no extra storage read), written (NULL: none) when the service is created
+-- and cleared when it is deleted. A service without a row has no limit: every service created
+-- before this migration.
 
 CREATE TABLE IF NOT EXISTS isogate_service_rate_limits (
   service    TEXT PRIMARY KEY NOT NULL,   -- the service's name
-  rate_limit TEXT NOT NULL                -- requests per credential: '100/s', '20/m', '1000/h'
+  rate_limit TEXT                         -- requests per credential: '100/s', '20/m', '1000/h'; NULL: none
 );
 
 -- The counts, where the runtime cannot keep them in memory (Spin runs each request in a fresh

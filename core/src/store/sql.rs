@@ -32,10 +32,9 @@ pub const SERVICES: &str = "SELECT s.name, s.upstream, s.allowed_user_ids, s.all
 pub const INSERT_SERVICE: &str = "INSERT OR IGNORE INTO isogate_services \
     (name, upstream, allowed_user_ids, allowed_users, created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
 pub const DELETE_SERVICE: &str = "DELETE FROM isogate_services WHERE name = ?1";
+/// Sets service `?1`'s rate limit to `?2` (`NULL`: none).
 pub const SET_SERVICE_RATE_LIMIT: &str =
     "INSERT OR REPLACE INTO isogate_service_rate_limits (service, rate_limit) VALUES (?1, ?2)";
-pub const DELETE_SERVICE_RATE_LIMIT: &str =
-    "DELETE FROM isogate_service_rate_limits WHERE service = ?1";
 /// Counts one request of credential `?2` to service `?1` at `?5` (unix ms), for a window of
 /// `?3` ms ending at `?4` (the credential's window that holds `?5`), and returns the count:
 /// `rate_limit::RateLimit::count` in SQL. One more in the stored window while `?5` is before its
