@@ -1,19 +1,20 @@
 //! Per-credential request rate limits on services (`isogate create service ... --rate-limit
 //! 100/s`): the policy, the count, the decision and the `429` it becomes. Pure data fed the
-//! time (Unix ms, like [`crate::cache`]; a leaf module: the store and the records use it);
-//! where the counts live is the caller's choice ([`crate::capability::InstanceMemory`]): in
-//! the isolate's memory ([`crate::cache::IsolateCounts`]) where instances serve many requests (Workers), in
-//! the database (`Store::count_request`, one UPSERT) where each request gets a fresh instance
-//! (Spin).
+//! time (Unix ms, like [`crate::cache`]), and a leaf module: the records and the store use it.
+//! Where the counts live is the caller's choice ([`crate::capability::InstanceMemory`]): in the
+//! isolate's memory ([`crate::cache::IsolateCounts`]) where instances serve many requests
+//! (Workers), in the database (`Store::count_request`, one UPSERT) where each request gets a
+//! fresh instance (Spin).
 //!
 //! **The count: fixed windows per credential.** A limit `N/s` (or `/m`, `/h`) admits at most
 //! `N` requests of one credential to one service in each window of one second (minute, hour).
 //! A credential's windows follow each other back to back, at a phase taken from its client id
 //! ([`RateLimit::window_end`]), so that credentials limited at the same moment do not all come
 //! back at the same instant (draft-ietf-httpapi-ratelimit-headers-11 §8.5). A burst that
-//! straddles two windows can get up to `2N` in less than a window; what a window admits is
-//! exact. A count is one integer per (service, credential): the same arithmetic in memory
-//! ([`RateLimit::count`]) and in SQL (`store::sql::COUNT_REQUEST`, pinned equal by a test).
+//! straddles two windows can get up to `2N` in less than a window; no window admits more than
+//! `N`. A count ([`Count`]) is a window's end and a number per (service, credential), kept by
+//! the same arithmetic in memory ([`RateLimit::count`]) and in SQL
+//! (`store::sql::COUNT_REQUEST`; a test pins them equal).
 //!
 //! **What counts.** Only requests that passed authentication, the scope and the service's
 //! policy: a refused token or user costs the credential nothing (an attacker without the

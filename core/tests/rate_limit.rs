@@ -4,7 +4,7 @@
 
 use isogate_core::cache::IsolateCounts;
 use isogate_core::capability::InstanceMemory;
-use isogate_core::http::Response;
+use isogate_core::http::{RequestHead, Response};
 use isogate_core::rate_limit::RateLimit;
 use isogate_core::store::{split_sql, SqlValue, Store, MIGRATIONS};
 use isogate_core::testing::*;
@@ -33,6 +33,17 @@ fn burst(h: &Harness, gw: &Gateway, token: &str, n: usize) -> (usize, Vec<Respon
         }
     }
     (forwarded, refusals)
+}
+
+/// `GET /` on `host` with `token` as the bearer.
+fn get(host: &str, token: &str) -> RequestHead {
+    head(
+        "GET",
+        host,
+        "/",
+        None,
+        &[("authorization", &format!("Bearer {token}"))],
+    )
 }
 
 #[track_caller]
@@ -86,14 +97,7 @@ fn each_service_counts_a_credential_apart() {
         h.create_limited_service("other", "5/s");
         let token = h.token_for(&a, None);
         assert_eq!(burst(&h, &h.gw, &token, 8).0, 5);
-        let auth = format!("Bearer {token}");
-        let other = head(
-            "GET",
-            "other.example.com",
-            "/",
-            None,
-            &[("authorization", &auth)],
-        );
+        let other = get("other.example.com", &token);
         let forwarded = (0..8)
             .filter(|_| h.service_on(&h.gw, &other).is_ok())
             .count();
@@ -103,13 +107,7 @@ fn each_service_counts_a_credential_apart() {
         );
         // A service without a limit is not limited at all.
         h.create_service("free", UPSTREAM, &[]);
-        let free = head(
-            "GET",
-            "free.example.com",
-            "/",
-            None,
-            &[("authorization", &auth)],
-        );
+        let free = get("free.example.com", &token);
         assert!((0..50).all(|_| h.service_on(&h.gw, &free).is_ok()));
     }
 }
@@ -160,14 +158,7 @@ fn counting_costs_no_statement_in_memory_and_one_upsert_per_request_through_the_
         h.create_service("free", UPSTREAM, &[]);
         let token = h.token_for(&a, None);
         authorized(h.call(&token)); // warm the caches
-        let auth = format!("Bearer {token}");
-        let free = head(
-            "GET",
-            "free.example.com",
-            "/",
-            None,
-            &[("authorization", &auth)],
-        );
+        let free = get("free.example.com", &token);
         authorized(h.service_on(&h.gw, &free));
         let before = h.db.statements.get();
         for _ in 0..10 {
@@ -196,17 +187,7 @@ fn a_database_outage_during_the_count_is_503_not_a_free_pass() {
     let token = h.token_for(&a, None);
     authorized(h.call(&token));
     h.db.down.set(true);
-    let outcome = h.exchange(
-        &h.gw,
-        &head(
-            "GET",
-            SERVICE_HOST,
-            "/",
-            None,
-            &[("authorization", &format!("Bearer {token}"))],
-        ),
-        None,
-    );
+    let outcome = h.exchange(&h.gw, &get(SERVICE_HOST, &token), None);
     let r = outcome.result.expect_err("not forwarded uncounted");
     assert_eq!(r.status, 503, "{}", text(&r));
     assert_eq!(json_body(&r)["error"], "temporarily_unavailable");

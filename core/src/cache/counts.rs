@@ -7,7 +7,7 @@ use crate::rate_limit::{Count, RateLimit};
 use std::cell::RefCell;
 
 /// One count per (service, credential) with a window, in the isolate's memory: no storage read,
-/// and no allocation for a pair already counted. Bounded like the caches ([`MAX_ENTRIES`]
+/// and no allocation for a pair already counted. Bounded like the caches (`MAX_ENTRIES`, 10,000
 /// pairs): past it the least recently counted pair is forgotten and, should it come back,
 /// starts a fresh window. Under memory pressure the limit errs towards admitting, never
 /// towards refusing.
