@@ -10,7 +10,8 @@ use std::cell::RefCell;
 /// and no allocation for a pair already counted. Bounded like the caches (`MAX_ENTRIES`, 10,000
 /// pairs): past it the least recently counted pair is forgotten and, should it come back,
 /// starts a fresh window. Under memory pressure the limit errs towards admitting, never
-/// towards refusing.
+/// towards refusing. A count is read and written with no await in between, so requests that
+/// an isolate interleaves never lose one.
 pub struct IsolateCounts {
     inner: RefCell<Counts>,
 }
