@@ -100,6 +100,7 @@ fn a_chunked_body_over_the_limit_gets_the_same_413_as_a_declared_one() {
             db: &db,
             ed25519: &crate::keys::PortableEd25519,
             random: &FixedRandom(1),
+            memory: crate::capability::InstanceMemory::Kept,
         };
         let read = Body::Complete(vec![b'a'; limit + 1]);
         let Step::Respond { response, .. } = block_on(resume.finish(caps, read)) else {
