@@ -42,6 +42,9 @@ authorize_service 100
 authorize_service_after_revocation_flood 100
 authorize_service_refill 100
 authorize_service_refill_after_revocation_flood 100
+authorize_service_rate_limited 100
+rate_limit_check 2000
+rate_limit_headers 2000
 assertion_sign 100
 assertion_cached 2000
 token_endpoint 100

@@ -21,7 +21,8 @@ export const ORDER = [
   "parse_token_request", "verify_client_secret", "issue_access_token", "validate_access_token",
   "signature_check_only", "decide_access", "plan_forward", "authorize_service",
   "authorize_service_after_revocation_flood", "authorize_service_refill",
-  "authorize_service_refill_after_revocation_flood", "assertion_sign", "assertion_cached",
+  "authorize_service_refill_after_revocation_flood", "authorize_service_rate_limited",
+  "rate_limit_check", "rate_limit_headers", "assertion_sign", "assertion_cached",
   "token_endpoint", "throttle_check", "token_throttled",
 ];
 

@@ -2,7 +2,7 @@
 //! domain), on Workers or Spin alike, the way `octeliumctl` drives Octelium.
 //!
 //! ```text
-//! isogate create service my-api --upstream http://127.0.0.1:9000
+//! isogate create service my-api --upstream http://127.0.0.1:9000 [--rate-limit 100/s]
 //! isogate create cred --user root --type oauth2 my-oauth-cred
 //! isogate get creds -o json
 //! isogate delete cred my-oauth-cred
@@ -104,6 +104,10 @@ struct ServiceArgs {
     /// Users the service admits (repeatable). None: every user.
     #[arg(long = "allow-user")]
     allow_users: Vec<String>,
+    /// Requests admitted per credential: N/s, N/m or N/h (e.g. 100/s); past it, 429. None: no
+    /// limit.
+    #[arg(long = "rate-limit", value_name = "N/s|N/m|N/h")]
+    rate_limit: Option<String>,
 }
 
 #[derive(Args)]
@@ -264,6 +268,7 @@ fn run(cli: &Cli, api: &Api) -> Result<(), String> {
                 let new = NewService {
                     allowed_users: s.allow_users.clone(),
                     name: s.name.clone(),
+                    rate_limit: s.rate_limit.clone(),
                     upstream: s.upstream.clone(),
                 };
                 let created: OneService = api.call("POST", "services", Some(body(&new)))?;
@@ -426,7 +431,12 @@ fn allowed_cell(s: &ServiceView) -> String {
 }
 
 fn service_row(s: &ServiceView) -> Vec<String> {
-    vec![s.name.clone(), s.upstream.clone(), allowed_cell(s)]
+    vec![
+        s.name.clone(),
+        s.upstream.clone(),
+        allowed_cell(s),
+        s.rate_limit.clone().unwrap_or_else(|| "-".into()),
+    ]
 }
 
 fn credential_row(c: &CredentialView) -> Vec<String> {
@@ -473,7 +483,7 @@ fn print_json<T: Serialize + ?Sized>(v: &T) {
 fn print_table(kind: &str, rows: &[Vec<String>]) {
     let headers: &[&str] = match kind {
         "users" => &["NAME", "ID", "ENABLED"],
-        "services" => &["NAME", "UPSTREAM", "ALLOWED USERS"],
+        "services" => &["NAME", "UPSTREAM", "ALLOWED USERS", "RATE LIMIT"],
         _ => &[
             "NAME",
             "USER",
@@ -562,6 +572,7 @@ mod tests {
             allowed_users: vec!["alice".into(), "bob".into()],
             created_at: 0,
             name: "s".into(),
+            rate_limit: None,
             upstream: "http://o".into(),
         };
         assert_eq!(allowed_cell(&view), "alice#2,bob#7");

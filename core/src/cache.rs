@@ -8,12 +8,17 @@
 //! one key make one storage read ([`flight`]): the runtimes interleave an isolate's requests at
 //! their awaits, and a second request for a key being loaded awaits that load.
 //!
+//! The isolate's per-credential rate counts live here too ([`IsolateCounts`]), bounded the same
+//! way.
+//!
 //! The clock is passed in. Interior mutability because the runtimes keep one gateway per
 //! isolate and run requests on one thread.
 
+mod counts;
 mod flight;
 mod lru;
 
+pub use counts::IsolateCounts;
 pub(crate) use lru::Lru;
 
 use crate::error::StoreError;

@@ -50,12 +50,30 @@ impl RandomSource for OsRandom {
     }
 }
 
+/// Whether the runtime's instance memory outlives a request: where the core keeps counts that
+/// must (per-credential rate limits, [`crate::rate_limit`]). The adapter says which it is, as
+/// it says which HTTP client it forwards with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InstanceMemory {
+    /// One instance serves many requests (a Workers isolate): counts live in its memory, at no
+    /// storage cost, per instance.
+    Kept,
+    /// Each request gets a fresh instance (Spin runs a wasi:http 0.2 component so): memory
+    /// forgets everything, so counts go through the database, one statement per request to a
+    /// service with a limit. With the `instance-per-request` feature only: a runtime that does
+    /// not need it carries none of its code.
+    #[cfg(feature = "instance-per-request")]
+    PerRequest,
+}
+
 /// What a request may use besides its own inputs: the runtime's database, its Ed25519 and its
-/// random source. Borrowed for the request and `Copy`, so every step can take it by value.
+/// random source, and what its instance memory is good for. Borrowed for the request and
+/// `Copy`, so every step can take it by value.
 pub struct Capabilities<'a, D: SqlDb, E: Ed25519> {
     pub db: &'a D,
     pub ed25519: &'a E,
     pub random: &'a dyn RandomSource,
+    pub memory: InstanceMemory,
 }
 
 impl<D: SqlDb, E: Ed25519> Clone for Capabilities<'_, D, E> {

@@ -33,7 +33,8 @@
 //!   [`oauth::verify_client_secret`] → [`scope::grant_scopes`] → [`mint::Minter::issue`];
 //! - services (`<name>.<DOMAIN>`): [`service::extract_bearer`] → [`verify::Verifier::verify`]
 //!   → cached credential, revocation (by `jti`) and service ([`service::ServiceCaches`]) →
-//!   [`service::decide_access`] → [`forward::plan_forward`] + the signed identity assertion
+//!   [`service::decide_access`] → the service's rate limit, if any ([`rate_limit`]) →
+//!   [`forward::plan_forward`] + the signed identity assertion
 //!   ([`mint::Minter::identity_assertion`], cached per token and service: [`assertion`]) → the
 //!   runtime fetches the origin → [`forward::relay`].
 //!
@@ -44,7 +45,7 @@
 //! | runtime boundary | [`capability`], [`http`], [`step`], [`gateway`] |
 //! | endpoints | [`oauth`] (token, revoke, introspect, metadata, client auth), [`service`], [`admin`] |
 //! | tokens | [`mint`] (the one signer), [`verify`] (the one verifier), [`token`], [`assertion`], [`keys`] |
-//! | records | [`model`], [`upstream`], [`path`], [`store`], [`cache`], [`scope`], [`secret`], [`token_request`], [`throttle`] |
+//! | records | [`model`], [`upstream`], [`path`], [`rate_limit`], [`store`], [`cache`], [`scope`], [`secret`], [`token_request`], [`throttle`] |
 //! | settings and errors | [`config`], [`error`], [`forward`] |
 //!
 //! Dependencies point down the table and never back: no module imports one that imports it.
@@ -63,6 +64,7 @@ pub mod mint;
 pub mod model;
 pub mod oauth;
 pub mod path;
+pub mod rate_limit;
 pub mod scope;
 pub mod secret;
 pub mod service;

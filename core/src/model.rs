@@ -1,6 +1,7 @@
 //! The records the gateway keeps: users, services, credentials, as the store reads and writes
 //! them, and the validation of their names (upstream URLs: [`crate::upstream`]).
 
+pub use crate::rate_limit::RateLimit;
 pub use crate::scope::is_valid_service_name;
 use crate::scope::ScopeSet;
 use crate::secret::SecretHash;
@@ -33,6 +34,9 @@ pub struct Service {
     /// The names of those users when they were granted: display only, never consulted.
     pub allowed_users: Vec<String>,
     pub created_at: i64,
+    /// Requests per window admitted for each credential ([`crate::rate_limit`]); `None`: no
+    /// limit, and no cost.
+    pub rate_limit: Option<RateLimit>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

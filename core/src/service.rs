@@ -3,17 +3,20 @@
 //!
 //! ```text
 //! extract_bearer ─► Verifier::verify ─► credential (cache/store) ─► is the jti revoked (cache/store)
-//!                ─► check_scope ─► service (cache/store) ─► decide_access ─► plan_forward
+//!                ─► check_scope ─► service (cache/store) ─► decide_access
+//!                ─► check_rate_limit (services with a limit) ─► plan_forward
 //!                ─► Minter::identity_assertion (cached per token and service)
 //! ```
 //!
 //! With warm caches ([`ServiceCaches`], and the minter's assertions) the flow makes no storage
 //! read and signs nothing: the cost of a request is a token digest, a few map lookups and the
-//! forward plan.
+//! forward plan. A service's rate limit counts in the same isolate memory where the runtime
+//! keeps it (Workers); on a runtime that starts an instance per request (Spin) it costs one
+//! UPSERT ([`crate::capability::InstanceMemory`]).
 
 use crate::assertion::{AssertedRequest, ASSERTION_HEADER};
-use crate::cache::{CacheInvalidation, TtlCache};
-use crate::capability::{Capabilities, Now, SqlDb};
+use crate::cache::{CacheInvalidation, IsolateCounts, TtlCache};
+use crate::capability::{Capabilities, InstanceMemory, Now, SqlDb};
 use crate::error::BearerError;
 use crate::forward::{plan_forward, ForwardPlan, Principal};
 use crate::http::RequestHead;
@@ -26,11 +29,14 @@ use crate::token_request::form_urldecode;
 use crate::verify::Verifier;
 use std::rc::Rc;
 
-/// The isolate's caches of what the service flow reads from storage. Entries live the
-/// configured TTL, the bound on how long another isolate's change goes unseen here; each is
-/// bounded (least recently used out) and loads each key once however many requests miss it
-/// together.
+/// The isolate's caches of what the service flow reads from storage, and its rate counts.
+/// Cache entries live the configured TTL, the bound on how long another isolate's change goes
+/// unseen here; each cache is bounded (least recently used out) and loads each key once however
+/// many requests miss it together.
 pub struct ServiceCaches {
+    /// Per-credential counts of services with a rate limit, where the instance outlives the
+    /// request ([`InstanceMemory::Kept`]).
+    rate_counts: IsolateCounts,
     services: TtlCache<Option<Rc<Service>>>,
     credentials: TtlCache<Option<Rc<CredentialStatus>>>,
     /// Whether a token (by `jti`) was revoked (RFC 7009), "no" included: one indexed read per
@@ -51,6 +57,7 @@ impl ServiceCaches {
             }
         }
         ServiceCaches {
+            rate_counts: IsolateCounts::new(),
             services: cache(ttl_ms, shared_loads),
             credentials: cache(ttl_ms, shared_loads),
             revoked: cache(ttl_ms, shared_loads),
@@ -97,6 +104,38 @@ impl ServiceCaches {
     ) -> Result<Option<Rc<Service>>, BearerError> {
         let load = || async { Ok(Store::new(db).service(name).await?.map(Rc::new)) };
         Ok(self.services.get_or_load(name, now.unix_ms(), load).await?)
+    }
+
+    /// Counts the request against the service's rate limit, if it has one, and refuses it past
+    /// the limit (429). Where the instance outlives the request the count is the isolate's (no
+    /// storage); else the database's, one UPSERT.
+    #[cfg_attr(not(feature = "instance-per-request"), allow(unused_variables))]
+    async fn check_rate_limit<D: SqlDb>(
+        &self,
+        db: &D,
+        memory: InstanceMemory,
+        service: &Service,
+        client_id: &str,
+        now: Now,
+    ) -> Result<(), BearerError> {
+        let Some(limit) = service.rate_limit else {
+            return Ok(());
+        };
+        let now_ms = now.unix_ms();
+        let count = match memory {
+            InstanceMemory::Kept => self
+                .rate_counts
+                .hit(limit, &service.name, client_id, now_ms),
+            #[cfg(feature = "instance-per-request")]
+            InstanceMemory::PerRequest => {
+                Store::new(db)
+                    .count_request(&service.name, client_id, limit, now_ms)
+                    .await?
+            }
+        };
+        limit
+            .decide(count, now_ms)
+            .map_err(BearerError::RateLimited)
     }
 }
 
@@ -162,6 +201,12 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
         .await?
         .ok_or(BearerError::UnknownService)?;
     decide_access(scopes, credential.user_id, &service)?;
+    // Counted only once the credential, its scope and the service's policy have admitted the
+    // request: nobody without the credential can spend its quota. Before the plan and the
+    // assertion, so a refused request costs neither.
+    caches
+        .check_rate_limit(db, caps.memory, &service, &claims.client_id, now)
+        .await?;
     let principal = Principal {
         user: claims.sub.clone(),
         client_id: claims.client_id.clone(),

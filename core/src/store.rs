@@ -5,7 +5,7 @@
 //! The schema is `infra/migrations/*.sql`, shared verbatim by D1 and Spin.
 
 use crate::error::StoreError;
-use crate::model::{Credential, CredentialStatus, Service, User, UserId};
+use crate::model::{Credential, CredentialStatus, RateLimit, Service, User, UserId};
 
 /// A value bound to or read from a statement.
 #[derive(Clone, Debug, PartialEq)]
@@ -69,6 +69,7 @@ pub enum Inserted {
     AlreadyExists,
 }
 
+mod counts;
 mod failures;
 mod migrations;
 mod rows;
@@ -77,7 +78,7 @@ pub mod sql;
 pub use migrations::{split_sql, Migration, MIGRATIONS, SCHEMA_VERSION};
 
 use rows::{credential_from_row, opt_int, service_from_row, user_from_row};
-pub use rows::{credential_row, service_row};
+pub use rows::{credential_row, service_read_row, service_row};
 
 /// Every query the gateway makes.
 pub struct Store<'a, D: SqlDb> {
@@ -162,16 +163,40 @@ impl<'a, D: SqlDb> Store<'a, D> {
         rows.iter().map(|r| service_from_row(r)).collect()
     }
 
+    /// Inserts a service, then its rate limit (a row of its own: see
+    /// `infra/migrations/0005_service_rate_limit.sql`), `NULL` for none, which also clears one a
+    /// deletion stopped half-way left behind.
     pub async fn insert_service(&self, service: &Service) -> Result<Inserted, StoreError> {
-        Ok(inserted(
+        let created = inserted(
             self.db
                 .execute(sql::INSERT_SERVICE, &service_row(service))
                 .await?,
-        ))
+        );
+        if created == Inserted::Created {
+            self.set_rate_limit(&service.name, service.rate_limit)
+                .await?;
+        }
+        Ok(created)
     }
 
+    /// Deletes a service, then clears its rate limit (a limit without its service applies to
+    /// nothing; creating the name again writes it anew).
     pub async fn delete_service(&self, name: &str) -> Result<bool, StoreError> {
-        Ok(self.db.execute(sql::DELETE_SERVICE, &[name.into()]).await? > 0)
+        let deleted = self.db.execute(sql::DELETE_SERVICE, &[name.into()]).await? > 0;
+        self.set_rate_limit(name, None).await?;
+        Ok(deleted)
+    }
+
+    async fn set_rate_limit(
+        &self,
+        service: &str,
+        limit: Option<RateLimit>,
+    ) -> Result<(), StoreError> {
+        let params = [service.into(), limit.map(|l| l.to_string()).into()];
+        self.db
+            .execute(sql::SET_SERVICE_RATE_LIMIT, &params)
+            .await
+            .map(drop)
     }
 
     /// A credential with its user's state, by client id: the one read the token endpoint and

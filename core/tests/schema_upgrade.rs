@@ -104,12 +104,12 @@ fn assert_upgraded(h: &Harness) {
         services,
         json!({ "services": [
             { "name": "alice-api", "upstream": "http://127.0.0.1:9001/base", "allowed_user_ids": [2],
-              "allowed_users": ["alice"], "created_at": 1700000500 },
+              "allowed_users": ["alice"], "created_at": 1700000500, "rate_limit": null },
             // dave had been deleted: his name becomes id 0, which admits nobody.
             { "name": "carol-api", "upstream": "http://127.0.0.1:9002", "allowed_user_ids": [4, 0],
-              "allowed_users": ["carol", "dave"], "created_at": 1700000600 },
+              "allowed_users": ["carol", "dave"], "created_at": 1700000600, "rate_limit": null },
             { "name": "open-api", "upstream": "http://127.0.0.1:9000", "allowed_user_ids": [],
-              "allowed_users": [], "created_at": 1700000400 },
+              "allowed_users": [], "created_at": 1700000400, "rate_limit": null },
         ] })
     );
     let creds: Vec<(String, String, i64, bool)> = credentials["credentials"]
@@ -195,7 +195,8 @@ fn the_component_upgrades_an_old_database_keeping_every_row() {
 
 #[test]
 fn running_0003_and_later_as_scripts_upgrades_an_old_database_keeping_every_row() {
-    // `wrangler d1 migrations apply` (D1) and `spin up --sqlite @...` run the files as they are.
+    // `wrangler d1 migrations apply` (D1) and `spin up --sqlite @...` run the files as they are,
+    // every one the database lacks.
     let h = Harness::new().with_db(old_deployment());
     for m in &MIGRATIONS[2..] {
         h.db.exec_raw(m.sql);

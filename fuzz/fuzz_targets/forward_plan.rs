@@ -47,6 +47,7 @@ fuzz_target!(|input: Input| {
         allowed_user_ids: vec![],
         allowed_users: vec![],
         created_at: 0,
+        rate_limit: None,
     };
     let principal = Principal {
         user: input.user,

@@ -51,7 +51,7 @@ mod sqlite;
 mod wasi_io;
 
 use body::RequestBody;
-use isogate_core::capability::{OsRandom, PortableEd25519};
+use isogate_core::capability::{InstanceMemory, OsRandom, PortableEd25519};
 use isogate_core::forward::OutboundClient;
 use isogate_core::http::{split_url, Method, RequestHead, Response};
 use isogate_core::step::{leftover_body, Leftover, DRAIN_LIMIT_BYTES};
@@ -75,6 +75,8 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
         db: &db,
         ed25519: &PortableEd25519,
         random: &OsRandom,
+        // A wasi:http 0.2 component gets a fresh instance per request: rate counts go to SQLite.
+        memory: InstanceMemory::PerRequest,
     };
     let setting = |name: &str| spin_sdk::variables::get(&name.to_ascii_lowercase()).ok();
     let body = RequestBody::take(&req);

@@ -85,6 +85,35 @@ describe(`admin API and CLI (${process.env.ISOGATE_RUNTIME ?? "workers"})`, () =
     assert.ok(key.public_key && key.kid);
   });
 
+  it("cli_shows_rate_limits_on_services_in_text_and_json", async () => {
+    const created = await gw.cli(["create", "service", "rl-svc", "--upstream", gw.originUrl, "--rate-limit", "100/s"]);
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stdout, /Service rl-svc successfully created/);
+    await gw.createService("rl-none");
+    // Text: a RATE LIMIT column, "-" for a service without one.
+    const list = await gw.cli(["get", "services"]);
+    assert.equal(list.code, 0, list.stderr);
+    const lines = list.stdout.trim().split("\n");
+    assert.match(lines[0], /^NAME\s+UPSTREAM\s+ALLOWED USERS\s+RATE LIMIT$/);
+    assert.match(lines.find((l) => l.startsWith("rl-svc ")), /\s100\/s$/);
+    assert.match(lines.find((l) => l.startsWith("rl-none ")), /\s-$/);
+    const one = await gw.cli(["get", "service", "rl-svc"]);
+    assert.match(one.stdout.trim().split("\n")[1], /^rl-svc\s.*\s100\/s$/);
+    // JSON: the canonical limit, null without one.
+    assert.equal((await gw.cliJson(["get", "service", "rl-svc"])).service.rate_limit, "100/s");
+    assert.equal((await gw.cliJson(["get", "service", "rl-none"])).service.rate_limit, null);
+    const all = (await gw.cliJson(["get", "services"])).services;
+    assert.equal(all.find((x) => x.name === "rl-svc").rate_limit, "100/s");
+    assert.equal((await gw.cliJson(["create", "service", "rl-min", "--upstream", gw.originUrl, "--rate-limit", "20/m"])).service.rate_limit, "20/m");
+    // A malformed limit is refused by the gateway, and nothing is created.
+    for (const bad of ["0/s", "100/d", "100", "1.5/s", "100/second"]) {
+      const r = await gw.cli(["create", "service", "rl-bad", "--upstream", gw.originUrl, "--rate-limit", bad]);
+      assert.equal(r.code, 1, `${bad}: ${r.stderr}`);
+      assert.match(r.stderr, /^Error: a rate limit is N\/s, N\/m or N\/h .*\(HTTP 400\)/, bad);
+    }
+    assert.ok(!(await gw.cliJson(["get", "services"])).services.some((x) => x.name === "rl-bad"));
+  });
+
   it("cli_text_access_token_output_and_revocation_by_delete", async () => {
     const at = await gw.cli(["create", "cred", "--user", "root", "--type", "access-token", "direct"]);
     assert.equal(at.code, 0, at.stderr);

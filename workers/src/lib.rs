@@ -56,7 +56,7 @@ use glue::{
     js_forward, js_header_blob, js_read_bounded, js_request_head, js_respond,
     js_respond_after_drain,
 };
-use isogate_core::capability::OsRandom;
+use isogate_core::capability::{InstanceMemory, OsRandom};
 use isogate_core::forward::{
     relay as decide_relay, OutboundClient, Relay, UpstreamFailure, UpstreamOutcome,
 };
@@ -111,6 +111,8 @@ async fn handle(req: web_sys::Request, env: Env) -> JsValue {
         db: &db,
         ed25519: &*ed25519,
         random: &OsRandom,
+        // An isolate serves many requests: rate counts stay in its memory.
+        memory: InstanceMemory::Kept,
     };
     match CELL.with(|cell| cell.gateway(|name| setting(&env, name))) {
         Ok(gateway) => {

@@ -17,6 +17,8 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine as _;
 use isogate_core::assertion::AssertedRequest;
+use isogate_core::cache::IsolateCounts;
+use isogate_core::capability::InstanceMemory;
 use isogate_core::config::GatewayConfig;
 use isogate_core::forward::{plan_forward, Principal};
 use isogate_core::http::RequestHead;
@@ -24,6 +26,7 @@ use isogate_core::keys::{Ed25519, KeySet, PortableEd25519, SigningKey, Verifying
 use isogate_core::mint::{Grant, Minter};
 use isogate_core::model::{Credential, CredentialKind, CredentialStatus, Service};
 use isogate_core::oauth::verify_client_secret;
+use isogate_core::rate_limit::{Limited, RateLimit, Window, MAX_REQUESTS};
 use isogate_core::scope::ScopeSet;
 use isogate_core::secret::Secret;
 use isogate_core::service::{authorize_service, decide_access};
@@ -58,6 +61,9 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("authorize_service_after_revocation_flood", "authorize_service with 10,000 tokens of another client revoked"),
     ("authorize_service_refill", "the service flow after the record caches expired: 3 storage reads (credential, jti, service)"),
     ("authorize_service_refill_after_revocation_flood", "authorize_service_refill with 10,000 tokens of another client revoked"),
+    ("authorize_service_rate_limited", "authorize_service on a service with a rate limit (counted in isolate memory, as on Workers)"),
+    ("rate_limit_check", "count a request of a credential already counted in the isolate and decide: IsolateCounts::hit + RateLimit::decide"),
+    ("rate_limit_headers", "the Retry-After, RateLimit-Policy and RateLimit values of a 429: Limited::headers"),
     ("assertion_sign", "build and sign an identity assertion (Ed25519, portable): Minter::sign_assertion"),
     ("assertion_cached", "the warm lookup of an identity assertion signed before: Minter::identity_assertion"),
     ("token_endpoint", "Gateway::start + NeedBody + finish: parse, load (canned db), verify, grant, issue, respond"),
@@ -211,6 +217,10 @@ fn main() {
             authorize_warm(op, n, &f, &f.db)
         }
         "authorize_service_after_revocation_flood" => authorize_warm(op, n, &f, &f.flooded_db()),
+        "authorize_service_rate_limited" => {
+            let _ballast = flood_ballast();
+            authorize_warm(op, n, &f, &f.limited_db())
+        }
         "authorize_service_refill" => {
             let _ballast = flood_ballast();
             authorize_refill(op, n, &f, &f.db)
@@ -218,12 +228,37 @@ fn main() {
         "authorize_service_refill_after_revocation_flood" => {
             authorize_refill(op, n, &f, &f.flooded_db())
         }
+        "rate_limit_check" => {
+            let counts = IsolateCounts::new();
+            let limit = RateLimit::new(MAX_REQUESTS, Window::Second).unwrap();
+            // Counted once (the credential's first request), then counted again.
+            counts.hit(limit, SERVICE, CLIENT_ID, NOW.unix_ms());
+            for _ in 0..n {
+                let count = counts.hit(
+                    black_box(limit),
+                    black_box(SERVICE),
+                    black_box(CLIENT_ID),
+                    black_box(NOW.unix_ms()),
+                );
+                ok(op, black_box(limit.decide(count, NOW.unix_ms())));
+            }
+        }
+        "rate_limit_headers" => {
+            let limited = Limited {
+                limit: RateLimit::new(100, Window::Second).unwrap(),
+                retry_after_secs: 1,
+            };
+            for _ in 0..n {
+                black_box(black_box(&limited).headers());
+            }
+        }
         "token_endpoint" => {
             let gw = f.gateway();
             let caps = Capabilities {
                 db: &f.db,
                 ed25519: &PortableEd25519,
                 random: &RANDOM,
+                memory: InstanceMemory::Kept,
             };
             for _ in 0..n {
                 // The runtime hands over the head and the body it read; both are the step's.
@@ -343,6 +378,7 @@ fn authorize_warm(op: &str, n: u64, f: &Fixture, db: &CannedDb) {
         db,
         ed25519: &PortableEd25519,
         random: &RANDOM,
+        memory: InstanceMemory::Kept,
     };
     let authorize = |head: &RequestHead, now: Now| {
         block_on(authorize_service(
@@ -386,6 +422,7 @@ fn authorize_refill(op: &str, n: u64, f: &Fixture, db: &CannedDb) {
         db,
         ed25519: &PortableEd25519,
         random: &RANDOM,
+        memory: InstanceMemory::Kept,
     };
     let authorize = |now: Now| {
         block_on(authorize_service(
@@ -462,6 +499,7 @@ impl Fixture {
             allowed_user_ids: vec![],
             allowed_users: vec![],
             created_at: 0,
+            rate_limit: None,
         };
         let token_headers = [
             ("host", DOMAIN),
@@ -515,6 +553,17 @@ impl Fixture {
     }
 
     /// The fixture's records, plus [`FLOOD`] revoked tokens of another client.
+    /// The service with a rate limit no iteration reaches: every request is counted (in the
+    /// isolate's memory, as on Workers) and admitted.
+    fn limited_db(&self) -> CannedDb {
+        CannedDb::new()
+            .with_credential(self.status.clone())
+            .with_service(Service {
+                rate_limit: Some(RateLimit::new(MAX_REQUESTS, Window::Second).unwrap()),
+                ..self.service.clone()
+            })
+    }
+
     fn flooded_db(&self) -> CannedDb {
         CannedDb::new()
             .with_credential(self.status.clone())

@@ -25,6 +25,10 @@ pub struct NewService {
     #[serde(default)]
     pub allowed_users: Vec<String>,
     pub name: String,
+    /// Requests admitted per credential: `N/s`, `N/m` or `N/h` (`100/s`); absent or null: no
+    /// limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<String>,
     pub upstream: String,
 }
 
@@ -67,6 +71,9 @@ pub struct ServiceView {
     pub allowed_users: Vec<String>,
     pub created_at: i64,
     pub name: String,
+    /// Requests admitted per credential, canonical (`100/s`, `20/m`, `1000/h`); null: no limit.
+    #[serde(default)]
+    pub rate_limit: Option<String>,
     pub upstream: String,
 }
 
@@ -106,6 +113,7 @@ impl From<&Service> for ServiceView {
             allowed_users: s.allowed_users.clone(),
             created_at: s.created_at,
             name: s.name.clone(),
+            rate_limit: s.rate_limit.map(|l| l.to_string()),
             upstream: s.upstream.clone(),
         }
     }

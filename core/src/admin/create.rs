@@ -8,7 +8,9 @@ use crate::config::parse_duration;
 use crate::error::AdminError;
 use crate::http::Response;
 use crate::mint::Grant;
-use crate::model::{is_valid_name, is_valid_service_name, Credential, CredentialKind, Service};
+use crate::model::{
+    is_valid_name, is_valid_service_name, Credential, CredentialKind, RateLimit, Service,
+};
 use crate::scope::{credential_ceiling, ScopeSet};
 use crate::secret::{Secret, CLIENT_SECRET_BYTES};
 use crate::store::{Inserted, Store};
@@ -54,6 +56,12 @@ pub(super) async fn create_service<D: SqlDb>(
     let upstream = parse_upstream(&req.upstream)
         .map_err(|e| AdminError::BadRequest(e.to_string()))?
         .into_string();
+    let rate_limit = req
+        .rate_limit
+        .as_deref()
+        .map(RateLimit::parse)
+        .transpose()
+        .map_err(|e| AdminError::BadRequest(e.to_string()))?;
     let mut allowed_users = req.allowed_users;
     allowed_users.sort();
     allowed_users.dedup();
@@ -73,6 +81,7 @@ pub(super) async fn create_service<D: SqlDb>(
         allowed_user_ids,
         allowed_users,
         created_at: now.unix_secs(),
+        rate_limit,
     };
     match store.insert_service(&service).await? {
         Inserted::Created => {

@@ -59,6 +59,17 @@ impl<K: Hash + Eq + Clone, V> Lru<K, V> {
         Some(&self.slots[i].value)
     }
 
+    /// The value, to change in place, marked as just used.
+    pub(crate) fn get_mut<Q>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let i = *self.index.get(key)?;
+        self.touch(i);
+        Some(&mut self.slots[i].value)
+    }
+
     /// Inserts or replaces `key`'s value, marked as just used; when full, evicts the least
     /// recently used entry to make room.
     pub(crate) fn insert(&mut self, key: K, value: V) {

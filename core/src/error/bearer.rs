@@ -2,6 +2,7 @@
 
 use super::{quote_safe, ErrorBody, ForwardError, StoreError};
 use crate::http::Response;
+use crate::rate_limit::Limited;
 use std::error::Error;
 use std::fmt;
 
@@ -18,6 +19,9 @@ pub enum BearerError {
     InsufficientScope { description: String, scope: String },
     /// 404: no such service.
     UnknownService,
+    /// `rate_limited`, 429 (RFC 6585 §4): the credential is past the service's rate limit.
+    /// No challenge: the token is good, and retrying later with it will work.
+    RateLimited(Limited),
     /// 503: storage unavailable.
     Unavailable(StoreError),
     /// 400 or 502: the request cannot be forwarded as sent (answered as [`ForwardError`]).
@@ -38,6 +42,11 @@ impl BearerError {
                 (403, "insufficient_scope", description)
             }
             BearerError::UnknownService => (404, "not_found", "no such service"),
+            BearerError::RateLimited(_) => (
+                429,
+                "rate_limited",
+                "this credential is over the service's rate limit; retry after Retry-After seconds",
+            ),
             BearerError::Unavailable(_) => (503, "temporarily_unavailable", "try again shortly"),
             BearerError::Forward(_) => (400, "invalid_request", "the request cannot be forwarded"),
         }
@@ -62,6 +71,7 @@ impl BearerError {
                 quote_safe(scope)
             )),
             BearerError::UnknownService
+            | BearerError::RateLimited(_)
             | BearerError::Unavailable(_)
             | BearerError::Forward(_) => None,
         };
@@ -74,7 +84,12 @@ impl BearerError {
             error_description: Some(description.to_owned()),
             scope,
         };
-        let resp = Response::json(status, &body).with_header("cache-control", "no-store");
+        let mut resp = Response::json(status, &body).with_header("cache-control", "no-store");
+        if let BearerError::RateLimited(limited) = self {
+            for (name, value) in limited.headers() {
+                resp = resp.with_header(name, value);
+            }
+        }
         match challenge {
             Some(c) => resp.with_header("www-authenticate", c),
             None => resp,

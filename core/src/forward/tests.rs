@@ -18,6 +18,7 @@ fn service() -> Service {
         allowed_user_ids: vec![],
         allowed_users: vec![],
         created_at: 0,
+        rate_limit: None,
     }
 }
 

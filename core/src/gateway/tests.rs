@@ -27,6 +27,7 @@ fn start_with<'g>(gw: &'g Gateway, db: &MemDb, head: RequestHead) -> Step<'g> {
         db,
         ed25519: &crate::keys::PortableEd25519,
         random: &FixedRandom(1),
+        memory: crate::capability::InstanceMemory::Kept,
     };
     block_on(gw.start(caps, head, Now::from_unix_ms(0)))
 }
@@ -97,6 +98,7 @@ fn a_chunked_body_over_the_limit_gets_the_same_413_as_a_declared_one() {
             db: &db,
             ed25519: &crate::keys::PortableEd25519,
             random: &FixedRandom(1),
+            memory: crate::capability::InstanceMemory::Kept,
         };
         let read = Body::Complete(vec![b'a'; limit + 1]);
         let Step::Respond { response, .. } = block_on(resume.finish(caps, read)) else {
@@ -167,6 +169,7 @@ fn unreadable_body_is_400_invalid_request_on_every_body_route() {
             db: &db,
             ed25519: &crate::keys::PortableEd25519,
             random: &FixedRandom(1),
+            memory: crate::capability::InstanceMemory::Kept,
         };
         let Step::Respond {
             response,

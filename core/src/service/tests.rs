@@ -69,6 +69,7 @@ fn service_policy_admits_only_its_allowed_users_by_id() {
         allowed_user_ids: vec![ALICE],
         allowed_users: vec!["alice".into()],
         created_at: 0,
+        rate_limit: None,
     };
     let all = ScopeSet::all_services();
     assert_eq!(decide_access(&all, ALICE, &service), Ok(()));

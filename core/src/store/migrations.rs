@@ -36,6 +36,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0004_auth_failures",
         sql: include_str!("../../../infra/migrations/0004_auth_failures.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_service_rate_limit",
+        sql: include_str!("../../../infra/migrations/0005_service_rate_limit.sql"),
+    },
 ];
 
 /// The schema version this code reads and writes.

@@ -4,6 +4,7 @@
 use super::SqlValue;
 use crate::error::StoreError;
 use crate::model::{Credential, CredentialKind, Service, User};
+use crate::rate_limit::{Count, RateLimit};
 use crate::scope::ScopeSet;
 use crate::secret::SecretHash;
 
@@ -53,12 +54,35 @@ pub(super) fn service_from_row(row: &[SqlValue]) -> Result<Service, StoreError> 
         serde_json::from_str(&text(row, 2)?).map_err(|_| corrupt("allowed_user_ids"))?;
     let allowed_users =
         serde_json::from_str(&text(row, 3)?).map_err(|_| corrupt("allowed_users"))?;
+    // Stored limits were validated on the way in: one that does not parse is a corrupt row.
+    let rate_limit = opt_text(row, 5)?
+        .map(|l| RateLimit::parse(&l).map_err(|_| corrupt("rate_limit")))
+        .transpose()?;
     Ok(Service {
         name: text(row, 0)?,
         upstream: text(row, 1)?,
         allowed_user_ids,
         allowed_users,
         created_at: int(row, 4)?,
+        rate_limit,
+    })
+}
+
+/// A service as its queries ([`super::sql::SERVICE`]) read it back: the inserted columns, then
+/// its rate limit (`NULL` without one). What a fake database answers with.
+pub fn service_read_row(s: &Service) -> Vec<SqlValue> {
+    let mut row = service_row(s);
+    row.push(s.rate_limit.map(|l| l.to_string()).into());
+    row
+}
+
+/// The count [`super::sql::COUNT_REQUEST`] returns.
+pub(super) fn count_from_row(row: &[SqlValue]) -> Result<Count, StoreError> {
+    let non_negative = |i| u64::try_from(int(row, i)?).map_err(|_| corrupt("count"));
+    Ok(Count {
+        window_ms: non_negative(0)?,
+        window_end_ms: non_negative(1)?,
+        hits: non_negative(2)?,
     })
 }
 

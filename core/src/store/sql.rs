@@ -22,13 +22,31 @@ pub const INSERT_USER: &str = "INSERT OR IGNORE INTO isogate_users (name, enable
     VALUES (?1, ?2, ?3) RETURNING id";
 pub const DELETE_USER_CREDENTIALS: &str = "DELETE FROM isogate_credentials WHERE user_id = ?1";
 pub const DELETE_USER: &str = "DELETE FROM isogate_users WHERE id = ?1";
-pub const SERVICE: &str = "SELECT name, upstream, allowed_user_ids, allowed_users, created_at \
-    FROM isogate_services WHERE name = ?1";
-pub const SERVICES: &str = "SELECT name, upstream, allowed_user_ids, allowed_users, created_at \
-    FROM isogate_services ORDER BY name";
+/// A service with its rate limit (`NULL` without one): one read, whatever the limit.
+pub const SERVICE: &str = "SELECT s.name, s.upstream, s.allowed_user_ids, s.allowed_users, \
+    s.created_at, r.rate_limit FROM isogate_services s \
+    LEFT JOIN isogate_service_rate_limits r ON r.service = s.name WHERE s.name = ?1";
+pub const SERVICES: &str = "SELECT s.name, s.upstream, s.allowed_user_ids, s.allowed_users, \
+    s.created_at, r.rate_limit FROM isogate_services s \
+    LEFT JOIN isogate_service_rate_limits r ON r.service = s.name ORDER BY s.name";
 pub const INSERT_SERVICE: &str = "INSERT OR IGNORE INTO isogate_services \
     (name, upstream, allowed_user_ids, allowed_users, created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
 pub const DELETE_SERVICE: &str = "DELETE FROM isogate_services WHERE name = ?1";
+/// Sets service `?1`'s rate limit to `?2` (`NULL`: none).
+pub const SET_SERVICE_RATE_LIMIT: &str =
+    "INSERT OR REPLACE INTO isogate_service_rate_limits (service, rate_limit) VALUES (?1, ?2)";
+/// Counts one request of credential `?2` to service `?1` at `?5` (unix ms), for a window of
+/// `?3` ms ending at `?4` (the credential's window that holds `?5`), and returns the count:
+/// `rate_limit::RateLimit::count` in SQL. One more in the stored window while `?5` is before its
+/// end and its length is unchanged; else the first of the new window. One statement, so
+/// concurrent instances sharing the database never lose a count.
+pub const COUNT_REQUEST: &str = "INSERT INTO isogate_rate_counts \
+    (service, client_id, window_ms, window_end, hits) VALUES (?1, ?2, ?3, ?4, 1) \
+    ON CONFLICT (service, client_id) DO UPDATE SET \
+    hits = CASE WHEN window_ms = ?3 AND ?5 < window_end THEN hits + 1 ELSE 1 END, \
+    window_end = CASE WHEN window_ms = ?3 AND ?5 < window_end THEN window_end ELSE ?4 END, \
+    window_ms = ?3 \
+    RETURNING window_ms, window_end, hits";
 /// A credential with its user's `enabled`, by client id: the token endpoint's one read. The
 /// join is on the user's id: a credential outlives no user, whatever the names.
 pub const CREDENTIAL_STATUS: &str = concat!(

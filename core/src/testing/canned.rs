@@ -3,7 +3,7 @@
 use crate::capability::Now;
 use crate::error::StoreError;
 use crate::model::{CredentialStatus, Service};
-use crate::store::{credential_row, service_row, sql, SqlDb, SqlValue};
+use crate::store::{credential_row, service_read_row, sql, SqlDb, SqlValue};
 use crate::throttle::{Counts, FailureCount};
 use std::cell::Cell;
 use std::collections::HashSet;
@@ -129,7 +129,7 @@ impl SqlDb for CannedDb {
                     .services
                     .iter()
                     .filter(|s| s.name == name)
-                    .map(service_row)
+                    .map(service_read_row)
                     .collect())
             }
             // A primary-key lookup, as in SQLite: its cost does not grow with the table.

@@ -2,7 +2,7 @@
 //! with a clock that only moves when a test moves it, and the wire assertions the tests share.
 
 use super::{block_on, head, json_body, post_form, text, MemDb, SeededRandom};
-use crate::capability::{Capabilities, Now, RandomSource};
+use crate::capability::{Capabilities, InstanceMemory, Now, RandomSource};
 use crate::gateway::Gateway;
 use crate::http::{RequestHead, Response};
 use crate::keys::{Ed25519, PortableEd25519};
@@ -72,6 +72,9 @@ pub struct Harness {
     pub settings: HashMap<String, String>,
     now_ms: Cell<u64>,
     random: Box<dyn RandomSource>,
+    /// What the "runtime" says of its instance memory: where rate counts live (default: kept,
+    /// as on Workers).
+    pub memory: InstanceMemory,
 }
 
 impl Default for Harness {
@@ -101,6 +104,7 @@ impl Harness {
             settings,
             now_ms: Cell::new(T0_MS),
             random: Box::new(SeededRandom::new(42)),
+            memory: InstanceMemory::Kept,
         }
     }
 
@@ -112,6 +116,12 @@ impl Harness {
 
     pub fn with_rng(mut self, random: impl RandomSource + 'static) -> Harness {
         self.random = Box::new(random);
+        self
+    }
+
+    /// A runtime whose instances live for one request (Spin): rate counts in the database.
+    pub fn with_memory(mut self, memory: InstanceMemory) -> Harness {
+        self.memory = memory;
         self
     }
 
@@ -158,6 +168,7 @@ impl Harness {
             db: &self.db,
             ed25519,
             random: self.random.as_ref(),
+            memory: self.memory,
         };
         let mut step = block_on(gw.start(caps, head, self.clock()));
         loop {
@@ -275,6 +286,13 @@ impl Harness {
 
     pub fn create_service(&self, name: &str, upstream: &str, allowed_users: &[&str]) {
         let body = json!({ "name": name, "upstream": upstream, "allowed_users": allowed_users });
+        let r = self.admin("POST", "/admin/v1/services", Some(body));
+        assert_eq!(r.status, 201, "create service {name}: {}", text(&r));
+    }
+
+    /// A service admitting every user, with a rate limit (`5/s`).
+    pub fn create_limited_service(&self, name: &str, rate_limit: &str) {
+        let body = json!({ "name": name, "upstream": UPSTREAM, "rate_limit": rate_limit });
         let r = self.admin("POST", "/admin/v1/services", Some(body));
         assert_eq!(r.status, 201, "create service {name}: {}", text(&r));
     }
