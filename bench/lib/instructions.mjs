@@ -22,7 +22,7 @@ export const ORDER = [
   "signature_check_only", "decide_access", "plan_forward", "authorize_service",
   "authorize_service_after_revocation_flood", "authorize_service_refill",
   "authorize_service_refill_after_revocation_flood", "assertion_sign", "assertion_cached",
-  "token_endpoint",
+  "token_endpoint", "audit_line", "service_request", "service_request_audit_off",
 ];
 
 const [countsPath, outPath, baselinePath, mode = ""] = process.argv.slice(2);

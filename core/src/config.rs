@@ -2,6 +2,7 @@
 //! isolate into a [`GatewayConfig`] and the keys. A setting that does not parse is a
 //! [`ConfigError`] naming the setting, never its value.
 
+use crate::audit::AuditLevel;
 use crate::keys::{KeyError, SigningKey, VerifyingKey};
 use std::fmt;
 
@@ -38,6 +39,8 @@ pub struct GatewayConfig {
     /// I/O: workerd does ("the script will never generate a response"), so on Workers
     /// concurrent misses for one key each read. See [`crate::GatewayCell::for_isolated_requests`].
     pub shared_loads: bool,
+    /// Which decisions get an audit line (`ISOGATE_AUDIT`).
+    pub audit: AuditLevel,
 }
 
 impl fmt::Debug for GatewayConfig {
@@ -56,6 +59,7 @@ impl fmt::Debug for GatewayConfig {
                 "max_revocations_per_credential",
                 &self.max_revocations_per_credential,
             )
+            .field("audit", &self.audit)
             .finish()
     }
 }
@@ -81,6 +85,7 @@ impl GatewayConfig {
             upstream_timeout_ms: DEFAULT_UPSTREAM_TIMEOUT_MS,
             max_revocations_per_credential: DEFAULT_MAX_REVOCATIONS_PER_CREDENTIAL,
             shared_loads: true,
+            audit: AuditLevel::All,
         }
     }
 }
@@ -94,6 +99,11 @@ pub enum ConfigError {
     NotMilliseconds(&'static str),
     /// A count setting is not a whole number of at least 1.
     NotCount(&'static str),
+    /// A setting is none of the words it may be.
+    NotOneOf {
+        setting: &'static str,
+        allowed: &'static str,
+    },
     /// The admin token is too short or a known placeholder: anyone could guess it.
     WeakAdminToken(WeakSecret),
     /// A duration setting does not parse.
@@ -116,6 +126,9 @@ impl fmt::Display for ConfigError {
                 write!(f, "{name} must be a number of milliseconds")
             }
             ConfigError::NotCount(name) => write!(f, "{name} must be a whole number, at least 1"),
+            ConfigError::NotOneOf { setting, allowed } => {
+                write!(f, "{setting} must be one of: {allowed}")
+            }
             ConfigError::WeakAdminToken(why) => write!(
                 f,
                 "ISOGATE_ADMIN_TOKEN {why}; generate one with `openssl rand -base64 32` \
@@ -216,6 +229,8 @@ pub struct GatewaySettings {
 /// - `ISOGATE_TOKEN_TTL`: access token lifetime (`3600`, `1h`...), default 1 hour;
 /// - `ISOGATE_CACHE_TTL_MS`: hot-path cache lifetime = revocation bound, default 5000;
 /// - `ISOGATE_UPSTREAM_TIMEOUT_MS`: default 30000;
+/// - `ISOGATE_AUDIT`: `off`, `denials` or `all` (the default): which decisions get an audit
+///   line ([`crate::audit`]);
 /// - `ISOGATE_MAX_REVOCATIONS_PER_CREDENTIAL`: unexpired revocations one credential may hold,
 ///   default 1000;
 /// - `ISOGATE_EXTRA_PUBLIC_KEYS`: comma-separated JWK `x` values of other signing keys,
@@ -258,6 +273,12 @@ pub fn gateway_settings(
                 "ISOGATE_MAX_REVOCATIONS_PER_CREDENTIAL",
             ))?,
     };
+    if let Some(level) = get("ISOGATE_AUDIT") {
+        config.audit = AuditLevel::parse(&level).ok_or(ConfigError::NotOneOf {
+            setting: "ISOGATE_AUDIT",
+            allowed: "off, denials, all",
+        })?;
+    }
     config.admin_token = get("ISOGATE_ADMIN_TOKEN");
     if let Some(token) = &config.admin_token {
         check_admin_token(token).map_err(ConfigError::WeakAdminToken)?;

@@ -12,20 +12,22 @@
 //! for the isolate's life, and retried on the next request after a settings error.
 
 use crate::admin::MAX_ADMIN_BODY_BYTES;
+use crate::audit::{AuditContext, AuditRecord, Entry, Outcome, Reason, Who, REQUEST_ID_HEADER};
 use crate::capability::{Capabilities, Ed25519, Now, SqlDb};
 use crate::config::{gateway_settings, ConfigError, GatewayConfig};
-use crate::error::GatewayError;
+use crate::error::{BearerError, GatewayError};
 use crate::http::{Method, RequestHead, Response};
 use crate::keys::{KeySet, SigningKey, VerifyingKey};
 use crate::mint::Minter;
 use crate::model::is_valid_service_name;
 use crate::oauth;
-use crate::service::{authorize_service, ServiceCaches};
+use crate::service::{authorize_service, Seen, ServiceCaches};
 use crate::step::{Diagnostic, Endpoint, Forward, Parts, Resume, Step};
 use crate::token_request::MAX_TOKEN_REQUEST_BYTES;
 use crate::verify::Verifier;
 use serde::Serialize;
 use std::cell::RefCell;
+use std::error::Error as _;
 use std::rc::Rc;
 
 /// Where a request goes, decided from its `Host` alone.
@@ -130,32 +132,40 @@ impl Gateway {
         head: RequestHead,
         now: Now,
     ) -> Step<'g> {
-        match self.route(&head) {
-            Route::Root => self.root(head, now),
-            Route::Service(name) => {
-                match authorize_service(
-                    &self.verifier,
-                    &self.minter,
-                    &self.caches,
-                    caps,
-                    &head,
-                    &name,
-                    now,
-                )
-                .await
-                {
-                    Ok(authorized) => Step::Forward(Forward {
-                        plan: authorized.plan,
-                        timeout_ms: self.config.upstream_timeout_ms,
-                    }),
-                    Err(e) => Step::refuse(&e, e.to_response(&self.config.realm)),
-                }
+        let audit = AuditContext::new(self.config.audit, &head, caps.random, now);
+        let name = match self.route(&head) {
+            Route::Root => return self.root(head, now, audit),
+            Route::Service(name) => name,
+            Route::UnknownHost => return refused(&audit, &head, GatewayError::UnknownHost),
+        };
+        let mut seen = Seen::default();
+        let authorized = authorize_service(
+            &self.verifier,
+            &self.minter,
+            &self.caches,
+            caps,
+            &head,
+            &name,
+            now,
+            &mut seen,
+        )
+        .await;
+        match authorized {
+            Ok(authorized) => {
+                let mut plan = authorized.plan;
+                plan.headers
+                    .push((REQUEST_ID_HEADER.to_owned(), audit.request_id().to_owned()));
+                Step::Forward(Forward {
+                    plan,
+                    timeout_ms: self.config.upstream_timeout_ms,
+                    record: audit.forward(head, name, seen),
+                })
             }
-            Route::UnknownHost => Step::respond(GatewayError::UnknownHost.to_response()),
+            Err(e) => service_refused(&audit, &head, &name, &seen, &e, &self.config.realm),
         }
     }
 
-    fn root(&self, head: RequestHead, now: Now) -> Step<'_> {
+    fn root(&self, head: RequestHead, now: Now, audit: AuditContext) -> Step<'_> {
         let endpoint = match head.path.as_str() {
             "/oauth2/token" => Endpoint::Token,
             "/oauth2/revoke" => Endpoint::Revoke,
@@ -170,7 +180,7 @@ impl Gateway {
             "/healthz" => {
                 return read_only(&head, || Response::json(200, &Health { status: "ok" }))
             }
-            _ => return Step::respond(GatewayError::NoSuchEndpoint.to_response()),
+            _ => return refused(&audit, &head, GatewayError::NoSuchEndpoint),
         };
         let limit = if endpoint == Endpoint::Admin {
             MAX_ADMIN_BODY_BYTES
@@ -190,9 +200,49 @@ impl Gateway {
                 head,
                 now,
                 parts,
+                audit,
             },
         }
     }
+}
+
+// The refusals are built outside the generic `start`, which only routes and authorizes.
+
+/// A service request refused, with what the flow had `seen` of its caller.
+fn service_refused(
+    audit: &AuditContext,
+    head: &RequestHead,
+    service: &str,
+    seen: &Seen,
+    e: &BearerError,
+    realm: &str,
+) -> Step<'static> {
+    let response = e.to_response(realm);
+    let entry = Entry {
+        head,
+        service: Some(service),
+        who: Who::from(seen),
+        admin: None,
+        outcome: Outcome::Denied,
+        reason: Some(Reason::from(e)),
+        status: response.status,
+    };
+    Step::answer(audit, &entry, response, Diagnostic::behind(e.source()))
+}
+
+/// A request for no host or endpoint of this gateway.
+fn refused(audit: &AuditContext, head: &RequestHead, e: GatewayError) -> Step<'static> {
+    let response = e.to_response();
+    let entry = Entry {
+        head,
+        service: None,
+        who: Who::default(),
+        admin: None,
+        outcome: Outcome::Denied,
+        reason: Some(Reason::from(e)),
+        status: response.status,
+    };
+    Step::answer(audit, &entry, response, None)
 }
 
 #[derive(Serialize)]
@@ -245,13 +295,12 @@ impl GatewayCell {
 
     /// The gateway, or the step to answer with (503, with the [`Diagnostic::Config`] to log)
     /// when the settings do not make one.
-    // The error is a `Step` (large because of `NeedBody`) so the adapter answers it with the
-    // same code as every other step; it is built only when the settings are broken.
-    #[allow(clippy::result_large_err)]
+    // The error is a `Step` so the adapter answers it with the same code as every other step;
+    // boxed, because a step is large and this one is built only when the settings are broken.
     pub fn gateway(
         &self,
         settings: impl Fn(&str) -> Option<String>,
-    ) -> Result<Rc<Gateway>, Step<'static>> {
+    ) -> Result<Rc<Gateway>, Box<Step<'static>>> {
         if let Some(gateway) = self.gateway.borrow().as_ref() {
             return Ok(gateway.clone());
         }
@@ -265,10 +314,12 @@ impl GatewayCell {
                 *self.gateway.borrow_mut() = Some(gateway.clone());
                 Ok(gateway)
             }
-            Err(e) => Err(Step::Respond {
+            // No line: without settings there is no audit level.
+            Err(e) => Err(Box::new(Step::Respond {
                 response: GatewayError::Misconfigured.to_response(),
                 diagnostic: Some(Diagnostic::Config(e)),
-            }),
+                audit: AuditRecord::none(),
+            })),
         }
     }
 }

@@ -2,37 +2,42 @@
 //! runtime exactly what to do next, and the runtime does only that.
 //!
 //! ```text
-//! Gateway::start(head, now) ─► Respond   { response, diagnostic }     send it (log the diagnostic)
+//! Gateway::start(head, now) ─► Respond   { response, diagnostic, audit }  send it (log the
+//!                           │                                           diagnostic, print the
+//!                           │                                           audit line)
 //!                           ├► NeedBody  { limit, resume }            read ≤ limit + 1 bytes, then
 //!                           │      resume.finish(Body) ─► Respond     resume.finish(Complete | Unreadable)
-//!                           └► Forward   { plan, timeout_ms }         fetch the origin, relay per
-//!                                                                     forward::relay
+//!                           └► Forward   { plan, timeout_ms, record } fetch the origin, relay per
+//!                                                                     record.relay (forward::relay)
 //! ```
 //!
 //! A runtime adapter is one loop over [`Step`]; no routing or error wording happens outside
 //! the core. A [`Diagnostic`] says what the runtime should log (never a secret): a settings
-//! error, the storage failure behind a 503, an upstream failure.
+//! error, the storage failure behind a 503, an upstream failure. The audit line
+//! ([`crate::audit`]) is finished with the runtime's clock when the answer goes out.
 
-use crate::admin::{self, AdminContext};
-use crate::capability::{Capabilities, Ed25519, Now, SqlDb};
-use crate::config::{ConfigError, GatewayConfig};
-use crate::error::{ForwardError, GatewayError, StoreError};
-use crate::forward::{ForwardPlan, UpstreamFailure};
-use crate::http::{RequestHead, Response};
-use crate::mint::Minter;
-use crate::oauth;
-use crate::service::ServiceCaches;
-use crate::verify::Verifier;
+mod resume;
+
+pub use resume::Resume;
+pub(crate) use resume::{Endpoint, Parts};
+
+use crate::audit::{AuditContext, AuditRecord, Entry, ForwardRecord, Reason, REQUEST_ID_HEADER};
+use crate::config::ConfigError;
+use crate::error::{ForwardError, StoreError};
+use crate::forward::{ForwardPlan, OutboundClient, UpstreamFailure};
+use crate::http::Response;
 use std::error::Error;
 use std::fmt;
 
 /// What the runtime does next with a request.
 #[derive(Debug)]
 pub enum Step<'g> {
-    /// Send this response; log the diagnostic, if any.
+    /// Send this response; log the diagnostic, if any; print the audit line
+    /// ([`AuditRecord::finish`]), if any.
     Respond {
         response: Response,
         diagnostic: Option<Diagnostic>,
+        audit: AuditRecord,
     },
     /// Read the request body, at most `limit + 1` bytes (enough for the core to tell "too
     /// large" without the runtime ever holding an unbounded body), then [`Resume::finish`].
@@ -41,12 +46,34 @@ pub enum Step<'g> {
     Forward(Forward),
 }
 
-/// An authorized service request: what to send the origin, and how long to wait for its
-/// response head before answering 504.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// An authorized service request: what to send the origin, how long to wait for its
+/// response head before answering 504, and its audit record, which decides the relay
+/// ([`ForwardRecord::relay`]).
+#[derive(Clone, Debug)]
 pub struct Forward {
     pub plan: ForwardPlan,
     pub timeout_ms: u64,
+    pub record: ForwardRecord,
+}
+
+impl Forward {
+    /// This forward, or, when the runtime's `client` cannot send its plan, the answer instead
+    /// (a 400, audited as a denial; [`ForwardPlan::refusal_for`]).
+    pub fn sendable_by<'g>(self, client: OutboundClient) -> Step<'g> {
+        match self.plan.unsendable_by(client) {
+            None => Step::Forward(self),
+            Some(refused) => {
+                let (response, audit) = self
+                    .record
+                    .refuse(refused.to_response(), Reason::from(&refused));
+                Step::Respond {
+                    response,
+                    diagnostic: None,
+                    audit,
+                }
+            }
+        }
+    }
 }
 
 /// The request body as the runtime read it.
@@ -92,6 +119,23 @@ impl Error for Diagnostic {
     }
 }
 
+impl Diagnostic {
+    /// What to log about an error, from its `source`: the storage failure behind a 503, or
+    /// the unusable upstream behind a 502. (Taking the source rather than the error keeps each
+    /// error type's call static: no `dyn Error` of the endpoint errors is ever made.)
+    pub(crate) fn behind(source: Option<&(dyn Error + 'static)>) -> Option<Diagnostic> {
+        match source.and_then(|s| s.downcast_ref::<ForwardError>()) {
+            Some(e @ ForwardError::InvalidUpstream(_)) => Some(Diagnostic::Upstream(
+                UpstreamFailure::Unsendable(e.to_string()),
+            )),
+            _ => source
+                .and_then(|s| s.downcast_ref::<StoreError>())
+                .cloned()
+                .map(Diagnostic::Storage),
+        }
+    }
+}
+
 impl From<UpstreamFailure> for Diagnostic {
     fn from(failure: UpstreamFailure) -> Self {
         Diagnostic::Upstream(failure)
@@ -107,120 +151,27 @@ impl Step<'_> {
         }
     }
 
+    /// A response that is no decision (discovery, health): no audit line.
     pub(crate) fn respond(response: Response) -> Self {
         Step::Respond {
             response,
             diagnostic: None,
+            audit: AuditRecord::none(),
         }
     }
 
-    /// An error's response, with the storage failure or unusable upstream behind it (its
-    /// `source`) as diagnostic.
-    pub(crate) fn refuse(error: &dyn Error, response: Response) -> Self {
-        let source = error.source();
-        let diagnostic = match source.and_then(|s| s.downcast_ref::<ForwardError>()) {
-            Some(e @ ForwardError::InvalidUpstream(_)) => Some(Diagnostic::Upstream(
-                UpstreamFailure::Unsendable(e.to_string()),
-            )),
-            _ => source
-                .and_then(|s| s.downcast_ref::<StoreError>())
-                .cloned()
-                .map(Diagnostic::Storage),
-        };
+    /// A decided answer: the request id on the response, the audit record of `entry`, and
+    /// what to log ([`Diagnostic::behind`] an error).
+    pub(crate) fn answer(
+        audit: &AuditContext,
+        entry: &Entry<'_>,
+        response: Response,
+        diagnostic: Option<Diagnostic>,
+    ) -> Self {
         Step::Respond {
-            response,
+            response: response.with_header(REQUEST_ID_HEADER, audit.request_id()),
             diagnostic,
-        }
-    }
-}
-
-/// The root-domain endpoints that read a body.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Endpoint {
-    Token,
-    Revoke,
-    Introspect,
-    Admin,
-}
-
-/// The parts of the isolate's state a resumed request may use.
-#[derive(Clone, Copy)]
-pub(crate) struct Parts<'g> {
-    pub config: &'g GatewayConfig,
-    pub minter: &'g Minter,
-    pub verifier: &'g Verifier,
-    pub caches: &'g ServiceCaches,
-}
-
-/// A root-domain request waiting for its body.
-pub struct Resume<'g> {
-    pub(crate) endpoint: Endpoint,
-    pub(crate) head: RequestHead,
-    pub(crate) now: Now,
-    pub(crate) parts: Parts<'g>,
-}
-
-impl fmt::Debug for Resume<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Resume")
-            .field("endpoint", &self.endpoint)
-            .field("path", &self.head.path)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<'g> Resume<'g> {
-    /// Runs the endpoint on the body the runtime read.
-    pub async fn finish<D: SqlDb, E: Ed25519>(
-        self,
-        caps: Capabilities<'_, D, E>,
-        body: Body,
-    ) -> Step<'g> {
-        let body = match body {
-            Body::Complete(body) => body,
-            Body::Unreadable => return Step::respond(GatewayError::UnreadableBody.to_response()),
-        };
-        let Resume {
-            endpoint,
-            head,
-            now,
-            parts,
-        } = self;
-        let realm = &parts.config.realm;
-        let answer = match endpoint {
-            Endpoint::Token => oauth::token_endpoint(parts.minter, caps, &head, &body, now).await,
-            Endpoint::Revoke => {
-                let max = parts.config.max_revocations_per_credential;
-                oauth::revocation_endpoint(
-                    parts.verifier,
-                    parts.caches,
-                    max,
-                    caps,
-                    &head,
-                    &body,
-                    now,
-                )
-                .await
-            }
-            Endpoint::Introspect => {
-                oauth::introspection_endpoint(parts.verifier, caps, &head, &body, now).await
-            }
-            Endpoint::Admin => {
-                let ctx = AdminContext {
-                    admin_token: parts.config.admin_token.as_deref(),
-                    realm,
-                    minter: parts.minter,
-                    caches: parts.caches,
-                };
-                return match admin::handle(&ctx, caps, &head, &body, now).await {
-                    Ok(response) => Step::respond(response),
-                    Err(e) => Step::refuse(&e, e.to_response(realm)),
-                };
-            }
-        };
-        match answer {
-            Ok(response) => Step::respond(response),
-            Err(e) => Step::refuse(&e, e.to_response(realm)),
+            audit: audit.record(entry),
         }
     }
 }

@@ -17,8 +17,9 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine as _;
 use isogate_core::assertion::AssertedRequest;
+use isogate_core::audit::{AuditContext, AuditLevel, Entry, Outcome, Who};
 use isogate_core::config::GatewayConfig;
-use isogate_core::forward::{plan_forward, Principal};
+use isogate_core::forward::{plan_forward, Principal, UpstreamOutcome};
 use isogate_core::http::RequestHead;
 use isogate_core::keys::{Ed25519, KeySet, PortableEd25519, SigningKey, VerifyingKey};
 use isogate_core::mint::{Grant, Minter};
@@ -26,13 +27,14 @@ use isogate_core::model::{Credential, CredentialKind, CredentialStatus, Service}
 use isogate_core::oauth::verify_client_secret;
 use isogate_core::scope::ScopeSet;
 use isogate_core::secret::Secret;
-use isogate_core::service::{authorize_service, decide_access};
+use isogate_core::service::{authorize_service, decide_access, Seen};
 use isogate_core::testing::{block_on, head, CannedDb, FixedRandom};
 use isogate_core::token_request::parse_token_request;
 use isogate_core::verify::Verifier;
 use isogate_core::{Body, Capabilities, Gateway, Now, Step};
 use std::fmt::Debug;
 use std::hint::black_box;
+use std::rc::Rc;
 
 const SEED: [u8; 32] = [7; 32];
 /// The token id bytes: every "random" byte is 9.
@@ -60,6 +62,9 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("assertion_sign", "build and sign an identity assertion (Ed25519, portable): Minter::sign_assertion"),
     ("assertion_cached", "the warm lookup of an identity assertion signed before: Minter::identity_assertion"),
     ("token_endpoint", "Gateway::start + NeedBody + finish: parse, load (canned db), verify, grant, issue, respond"),
+    ("audit_line", "format one forwarded request's audit line (who, what, outcome, status, duration)"),
+    ("service_request", "what a runtime runs for a warm service request: Gateway::start (request id, authorize_service) + relay of a 200, audit line (ISOGATE_AUDIT=all)"),
+    ("service_request_audit_off", "service_request with ISOGATE_AUDIT=off: request id and relay, no line"),
 ];
 
 /// Exits with status 1 (and says why) unless the operation succeeded.
@@ -243,6 +248,70 @@ fn main() {
                 }
             }
         }
+        "audit_line" => {
+            let seen = f.seen();
+            let head = &f.service_head;
+            let audit = AuditContext::new(AuditLevel::All, head, &RANDOM, NOW);
+            for _ in 0..n {
+                let entry = Entry {
+                    head: black_box(head),
+                    service: Some(SERVICE),
+                    who: Who::from(black_box(&seen)),
+                    admin: None,
+                    outcome: Outcome::Forwarded,
+                    reason: None,
+                    status: 200,
+                };
+                let line = black_box(&audit).record(&entry).finish(black_box(NOW));
+                black_box(ok(op, line.ok_or("no line")));
+            }
+        }
+        "service_request" | "service_request_audit_off" => {
+            let mut config = GatewayConfig::for_domain(DOMAIN);
+            if op == "service_request_audit_off" {
+                config.audit = AuditLevel::Off;
+            }
+            let gw = Gateway::new(config, SigningKey::from_seed(SEED), vec![]);
+            let caps = Capabilities {
+                db: &f.db,
+                ed25519: &PortableEd25519,
+                random: &RANDOM,
+            };
+            let origin = [
+                ("content-type".to_owned(), "application/json".to_owned()),
+                ("content-length".to_owned(), "42".to_owned()),
+                (
+                    "date".to_owned(),
+                    "Tue, 14 Nov 2023 22:13:20 GMT".to_owned(),
+                ),
+            ];
+            let request = |head: &RequestHead| {
+                let Step::Forward(forward) = block_on(gw.start(caps, head.clone(), NOW)) else {
+                    eprintln!("{op}: the service request was not forwarded");
+                    std::process::exit(1)
+                };
+                let responded = UpstreamOutcome::Responded {
+                    status: 200,
+                    headers: &origin,
+                };
+                forward.record.relay(responded, NOW)
+            };
+            // Warm the isolate's caches, as for authorize_service.
+            request(&f.service_head);
+            let warm = f.db.reads();
+            for _ in 0..n {
+                let (relayed, line) = request(black_box(&f.service_head));
+                if line.is_some() != (op == "service_request") {
+                    eprintln!("{op}: unexpected audit line {line:?}");
+                    std::process::exit(1);
+                }
+                black_box((relayed, line));
+            }
+            if f.db.reads() != warm {
+                eprintln!("{op}: storage reads with warm caches (expected 0)");
+                std::process::exit(1);
+            }
+        }
         other => {
             eprintln!("unknown operation {other:?}; run without arguments for the list");
             std::process::exit(2);
@@ -281,6 +350,7 @@ fn authorize_warm(op: &str, n: u64, f: &Fixture, db: &CannedDb) {
             head,
             SERVICE,
             now,
+            &mut Seen::default(),
         ))
     };
     // Warm the isolate's caches: verified token, credential, revocation answer, service, the
@@ -324,6 +394,7 @@ fn authorize_refill(op: &str, n: u64, f: &Fixture, db: &CannedDb) {
             black_box(&f.service_head),
             SERVICE,
             now,
+            &mut Seen::default(),
         ))
     };
     ok(op, authorize(NOW));
@@ -448,6 +519,15 @@ impl Fixture {
             .with_credential(self.status.clone())
             .with_service(self.service.clone())
             .with_revocation_flood(FLOOD)
+    }
+
+    /// What the service flow has seen of the fixed token: the token and its credential.
+    fn seen(&self) -> Seen {
+        let verified = block_on(self.verifier.validate(&PortableEd25519, &self.token, NOW));
+        Seen {
+            token: Some(Rc::new(ok("seen", verified))),
+            credential: Some(Rc::new(self.status.clone())),
+        }
     }
 
     fn gateway(&self) -> Gateway {

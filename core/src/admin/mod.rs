@@ -11,6 +11,7 @@ mod create;
 
 use create::{create_credential, create_service, create_user};
 
+use crate::audit::{AdminAction, AdminChange};
 use crate::cache::CacheInvalidation;
 use crate::capability::{Capabilities, Ed25519, Now, SqlDb};
 use crate::error::AdminError;
@@ -36,6 +37,13 @@ pub struct AdminContext<'a> {
     pub caches: &'a dyn CacheInvalidation,
 }
 
+/// An admin request's answer, and what it changed (for the audit line).
+#[derive(Debug)]
+pub struct AdminAnswer {
+    pub response: Response,
+    pub change: Option<AdminChange>,
+}
+
 /// Answers an admin request whose (bounded) body has been read. Successful answers are
 /// `no-store`, like every error.
 pub async fn handle<D: SqlDb, E: Ed25519>(
@@ -44,10 +52,13 @@ pub async fn handle<D: SqlDb, E: Ed25519>(
     head: &RequestHead,
     body: &[u8],
     now: Now,
-) -> Result<Response, AdminError> {
-    Ok(route(ctx, caps, head, body, now)
-        .await?
-        .with_header("cache-control", "no-store"))
+) -> Result<AdminAnswer, AdminError> {
+    let mut change = None;
+    let response = route(ctx, caps, head, body, now, &mut change).await?;
+    Ok(AdminAnswer {
+        response: response.with_header("cache-control", "no-store"),
+        change,
+    })
 }
 
 fn authorize(ctx: &AdminContext<'_>, head: &RequestHead) -> Result<(), AdminError> {
@@ -73,6 +84,7 @@ async fn route<D: SqlDb, E: Ed25519>(
     head: &RequestHead,
     body: &[u8],
     now: Now,
+    change: &mut Option<AdminChange>,
 ) -> Result<Response, AdminError> {
     authorize(ctx, head)?;
     if body.len() > MAX_ADMIN_BODY_BYTES {
@@ -97,7 +109,11 @@ async fn route<D: SqlDb, E: Ed25519>(
                 user: UserView::from(&user),
             })
         }
-        ("users", Method::Post, None) => create_user(&store, body, now).await,
+        ("users", Method::Post, None) => {
+            let (response, name) = create_user(&store, body, now).await?;
+            *change = Some(changed(AdminAction::Create, "user", name));
+            Ok(response)
+        }
         ("users", Method::Delete, Some(n)) => {
             let revoked = store
                 .delete_user(n)
@@ -106,6 +122,7 @@ async fn route<D: SqlDb, E: Ed25519>(
             for client_id in &revoked {
                 ctx.caches.credential_changed(client_id);
             }
+            *change = Some(changed(AdminAction::Delete, "user", n.to_owned()));
             ok(&Deleted {
                 deleted: DeletedUser {
                     credentials_revoked: revoked.len(),
@@ -130,12 +147,17 @@ async fn route<D: SqlDb, E: Ed25519>(
                 service: ServiceView::from(&service),
             })
         }
-        ("services", Method::Post, None) => create_service(ctx, &store, body, now).await,
+        ("services", Method::Post, None) => {
+            let (response, name) = create_service(ctx, &store, body, now).await?;
+            *change = Some(changed(AdminAction::Create, "service", name));
+            Ok(response)
+        }
         ("services", Method::Delete, Some(n)) => {
             if !store.delete_service(n).await? {
                 return Err(not_found("service", n));
             }
             ctx.caches.service_changed(n);
+            *change = Some(changed(AdminAction::Delete, "service", n.to_owned()));
             ok(&Deleted {
                 deleted: DeletedService {
                     service: n.to_owned(),
@@ -160,7 +182,9 @@ async fn route<D: SqlDb, E: Ed25519>(
             })
         }
         ("credentials", Method::Post, None) => {
-            create_credential(ctx, caps, &store, body, now).await
+            let (response, name) = create_credential(ctx, caps, &store, body, now).await?;
+            *change = Some(changed(AdminAction::Create, "credential", name));
+            Ok(response)
         }
         ("credentials", Method::Delete, Some(n)) => {
             let credential = store
@@ -169,6 +193,7 @@ async fn route<D: SqlDb, E: Ed25519>(
                 .ok_or_else(|| not_found("credential", n))?;
             store.delete_credential(n).await?;
             ctx.caches.credential_changed(&credential.client_id);
+            *change = Some(changed(AdminAction::Delete, "credential", n.to_owned()));
             ok(&Deleted {
                 deleted: DeletedCredential {
                     credential: n.to_owned(),
@@ -187,6 +212,10 @@ async fn route<D: SqlDb, E: Ed25519>(
 
 fn ok<T: Serialize>(body: &T) -> Result<Response, AdminError> {
     Ok(Response::json(200, body))
+}
+
+fn changed(action: AdminAction, kind: &'static str, name: String) -> AdminChange {
+    AdminChange { action, kind, name }
 }
 
 fn not_found(kind: &str, name: &str) -> AdminError {
