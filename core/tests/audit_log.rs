@@ -148,10 +148,16 @@ fn a_scripted_session_leaves_one_line_per_decision_and_no_secret() {
         ],
     );
     let forward = authorized(h.exchange(&h.gw, &service_head, None).result);
-    assert!(forward
+    let ids: Vec<_> = forward
         .plan
         .headers
-        .contains(&("x-request-id".to_owned(), "client-id-1".to_owned())));
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("x-request-id"))
+        .collect();
+    assert_eq!(
+        ids,
+        [&("x-request-id".to_owned(), "client-id-1".to_owned())]
+    );
     let origin = [];
     let answered_at = Now::from_unix_ms(h.now_ms() + 25);
     let (_, line) = forward.record.relay(
@@ -271,6 +277,35 @@ fn a_scripted_session_leaves_one_line_per_decision_and_no_secret() {
             !all.contains(secret_thing),
             "{secret_thing} in the log:\n{all}"
         );
+    }
+}
+
+#[test]
+fn the_origin_gets_one_request_id_whatever_spellings_the_client_sent() {
+    let (h, client) = Harness::seeded();
+    let auth = format!("Bearer {}", h.token_for(&client, None));
+    for sent in [
+        &[("x-request-id", "mine-1"), ("x_request_id", "forged")][..],
+        &[("X-Request-Id", "two"), ("x-request-id", "ids")][..],
+        &[("X_REQUEST_ID", "forged")][..],
+    ] {
+        let mut headers = vec![("authorization", auth.as_str())];
+        headers.extend_from_slice(sent);
+        let forward = authorized(
+            h.exchange(&h.gw, &head("GET", SERVICE_HOST, "/", None, &headers), None)
+                .result,
+        );
+        let ids: Vec<&str> = forward
+            .plan
+            .headers
+            .iter()
+            .filter(|(n, _)| n.replace('_', "-").eq_ignore_ascii_case("x-request-id"))
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(ids.len(), 1, "{sent:?}: {ids:?}");
+        assert_eq!(ids[0], forward.record.request_id());
+        assert_ne!(ids[0], "forged");
+        assert_eq!(ids[0] == "mine-1", sent[0].1 == "mine-1", "{sent:?}");
     }
 }
 
