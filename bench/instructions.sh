@@ -49,7 +49,10 @@ assertion_sign 100
 assertion_cached 2000
 token_endpoint 100
 throttle_check 2000
-token_throttled 1000"
+token_throttled 1000
+audit_line 2000
+service_request 100
+service_request_audit_off 100"
 
 # One callgrind run of `ops OP N`: writes "OP N COUNT" to $work/counts/OP.N, or fails. callgrind prints
 # its "Collected :" total even when the program exits non-zero or aborts, so the driver's own

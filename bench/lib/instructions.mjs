@@ -24,6 +24,7 @@ export const ORDER = [
   "authorize_service_refill_after_revocation_flood", "authorize_service_rate_limited",
   "rate_limit_check", "rate_limit_headers", "assertion_sign", "assertion_cached",
   "token_endpoint", "throttle_check", "token_throttled",
+  "audit_line", "service_request", "service_request_audit_off",
 ];
 
 const [countsPath, outPath, baselinePath, mode = ""] = process.argv.slice(2);

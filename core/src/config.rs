@@ -2,6 +2,7 @@
 //! isolate into a [`GatewayConfig`] and the keys. A setting that does not parse is a
 //! [`ConfigError`] naming the setting, never its value.
 
+use crate::audit::AuditLevel;
 use crate::keys::{KeyError, SigningKey, VerifyingKey};
 use crate::throttle::ThrottleConfig;
 use auth_settings::throttle_settings;
@@ -44,6 +45,8 @@ pub struct GatewayConfig {
     pub shared_loads: bool,
     /// Limits on failed client authentications (`ISOGATE_AUTH_*`).
     pub throttle: ThrottleConfig,
+    /// Which decisions get an audit line (`ISOGATE_AUDIT`).
+    pub audit: AuditLevel,
 }
 
 impl fmt::Debug for GatewayConfig {
@@ -63,6 +66,7 @@ impl fmt::Debug for GatewayConfig {
                 &self.max_revocations_per_credential,
             )
             .field("throttle", &self.throttle)
+            .field("audit", &self.audit)
             .finish()
     }
 }
@@ -89,6 +93,7 @@ impl GatewayConfig {
             max_revocations_per_credential: DEFAULT_MAX_REVOCATIONS_PER_CREDENTIAL,
             shared_loads: true,
             throttle: ThrottleConfig::default(),
+            audit: AuditLevel::All,
         }
     }
 }
@@ -102,6 +107,11 @@ pub enum ConfigError {
     NotMilliseconds(&'static str),
     /// A count setting is not a whole number of at least 1.
     NotCount(&'static str),
+    /// A setting is none of the words it may be.
+    NotOneOf {
+        setting: &'static str,
+        allowed: &'static str,
+    },
     /// The admin token is too short or a known placeholder: anyone could guess it.
     WeakAdminToken(WeakSecret),
     /// A limit setting is not a whole number (0 turns its limit off).
@@ -126,6 +136,9 @@ impl fmt::Display for ConfigError {
                 write!(f, "{name} must be a number of milliseconds")
             }
             ConfigError::NotCount(name) => write!(f, "{name} must be a whole number, at least 1"),
+            ConfigError::NotOneOf { setting, allowed } => {
+                write!(f, "{setting} must be one of: {allowed}")
+            }
             ConfigError::WeakAdminToken(why) => write!(
                 f,
                 "ISOGATE_ADMIN_TOKEN {why}; generate one with `openssl rand -base64 32` \
@@ -227,6 +240,8 @@ pub struct GatewaySettings {
 /// - `ISOGATE_TOKEN_TTL`: access token lifetime (`3600`, `1h`...), default 1 hour;
 /// - `ISOGATE_CACHE_TTL_MS`: hot-path cache lifetime = revocation bound, default 5000;
 /// - `ISOGATE_UPSTREAM_TIMEOUT_MS`: default 30000;
+/// - `ISOGATE_AUDIT`: `off`, `denials` or `all` (the default): which decisions get an audit
+///   line ([`crate::audit`]);
 /// - `ISOGATE_MAX_REVOCATIONS_PER_CREDENTIAL`: unexpired revocations one credential may hold,
 ///   default 1000;
 /// - `ISOGATE_AUTH_FAILURES_PER_MINUTE` (per client id and address, default 10),
@@ -274,6 +289,12 @@ pub fn gateway_settings(
             ))?,
     };
     config.throttle = throttle_settings(&get)?;
+    if let Some(level) = get("ISOGATE_AUDIT") {
+        config.audit = AuditLevel::parse(&level).ok_or(ConfigError::NotOneOf {
+            setting: "ISOGATE_AUDIT",
+            allowed: "off, denials, all",
+        })?;
+    }
     config.admin_token = get("ISOGATE_ADMIN_TOKEN");
     if let Some(token) = &config.admin_token {
         check_admin_token(token).map_err(ConfigError::WeakAdminToken)?;

@@ -85,22 +85,27 @@ impl ForwardPlan {
     /// (the runtime adapter says which client it has); `None` when it can. Sending the request
     /// without its body would be another request, so it is refused (400), never sent so.
     pub fn refusal_for(&self, client: OutboundClient) -> Option<Response> {
-        let method = self.method.clone();
-        let refused = match client {
+        self.unsendable_by(client)
+            .map(|refused| refused.to_response())
+    }
+
+    /// Why `client` cannot send the plan as made, if it cannot ([`ForwardPlan::refusal_for`]).
+    pub fn unsendable_by(&self, client: OutboundClient) -> Option<ForwardError> {
+        let method = &self.method;
+        match client {
             OutboundClient::Fetch
                 if self.has_body && matches!(method, Method::Get | Method::Head) =>
             {
-                ForwardError::BodyNotSendable(method)
+                Some(ForwardError::BodyNotSendable(method.clone()))
             }
             OutboundClient::WasiHttp
                 if self.chunked
                     && matches!(method, Method::Get | Method::Head | Method::Connect) =>
             {
-                ForwardError::ChunkedBodyNotSendable(method)
+                Some(ForwardError::ChunkedBodyNotSendable(method.clone()))
             }
-            _ => return None,
-        };
-        Some(refused.to_response())
+            _ => None,
+        }
     }
 }
 
@@ -203,7 +208,8 @@ pub fn plan_forward(
 /// headers out (the runtime frames the response itself), `Domain` out of every `Set-Cookie`.
 fn filter_response_headers(headers: &[(String, String)]) -> Vec<(String, String)> {
     let listed = connection_listed(headers);
-    let mut out = Vec::with_capacity(headers.len());
+    // One more: the request id the audit record adds (crate::audit::ForwardRecord::relay).
+    let mut out = Vec::with_capacity(headers.len() + 1);
     for (name, value) in headers {
         if is_hop_by_hop(name) || is_listed(name, &listed) {
             continue;

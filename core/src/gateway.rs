@@ -12,20 +12,24 @@
 //! for the isolate's life, and retried on the next request after a settings error.
 
 use crate::admin;
+use crate::audit::{AuditContext, AuditRecord, Entry, Outcome, Reason, Who, REQUEST_ID_HEADER};
 use crate::capability::{Capabilities, Ed25519, Now, SqlDb};
 use crate::config::{gateway_settings, ConfigError, GatewayConfig};
-use crate::error::GatewayError;
+use crate::error::{BearerError, GatewayError};
 use crate::http::{Method, RequestHead, Response};
 use crate::keys::{KeySet, SigningKey, VerifyingKey};
 use crate::mint::Minter;
 use crate::model::is_valid_service_name;
 use crate::oauth;
-use crate::service::{authorize_service, ServiceCaches};
-use crate::step::{admin_context, Diagnostic, Endpoint, Forward, Parts, Resume, Step};
+use crate::service::{authorize_service, Seen, ServiceCaches};
+use crate::step::{
+    admin_context, admin_refused, Diagnostic, Endpoint, Forward, Parts, Resume, Step,
+};
 use crate::throttle::AuthThrottle;
 use crate::verify::Verifier;
 use serde::Serialize;
 use std::cell::RefCell;
+use std::error::Error as _;
 use std::rc::Rc;
 
 /// Where a request goes, decided from its `Host` alone.
@@ -132,28 +136,36 @@ impl Gateway {
         head: RequestHead,
         now: Now,
     ) -> Step<'g> {
-        match self.route(&head) {
-            Route::Root => self.root(caps, head, now).await,
-            Route::Service(name) => {
-                match authorize_service(
-                    &self.verifier,
-                    &self.minter,
-                    &self.caches,
-                    caps,
-                    &head,
-                    &name,
-                    now,
-                )
-                .await
-                {
-                    Ok(authorized) => Step::Forward(Forward {
-                        plan: authorized.plan,
-                        timeout_ms: self.config.upstream_timeout_ms,
-                    }),
-                    Err(e) => Step::refuse(&e, e.to_response(&self.config.realm)),
-                }
+        let audit = AuditContext::new(self.config.audit, &head, caps.random, now);
+        let name = match self.route(&head) {
+            Route::Root => return self.root(caps, head, now, audit).await,
+            Route::Service(name) => name,
+            Route::UnknownHost => return refused(&audit, &head, GatewayError::UnknownHost),
+        };
+        let mut seen = Seen::default();
+        let authorized = authorize_service(
+            &self.verifier,
+            &self.minter,
+            &self.caches,
+            caps,
+            &head,
+            &name,
+            now,
+            &mut seen,
+        )
+        .await;
+        match authorized {
+            Ok(authorized) => {
+                let mut plan = authorized.plan;
+                plan.headers
+                    .push((REQUEST_ID_HEADER.to_owned(), audit.request_id().to_owned()));
+                Step::Forward(Forward {
+                    plan,
+                    timeout_ms: self.config.upstream_timeout_ms,
+                    record: audit.forward(head, name, seen),
+                })
             }
-            Route::UnknownHost => Step::respond(GatewayError::UnknownHost.to_response()),
+            Err(e) => service_refused(&audit, &head, &name, &seen, &e, &self.config.realm),
         }
     }
 
@@ -162,6 +174,7 @@ impl Gateway {
         caps: Capabilities<'_, D, E>,
         head: RequestHead,
         now: Now,
+        audit: AuditContext,
     ) -> Step<'_> {
         let endpoint = match head.path.as_str() {
             "/oauth2/token" => Endpoint::Token,
@@ -177,7 +190,7 @@ impl Gateway {
             "/healthz" => {
                 return read_only(&head, || Response::json(200, &Health { status: "ok" }))
             }
-            _ => return Step::respond(GatewayError::NoSuchEndpoint.to_response()),
+            _ => return refused(&audit, &head, GatewayError::NoSuchEndpoint),
         };
         let parts = Parts {
             config: &self.config,
@@ -193,14 +206,14 @@ impl Gateway {
         if endpoint == Endpoint::Admin {
             match admin::authorize(&admin_context(&parts), caps.db, &head, now).await {
                 Ok(proof) => authorized = Some(proof),
-                Err(e) => return Step::refuse(&e, e.to_response(&self.config.realm)),
+                Err(e) => return admin_refused(&audit, &head, &self.config.realm, e),
             }
         }
         // Refused from the head alone: no body is read for a request the endpoint would refuse
         // anyway, nor for one that declares itself over the limit (the runtime then leaves it
         // unread: step::leftover_body).
-        if let Some(refusal) = endpoint.refuse_before_body(&head, &parts) {
-            return Step::respond(refusal);
+        if let Some(refusal) = endpoint.refuse_before_body(&head, &parts, &audit) {
+            return refusal;
         }
         Step::NeedBody {
             limit: endpoint.limit(),
@@ -209,10 +222,53 @@ impl Gateway {
                 head,
                 now,
                 parts,
+                audit,
                 authorized,
             }),
         }
     }
+}
+
+// The refusals are built outside the generic `start`, which only routes and authorizes.
+
+/// A service request refused, with what the flow had `seen` of its caller.
+fn service_refused(
+    audit: &AuditContext,
+    head: &RequestHead,
+    service: &str,
+    seen: &Seen,
+    e: &BearerError,
+    realm: &str,
+) -> Step<'static> {
+    let response = e.to_response(realm);
+    let entry = Entry {
+        head,
+        service: Some(service),
+        who: Who::from(seen),
+        admin: None,
+        outcome: match e {
+            BearerError::RateLimited(_) => Outcome::Throttled,
+            _ => Outcome::Denied,
+        },
+        reason: Some(Reason::from(e)),
+        status: response.status,
+    };
+    Step::answer(audit, &entry, response, Diagnostic::behind(e.source()))
+}
+
+/// A request for no host or endpoint of this gateway.
+fn refused(audit: &AuditContext, head: &RequestHead, e: GatewayError) -> Step<'static> {
+    let response = e.to_response();
+    let entry = Entry {
+        head,
+        service: None,
+        who: Who::default(),
+        admin: None,
+        outcome: Outcome::Denied,
+        reason: Some(Reason::from(e)),
+        status: response.status,
+    };
+    Step::answer(audit, &entry, response, None)
 }
 
 #[derive(Serialize)]
@@ -265,13 +321,12 @@ impl GatewayCell {
 
     /// The gateway, or the step to answer with (503, with the [`Diagnostic::Config`] to log)
     /// when the settings do not make one.
-    // The error is a `Step` (large because of `NeedBody`) so the adapter answers it with the
-    // same code as every other step; it is built only when the settings are broken.
-    #[allow(clippy::result_large_err)]
+    // The error is a `Step` so the adapter answers it with the same code as every other step;
+    // boxed, because a step is large and this one is built only when the settings are broken.
     pub fn gateway(
         &self,
         settings: impl Fn(&str) -> Option<String>,
-    ) -> Result<Rc<Gateway>, Step<'static>> {
+    ) -> Result<Rc<Gateway>, Box<Step<'static>>> {
         if let Some(gateway) = self.gateway.borrow().as_ref() {
             return Ok(gateway.clone());
         }
@@ -285,10 +340,12 @@ impl GatewayCell {
                 *self.gateway.borrow_mut() = Some(gateway.clone());
                 Ok(gateway)
             }
-            Err(e) => Err(Step::Respond {
+            // No line: without settings there is no audit level.
+            Err(e) => Err(Box::new(Step::Respond {
                 response: GatewayError::Misconfigured.to_response(),
                 diagnostic: Some(Diagnostic::Config(e)),
-            }),
+                audit: AuditRecord::none(),
+            })),
         }
     }
 }

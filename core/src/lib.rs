@@ -20,12 +20,17 @@
 //! loop {
 //!     log(step.diagnostic());
 //!     match step {
-//!         Step::Respond { response, .. } => return send(response),
+//!         Step::Respond { response, audit, .. } => {
+//!             print(audit.finish(clock()));               // the audit line, if any
+//!             return send(response);
+//!         }
 //!         Step::NeedBody { limit, resume } => step = resume.finish(caps, read(limit)).await,
-//!         Step::Forward(f) => return fetch_and_relay(f),  // forward::relay decides the answer
-//!     }
+//!         Step::Forward(f) => return fetch_and_relay(f),  // f.record.relay decides the answer
+//!     }                                                   // and finishes its audit line
 //! }
 //! ```
+//!
+//! Every decision is one audit line ([`audit`]), formatted here and printed by the runtime.
 //!
 //! ## The two request flows
 //!
@@ -46,12 +51,13 @@
 //! | endpoints | [`oauth`] (token, revoke, introspect, metadata, client auth), [`service`], [`admin`] |
 //! | tokens | [`mint`] (the one signer), [`verify`] (the one verifier), [`token`], [`assertion`], [`keys`] |
 //! | records | [`model`], [`upstream`], [`path`], [`rate_limit`], [`store`], [`cache`], [`scope`], [`secret`], [`token_request`], [`throttle`] |
-//! | settings and errors | [`config`], [`error`], [`forward`] |
+//! | settings, errors, audit | [`config`], [`error`], [`forward`], [`audit`] |
 //!
 //! Dependencies point down the table and never back: no module imports one that imports it.
 
 pub mod admin;
 pub mod assertion;
+pub mod audit;
 pub mod cache;
 pub mod capability;
 pub mod config;

@@ -17,7 +17,7 @@
 use crate::assertion::{AssertedRequest, ASSERTION_HEADER};
 use crate::cache::{CacheInvalidation, IsolateCounts, TtlCache};
 use crate::capability::{Capabilities, InstanceMemory, Now, SqlDb};
-use crate::error::BearerError;
+use crate::error::{BearerError, ScopeRefusal, TokenRefusal};
 use crate::forward::{plan_forward, ForwardPlan, Principal};
 use crate::http::RequestHead;
 use crate::keys::Ed25519;
@@ -26,7 +26,7 @@ use crate::model::{CredentialStatus, Service, UserId};
 use crate::scope::ScopeSet;
 use crate::store::Store;
 use crate::token_request::form_urldecode;
-use crate::verify::Verifier;
+use crate::verify::{VerifiedToken, Verifier};
 use std::rc::Rc;
 
 /// The isolate's caches of what the service flow reads from storage, and its rate counts.
@@ -156,9 +156,22 @@ pub struct Authorized {
     pub principal: Principal,
 }
 
+/// What the service flow learned about the caller on its way, kept when it refuses: the
+/// audit line of a refusal names the token and credential it was about.
+#[derive(Clone, Debug, Default)]
+pub struct Seen {
+    /// The presented token, once verified.
+    pub token: Option<Rc<VerifiedToken>>,
+    /// The credential behind it, once looked up.
+    pub credential: Option<Rc<CredentialStatus>>,
+}
+
 /// The service flow up to the forward: authenticate, load, decide, plan, assert. The runtime's
 /// `ed25519` checks the signature of tokens this isolate has not verified before and signs
-/// assertions it has not signed before.
+/// assertions it has not signed before. What it learns of the caller goes in `seen`.
+// The isolate's three parts, the runtime's capabilities, the request, the clock and the
+// caller's record: grouping them would only move the list into a struct built per request.
+#[allow(clippy::too_many_arguments)]
 pub async fn authorize_service<D: SqlDb, E: Ed25519>(
     verifier: &Verifier,
     minter: &Minter,
@@ -167,6 +180,7 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
     head: &RequestHead,
     service_name: &str,
     now: Now,
+    seen: &mut Seen,
 ) -> Result<Authorized, BearerError> {
     let db = caps.db;
     // Path and framing first: refusing them needs no credential (and costs no signature check).
@@ -175,24 +189,22 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
     let (verified, token_digest) = verifier
         .verify_with_digest(caps.ed25519, token, now)
         .await
-        .map_err(|e| BearerError::invalid_token(e.description()))?;
+        .map_err(|e| BearerError::InvalidToken(TokenRefusal::Invalid(e)))?;
+    seen.token = Some(verified.clone());
     let claims = &verified.claims;
     let status = caches.credential(db, &claims.client_id, now).await?;
+    seen.credential.clone_from(&status);
     let credential = match &status {
         Some(s) if s.is_live(now.unix_secs()) && s.credential.user == claims.sub => &s.credential,
-        _ => {
-            return Err(BearerError::invalid_token(
-                "the credential behind this token was revoked",
-            ))
-        }
+        _ => return Err(BearerError::InvalidToken(TokenRefusal::CredentialInactive)),
     };
     if caches.is_token_revoked(db, &claims.jti, now).await? {
-        return Err(BearerError::invalid_token("the access token was revoked"));
+        return Err(BearerError::InvalidToken(TokenRefusal::Revoked));
     }
     let scopes = verified
         .scopes
         .as_ref()
-        .ok_or_else(|| BearerError::invalid_token("the access token has an invalid scope"))?;
+        .ok_or(BearerError::InvalidToken(TokenRefusal::BadScope))?;
     // Scope first, by name alone: a token cannot probe which services exist outside its
     // scope (existing or not, they all answer 403).
     check_scope(scopes, service_name)?;
@@ -296,7 +308,7 @@ pub fn check_scope(scopes: &ScopeSet, service_name: &str) -> Result<(), BearerEr
         return Ok(());
     }
     Err(BearerError::InsufficientScope {
-        description: "the access token's scope does not include this service".into(),
+        refusal: ScopeRefusal::NotInScope,
         scope: format!("service:{service_name}"),
     })
 }
@@ -311,7 +323,7 @@ pub fn decide_access(
     check_scope(scopes, &service.name)?;
     if !service.allowed_user_ids.is_empty() && !service.allowed_user_ids.contains(&user) {
         return Err(BearerError::InsufficientScope {
-            description: "this service's policy does not admit this user".into(),
+            refusal: ScopeRefusal::Policy,
             scope: format!("service:{}", service.name),
         });
     }

@@ -2,39 +2,42 @@
 //! runtime exactly what to do next, and the runtime does only that.
 //!
 //! ```text
-//! Gateway::start(head, now) ─► Respond   { response, diagnostic }     send it (log the diagnostic)
+//! Gateway::start(head, now) ─► Respond   { response, diagnostic, audit }  send it (log the
+//!                           │                                           diagnostic, print the
+//!                           │                                           audit line)
 //!                           ├► NeedBody  { limit, resume }            read ≤ limit + 1 bytes, then
 //!                           │      resume.finish(Body) ─► Respond     resume.finish(Complete | Unreadable)
-//!                           └► Forward   { plan, timeout_ms }         fetch the origin, relay per
-//!                                                                     forward::relay
+//!                           └► Forward   { plan, timeout_ms, record } fetch the origin, relay per
+//!                                                                     record.relay (forward::relay)
 //! ```
 //!
 //! A runtime adapter is one loop over [`Step`]; no routing or error wording happens outside
 //! the core. A [`Diagnostic`] says what the runtime should log (never a secret): a settings
-//! error, the storage failure behind a 503, an upstream failure.
+//! error, the storage failure behind a 503, an upstream failure. The audit line
+//! ([`crate::audit`]) is finished with the runtime's clock when the answer goes out.
 
-use crate::admin::{self, AdminContext};
-use crate::capability::{Capabilities, Ed25519, Now, SqlDb};
-use crate::config::{ConfigError, GatewayConfig};
-use crate::error::{AdminError, ForwardError, GatewayError, StoreError, TokenError};
-use crate::forward::{ForwardPlan, UpstreamFailure};
-use crate::http::{Method, RequestHead, Response};
-use crate::mint::Minter;
-use crate::oauth;
-use crate::service::ServiceCaches;
-use crate::throttle::AuthThrottle;
-use crate::token_request::MAX_TOKEN_REQUEST_BYTES;
-use crate::verify::Verifier;
+mod resume;
+
+pub use resume::Resume;
+pub(crate) use resume::{admin_context, admin_refused, Endpoint, Parts};
+
+use crate::audit::{AuditContext, AuditRecord, Entry, ForwardRecord, Reason, REQUEST_ID_HEADER};
+use crate::config::ConfigError;
+use crate::error::{ForwardError, StoreError};
+use crate::forward::{ForwardPlan, OutboundClient, UpstreamFailure};
+use crate::http::Response;
 use std::error::Error;
 use std::fmt;
 
 /// What the runtime does next with a request.
 #[derive(Debug)]
 pub enum Step<'g> {
-    /// Send this response; log the diagnostic, if any.
+    /// Send this response; log the diagnostic, if any; print the audit line
+    /// ([`AuditRecord::finish`]), if any.
     Respond {
         response: Response,
         diagnostic: Option<Diagnostic>,
+        audit: AuditRecord,
     },
     /// Read the request body, at most `limit + 1` bytes (enough for the core to tell "too
     /// large" without the runtime ever holding an unbounded body), then [`Resume::finish`].
@@ -48,12 +51,34 @@ pub enum Step<'g> {
     Forward(Forward),
 }
 
-/// An authorized service request: what to send the origin, and how long to wait for its
-/// response head before answering 504.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// An authorized service request: what to send the origin, how long to wait for its
+/// response head before answering 504, and its audit record, which decides the relay
+/// ([`ForwardRecord::relay`]).
+#[derive(Clone, Debug)]
 pub struct Forward {
     pub plan: ForwardPlan,
     pub timeout_ms: u64,
+    pub record: ForwardRecord,
+}
+
+impl Forward {
+    /// This forward, or, when the runtime's `client` cannot send its plan, the answer instead
+    /// (a 400, audited as a denial; [`ForwardPlan::refusal_for`]).
+    pub fn sendable_by<'g>(self, client: OutboundClient) -> Step<'g> {
+        match self.plan.unsendable_by(client) {
+            None => Step::Forward(self),
+            Some(refused) => {
+                let (response, audit) = self
+                    .record
+                    .refuse(refused.to_response(), Reason::from(&refused));
+                Step::Respond {
+                    response,
+                    diagnostic: None,
+                    audit,
+                }
+            }
+        }
+    }
 }
 
 /// The request body as the runtime read it.
@@ -99,6 +124,23 @@ impl Error for Diagnostic {
     }
 }
 
+impl Diagnostic {
+    /// What to log about an error, from its `source`: the storage failure behind a 503, or
+    /// the unusable upstream behind a 502. (Taking the source rather than the error keeps each
+    /// error type's call static: no `dyn Error` of the endpoint errors is ever made.)
+    pub(crate) fn behind(source: Option<&(dyn Error + 'static)>) -> Option<Diagnostic> {
+        match source.and_then(|s| s.downcast_ref::<ForwardError>()) {
+            Some(e @ ForwardError::InvalidUpstream(_)) => Some(Diagnostic::Upstream(
+                UpstreamFailure::Unsendable(e.to_string()),
+            )),
+            _ => source
+                .and_then(|s| s.downcast_ref::<StoreError>())
+                .cloned()
+                .map(Diagnostic::Storage),
+        }
+    }
+}
+
 impl From<UpstreamFailure> for Diagnostic {
     fn from(failure: UpstreamFailure) -> Self {
         Diagnostic::Upstream(failure)
@@ -114,29 +156,27 @@ impl Step<'_> {
         }
     }
 
+    /// A response that is no decision (discovery, health): no audit line.
     pub(crate) fn respond(response: Response) -> Self {
         Step::Respond {
             response,
             diagnostic: None,
+            audit: AuditRecord::none(),
         }
     }
 
-    /// An error's response, with the storage failure or unusable upstream behind it (its
-    /// `source`) as diagnostic.
-    pub(crate) fn refuse(error: &dyn Error, response: Response) -> Self {
-        let source = error.source();
-        let diagnostic = match source.and_then(|s| s.downcast_ref::<ForwardError>()) {
-            Some(e @ ForwardError::InvalidUpstream(_)) => Some(Diagnostic::Upstream(
-                UpstreamFailure::Unsendable(e.to_string()),
-            )),
-            _ => source
-                .and_then(|s| s.downcast_ref::<StoreError>())
-                .cloned()
-                .map(Diagnostic::Storage),
-        };
+    /// A decided answer: the request id on the response, the audit record of `entry`, and
+    /// what to log ([`Diagnostic::behind`] an error).
+    pub(crate) fn answer(
+        audit: &AuditContext,
+        entry: &Entry<'_>,
+        response: Response,
+        diagnostic: Option<Diagnostic>,
+    ) -> Self {
         Step::Respond {
-            response,
+            response: response.with_header(REQUEST_ID_HEADER, audit.request_id()),
             diagnostic,
+            audit: audit.record(entry),
         }
     }
 }
@@ -176,141 +216,6 @@ pub fn leftover_body(content_length: Option<&str>) -> Leftover {
         _ => Leftover::Drain {
             at_most: DRAIN_LIMIT_BYTES,
         },
-    }
-}
-
-/// The root-domain endpoints that read a body.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Endpoint {
-    Token,
-    Revoke,
-    Introspect,
-    Admin,
-}
-
-impl Endpoint {
-    /// The most body bytes the endpoint accepts.
-    pub(crate) fn limit(self) -> usize {
-        match self {
-            Endpoint::Admin => admin::MAX_ADMIN_BODY_BYTES,
-            _ => MAX_TOKEN_REQUEST_BYTES,
-        }
-    }
-
-    /// What the endpoint refuses from the head alone, so that no byte of the body is read for
-    /// it: the wrong method (OAuth endpoints), a declared length over the limit. The same
-    /// checks, in the same order, as after reading, so a chunked body gets the same answer as
-    /// one whose length was declared. (The admin credential is checked before these, and
-    /// before the body, by the gateway: [`admin::authorize`] reads storage.)
-    pub(crate) fn refuse_before_body(
-        self,
-        head: &RequestHead,
-        parts: &Parts<'_>,
-    ) -> Option<Response> {
-        let too_large = head
-            .declared_length()
-            .is_some_and(|n| n > self.limit() as u64);
-        let realm = &parts.config.realm;
-        if self == Endpoint::Admin {
-            let refused = too_large.then_some(AdminError::PayloadTooLarge);
-            return refused.map(|e| e.to_response(realm));
-        }
-        let refused = if head.method != Method::Post {
-            Some(TokenError::MethodNotAllowed)
-        } else {
-            too_large.then_some(TokenError::PayloadTooLarge)
-        };
-        refused.map(|e| e.to_response(realm))
-    }
-}
-
-pub(crate) fn admin_context<'g>(parts: &Parts<'g>) -> AdminContext<'g> {
-    AdminContext {
-        admin_token: parts.config.admin_token.as_deref(),
-        realm: &parts.config.realm,
-        minter: parts.minter,
-        caches: parts.caches,
-        throttle: parts.throttle,
-    }
-}
-
-/// The parts of the isolate's state a resumed request may use.
-#[derive(Clone, Copy)]
-pub(crate) struct Parts<'g> {
-    pub config: &'g GatewayConfig,
-    pub minter: &'g Minter,
-    pub verifier: &'g Verifier,
-    pub caches: &'g ServiceCaches,
-    pub throttle: &'g AuthThrottle,
-}
-
-/// A root-domain request waiting for its body.
-pub struct Resume<'g> {
-    pub(crate) endpoint: Endpoint,
-    pub(crate) head: RequestHead,
-    pub(crate) now: Now,
-    pub(crate) parts: Parts<'g>,
-    /// The admin credential's check, passed before the body was read (admin requests only).
-    pub(crate) authorized: Option<admin::Authorized>,
-}
-
-impl fmt::Debug for Resume<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Resume")
-            .field("endpoint", &self.endpoint)
-            .field("path", &self.head.path)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<'g> Resume<'g> {
-    /// Runs the endpoint on the body the runtime read.
-    pub async fn finish<D: SqlDb, E: Ed25519>(
-        self,
-        caps: Capabilities<'_, D, E>,
-        body: Body,
-    ) -> Step<'g> {
-        let body = match body {
-            Body::Complete(body) => body,
-            Body::Unreadable => return Step::respond(GatewayError::UnreadableBody.to_response()),
-        };
-        let Resume {
-            endpoint,
-            head,
-            now,
-            parts,
-            authorized,
-        } = self;
-        let realm = &parts.config.realm;
-        let answer = match endpoint {
-            Endpoint::Token => {
-                oauth::token_endpoint(parts.minter, parts.throttle, caps, &head, &body, now).await
-            }
-            Endpoint::Revoke => {
-                let max = parts.config.max_revocations_per_credential;
-                let (verifier, caches, throttle) = (parts.verifier, parts.caches, parts.throttle);
-                oauth::revocation_endpoint(verifier, caches, max, throttle, caps, &head, &body, now)
-                    .await
-            }
-            Endpoint::Introspect => {
-                let (verifier, throttle) = (parts.verifier, parts.throttle);
-                oauth::introspection_endpoint(verifier, throttle, caps, &head, &body, now).await
-            }
-            Endpoint::Admin => {
-                let ctx = admin_context(&parts);
-                let Some(authorized) = authorized else {
-                    return Step::respond(AdminError::Unauthorized.to_response(realm));
-                };
-                return match admin::handle(&ctx, caps, &head, &body, now, authorized).await {
-                    Ok(response) => Step::respond(response),
-                    Err(e) => Step::refuse(&e, e.to_response(realm)),
-                };
-            }
-        };
-        match answer {
-            Ok(response) => Step::respond(response),
-            Err(e) => Step::refuse(&e, e.to_response(realm)),
-        }
     }
 }
 

@@ -3,7 +3,7 @@
 //! Everything syntactic is decided here, before any storage is touched: method, content type,
 //! size, form encoding, repeated parameters, where the client's credentials came from.
 
-use crate::error::TokenError;
+use crate::error::{ClientAuthFailure, TokenError};
 use crate::http::{Method, RequestHead};
 use crate::scope::ScopeSet;
 use crate::secret::Secret;
@@ -123,8 +123,7 @@ pub fn parse_client_request(head: &RequestHead, body: &[u8]) -> Result<ClientReq
     let body_id = params.get("client_id");
     let body_secret = params.get("client_secret");
     let unauthenticated = || TokenError::InvalidClient {
-        description:
-            "client authentication is required (client_secret_basic or client_secret_post)".into(),
+        failure: ClientAuthFailure::Missing,
         basic_attempted: false,
     };
     let client = match (basic, body_id, body_secret) {
@@ -239,8 +238,8 @@ fn hex_val(b: u8) -> Option<u8> {
 /// §2.3.1 `client_secret_basic`: the scheme is case-insensitive; the id and secret are each
 /// form-urlencoded, then joined with `:` and base64-encoded. Split on the first colon.
 fn parse_basic_authorization(head: &RequestHead) -> Result<Option<ClientAuth>, TokenError> {
-    let invalid = |d: &str| TokenError::InvalidClient {
-        description: d.into(),
+    let invalid = |d: &'static str| TokenError::InvalidClient {
+        failure: ClientAuthFailure::Malformed(d),
         basic_attempted: true,
     };
     let value = match head.single_header("authorization") {
@@ -250,10 +249,9 @@ fn parse_basic_authorization(head: &RequestHead) -> Result<Option<ClientAuth>, T
     };
     let (scheme, credentials) = value.split_once(' ').unwrap_or((value, ""));
     if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(TokenError::InvalidClient {
-            description: "the token endpoint accepts Basic client authentication only".into(),
-            basic_attempted: true,
-        });
+        return Err(invalid(
+            "the token endpoint accepts Basic client authentication only",
+        ));
     }
     let credentials = credentials.trim();
     let decoded = base64::engine::general_purpose::STANDARD

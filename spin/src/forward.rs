@@ -13,7 +13,8 @@
 use crate::body::RequestBody;
 use crate::wasi_io::{read_chunk, until_instant, until_ready, write_all};
 use futures::future::{select, Either};
-use isogate_core::forward::{relay, ForwardPlan, Relay, UpstreamFailure, UpstreamOutcome};
+use isogate_core::audit::ForwardRecord;
+use isogate_core::forward::{ForwardPlan, Relay, UpstreamFailure, UpstreamOutcome};
 use isogate_core::http::Method;
 use isogate_core::upstream::Scheme;
 use isogate_core::{Diagnostic, Forward};
@@ -32,14 +33,18 @@ type Fetched = Result<wasi_http::IncomingResponse, UpstreamOutcome<'static>>;
 pub async fn forward(
     body: RequestBody,
     out: ResponseOutparam,
-    Forward { plan, timeout_ms }: Forward,
+    Forward {
+        plan,
+        timeout_ms,
+        record,
+    }: Forward,
 ) {
     let outgoing = match outgoing_request(&plan) {
         Ok(outgoing) => outgoing,
         Err(why) => {
             return answer(
                 out,
-                &plan.method,
+                record,
                 Err(UpstreamOutcome::Failed(UpstreamFailure::Unsendable(why))),
             )
             .await
@@ -56,7 +61,7 @@ pub async fn forward(
     let deadline = monotonic_clock::now().saturating_add(timeout_ms.saturating_mul(1_000_000));
     let pending = match outgoing_handler::handle(outgoing, Some(request_options(timeout_ms))) {
         Ok(pending) => pending,
-        Err(code) => return answer(out, &plan.method, Err(not_answered(&code))).await,
+        Err(code) => return answer(out, record, Err(not_answered(&code))).await,
     };
 
     let upload = pin!(async move {
@@ -67,7 +72,7 @@ pub async fn forward(
     });
     let exchange = pin!(async {
         let fetched = response_head(&pending, deadline).await;
-        answer(out, &plan.method, fetched).await
+        answer(out, record, fetched).await
     });
     // Both run together: an origin may answer before it has read the whole body. Once the
     // answer has been relayed in full, whatever is left of the upload is abandoned.
@@ -197,9 +202,10 @@ async fn upload(source: RequestBody, body: wasi_http::OutgoingBody) {
     // instead of sending a truncated body as if it were complete.
 }
 
-/// Sends the client what the core decides for `fetched`: the origin's status, filtered headers
-/// and body stream, or the core's 502/504 (its reason logged).
-async fn answer(out: ResponseOutparam, method: &Method, fetched: Fetched) {
+/// Sends the client what the core decides for `fetched` (`record.relay`): the origin's
+/// status, filtered headers and body stream, or the core's 502/504 (its reason logged); prints
+/// the audit line as the answer's head goes out.
+async fn answer(out: ResponseOutparam, record: ForwardRecord, fetched: Fetched) {
     let (decision, upstream) = match fetched {
         Ok(upstream) => {
             let headers: Vec<(String, String)> = upstream
@@ -212,10 +218,12 @@ async fn answer(out: ResponseOutparam, method: &Method, fetched: Fetched) {
                 status: upstream.status(),
                 headers: &headers,
             };
-            (relay(outcome, method), Some(upstream))
+            (record.relay(outcome, crate::now()), Some(upstream))
         }
-        Err(outcome) => (relay(outcome, method), None),
+        Err(outcome) => (record.relay(outcome, crate::now()), None),
     };
+    let (decision, line) = decision;
+    crate::print_audit(line);
     let (status, headers, with_body) = match decision {
         Relay::Pass {
             status,

@@ -23,15 +23,15 @@
 //! let body = RequestBody::take(&req);                     // once; restores Transfer-Encoding
 //! match CELL.with(|cell| cell.gateway(setting)) {          // Spin variables, once per instance
 //!     Ok(gateway) => run(gateway.start(caps, head, now).await, caps, body, out).await,
-//!     Err(misconfigured) => run(misconfigured, caps, body, out).await,  // 503, logged
+//!     Err(misconfigured) => run(*misconfigured, caps, body, out).await,  // 503, logged
 //! }
 //! // run:
 //! loop {
 //!     log(step.diagnostic());
 //!     step = match step {
-//!         Step::Respond { response, .. } => return respond(out, response).await,
+//!         Step::Respond { response, audit, .. } => { print_audit(audit.finish(now())); return respond(out, response).await }
 //!         Step::NeedBody { limit, resume } => resume.finish(caps, read_body(&body, limit).await).await,
-//!         Step::Forward(f) => return forward::forward(body, out, f).await,  // send, stream, relay
+//!         Step::Forward(f) => return forward::forward(body, out, f).await,  // send, stream, relay, print its line
 //!     };
 //! }
 //! ```
@@ -51,6 +51,7 @@ mod sqlite;
 mod wasi_io;
 
 use body::RequestBody;
+use isogate_core::audit::AuditLine;
 use isogate_core::capability::{InstanceMemory, OsRandom, PortableEd25519};
 use isogate_core::forward::OutboundClient;
 use isogate_core::http::{split_url, Method, RequestHead, Response};
@@ -85,7 +86,7 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
             let step = gateway.start(caps, request_head(&req, &body), now()).await;
             run(step, caps, body, out).await
         }
-        Err(misconfigured) => run(misconfigured, caps, body, out).await,
+        Err(misconfigured) => run(*misconfigured, caps, body, out).await,
     }
 }
 
@@ -95,7 +96,10 @@ async fn run(mut step: Step<'_>, caps: Caps<'_>, body: RequestBody, out: Respons
     loop {
         log(step.diagnostic());
         step = match step {
-            Step::Respond { response, .. } => {
+            Step::Respond {
+                response, audit, ..
+            } => {
+                print_audit(audit.finish(now()));
                 if !read {
                     release_unread_body(&body).await;
                 }
@@ -107,12 +111,9 @@ async fn run(mut step: Step<'_>, caps: Caps<'_>, body: RequestBody, out: Respons
             }
             // hyper (under wasi:http) cannot send chunked content with GET or HEAD: the core
             // says what to answer instead.
-            Step::Forward(f) => match f.plan.refusal_for(OutboundClient::WasiHttp) {
-                Some(refusal) => {
-                    release_unread_body(&body).await;
-                    return respond(out, refusal).await;
-                }
-                None => return forward::forward(body, out, f).await,
+            Step::Forward(f) => match f.sendable_by(OutboundClient::WasiHttp) {
+                Step::Forward(f) => return forward::forward(body, out, f).await,
+                refused => refused,
             },
         };
     }
@@ -128,6 +129,21 @@ async fn release_unread_body(body: &RequestBody) {
     }
     if let Leftover::Drain { at_most } = leftover_body(body.declared_length()) {
         body.drain(at_most).await;
+    }
+}
+
+/// Prints the core's audit line as it is, one per line on stdout (Spin keeps a component's
+/// stdout in its log, `.spin/logs/` under `spin up`; SpinKube hands it to the pod's log).
+/// Written on wasi:cli's stdout stream directly: `println!` would bring std's buffered stdout
+/// into the component for nothing (each line is written whole, then flushed).
+pub(crate) fn print_audit(line: Option<AuditLine>) {
+    let Some(line) = line else { return };
+    let stdout = wasi::cli::stdout::get_stdout();
+    // wasi:io takes at most 4096 bytes per blocking write.
+    for chunk in line.as_str().as_bytes().chunks(4096).chain([&b"\n"[..]]) {
+        if stdout.blocking_write_and_flush(chunk).is_err() {
+            return;
+        }
     }
 }
 
@@ -274,7 +290,8 @@ pub(crate) async fn respond(out: ResponseOutparam, resp: Response) {
     }
 }
 
-fn now() -> Now {
+/// The wall clock (wasi:clocks), for the core's `now` and the audit line's duration.
+pub(crate) fn now() -> Now {
     let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
     Now::from_unix_ms(since_epoch.map_or(0, |d| d.as_millis() as u64))
 }

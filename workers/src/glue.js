@@ -41,13 +41,14 @@ const UNSENDABLE = 3; // the runtime would not even build the request (the value
 /**
  * Fetches the origin, the incoming body streamed through (never buffered) exactly when the
  * core's plan says so (`withBody`; the plan's headers carry a Content-Length only then), redirects
- * passed back to the client rather than followed, and hands the outcome to `relay(method, kind,
- * value)` (Rust), which decides the client's response. The timeout covers the wait for the
+ * passed back to the client rather than followed, and hands the outcome to `relay(record, kind,
+ * value)` (Rust), which decides the client's response; `record` is the forward's audit record as
+ * Rust made it into a string, handed back untouched. The timeout covers the wait for the
  * response head only: once it arrives the timer is cleared and the body streams as long as it
  * takes. Returns a Promise of relay's Response (or relay's Response itself when the request
  * cannot even be built).
  */
-export function forward(request, url, method, headers, withBody, timeoutMs, relay) {
+export function forward(request, url, method, headers, withBody, timeoutMs, record, relay) {
   const controller = new AbortController();
   let outbound;
   try {
@@ -60,17 +61,17 @@ export function forward(request, url, method, headers, withBody, timeoutMs, rela
     });
   } catch (e) {
     // A method the runtime refuses to send (CONNECT, TRACE) or an unusable URL.
-    return relay(method, UNSENDABLE, String(e));
+    return relay(record, UNSENDABLE, String(e));
   }
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   return fetch(outbound).then(
     (response) => {
       clearTimeout(timer);
-      return relay(method, RESPONDED, response);
+      return relay(record, RESPONDED, response);
     },
     (e) => {
       clearTimeout(timer);
-      return controller.signal.aborted ? relay(method, TIMED_OUT, null) : relay(method, UNREACHABLE, String(e));
+      return controller.signal.aborted ? relay(record, TIMED_OUT, null) : relay(record, UNREACHABLE, String(e));
     },
   );
 }

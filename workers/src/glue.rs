@@ -18,6 +18,7 @@ extern "C" {
         headers: &str,
         with_body: bool,
         timeout_ms: f64,
+        record: &str,
         relay: &js_sys::Function,
     ) -> JsValue;
     #[wasm_bindgen(js_name = respond)]

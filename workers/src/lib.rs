@@ -22,18 +22,19 @@
 //! ```text
 //! match CELL.with(|cell| cell.gateway(settings)) {         // vars and secrets, once per isolate
 //!     Ok(gateway) => run(gateway.start(caps, head, now).await, caps, &req).await,
-//!     Err(misconfigured) => run(misconfigured, caps, &req).await,       // 503, logged
+//!     Err(misconfigured) => run(*misconfigured, caps, &req).await,       // 503, logged
 //! }
 //! // run:
 //! loop {
 //!     log(step.diagnostic());
 //!     step = match step {
-//!         Step::Respond { response, .. } => return respond(response),
+//!         Step::Respond { response, audit, .. } => { print_audit(audit.finish(now())); return respond(response) }
 //!         Step::NeedBody { limit, resume } => resume.finish(caps, read_body(req, limit).await).await,
 //!         Step::Forward(forward) => return forward_to_origin(req, forward),  // glue.js -> relay
 //!         // (or the core's 400 when Fetch cannot send the plan: content with GET or HEAD)
 //!     };
 //! }
+//! // relay: record.relay(outcome, now()) -> the answer and its audit line (console.log)
 //! ```
 //!
 //! ## Why it is shaped this way
@@ -56,10 +57,9 @@ use glue::{
     js_forward, js_header_blob, js_read_bounded, js_request_head, js_respond,
     js_respond_after_drain,
 };
+use isogate_core::audit::{AuditLine, ForwardRecord};
 use isogate_core::capability::{InstanceMemory, OsRandom};
-use isogate_core::forward::{
-    relay as decide_relay, OutboundClient, Relay, UpstreamFailure, UpstreamOutcome,
-};
+use isogate_core::forward::{OutboundClient, Relay, UpstreamFailure, UpstreamOutcome};
 use isogate_core::http::{split_url, Method, RequestHead, Response};
 use isogate_core::step::{leftover_body, Leftover, DRAIN_LIMIT_BYTES};
 use isogate_core::{Body, Capabilities, Diagnostic, Forward, GatewayCell, Now, Step};
@@ -116,11 +116,10 @@ async fn handle(req: web_sys::Request, env: Env) -> JsValue {
     };
     match CELL.with(|cell| cell.gateway(|name| setting(&env, name))) {
         Ok(gateway) => {
-            let now = Now::from_unix_ms(js_sys::Date::now() as u64);
-            let step = gateway.start(caps, request_head(&req), now).await;
+            let step = gateway.start(caps, request_head(&req), now()).await;
             run(step, caps, &req).await
         }
-        Err(misconfigured) => run(misconfigured, caps, &req).await,
+        Err(misconfigured) => run(*misconfigured, caps, &req).await,
     }
 }
 
@@ -129,18 +128,35 @@ async fn run(mut step: Step<'_>, caps: Caps<'_>, req: &web_sys::Request) -> JsVa
     loop {
         log(step.diagnostic());
         step = match step {
-            Step::Respond { response, .. } => return respond_releasing(req, response),
+            Step::Respond {
+                response, audit, ..
+            } => {
+                print_audit(audit.finish(now()));
+                return respond_releasing(req, response);
+            }
             Step::NeedBody { limit, resume } => {
                 resume.finish(caps, read_body(req, limit).await).await
             }
             // Fetch cannot send content with GET or HEAD: the core says what to answer instead.
-            Step::Forward(forward) => {
-                return match forward.plan.refusal_for(OutboundClient::Fetch) {
-                    Some(refusal) => respond_releasing(req, refusal),
-                    None => forward_to_origin(req, forward),
-                }
-            }
+            Step::Forward(forward) => match forward.sendable_by(OutboundClient::Fetch) {
+                Step::Forward(forward) => return forward_to_origin(req, forward),
+                refused => refused,
+            },
         };
+    }
+}
+
+/// The wall clock: `Date.now()`, which in Workers advances across IO (a fetch, a D1 query),
+/// which is what a request's duration is made of.
+fn now() -> Now {
+    Now::from_unix_ms(js_sys::Date::now() as u64)
+}
+
+/// Prints the core's audit line as it is: one JSON string per `console.log`, which Workers
+/// Logs, Logpush and `wrangler tail` carry.
+fn print_audit(line: Option<AuditLine>) {
+    if let Some(line) = line {
+        web_sys::console::log_1(&JsValue::from_str(line.as_str()));
     }
 }
 
@@ -240,8 +256,16 @@ fn request_head(req: &web_sys::Request) -> RequestHead {
 }
 
 /// Fetches the origin per the plan, the incoming body streamed through; resolves the response
-/// [`relay`] makes of the outcome.
-fn forward_to_origin(req: &web_sys::Request, Forward { plan, timeout_ms }: Forward) -> JsValue {
+/// [`relay`] makes of the outcome. The forward's record travels through `glue.js` as the
+/// string the core makes of it, and comes back to [`relay`].
+fn forward_to_origin(
+    req: &web_sys::Request,
+    Forward {
+        plan,
+        timeout_ms,
+        record,
+    }: Forward,
+) -> JsValue {
     RELAY.with(|relay| {
         js_forward(
             req,
@@ -250,6 +274,7 @@ fn forward_to_origin(req: &web_sys::Request, Forward { plan, timeout_ms }: Forwa
             &header_blob(&plan.headers),
             plan.has_body,
             timeout_ms as f64,
+            &record.carry(),
             relay.as_ref().unchecked_ref(),
         )
     })
@@ -267,10 +292,10 @@ thread_local! {
     static RELAY: Closure<dyn Fn(String, u32, JsValue) -> web_sys::Response> = Closure::new(relay);
 }
 
-/// The client's response for the origin's answer, as the core decides it. `method` is the
-/// forwarded request's; `upstream` is the origin's Response (`RESPONDED`) or the runtime's
-/// words for the failure.
-fn relay(method: String, outcome: u32, upstream: JsValue) -> web_sys::Response {
+/// The client's response for the origin's answer, as the core decides it. `record` is the
+/// forward's carried record; `upstream` is the origin's Response (`RESPONDED`) or the
+/// runtime's words for the failure.
+fn relay(record: String, outcome: u32, upstream: JsValue) -> web_sys::Response {
     let headers;
     let outcome = match outcome {
         RESPONDED => {
@@ -285,7 +310,9 @@ fn relay(method: String, outcome: u32, upstream: JsValue) -> web_sys::Response {
         UNSENDABLE => UpstreamOutcome::Failed(UpstreamFailure::Unsendable(words(&upstream))),
         _ => UpstreamOutcome::Failed(UpstreamFailure::Unreachable(words(&upstream))),
     };
-    match decide_relay(outcome, &Method::parse(&method)) {
+    let (decision, line) = ForwardRecord::uncarry(&record).relay(outcome, now());
+    print_audit(line);
+    match decision {
         Relay::Pass {
             status,
             headers,

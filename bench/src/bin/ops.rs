@@ -17,10 +17,11 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine as _;
 use isogate_core::assertion::AssertedRequest;
+use isogate_core::audit::{AuditContext, AuditLevel, Entry, Outcome, Who};
 use isogate_core::cache::IsolateCounts;
 use isogate_core::capability::InstanceMemory;
 use isogate_core::config::GatewayConfig;
-use isogate_core::forward::{plan_forward, Principal};
+use isogate_core::forward::{plan_forward, Principal, UpstreamOutcome};
 use isogate_core::http::RequestHead;
 use isogate_core::keys::{Ed25519, KeySet, PortableEd25519, SigningKey, VerifyingKey};
 use isogate_core::mint::{Grant, Minter};
@@ -29,7 +30,7 @@ use isogate_core::oauth::verify_client_secret;
 use isogate_core::rate_limit::{Limited, RateLimit, Window, MAX_REQUESTS};
 use isogate_core::scope::ScopeSet;
 use isogate_core::secret::Secret;
-use isogate_core::service::{authorize_service, decide_access};
+use isogate_core::service::{authorize_service, decide_access, Seen};
 use isogate_core::testing::{block_on, head, CannedDb, FixedRandom, CLIENT_IP};
 use isogate_core::throttle::{AuthThrottle, FailureCount, Lockouts, ThrottleConfig};
 use isogate_core::token_request::parse_token_request;
@@ -37,6 +38,7 @@ use isogate_core::verify::Verifier;
 use isogate_core::{Body, Capabilities, Gateway, Now, Step};
 use std::fmt::Debug;
 use std::hint::black_box;
+use std::rc::Rc;
 
 const SEED: [u8; 32] = [7; 32];
 /// The token id bytes: every "random" byte is 9.
@@ -69,6 +71,9 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("token_endpoint", "Gateway::start + NeedBody + finish: parse, load (canned db), verify, grant, issue, respond"),
     ("throttle_check", "what every client authentication adds: its throttle keys, the isolate's lockouts, the lockouts read judged"),
     ("token_throttled", "a token request on a lockout this isolate knows: Gateway::start + finish answered 429, no read, no hash"),
+    ("audit_line", "format one forwarded request's audit line (who, what, outcome, status, duration)"),
+    ("service_request", "what a runtime runs for a warm service request: Gateway::start (request id, authorize_service) + relay of a 200, audit line (ISOGATE_AUDIT=all)"),
+    ("service_request_audit_off", "service_request with ISOGATE_AUDIT=off: request id and relay, no line"),
 ];
 
 /// Exits with status 1 (and says why) unless the operation succeeded.
@@ -319,6 +324,7 @@ fn main() {
                 db: &db,
                 ed25519: &PanickingEd25519,
                 random: &RANDOM,
+                memory: InstanceMemory::Kept,
             };
             let throttled = |head: &RequestHead| {
                 let Step::NeedBody { resume, .. } = block_on(gw.start(caps, head.clone(), NOW))
@@ -347,6 +353,71 @@ fn main() {
                 eprintln!(
                     "token_throttled: {reads} storage reads in {n} throttled requests (expected 0)"
                 );
+                std::process::exit(1);
+            }
+        }
+        "audit_line" => {
+            let seen = f.seen();
+            let head = &f.service_head;
+            let audit = AuditContext::new(AuditLevel::All, head, &RANDOM, NOW);
+            for _ in 0..n {
+                let entry = Entry {
+                    head: black_box(head),
+                    service: Some(SERVICE),
+                    who: Who::from(black_box(&seen)),
+                    admin: None,
+                    outcome: Outcome::Forwarded,
+                    reason: None,
+                    status: 200,
+                };
+                let line = black_box(&audit).record(&entry).finish(black_box(NOW));
+                black_box(ok(op, line.ok_or("no line")));
+            }
+        }
+        "service_request" | "service_request_audit_off" => {
+            let mut config = GatewayConfig::for_domain(DOMAIN);
+            if op == "service_request_audit_off" {
+                config.audit = AuditLevel::Off;
+            }
+            let gw = Gateway::new(config, SigningKey::from_seed(SEED), vec![]);
+            let caps = Capabilities {
+                db: &f.db,
+                ed25519: &PortableEd25519,
+                random: &RANDOM,
+                memory: InstanceMemory::Kept,
+            };
+            let origin = [
+                ("content-type".to_owned(), "application/json".to_owned()),
+                ("content-length".to_owned(), "42".to_owned()),
+                (
+                    "date".to_owned(),
+                    "Tue, 14 Nov 2023 22:13:20 GMT".to_owned(),
+                ),
+            ];
+            let request = |head: &RequestHead| {
+                let Step::Forward(forward) = block_on(gw.start(caps, head.clone(), NOW)) else {
+                    eprintln!("{op}: the service request was not forwarded");
+                    std::process::exit(1)
+                };
+                let responded = UpstreamOutcome::Responded {
+                    status: 200,
+                    headers: &origin,
+                };
+                forward.record.relay(responded, NOW)
+            };
+            // Warm the isolate's caches, as for authorize_service.
+            request(&f.service_head);
+            let warm = f.db.reads();
+            for _ in 0..n {
+                let (relayed, line) = request(black_box(&f.service_head));
+                if line.is_some() != (op == "service_request") {
+                    eprintln!("{op}: unexpected audit line {line:?}");
+                    std::process::exit(1);
+                }
+                black_box((relayed, line));
+            }
+            if f.db.reads() != warm {
+                eprintln!("{op}: storage reads with warm caches (expected 0)");
                 std::process::exit(1);
             }
         }
@@ -389,6 +460,7 @@ fn authorize_warm(op: &str, n: u64, f: &Fixture, db: &CannedDb) {
             head,
             SERVICE,
             now,
+            &mut Seen::default(),
         ))
     };
     // Warm the isolate's caches: verified token, credential, revocation answer, service, the
@@ -433,6 +505,7 @@ fn authorize_refill(op: &str, n: u64, f: &Fixture, db: &CannedDb) {
             black_box(&f.service_head),
             SERVICE,
             now,
+            &mut Seen::default(),
         ))
     };
     ok(op, authorize(NOW));
@@ -569,6 +642,15 @@ impl Fixture {
             .with_credential(self.status.clone())
             .with_service(self.service.clone())
             .with_revocation_flood(FLOOD)
+    }
+
+    /// What the service flow has seen of the fixed token: the token and its credential.
+    fn seen(&self) -> Seen {
+        let verified = block_on(self.verifier.validate(&PortableEd25519, &self.token, NOW));
+        Seen {
+            token: Some(Rc::new(ok("seen", verified))),
+            credential: Some(Rc::new(self.status.clone())),
+        }
     }
 
     fn gateway(&self) -> Gateway {

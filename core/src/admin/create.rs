@@ -20,7 +20,7 @@ pub(super) async fn create_user<D: SqlDb>(
     store: &Store<'_, D>,
     body: &[u8],
     now: Now,
-) -> Result<Response, AdminError> {
+) -> Result<(Response, String), AdminError> {
     let req: NewUser = parse_body(body)?;
     if !is_valid_name(&req.name) {
         return Err(AdminError::BadRequest(
@@ -28,11 +28,14 @@ pub(super) async fn create_user<D: SqlDb>(
         ));
     }
     match store.insert_user(&req.name, true, now.unix_secs()).await? {
-        Some(user) => Ok(Response::json(
-            201,
-            &OneUser {
-                user: UserView::from(&user),
-            },
+        Some(user) => Ok((
+            Response::json(
+                201,
+                &OneUser {
+                    user: UserView::from(&user),
+                },
+            ),
+            user.name,
         )),
         None => Err(AdminError::Conflict(format!(
             "user {:?} already exists",
@@ -46,7 +49,7 @@ pub(super) async fn create_service<D: SqlDb>(
     store: &Store<'_, D>,
     body: &[u8],
     now: Now,
-) -> Result<Response, AdminError> {
+) -> Result<(Response, String), AdminError> {
     let req: NewService = parse_body(body)?;
     if !is_valid_service_name(&req.name) {
         return Err(AdminError::BadRequest(
@@ -87,12 +90,13 @@ pub(super) async fn create_service<D: SqlDb>(
         Inserted::Created => {
             // A cached "no such service" must not outlive the creation.
             ctx.caches.service_changed(&service.name);
-            Ok(Response::json(
+            let response = Response::json(
                 201,
                 &OneService {
                     service: ServiceView::from(&service),
                 },
-            ))
+            );
+            Ok((response, service.name))
         }
         Inserted::AlreadyExists => Err(AdminError::Conflict(format!(
             "service {:?} already exists",
@@ -107,7 +111,7 @@ pub(super) async fn create_credential<D: SqlDb, E: Ed25519>(
     store: &Store<'_, D>,
     body: &[u8],
     now: Now,
-) -> Result<Response, AdminError> {
+) -> Result<(Response, String), AdminError> {
     let req: NewCredential = parse_body(body)?;
     if !is_valid_name(&req.name) {
         return Err(AdminError::BadRequest(
@@ -188,7 +192,7 @@ pub(super) async fn create_credential<D: SqlDb, E: Ed25519>(
             client_secret: secret.as_ref().map(|s| s.expose().to_owned()),
             credential: CredentialView::from(&credential),
         };
-        return Ok(Response::json(201, &created));
+        return Ok((Response::json(201, &created), credential.name));
     }
     Err(AdminError::ClientIdsExhausted)
 }

@@ -13,6 +13,7 @@ mod create;
 
 use create::{create_credential, create_service, create_user};
 
+use crate::audit::{AdminAction, AdminChange};
 use crate::cache::CacheInvalidation;
 use crate::capability::{Capabilities, Ed25519, Now, SqlDb};
 use crate::error::AdminError;
@@ -41,6 +42,13 @@ pub struct AdminContext<'a> {
     pub throttle: &'a AuthThrottle,
 }
 
+/// An admin request's answer, and what it changed (for the audit line).
+#[derive(Debug)]
+pub struct AdminAnswer {
+    pub response: Response,
+    pub change: Option<AdminChange>,
+}
+
 /// Answers an admin request, [`authorize`]d, whose (bounded) body has been read. Successful
 /// answers are `no-store`, like every error.
 pub(crate) async fn handle<D: SqlDb, E: Ed25519>(
@@ -50,10 +58,13 @@ pub(crate) async fn handle<D: SqlDb, E: Ed25519>(
     body: &[u8],
     now: Now,
     _authorized: Authorized,
-) -> Result<Response, AdminError> {
-    Ok(route(ctx, caps, head, body, now)
-        .await?
-        .with_header("cache-control", "no-store"))
+) -> Result<AdminAnswer, AdminError> {
+    let mut change = None;
+    let response = route(ctx, caps, head, body, now, &mut change).await?;
+    Ok(AdminAnswer {
+        response: response.with_header("cache-control", "no-store"),
+        change,
+    })
 }
 
 /// Proof that a request presented the admin credential ([`authorize`]): what [`handle`] takes,
@@ -110,6 +121,7 @@ async fn route<D: SqlDb, E: Ed25519>(
     head: &RequestHead,
     body: &[u8],
     now: Now,
+    change: &mut Option<AdminChange>,
 ) -> Result<Response, AdminError> {
     if body.len() > MAX_ADMIN_BODY_BYTES {
         return Err(AdminError::PayloadTooLarge);
@@ -133,7 +145,11 @@ async fn route<D: SqlDb, E: Ed25519>(
                 user: UserView::from(&user),
             })
         }
-        ("users", Method::Post, None) => create_user(&store, body, now).await,
+        ("users", Method::Post, None) => {
+            let (response, name) = create_user(&store, body, now).await?;
+            *change = Some(changed(AdminAction::Create, "user", name));
+            Ok(response)
+        }
         ("users", Method::Delete, Some(n)) => {
             let revoked = store
                 .delete_user(n)
@@ -142,6 +158,7 @@ async fn route<D: SqlDb, E: Ed25519>(
             for client_id in &revoked {
                 ctx.caches.credential_changed(client_id);
             }
+            *change = Some(changed(AdminAction::Delete, "user", n.to_owned()));
             ok(&Deleted {
                 deleted: DeletedUser {
                     credentials_revoked: revoked.len(),
@@ -166,12 +183,17 @@ async fn route<D: SqlDb, E: Ed25519>(
                 service: ServiceView::from(&service),
             })
         }
-        ("services", Method::Post, None) => create_service(ctx, &store, body, now).await,
+        ("services", Method::Post, None) => {
+            let (response, name) = create_service(ctx, &store, body, now).await?;
+            *change = Some(changed(AdminAction::Create, "service", name));
+            Ok(response)
+        }
         ("services", Method::Delete, Some(n)) => {
             if !store.delete_service(n).await? {
                 return Err(not_found("service", n));
             }
             ctx.caches.service_changed(n);
+            *change = Some(changed(AdminAction::Delete, "service", n.to_owned()));
             ok(&Deleted {
                 deleted: DeletedService {
                     service: n.to_owned(),
@@ -196,7 +218,9 @@ async fn route<D: SqlDb, E: Ed25519>(
             })
         }
         ("credentials", Method::Post, None) => {
-            create_credential(ctx, caps, &store, body, now).await
+            let (response, name) = create_credential(ctx, caps, &store, body, now).await?;
+            *change = Some(changed(AdminAction::Create, "credential", name));
+            Ok(response)
         }
         ("credentials", Method::Delete, Some(n)) => {
             let credential = store
@@ -205,6 +229,7 @@ async fn route<D: SqlDb, E: Ed25519>(
                 .ok_or_else(|| not_found("credential", n))?;
             store.delete_credential(n).await?;
             ctx.caches.credential_changed(&credential.client_id);
+            *change = Some(changed(AdminAction::Delete, "credential", n.to_owned()));
             ok(&Deleted {
                 deleted: DeletedCredential {
                     credential: n.to_owned(),
@@ -223,6 +248,10 @@ async fn route<D: SqlDb, E: Ed25519>(
 
 fn ok<T: Serialize>(body: &T) -> Result<Response, AdminError> {
     Ok(Response::json(200, body))
+}
+
+fn changed(action: AdminAction, kind: &'static str, name: String) -> AdminChange {
+    AdminChange { action, kind, name }
 }
 
 fn not_found(kind: &str, name: &str) -> AdminError {

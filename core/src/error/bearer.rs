@@ -3,6 +3,7 @@
 use super::{quote_safe, ErrorBody, ForwardError, StoreError};
 use crate::http::Response;
 use crate::rate_limit::Limited;
+use crate::token::TokenInvalid;
 use std::error::Error;
 use std::fmt;
 
@@ -14,9 +15,13 @@ pub enum BearerError {
     /// `invalid_request`, 400: the credential was sent in a way that is not accepted.
     InvalidRequest(String),
     /// `invalid_token`, 401: malformed, badly signed, expired or revoked.
-    InvalidToken(String),
-    /// `insufficient_scope`, 403: valid token, but its scope or the service's policy refuses.
-    InsufficientScope { description: String, scope: String },
+    InvalidToken(TokenRefusal),
+    /// `insufficient_scope`, 403: valid token, but its scope or the service's policy refuses;
+    /// `scope` is the scope the request needs (§3.1).
+    InsufficientScope {
+        refusal: ScopeRefusal,
+        scope: String,
+    },
     /// 404: no such service.
     UnknownService,
     /// `rate_limited`, 429 (RFC 6585 §4): the credential is past the service's rate limit.
@@ -28,18 +33,57 @@ pub enum BearerError {
     Forward(ForwardError),
 }
 
-impl BearerError {
-    pub fn invalid_token(d: impl Into<String>) -> Self {
-        BearerError::InvalidToken(d.into())
-    }
+/// Why a bearer token is refused (`invalid_token`): typed, so that the audit log names the
+/// reason without reading the wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRefusal {
+    /// The token itself does not validate (RFC 9068 §4).
+    Invalid(TokenInvalid),
+    /// The credential behind it was deleted, disabled or expired, or its user was.
+    CredentialInactive,
+    /// The token was revoked (RFC 7009).
+    Revoked,
+    /// Its `scope` claim does not parse (only a token signed outside this code carries one).
+    BadScope,
+}
 
+impl TokenRefusal {
+    pub fn description(self) -> &'static str {
+        match self {
+            TokenRefusal::Invalid(why) => why.description(),
+            TokenRefusal::CredentialInactive => "the credential behind this token was revoked",
+            TokenRefusal::Revoked => "the access token was revoked",
+            TokenRefusal::BadScope => "the access token has an invalid scope",
+        }
+    }
+}
+
+/// Why a valid token may not reach a service (`insufficient_scope`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeRefusal {
+    /// The token's scope does not name the service.
+    NotInScope,
+    /// The service's policy (its allowed users) does not admit the token's user.
+    Policy,
+}
+
+impl ScopeRefusal {
+    pub fn description(self) -> &'static str {
+        match self {
+            ScopeRefusal::NotInScope => "the access token's scope does not include this service",
+            ScopeRefusal::Policy => "this service's policy does not admit this user",
+        }
+    }
+}
+
+impl BearerError {
     fn parts(&self) -> (u16, &'static str, &str) {
         match self {
             BearerError::Missing => (401, "unauthorized", "an access token is required"),
             BearerError::InvalidRequest(d) => (400, "invalid_request", d),
-            BearerError::InvalidToken(d) => (401, "invalid_token", d),
-            BearerError::InsufficientScope { description, .. } => {
-                (403, "insufficient_scope", description)
+            BearerError::InvalidToken(why) => (401, "invalid_token", why.description()),
+            BearerError::InsufficientScope { refusal, .. } => {
+                (403, "insufficient_scope", refusal.description())
             }
             BearerError::UnknownService => (404, "not_found", "no such service"),
             BearerError::RateLimited(_) => (

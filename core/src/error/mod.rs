@@ -15,9 +15,9 @@ mod forward;
 mod token;
 
 pub use admin::AdminError;
-pub use bearer::BearerError;
+pub use bearer::{BearerError, ScopeRefusal, TokenRefusal};
 pub use forward::ForwardError;
-pub use token::TokenError;
+pub use token::{ClientAuthFailure, TokenError};
 
 use crate::http::Response;
 use serde::{Deserialize, Serialize};

@@ -14,18 +14,18 @@ fn error_bodies_are_byte_identical_to_the_published_wire_form() {
         r#"{"error":"invalid_request","error_description":"the request body could not be read"}"#
     );
     let r = BearerError::InsufficientScope {
-        description: "no".into(),
+        refusal: ScopeRefusal::Policy,
         scope: "service:a".into(),
     }
     .to_response("r");
     assert_eq!(
         body(&r),
-        r#"{"error":"insufficient_scope","error_description":"no","scope":"service:a"}"#
+        r#"{"error":"insufficient_scope","error_description":"this service's policy does not admit this user","scope":"service:a"}"#
     );
     assert_eq!(
         r.header("www-authenticate"),
         Some(
-            r#"Bearer realm="r", error="insufficient_scope", error_description="no", scope="service:a""#
+            r#"Bearer realm="r", error="insufficient_scope", error_description="this service's policy does not admit this user", scope="service:a""#
         )
     );
     let r = GatewayError::ReadOnly.to_response();
@@ -47,9 +47,10 @@ fn storage_failures_are_the_source_and_never_on_the_wire() {
 
 #[test]
 fn rfc6750_3_challenge_values_are_quoted_string_safe() {
-    let r = BearerError::InvalidToken("a \"quoted\" \\ value\n".into()).to_response("r");
+    assert_eq!(quote_safe("a \"quoted\" \\ value\n"), "a quoted  value");
+    let r = BearerError::InvalidRequest("a \"quoted\" \\ value\n".into()).to_response("r");
     assert_eq!(
         r.header("www-authenticate"),
-        Some(r#"Bearer realm="r", error="invalid_token", error_description="a quoted  value""#)
+        Some(r#"Bearer realm="r", error="invalid_request", error_description="a quoted  value""#)
     );
 }

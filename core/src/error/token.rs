@@ -18,7 +18,7 @@ pub enum TokenError {
     /// `invalid_client`: authentication failed (401, always with a `Basic` challenge).
     /// `basic_attempted` says which method the client tried.
     InvalidClient {
-        description: String,
+        failure: ClientAuthFailure,
         basic_attempted: bool,
     },
     /// `unauthorized_client`: this credential may not do this.
@@ -42,6 +42,39 @@ pub enum TokenError {
     },
     /// Storage unavailable: `temporarily_unavailable`, 503.
     Unavailable(StoreError),
+}
+
+/// Why client authentication (RFC 6749 §2.3) failed: typed for the audit log. A client is told
+/// no more than §5.2 needs: an unknown client id, a wrong secret and an inactive credential
+/// all read the same to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuthFailure {
+    /// No client authentication at all.
+    Missing,
+    /// Client authentication that cannot be read (a broken `Authorization: Basic`, another
+    /// scheme); the description says what is wrong with it.
+    Malformed(&'static str),
+    /// No credential has this client id.
+    UnknownClient,
+    /// The secret is not the credential's.
+    BadSecret,
+    /// The right secret, but the credential is disabled or expired, its user disabled, or it
+    /// is no oauth2 credential.
+    Inactive,
+}
+
+impl ClientAuthFailure {
+    pub fn description(self) -> &'static str {
+        match self {
+            ClientAuthFailure::Missing => {
+                "client authentication is required (client_secret_basic or client_secret_post)"
+            }
+            ClientAuthFailure::Malformed(why) => why,
+            ClientAuthFailure::UnknownClient
+            | ClientAuthFailure::BadSecret
+            | ClientAuthFailure::Inactive => "client authentication failed",
+        }
+    }
 }
 
 impl TokenError {
@@ -68,7 +101,9 @@ impl TokenError {
                 (413, "invalid_request", "the request body is too large")
             }
             TokenError::InvalidRequest(d) => (400, "invalid_request", d),
-            TokenError::InvalidClient { description, .. } => (401, "invalid_client", description),
+            TokenError::InvalidClient { failure, .. } => {
+                (401, "invalid_client", failure.description())
+            }
             TokenError::UnauthorizedClient(d) => (400, "unauthorized_client", d),
             TokenError::UnsupportedGrantType => (
                 400,

@@ -102,6 +102,8 @@ pub(super) const HOP_BY_HOP: &[&str] = &[
 pub(super) const STRIPPED: &[&str] = &[
     // framing: re-added by the plan
     "content-length",
+    // the request id: the gateway's (the client's own only when acceptable: crate::audit)
+    "x-request-id",
     // the inbound credential
     "authorization",
     "x-octelium-auth",

@@ -7,8 +7,9 @@
 //! the credential in the one read, and a locked attempt is refused before its secret is hashed.
 //! Only a failed secret check is counted (one write); a success counts and resets nothing.
 
+use crate::audit::Caller;
 use crate::capability::{Now, SqlDb};
-use crate::error::TokenError;
+use crate::error::{ClientAuthFailure, TokenError};
 use crate::model::{CredentialKind, CredentialStatus};
 use crate::secret::hash_matches;
 use crate::store::Store;
@@ -23,11 +24,15 @@ pub struct ClientAttempt<'a> {
     pub throttle: &'a AuthThrottle,
 }
 
-/// Loads the client's credential and verifies its secret, unless the attempt is throttled.
+/// Loads the client's credential and verifies its secret, unless the attempt is throttled; who
+/// the client is goes in `caller` for the audit line: the credential once it authenticated, and
+/// before that the presented client id only if a credential has it (an unknown "client id" may
+/// be a secret pasted into the wrong field, so it never reaches the log).
 pub async fn authenticate_client<D: SqlDb>(
     db: &D,
     attempt: ClientAttempt<'_>,
     now: Now,
+    caller: &mut Caller,
 ) -> Result<CredentialStatus, TokenError> {
     let ClientAttempt {
         client,
@@ -45,13 +50,17 @@ pub async fn authenticate_client<D: SqlDb>(
     let (status, lockouts) = store
         .credential_status_and_lockouts(client.client_id(), &keys, now)
         .await?;
+    if status.is_some() {
+        caller.client_id = Some(client.client_id().to_owned());
+    }
     if let Some(lockout) = throttle.judge(&keys, lockouts, now) {
         return Err(throttled(lockout));
     }
     let verified = verify_client_secret(client, status, now);
-    if verified.is_err() {
+    match &verified {
+        Ok(status) => caller.authenticated(&status.credential),
         // Fails closed: a failure that cannot be counted is not answered as a plain 401.
-        store.record_failure(&keys, throttle.config(), now).await?;
+        Err(_) => store.record_failure(&keys, throttle.config(), now).await?,
     }
     verified
 }
@@ -69,17 +78,21 @@ pub fn verify_client_secret(
         .and_then(|s| s.credential.secret_hash.as_ref())
         .map_or(NO_SUCH_HASH, |h| h.as_str());
     let secret_ok = hash_matches(stored, client.client_secret());
-    match status {
+    let failure = match status {
         Some(s)
             if secret_ok
                 && s.credential.kind == CredentialKind::OAuth2
                 && s.is_live(now.unix_secs()) =>
         {
-            Ok(s)
+            return Ok(s)
         }
-        _ => Err(TokenError::InvalidClient {
-            description: "client authentication failed".into(),
-            basic_attempted: client.is_basic(),
-        }),
-    }
+        // Which failure it was is for the audit log; the client reads the same for each.
+        None => ClientAuthFailure::UnknownClient,
+        Some(_) if !secret_ok => ClientAuthFailure::BadSecret,
+        Some(_) => ClientAuthFailure::Inactive,
+    };
+    Err(TokenError::InvalidClient {
+        failure,
+        basic_attempted: client.is_basic(),
+    })
 }

@@ -7,6 +7,7 @@
 //! server outside the edge). About anyone else's token it hears `{"active": false}`, the same
 //! as for an invalid one (§2.2: nothing else is said of an inactive token).
 
+use crate::audit::Caller;
 use crate::capability::{Capabilities, Ed25519, Now, SqlDb};
 use crate::error::TokenError;
 use crate::http::{RequestHead, Response};
@@ -46,6 +47,7 @@ pub async fn introspection_endpoint<D: SqlDb, E: Ed25519>(
     head: &RequestHead,
     body: &[u8],
     now: Now,
+    caller: &mut Caller,
 ) -> Result<Response, TokenError> {
     let ClientRequest { client, params } = parse_client_request(head, body)?;
     let attempt = ClientAttempt {
@@ -53,7 +55,7 @@ pub async fn introspection_endpoint<D: SqlDb, E: Ed25519>(
         client_ip: head.client_ip.as_deref(),
         throttle,
     };
-    let caller = authenticate_client(caps.db, attempt, now).await?;
+    let status = authenticate_client(caps.db, attempt, now, caller).await?;
     let token = params
         .get("token")
         .ok_or_else(|| TokenError::invalid_request("token is required"))?;
@@ -62,7 +64,8 @@ pub async fn introspection_endpoint<D: SqlDb, E: Ed25519>(
         return inactive();
     };
     let claims = &verified.claims;
-    if claims.client_id != caller.credential.client_id && !caller.credential.can_introspect {
+    caller.jti = Some(claims.jti.clone());
+    if claims.client_id != status.credential.client_id && !status.credential.can_introspect {
         return inactive();
     }
     let store = Store::new(caps.db);

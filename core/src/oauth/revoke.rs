@@ -7,6 +7,7 @@
 //! [`TokenError::TooManyRevocations`]): a client that needs to end more tokens at once ends
 //! them all by deleting its credential, which takes no rows.
 
+use crate::audit::Caller;
 use crate::capability::{Capabilities, Ed25519, Now, SqlDb};
 use crate::error::TokenError;
 use crate::http::{RequestHead, Response};
@@ -21,8 +22,8 @@ use crate::verify::Verifier;
 /// Unknown, malformed or expired tokens answer 200 (§2.2: the client cannot do anything about
 /// them anyway), as does a token revoked before. A revoked token is refused at once by this
 /// isolate, and by the others once their cached answer for it ages out.
-// The request's four inputs (capabilities, head, body, time) and the four parts of the
-// isolate's state it uses: a struct of them would only be unpacked here.
+// The endpoint's inputs as the other endpoints take them, plus the bound, the throttle and the
+// caller's record: a struct for them would be built once per request only to be taken apart here.
 #[allow(clippy::too_many_arguments)]
 pub async fn revocation_endpoint<D: SqlDb, E: Ed25519>(
     verifier: &Verifier,
@@ -33,6 +34,7 @@ pub async fn revocation_endpoint<D: SqlDb, E: Ed25519>(
     head: &RequestHead,
     body: &[u8],
     now: Now,
+    caller: &mut Caller,
 ) -> Result<Response, TokenError> {
     let ClientRequest { client, params } = parse_client_request(head, body)?;
     let attempt = ClientAttempt {
@@ -40,13 +42,14 @@ pub async fn revocation_endpoint<D: SqlDb, E: Ed25519>(
         client_ip: head.client_ip.as_deref(),
         throttle,
     };
-    let status = authenticate_client(caps.db, attempt, now).await?;
+    let status = authenticate_client(caps.db, attempt, now, caller).await?;
     let token = params
         .get("token")
         .ok_or_else(|| TokenError::invalid_request("token is required"))?;
     // `token_type_hint` may be ignored (§2.1): only access tokens exist here.
     if let Ok(verified) = verifier.verify(caps.ed25519, token, now).await {
         let claims = &verified.claims;
+        caller.jti = Some(claims.jti.clone());
         // §2.1: the token must have been issued to the client making the request.
         if claims.client_id != status.credential.client_id {
             return Err(TokenError::UnauthorizedClient(

@@ -5,6 +5,7 @@
 //!                     ─► Minter::issue ─► §5.1 token response
 //! ```
 
+use crate::audit::Caller;
 use crate::capability::{Capabilities, Ed25519, Now, SqlDb};
 use crate::error::TokenError;
 use crate::http::{RequestHead, Response};
@@ -26,7 +27,8 @@ struct TokenResponse<'a> {
     token_type: &'a str,
 }
 
-/// Answers a token request whose (bounded) body has been read.
+/// Answers a token request whose (bounded) body has been read; who asked, and for which
+/// token, goes in `caller`.
 pub async fn token_endpoint<D: SqlDb, E: Ed25519>(
     minter: &Minter,
     throttle: &AuthThrottle,
@@ -34,6 +36,7 @@ pub async fn token_endpoint<D: SqlDb, E: Ed25519>(
     head: &RequestHead,
     body: &[u8],
     now: Now,
+    caller: &mut Caller,
 ) -> Result<Response, TokenError> {
     let request = parse_token_request(head, body)?;
     let attempt = ClientAttempt {
@@ -41,7 +44,7 @@ pub async fn token_endpoint<D: SqlDb, E: Ed25519>(
         client_ip: head.client_ip.as_deref(),
         throttle,
     };
-    let status = authenticate_client(caps.db, attempt, now).await?;
+    let status = authenticate_client(caps.db, attempt, now, caller).await?;
     if request.grant_type != GrantType::ClientCredentials {
         return Err(TokenError::UnsupportedGrantType);
     }
@@ -54,6 +57,7 @@ pub async fn token_endpoint<D: SqlDb, E: Ed25519>(
         lifetime_secs: None,
     };
     let issued = minter.issue(caps.ed25519, caps.random, grant, now).await;
+    caller.jti = Some(issued.claims.jti.clone());
     let scope = (request.scope_raw.as_deref() != Some(issued.claims.scope.as_str()))
         .then(|| issued.claims.scope.clone());
     let body = TokenResponse {

@@ -2,6 +2,7 @@
 //! with a clock that only moves when a test moves it, and the wire assertions the tests share.
 
 use super::{block_on, head, json_body, post_form, text, MemDb, SeededRandom};
+use crate::audit::AuditLine;
 use crate::capability::{Capabilities, InstanceMemory, Now, RandomSource};
 use crate::gateway::Gateway;
 use crate::http::{RequestHead, Response};
@@ -41,10 +42,12 @@ pub struct Client {
     pub client_secret: String,
 }
 
-/// How a request ended: forwarded, or answered (with what the runtime would log).
+/// How a request ended: forwarded, or answered (with what the runtime would log, and the
+/// audit line it would print, finished at the harness clock).
 pub struct Outcome {
     pub result: Result<Forward, Response>,
     pub diagnostic: Option<Diagnostic>,
+    pub audit: Option<AuditLine>,
 }
 
 pub fn default_settings() -> HashMap<String, String> {
@@ -176,16 +179,20 @@ impl Harness {
                 Step::Respond {
                     response,
                     diagnostic,
+                    audit,
                 } => {
                     return Outcome {
                         result: Err(response),
                         diagnostic,
+                        audit: audit.finish(self.clock()),
                     }
                 }
+                // The forward's line comes with the relay (`ForwardRecord::relay`).
                 Step::Forward(forward) => {
                     return Outcome {
                         result: Ok(forward),
                         diagnostic: None,
+                        audit: None,
                     }
                 }
                 Step::NeedBody { limit, resume } => {
@@ -231,7 +238,12 @@ impl Harness {
         authorization: Option<&str>,
         body: &[u8],
     ) -> Response {
-        let mut headers = vec![("content-type", "application/json")];
+        // A request id of its own, so that the random source's draws (client ids, secrets)
+        // are the same as before request ids existed (core/tests/storage.rs pins a secret).
+        let mut headers = vec![
+            ("content-type", "application/json"),
+            ("x-request-id", "harness-admin"),
+        ];
         if let Some(a) = authorization {
             headers.push(("authorization", a));
         }

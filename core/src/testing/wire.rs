@@ -48,6 +48,16 @@ pub fn basic(client_id: &str, client_secret: &str) -> String {
     )
 }
 
+/// The response without its `X-Request-Id` (every decided answer carries one; it must be
+/// there, and once), for comparing answers with the error's own wire form.
+pub fn sans_request_id(mut r: Response) -> Response {
+    let before = r.headers.len();
+    r.headers
+        .retain(|(n, _)| !n.eq_ignore_ascii_case("x-request-id"));
+    assert_eq!(before - r.headers.len(), 1, "one x-request-id header");
+    r
+}
+
 pub fn text(r: &Response) -> String {
     String::from_utf8_lossy(&r.body).into_owned()
 }
