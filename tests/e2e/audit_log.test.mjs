@@ -69,6 +69,7 @@ describe(`audit log of a scripted session (${RUNTIME})`, () => {
     await gw.createUser("alice");
     await gw.createService("my-api");
     await gw.createService("payroll", { allowed_users: ["alice"] });
+    await gw.createService("limited", { rate_limit: "1/m" });
     ci = await gw.createCredential("ci", { user: "alice" });
     root = await gw.createCredential("root-cred");
     secrets.push(ci.client_secret, root.client_secret);
@@ -151,6 +152,17 @@ describe(`audit log of a scripted session (${RUNTIME})`, () => {
     assert.equal(admitted.status, 200);
     assert.equal((await lineOf(gw, admitted)).outcome, "forwarded");
 
+    // Past a service's rate limit (1/m): the second request is throttled, and never forwarded.
+    const first = await gw.service("limited", "/once", bearer(token));
+    assert.equal(first.status, 200, first.text);
+    const limited = await gw.service("limited", "/twice", bearer(token));
+    assert.equal(limited.status, 429, limited.text);
+    assertFields(await lineOf(gw, limited), {
+      outcome: "throttled", reason: "rate_limited", service: "limited", host: gw.serviceHost("limited"),
+      user: "alice", credential: "ci", client_id: ci.client_id, jti, status: 429, method: "GET", path: "/twice",
+    });
+    assert.ok(!gw.originRequests.some((r) => r.url === "/twice"), "the throttled request never reached the origin");
+
     // A revocation, then the revoked token at the service.
     const revoked = await form("/oauth2/revoke", { client_id: ci.client_id, client_secret: ci.client_secret, token });
     assert.equal(revoked.status, 200, revoked.text);
@@ -172,9 +184,26 @@ describe(`audit log of a scripted session (${RUNTIME})`, () => {
     assertFields(await lineOf(gw, guessed), {
       outcome: "token_refused", reason: "bad_secret", client_id: ci.client_id, status: 401, path: "/oauth2/token",
     });
-    // TODO(throttle, issue #11 Build 1): once guessing is throttled, keep guessing here until an
-    // answer is 429 and check its line: outcome "throttled", reason "too_many_failures",
-    // client_id ci.client_id, status 429, and no secret (the loop below covers that).
+    // Guessing from one address (a socket bound to 127.0.0.77, so that the other tests' token
+    // requests from 127.0.0.1 are not locked out): past the limit (10 per minute per client id
+    // and address) the guess is throttled, unseen, and its line says so, secret-free.
+    const guess = () => gw.root("/oauth2/token", {
+      method: "POST", localAddress: "127.0.0.77",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: "client_credentials", client_id: ci.client_id, client_secret: wrong }).toString(),
+    });
+    let throttled;
+    for (let i = 0; i < 20 && !throttled; i++) {
+      const r = await guess();
+      if (r.status === 429) throttled = r;
+      else assert.equal(r.status, 401, r.text);
+    }
+    assert.ok(throttled, "20 wrong secrets from one address: one answer is 429");
+    assert.ok(Number(throttled.headers["retry-after"]) > 0, "Retry-After");
+    assertFields(await lineOf(gw, throttled), {
+      outcome: "throttled", reason: "too_many_failures", client_id: ci.client_id, status: 429,
+      method: "POST", path: "/oauth2/token", host: gw.domain,
+    });
 
     // A client id no credential has (here: a secret pasted into the wrong field) is not logged.
     const swapped = await form("/oauth2/token", { grant_type: "client_credentials", client_id: ci.client_secret, client_secret: ci.client_id });
