@@ -29,6 +29,11 @@ quiet() {
   fi
 }
 
+step "SpinKube manifests: rendered, validated against the committed CRD schemas, broken copies refused (infra/kubernetes)"
+[ -x .venv-tests/bin/python ] || python3 -m venv .venv-tests
+.venv-tests/bin/pip install --quiet --disable-pip-version-check -r infra/kubernetes/requirements.txt
+.venv-tests/bin/python -m unittest infra/kubernetes/test_validate.py
+
 step "tools (rustup targets and components, worker-build, wasm-bindgen-cli)"
 quiet install-tools bash .ci/install-tools.sh
 

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Prints Isogate's Kubernetes manifests for SpinKube with your values filled in, in the order
+# they must be applied (the executor before the SpinApp that names it, then the Ingress):
+#
+#   export ISOGATE_IMAGE=ghcr.io/YOUR_USER/isogate:0.1.0   # what `spin registry push` pushed
+#   export ISOGATE_DOMAIN=example.com                      # services answer at <name>.example.com
+#   export ISOGATE_UPSTREAMS='https://*.internal.example.com'  # the origins services may reach
+#   export ISOGATE_LIBSQL_URL=https://isogate-db.example.internal  # the shared libSQL server
+#   export ISOGATE_INGRESS_CLASS=nginx                     # kubectl get ingressclass
+#   bash infra/kubernetes/render.sh | kubectl apply -f -
+#
+# ISOGATE_REPLICAS defaults to 2. Every other value must be set: an empty one stops here
+# instead of reaching the cluster as an invalid image name or host. Secrets are never rendered:
+# create them first with kubectl (README: SpinKube). CI renders these files with sample values
+# and validates the result against the CRD schemas (infra/kubernetes/validate.py).
+set -euo pipefail
+dir=$(cd "$(dirname "$0")" && pwd)
+: "${ISOGATE_REPLICAS:=2}"
+names=(ISOGATE_IMAGE ISOGATE_DOMAIN ISOGATE_UPSTREAMS ISOGATE_LIBSQL_URL ISOGATE_INGRESS_CLASS ISOGATE_REPLICAS)
+missing=()
+for name in "${names[@]}"; do
+  value=${!name:-}
+  if [ -z "$value" ]; then
+    missing+=("$name")
+  elif [[ $value == *[\"\\$'\n']* ]]; then
+    # Values go inside double-quoted YAML scalars.
+    echo "render.sh: $name must not contain a double quote, a backslash or a newline" >&2
+    exit 2
+  fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "render.sh: set ${missing[*]} (see the top of $0)" >&2
+  exit 2
+fi
+if [[ $ISOGATE_IMAGE == *'<'* || $ISOGATE_IMAGE == *'>'* ]]; then
+  echo "render.sh: ISOGATE_IMAGE=$ISOGATE_IMAGE still has a <placeholder>: use the reference you pushed" >&2
+  exit 2
+fi
+[[ $ISOGATE_REPLICAS =~ ^[1-9][0-9]*$ ]] || { echo "render.sh: ISOGATE_REPLICAS must be a positive integer" >&2; exit 2; }
+
+for file in executor.yaml spinapp.yaml ingress.yaml; do
+  text=$(< "$dir/$file")
+  for name in "${names[@]}"; do
+    # Quoted replacement: no pattern or & expansion of the value.
+    text=${text//"\${$name}"/"${!name}"}
+  done
+  if [[ $text == *'${'* ]]; then
+    echo "render.sh: $file has a \${...} that render.sh does not fill in" >&2
+    exit 2
+  fi
+  printf -- '---\n%s\n' "$text"
+done
