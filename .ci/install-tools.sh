@@ -7,18 +7,29 @@ TOOLS_ROOT="${ISOGATE_TOOLS_ROOT:-$HOME/.cache/isogate-tools}"
 WORKER_BUILD_VERSION=0.8.7
 WASM_BINDGEN_VERSION=0.2.130   # must equal wasm-bindgen in Cargo.lock (pinned in workers/Cargo.toml)
 mkdir -p "$TOOLS_ROOT"
+# Progress goes to stderr: stdout is the one line scripts/build-worker.sh reads.
+source "$(dirname "$0")/../scripts/lib/long-step.sh"
 
-rustup target add wasm32-unknown-unknown wasm32-wasip2 >/dev/null
+missing_targets=$(comm -13 <(rustup target list --installed | sort) <(printf '%s\n' wasm32-unknown-unknown wasm32-wasip2))
+if [ -n "$missing_targets" ]; then
+  long_step "adding rustup targets $(echo $missing_targets)" "first run only: a download, about a minute" \
+    rustup target add $missing_targets > /dev/null
+fi
 # scripts/test.sh runs `cargo fmt --check` and `cargo clippy -D warnings` before the tests.
 rustup component add clippy rustfmt >/dev/null
 
-installed_version() { "$TOOLS_ROOT/bin/$1" --version 2>/dev/null | awk '{print $2}'; }
+# `worker-build --version` prints the bare version, `wasm-bindgen --version` its name first.
+installed_version() { "$TOOLS_ROOT/bin/$1" --version 2>/dev/null | awk '{print $NF}'; }
 
 if [ "$(installed_version worker-build)" != "$WORKER_BUILD_VERSION" ]; then
-  cargo install --quiet --root "$TOOLS_ROOT" worker-build --version "$WORKER_BUILD_VERSION" --locked
+  long_step "compiling worker-build $WORKER_BUILD_VERSION from crates.io" \
+    "first run only: about 6-7 minutes on 2 cores; installed into $TOOLS_ROOT" \
+    cargo install --quiet --root "$TOOLS_ROOT" worker-build --version "$WORKER_BUILD_VERSION" --locked
 fi
 if [ "$(installed_version wasm-bindgen)" != "$WASM_BINDGEN_VERSION" ]; then
   # Not --locked: its lockfile names a webpki-roots release the registry mirror lacks.
-  cargo install --quiet --root "$TOOLS_ROOT" wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+  long_step "compiling wasm-bindgen-cli $WASM_BINDGEN_VERSION from crates.io" \
+    "first run only: about 6-7 minutes on 2 cores; installed into $TOOLS_ROOT" \
+    cargo install --quiet --root "$TOOLS_ROOT" wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
 fi
 echo "$TOOLS_ROOT/bin"

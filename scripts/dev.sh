@@ -12,9 +12,13 @@
 #   ISOGATE_SKIP_BUILD=1: use the worker and CLI already built (ISOGATE_CLI names the CLI binary)
 #   ISOGATE_DEV_SERVER=wrangler: run `wrangler dev` instead (to compare; 4.86 does not survive
 #     tests/e2e/fuzz_blackbox.test.mjs), ISOGATE_WRANGLER naming another wrangler binary
+#   ISOGATE_DEV_HOSTS=1: when my-api.localhost does not resolve to 127.0.0.1 for getaddrinfo
+#     (Go, Node, Python), append "127.0.0.1 my-api.localhost" to /etc/hosts (with sudo when not
+#     root); without it, dev.sh only prints that line
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+source scripts/lib/long-step.sh
 export WRANGLER_SEND_METRICS=false
 PORT=${ISOGATE_PORT:-8787}
 ORIGIN_PORT=${ISOGATE_DEMO_ORIGIN_PORT:-9000}
@@ -24,12 +28,21 @@ DEV_VARS="$DEV_DIR/.dev.vars"
 LOG="$DEV_DIR/.dev-server.log"
 mkdir -p "$DEV_DIR"
 
-[ -d node_modules/wrangler ] || npm ci --no-audit --no-fund --silent
+if [ "${ISOGATE_SKIP_BUILD:-}" != 1 ] && { [ ! -d node_modules/wrangler ] || [ ! -x target/release/isogate ] \
+  || [ ! -x "${ISOGATE_TOOLS_ROOT:-$HOME/.cache/isogate-tools}/bin/wasm-bindgen" ]; }; then
+  echo "First run: dev.sh installs its tools and compiles the gateway and the CLI, about 20 minutes on 2 cores" \
+    "(each long step below says what it does); later runs take seconds." >&2
+fi
+[ -d node_modules/wrangler ] || long_step "installing npm packages (wrangler, workerd, binaryen, esbuild)" \
+  "first run only: about a minute" npm ci --no-audit --no-fund --silent
+[ "${ISOGATE_SKIP_BUILD:-}" = 1 ] \
+  || echo "==> building the Workers gateway (Rust to wasm; minutes the first time, seconds after)" >&2
 bash scripts/build-worker.sh
 if [ -n "${ISOGATE_CLI:-}" ]; then
   ISOGATE=$ISOGATE_CLI
 else
-  [ "${ISOGATE_SKIP_BUILD:-}" = 1 ] || cargo build --quiet --release -p isogate-cli
+  [ "${ISOGATE_SKIP_BUILD:-}" = 1 ] || long_step "building the isogate CLI (cargo build --release -p isogate-cli)" \
+    "minutes the first time, seconds after" cargo build --quiet --release -p isogate-cli
   ISOGATE="$root/target/release/isogate"
 fi
 
@@ -73,6 +86,33 @@ echo "$created"
 client_id=$(sed -n 's/^Client ID: //p' <<< "$created")
 client_secret=$(sed -n 's/^Client Secret: //p' <<< "$created")
 
+# Go, Node and Python look names up with getaddrinfo, which (unlike curl and browsers) need not
+# map *.localhost to loopback (RFC 6761 §6.3; glibc does not): check what they will see, with
+# Node's dns.lookup, which is getaddrinfo.
+service_host=my-api.localhost
+hosts_line="127.0.0.1 $service_host"
+resolves_to_loopback() {
+  node -e 'require("dns").lookup(process.argv[1], { all: true }, (e, a) =>
+    process.exit(!e && a.some((x) => x.address === "127.0.0.1") ? 0 : 1))' "$1"
+}
+resolver_note=""
+if ! resolves_to_loopback "$service_host"; then
+  if [ "${ISOGATE_DEV_HOSTS:-}" = 1 ]; then
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "==> adding \"$hosts_line\" to /etc/hosts (ISOGATE_DEV_HOSTS=1)" >&2
+    printf '%s\n' "$hosts_line" | $sudo tee -a /etc/hosts > /dev/null
+    resolves_to_loopback "$service_host" || resolver_note="
+Note: /etc/hosts has \"$hosts_line\" now, and $service_host still does not resolve to 127.0.0.1
+  (a resolver that does not read /etc/hosts?); Go, Node and Python clients will not reach it."
+  else
+    resolver_note="
+Note: $service_host does not resolve to 127.0.0.1 for getaddrinfo, which Go, Node and Python
+  use (curl and browsers map *.localhost themselves). For those clients, add this line to /etc/hosts
+  (one per service you create), or rerun with ISOGATE_DEV_HOSTS=1 to have dev.sh add it:
+    $hosts_line"
+  fi
+fi
+
 cat <<MSG
 
 Isogate is running on workerd (Miniflare, local D1) at http://localhost:$PORT
@@ -87,6 +127,10 @@ Try it:
     http://localhost:$PORT/oauth2/token | sed -n 's/.*"access_token":"\\([^"]*\\)".*/\\1/p')
   curl -H "Authorization: Bearer \$TOKEN" "http://my-api.localhost:$PORT/anything?x=1"
 
+From Go, Node or Python (README: Use it from your language, Trying them locally):
+  export ISOGATE_ISSUER=http://localhost:$PORT ISOGATE_SERVICE_URL=http://$service_host:$PORT
+  export CLIENT_ID=$client_id CLIENT_SECRET=$client_secret OAUTHLIB_INSECURE_TRANSPORT=1
+$resolver_note
 Press Ctrl-C to stop.
 MSG
 wait "${pids[1]}"
