@@ -30,7 +30,7 @@ mkdir -p "$DEV_DIR"
 
 if [ "${ISOGATE_SKIP_BUILD:-}" != 1 ] && { [ ! -d node_modules/wrangler ] || [ ! -x target/release/isogate ] \
   || [ ! -x "${ISOGATE_TOOLS_ROOT:-$HOME/.cache/isogate-tools}/bin/wasm-bindgen" ]; }; then
-  echo "First run: dev.sh installs its tools and compiles the gateway and the CLI, about 20 minutes on 2 cores" \
+  echo "First run: dev.sh installs its tools and compiles the gateway and the CLI, 15-20 minutes on 2 cores" \
     "(each long step below says what it does); later runs take seconds." >&2
 fi
 [ -d node_modules/wrangler ] || long_step "installing npm packages (wrangler, workerd, binaryen, esbuild)" \
