@@ -74,6 +74,8 @@ BROKEN = [
         "          - name: token\n            value: REPLACE_WITH_LIBSQL_TOKEN"), "from a Secret"),
     ("libSQL URL without a scheme", ("https://isogate-db.example.internal", "isogate-db.example.internal"), "http:// or https://"),
     ("database spin.toml does not use", ("      - name: default\n        type: libsql", "      - name: shared\n        type: libsql"), "no sqlite_databases entry"),
+    ("probe without the gateway's Host", ('httpHeaders: [{ name: Host, value: "example.com" }]', "httpHeaders: []"), "needs one Host header"),
+    ("probe on another path", ("path: /healthz", "path: /health"), "/healthz"),
     ("Ingress without a class", ('  ingressClassName: "nginx"\n', ""), "ingressClassName: missing"),
     ("Ingress to another Service", ("service: { name: isogate,", "service: { name: isogate-svc,"), "not the Service of a SpinApp"),
     ("Ingress to another port", ("number: 80 }", "number: 3000 }"), "listens on port 80"),

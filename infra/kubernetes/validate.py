@@ -15,8 +15,8 @@ What is checked, for every document (an unknown kind is an error, never skipped)
   the SpinApp's executor is in the bundle; the image is a valid OCI reference with a tag or
   digest (else InvalidImageName); variables are the ones spin.toml declares, the required
   ones set; a libSQL database has exactly Spin's `url` and `token` options, the token from a
-  Secret; Ingress rules have an ingressClassName and reach the operator's Service (the
-  SpinApp's name, port 80).
+  Secret; health checks ask for /healthz with the gateway's domain as Host; Ingress rules have
+  an ingressClassName and reach the operator's Service (the SpinApp's name, port 80).
 --spin-runtime-config checks a Spin runtime config file's [sqlite_database.*] tables against
 the fields Spin's own deserializer accepts (crates/sqlite in Spin: deny_unknown_fields).
 
@@ -186,6 +186,7 @@ class Checker:
                              "(the operator's webhook refuses a SpinApp whose executor does not exist)")
             self.check_image(where, spec.get("image"))
             self.check_variables(where, spec.get("variables") or [], declared)
+            self.check_probes(where, spec)
             for i, db in enumerate((spec.get("runtimeConfig") or {}).get("sqliteDatabases") or []):
                 self.check_database(where, f"spec.runtimeConfig.sqliteDatabases.{i}", db, databases)
         for where, ingress in of("Ingress"):
@@ -225,6 +226,20 @@ class Checker:
         for name, decl in declared.items():
             if isinstance(decl, dict) and decl.get("required") and name not in seen:
                 self.problem(where, "spec.variables", f"{name!r} is required by spin.toml (Spin would not start without it)")
+
+    def check_probes(self, where, spec):
+        """The gateway answers /healthz on its root domain only: a probe without that Host gets
+        404 (unknown host) and the pods never become ready."""
+        variables = {v.get("name"): v.get("value") for v in spec.get("variables") or [] if isinstance(v, dict)}
+        domain = variables.get("isogate_domain") or "localhost:3000"  # spin.toml's default
+        for kind, probe in (spec.get("checks") or {}).items():
+            get = (probe or {}).get("httpGet") or {}
+            hosts = [h.get("value") for h in get.get("httpHeaders") or [] if str(h.get("name")).lower() == "host"]
+            if hosts != [domain]:
+                self.problem(where, f"spec.checks.{kind}.httpGet.httpHeaders",
+                             f"needs one Host header equal to isogate_domain ({domain!r}), has {hosts}")
+            if get.get("path") != "/healthz":
+                self.problem(where, f"spec.checks.{kind}.httpGet.path", "the gateway's health endpoint is /healthz")
 
     def check_database(self, where, at, db, databases):
         if db.get("name") not in databases:
