@@ -162,6 +162,7 @@ class SpinRuntimeConfig(unittest.TestCase):
             ('[sqlite_database.default]\ntype = "libsql"\nurl = "https://x"\n', "missing field 'token'"),
             ('[sqlite_database.default]\ntype = "libsql"\nurl = "x.example"\ntoken = ""\n', "http:// or https://"),
             ('[sqlite_database.default]\ntype = "sqlite"\n', "not a Spin SQLite type"),
+            ('[sqlite_databases.default]\ntype = "spin"\n', "not a key of Spin's runtime config"),
             ('[sqlite_database.default\n', "not TOML"),
         ]
         for text, expected in cases:

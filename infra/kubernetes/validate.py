@@ -55,6 +55,12 @@ IMAGE_REFERENCE = re.compile(
 OPERATOR_SERVICE_PORT = 80
 # Spin's runtime-config fields per SQLite database type (crates/sqlite/src/lib.rs).
 SPIN_SQLITE_FIELDS = {"spin": ({"path", "allow_attach_file"}, set()), "libsql": ({"url", "token"}, {"url", "token"})}
+# Top-level tables Spin's runtime config reads (crates/runtime-config, Spin 3.6 as in
+# containerd-shim-spin, and 4.x); Spin refuses a file with any other ("unused runtime config key").
+SPIN_RUNTIME_CONFIG_KEYS = {
+    "client_tls", "config_provider", "key_value_store", "llm_compute", "log_dir", "max_instance_memory",
+    "outbound_http", "outbound_networking", "sqlite_database", "state_dir", "variables_provider",
+}
 
 
 def strict(schema):
@@ -267,6 +273,8 @@ class Checker:
         except tomllib.TOMLDecodeError as e:
             self.problem(file, "(file)", f"not TOML: {e}")
             return
+        for key in config.keys() - SPIN_RUNTIME_CONFIG_KEYS:
+            self.problem(file, key, "not a key of Spin's runtime config (Spin refuses unused keys)")
         for label, table in (config.get("sqlite_database") or {}).items():
             at = f"sqlite_database.{label}"
             kind = table.get("type")
