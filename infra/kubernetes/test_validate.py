@@ -96,6 +96,14 @@ class RenderedManifests(unittest.TestCase):
         # The executor first: the operator's webhook refuses a SpinApp whose executor is missing.
         self.assertEqual(kinds, ["SpinAppExecutor", "SpinApp", "Ingress"])
 
+    def test_every_manifest_file_is_rendered(self):
+        # A manifest render.sh does not print is neither applied nor validated.
+        files = sorted(HERE.glob("*.yaml"))
+        self.assertEqual([f.name for f in files], ["executor.yaml", "ingress.yaml", "spinapp.yaml"])
+        for f in files:
+            for kind in re.findall(r"^kind: (\w+)$", f.read_text(), re.M):
+                self.assertIn(f"\nkind: {kind}\n", self.bundle, f"{f.name}: {kind}")
+
     def test_each_broken_copy_is_rejected(self):
         for what, (old, new), expected in BROKEN:
             with self.subTest(what):
