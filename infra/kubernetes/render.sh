@@ -9,8 +9,9 @@
 #   export ISOGATE_INGRESS_CLASS=nginx                     # kubectl get ingressclass
 #   bash infra/kubernetes/render.sh | kubectl apply -f -
 #
-# ISOGATE_REPLICAS defaults to 2. Every other value must be set: an empty one stops here
-# instead of reaching the cluster as an invalid image name or host. Secrets are never rendered:
+# ISOGATE_REPLICAS defaults to 2. Every other value must be set, and ISOGATE_IMAGE must be an
+# image reference with a tag or digest: an empty value or a placeholder stops here instead of
+# reaching the cluster as an InvalidImageName or an empty host. Secrets are never rendered:
 # create them first with kubectl (README: SpinKube). CI renders these files with sample values
 # and validates the result against the CRD schemas (infra/kubernetes/validate.py).
 set -euo pipefail
@@ -32,8 +33,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "render.sh: set ${missing[*]} (see the top of $0)" >&2
   exit 2
 fi
-if [[ $ISOGATE_IMAGE == *'<'* || $ISOGATE_IMAGE == *'>'* ]]; then
-  echo "render.sh: ISOGATE_IMAGE=$ISOGATE_IMAGE still has a <placeholder>: use the reference you pushed" >&2
+# The kubelet's grammar (distribution/reference): [host[:port]/]lowercase/path[:tag][@digest];
+# anything else reaches the pods as InvalidImageName. A tag or digest names what was pushed.
+component='[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*'
+image_re="^([a-zA-Z0-9.-]+(:[0-9]+)?/)?$component(/$component)*(:[A-Za-z0-9_][A-Za-z0-9._-]{0,127})?(@sha256:[a-f0-9]{64})?\$"
+if [[ ! $ISOGATE_IMAGE =~ $image_re ]] || [[ ! $ISOGATE_IMAGE =~ (:[A-Za-z0-9_][A-Za-z0-9._-]*|@sha256:[a-f0-9]{64})$ ]]; then
+  echo "render.sh: ISOGATE_IMAGE=$ISOGATE_IMAGE is not the reference of a pushed image (registry/lowercase-path:tag," \
+    "e.g. ghcr.io/alice/isogate:0.1.0; placeholders like <you> or YOUR_GITHUB_USER end as InvalidImageName)" >&2
   exit 2
 fi
 [[ $ISOGATE_REPLICAS =~ ^[1-9][0-9]*$ ]] || { echo "render.sh: ISOGATE_REPLICAS must be a positive integer" >&2; exit 2; }

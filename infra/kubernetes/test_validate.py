@@ -130,10 +130,20 @@ class Render(unittest.TestCase):
         self.assertEqual(r.stdout, "")
         self.assertIn("ISOGATE_IMAGE ISOGATE_INGRESS_CLASS", r.stderr)
 
-    def test_refuses_a_placeholder_image(self):
-        r = render(ISOGATE_IMAGE="ghcr.io/<you>/isogate:0.1.0")
-        self.assertEqual((r.returncode, r.stdout), (2, ""))
-        self.assertIn("placeholder", r.stderr)
+    def test_refuses_an_image_the_kubelet_would_not_pull(self):
+        readme_placeholder = re.search(r"export ISOGATE_IMAGE=(\S+)", readme_spinkube_section()).group(1)
+        for image in ["ghcr.io/<you>/isogate:0.1.0", readme_placeholder, "ghcr.io/alice/isogate", "ghcr.io/alice/Isogate:1",
+                      "ghcr.io/alice/isogate:0.1.0 "]:
+            with self.subTest(image):
+                r = render(ISOGATE_IMAGE=image)
+                self.assertEqual((r.returncode, r.stdout), (2, ""))
+                self.assertIn("not the reference of a pushed image", r.stderr)
+        for image in ["ghcr.io/alice/isogate:0.1.0", "registry.example.com:5000/team/isogate-gw:v1",
+                      "docker.io/alice/isogate@sha256:" + "a" * 64, "localhost:5000/isogate:dev"]:
+            with self.subTest(image):
+                r = render(ISOGATE_IMAGE=image)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(problems_of(r.stdout), [])
 
     def test_refuses_a_value_that_would_break_the_yaml(self):
         r = render(ISOGATE_DOMAIN='example.com"\nkind: Secret')
