@@ -16,7 +16,7 @@ if [ -n "$missing_targets" ]; then
     rustup target add $missing_targets > /dev/null
 fi
 # scripts/test.sh runs `cargo fmt --check` and `cargo clippy -D warnings` before the tests.
-rustup component add clippy rustfmt >/dev/null
+rustup --quiet component add clippy rustfmt >/dev/null
 
 # `worker-build --version` prints the bare version, `wasm-bindgen --version` its name first.
 installed_version() { "$TOOLS_ROOT/bin/$1" --version 2>/dev/null | awk '{print $NF}'; }

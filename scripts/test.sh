@@ -35,7 +35,8 @@ step "SpinKube manifests: rendered, validated against the committed CRD schemas,
 .venv-tests/bin/python -m unittest infra/kubernetes/test_validate.py
 
 step "tools (rustup targets and components, worker-build, wasm-bindgen-cli)"
-quiet install-tools bash .ci/install-tools.sh
+# Its progress (stderr) stays on screen: the first run compiles two tools for minutes each.
+bash .ci/install-tools.sh > "$logs/install-tools.log"
 
 step "format and lints (cargo fmt --check, cargo clippy -D warnings on every crate and target)"
 # All four run (clippy with --keep-going: every crate that compiles is linted), so one CI run reports every problem; any failure fails the run here, before
