@@ -47,6 +47,9 @@ pub struct GatewayConfig {
     pub throttle: ThrottleConfig,
     /// Which decisions get an audit line (`ISOGATE_AUDIT`).
     pub audit: AuditLevel,
+    /// A header set by a reverse proxy the operator runs in front of the gateway, naming the
+    /// client's address (`ISOGATE_CLIENT_IP_HEADER`, lower-case); `None`: the runtime's own.
+    pub client_ip_header: Option<String>,
 }
 
 impl fmt::Debug for GatewayConfig {
@@ -67,6 +70,7 @@ impl fmt::Debug for GatewayConfig {
             )
             .field("throttle", &self.throttle)
             .field("audit", &self.audit)
+            .field("client_ip_header", &self.client_ip_header)
             .finish()
     }
 }
@@ -94,6 +98,7 @@ impl GatewayConfig {
             shared_loads: true,
             throttle: ThrottleConfig::default(),
             audit: AuditLevel::All,
+            client_ip_header: None,
         }
     }
 }
@@ -248,6 +253,10 @@ pub struct GatewaySettings {
 ///   `..._PER_ADDRESS` (default 100), `..._PER_CLIENT` (default 100): failed authentications
 ///   per window before a lockout (0: that count is off; see `crate::throttle`);
 ///   `ISOGATE_AUTH_FAILURE_WINDOW` (default 60s), `ISOGATE_AUTH_LOCKOUT_MAX` (default 1h);
+/// - `ISOGATE_CLIENT_IP_HEADER`: behind a reverse proxy (a Kubernetes ingress in front of
+///   SpinKube), the header it sets to the client's address (`x-forwarded-for`: its last
+///   entry; `x-real-ip`): the address throttled guessing counts by
+///   ([`crate::http::RequestHead::address_from_proxy`]); unset, the runtime's own;
 /// - `ISOGATE_EXTRA_PUBLIC_KEYS`: comma-separated JWK `x` values of other signing keys,
 ///   published in the JWKS and accepted: the next key before it becomes current (so resource
 ///   servers caching the JWKS know it in time), and retired keys until their tokens expire.
@@ -294,6 +303,19 @@ pub fn gateway_settings(
             setting: "ISOGATE_AUDIT",
             allowed: "off, denials, all",
         })?;
+    }
+    if let Some(name) = get("ISOGATE_CLIENT_IP_HEADER") {
+        let token = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !token {
+            return Err(ConfigError::NotOneOf {
+                setting: "ISOGATE_CLIENT_IP_HEADER",
+                allowed: "a header name (x-forwarded-for, x-real-ip...)",
+            });
+        }
+        config.client_ip_header = Some(name.to_ascii_lowercase());
     }
     config.admin_token = get("ISOGATE_ADMIN_TOKEN");
     if let Some(token) = &config.admin_token {

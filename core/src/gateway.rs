@@ -133,9 +133,15 @@ impl Gateway {
     pub async fn start<'g, D: SqlDb, E: Ed25519>(
         &'g self,
         caps: Capabilities<'_, D, E>,
-        head: RequestHead,
+        mut head: RequestHead,
         now: Now,
     ) -> Step<'g> {
+        // Behind a proxy the operator names, the client's address is the one it reports.
+        if let Some(header) = &self.config.client_ip_header {
+            if let Some(address) = head.address_from_proxy(header) {
+                head.client_ip = Some(address);
+            }
+        }
         let audit = AuditContext::new(self.config.audit, &head, caps.random, now);
         let name = match self.route(&head) {
             Route::Root => return self.root(caps, head, now, audit).await,

@@ -101,6 +101,26 @@ impl RequestHead {
         Ok(first)
     }
 
+    /// The client's address as a reverse proxy in front of the gateway reports it in `header`:
+    /// the last address of the header's last occurrence (`X-Forwarded-For` is a list each
+    /// proxy appends the peer it saw to, so only the last entry is the trusted proxy's own;
+    /// the entries before it are whatever the client sent). `None` unless that entry is an IP
+    /// address (an `IPv4:port` is taken without its port), and then the runtime's address
+    /// stands: a client cannot choose its throttling bucket by sending garbage.
+    pub fn address_from_proxy(&self, header: &str) -> Option<String> {
+        let last = self
+            .header_values(header)
+            .last()?
+            .rsplit(',')
+            .next()?
+            .trim();
+        let ip = last
+            .parse::<std::net::IpAddr>()
+            .or_else(|_| last.parse::<std::net::SocketAddr>().map(|a| a.ip()))
+            .ok()?;
+        Some(ip.to_string())
+    }
+
     /// The body length the client declared: one valid `Content-Length` (RFC 9110 §8.6) that
     /// no `Transfer-Encoding` overrides (RFC 9112 §6.3). `None` when the length is unknown
     /// (chunked, absent, repeated or malformed: the runtime's framing then decides).

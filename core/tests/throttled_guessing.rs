@@ -336,3 +336,71 @@ fn a_failure_that_cannot_be_counted_is_refused_503_not_401() {
     let r = token_from(&h, A, &client.client_id, &client.client_secret);
     assert_eq!(r.status, 200, "{}", text(&r));
 }
+
+/// A token request that came through a reverse proxy at `PROXY`, carrying `forwarded` as its
+/// `X-Forwarded-For` (what the client sent, with the proxy's own entry appended).
+fn token_via_proxy(h: &Harness, forwarded: &str, client_id: &str, secret: &str) -> Response {
+    const PROXY: &str = "10.0.0.1";
+    let form = format!(
+        "grant_type=client_credentials&client_id={}&client_secret={}",
+        form_encode(client_id),
+        form_encode(secret)
+    );
+    let mut head = head(
+        "POST",
+        DOMAIN,
+        "/oauth2/token",
+        None,
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("x-forwarded-for", forwarded),
+        ],
+    );
+    head.client_ip = Some(PROXY.to_owned());
+    h.root(&head, form.as_bytes())
+}
+
+#[test]
+fn behind_a_named_proxy_the_address_it_appends_is_throttled_not_the_proxy_nor_what_the_client_claims(
+) {
+    let (h, client) =
+        Harness::seeded_with(&[("ISOGATE_CLIENT_IP_HEADER", Some("X-Forwarded-For"))]);
+    // The attacker at A guesses, claiming other addresses in its own X-Forwarded-For: the
+    // proxy appends A, and only that last entry counts.
+    for i in 0..10 {
+        let claimed = format!("203.0.113.{i}, {A}");
+        let r = token_via_proxy(&h, &claimed, &client.client_id, &format!("guess-{i}"));
+        assert_token_error(&r, 401, "invalid_client");
+    }
+    let r = token_via_proxy(
+        &h,
+        &format!("203.0.113.99, {A}"),
+        &client.client_id,
+        "again",
+    );
+    assert_throttled(&r, "invalid_client");
+    // The real client, behind the same proxy from B, is not locked out with the attacker.
+    let r = token_via_proxy(&h, B, &client.client_id, &client.client_secret);
+    assert_eq!(r.status, 200, "{}", text(&r));
+    // A last entry that is no address leaves the runtime's own (the proxy's): a client cannot
+    // pick a fresh bucket with garbage.
+    let r = token_via_proxy(&h, "not-an-ip", &client.client_id, &client.client_secret);
+    assert_eq!(r.status, 200, "{}", text(&r));
+}
+
+#[test]
+fn without_the_setting_a_client_sent_x_forwarded_for_changes_nothing() {
+    let (h, client) = Harness::seeded();
+    // Every guess names a fresh address: all count against the proxy's (the runtime's) one.
+    for i in 0..10 {
+        let r = token_via_proxy(&h, &format!("203.0.113.{i}"), &client.client_id, "guess");
+        assert_token_error(&r, 401, "invalid_client");
+    }
+    let r = token_via_proxy(
+        &h,
+        "203.0.113.200",
+        &client.client_id,
+        &client.client_secret,
+    );
+    assert_throttled(&r, "invalid_client");
+}
