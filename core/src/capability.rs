@@ -5,6 +5,43 @@
 
 pub use crate::keys::{Ed25519, PortableEd25519};
 pub use crate::store::SqlDb;
+pub use crate::upstream_auth::{TokenFetch, TokenReply};
+
+use std::future::Future;
+use std::pin::Pin;
+
+/// A future of the runtime's, boxed so that [`OriginSecrets`] can be a trait object (no
+/// `Send`: the runtimes run a request on one thread).
+pub type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// The runtime's secret store and its outbound HTTP, for upstream credentials
+/// ([`crate::upstream_auth`]): secrets by name (Workers: the Worker's secrets and vars; Spin:
+/// its variables, lower-cased), and the POST of an origin's token request (Workers: `fetch`;
+/// Spin: wasi:http). The core asks only for names a service's `upstream_auth` holds, never for
+/// `ISOGATE_*`.
+pub trait OriginSecrets {
+    /// The secret's value, if the runtime has one by that name.
+    fn secret(&self, name: &str) -> Option<String>;
+    /// Sends `request` (a POST) and returns the answer's status and at most
+    /// [`crate::upstream_auth::origin_token::MAX_REPLY_BYTES`] + 1 bytes of its body, or the
+    /// runtime's words for why there is none (never a header value: they hold the secret).
+    fn fetch_token(&self, request: TokenFetch) -> LocalFuture<'_, Result<TokenReply, String>>;
+}
+
+/// No secrets and no outbound HTTP: for tests and tools that forward to no origin needing a
+/// credential (a service with `upstream_auth` answers 502 there).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoOriginSecrets;
+
+impl OriginSecrets for NoOriginSecrets {
+    fn secret(&self, _: &str) -> Option<String> {
+        None
+    }
+
+    fn fetch_token(&self, _: TokenFetch) -> LocalFuture<'_, Result<TokenReply, String>> {
+        Box::pin(async { Err("this runtime has no outbound HTTP".to_owned()) })
+    }
+}
 
 /// An instant of wall-clock time, as the runtime read it for this request (milliseconds since
 /// the Unix epoch). The core never reads a clock; every time-dependent step takes one of these.
@@ -74,6 +111,8 @@ pub struct Capabilities<'a, D: SqlDb, E: Ed25519> {
     pub ed25519: &'a E,
     pub random: &'a dyn RandomSource,
     pub memory: InstanceMemory,
+    /// Upstream credentials' secrets and token fetches.
+    pub secrets: &'a dyn OriginSecrets,
 }
 
 impl<D: SqlDb, E: Ed25519> Clone for Capabilities<'_, D, E> {

@@ -122,6 +122,19 @@ pub enum OutboundClient {
     WasiHttp,
 }
 
+/// Whether the forward plan sets or strips a header of this name itself (hop-by-hop, framing,
+/// `Host`, identity, forwarding, `X-Request-Id`...), compared folded: an upstream credential
+/// ([`crate::upstream_auth`]) may not use one, except `Authorization`, which is stripped from
+/// the client precisely so that the gateway may set the origin's.
+pub fn is_gateway_owned(name: &str) -> bool {
+    is_stripped(name) && !is_named(name, "authorization")
+}
+
+/// Whether two header names are one, compared as every strip rule compares them (folded).
+pub fn same_header(a: &str, b: &str) -> bool {
+    headers::same_name(a, b)
+}
+
 /// Prefix of the identity headers. Any the client sent are removed so an origin can trust them.
 pub const IDENTITY_HEADER_PREFIX: &str = "x-isogate-";
 

@@ -50,7 +50,7 @@
 //! | runtime boundary | [`capability`], [`http`], [`step`], [`gateway`] |
 //! | endpoints | [`oauth`] (token, revoke, introspect, metadata, client auth), [`service`], [`admin`] |
 //! | tokens | [`mint`] (the one signer), [`verify`] (the one verifier), [`token`], [`assertion`], [`keys`] |
-//! | records | [`model`], [`upstream`], [`path`], [`rate_limit`], [`store`], [`cache`], [`scope`], [`secret`], [`token_request`], [`throttle`] |
+//! | records | [`model`], [`upstream`], [`upstream_auth`], [`path`], [`rate_limit`], [`store`], [`cache`], [`scope`], [`secret`], [`token_request`], [`throttle`] |
 //! | settings, errors, audit | [`config`], [`error`], [`forward`], [`audit`] |
 //!
 //! Dependencies point down the table and never back: no module imports one that imports it.
@@ -80,6 +80,7 @@ pub mod throttle;
 pub mod token;
 pub mod token_request;
 pub mod upstream;
+pub mod upstream_auth;
 pub mod verify;
 
 // Test support (the `testing` feature): see the module's own documentation.

@@ -6,6 +6,7 @@ pub use crate::scope::is_valid_service_name;
 use crate::scope::ScopeSet;
 use crate::secret::SecretHash;
 pub use crate::upstream::InvalidUpstream;
+pub use crate::upstream_auth::UpstreamAuth;
 
 /// A user's id: assigned by the database when the user is created and never given to another
 /// user (`AUTOINCREMENT`), so that a policy or credential naming it can never come to mean a
@@ -37,6 +38,9 @@ pub struct Service {
     /// Requests per window admitted for each credential ([`crate::rate_limit`]); `None`: no
     /// limit, and no cost.
     pub rate_limit: Option<RateLimit>,
+    /// The origin's own credential, by the name of its secret ([`crate::upstream_auth`]);
+    /// `None`: the gateway sends none.
+    pub upstream_auth: Option<UpstreamAuth>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

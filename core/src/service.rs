@@ -5,6 +5,7 @@
 //! extract_bearer ─► Verifier::verify ─► credential (cache/store) ─► is the jti revoked (cache/store)
 //!                ─► check_scope ─► service (cache/store) ─► decide_access
 //!                ─► check_rate_limit (services with a limit) ─► plan_forward
+//!                ─► the origin's own credential, if the service has one (crate::upstream_auth)
 //!                ─► Minter::identity_assertion (cached per token and service)
 //! ```
 //!
@@ -26,6 +27,7 @@ use crate::model::{CredentialStatus, Service, UserId};
 use crate::scope::ScopeSet;
 use crate::store::Store;
 use crate::token_request::form_urldecode;
+use crate::upstream_auth::{inject, origin_credential, OriginCredentialError, OriginTokens};
 use crate::verify::{VerifiedToken, Verifier};
 use std::rc::Rc;
 
@@ -43,6 +45,8 @@ pub struct ServiceCaches {
     /// token per cache lifetime per isolate, whatever the number of revoked tokens (issue #10:
     /// loading the whole table let one client's revocations slow every other client down).
     revoked: TtlCache<bool>,
+    /// Origins' tokens of services with `oauth2-client-credentials` upstream credentials.
+    origin_tokens: OriginTokens,
 }
 
 impl ServiceCaches {
@@ -61,6 +65,7 @@ impl ServiceCaches {
             services: cache(ttl_ms, shared_loads),
             credentials: cache(ttl_ms, shared_loads),
             revoked: cache(ttl_ms, shared_loads),
+            origin_tokens: OriginTokens::new(shared_loads),
         }
     }
 
@@ -227,6 +232,18 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
         token_id: claims.jti.clone(),
     };
     let mut plan = plan_forward(head, &service, &principal)?;
+    // The origin's own credential, set after the client's were stripped (crate::upstream_auth).
+    if let Some(auth) = &service.upstream_auth {
+        let value = origin_credential(&caches.origin_tokens, caps.secrets, auth, now)
+            .await
+            .map_err(|why| {
+                BearerError::UpstreamCredential(OriginCredentialError {
+                    service: service.name.clone(),
+                    why,
+                })
+            })?;
+        inject(&mut plan.headers, auth.header_name(), value);
+    }
     // The same identity, signed, for origins that cannot trust the network in front of them
     // (crate::assertion). Any the client sent went with the other X-Isogate-* headers.
     let asserted = AssertedRequest {

@@ -26,6 +26,7 @@ use crate::config::ConfigError;
 use crate::error::{ForwardError, StoreError};
 use crate::forward::{ForwardPlan, OutboundClient, UpstreamFailure};
 use crate::http::Response;
+use crate::upstream_auth::OriginCredentialError;
 use std::error::Error;
 use std::fmt;
 
@@ -129,6 +130,9 @@ impl Diagnostic {
     /// the unusable upstream behind a 502. (Taking the source rather than the error keeps each
     /// error type's call static: no `dyn Error` of the endpoint errors is ever made.)
     pub(crate) fn behind(source: Option<&(dyn Error + 'static)>) -> Option<Diagnostic> {
+        if let Some(e) = source.and_then(|s| s.downcast_ref::<OriginCredentialError>()) {
+            return Some(Diagnostic::Upstream(UpstreamFailure::Unsendable(e.to_string())));
+        }
         match source.and_then(|s| s.downcast_ref::<ForwardError>()) {
             Some(e @ ForwardError::InvalidUpstream(_)) => Some(Diagnostic::Upstream(
                 UpstreamFailure::Unsendable(e.to_string()),

@@ -5,7 +5,7 @@
 //! The schema is `infra/migrations/*.sql`, shared verbatim by D1 and Spin.
 
 use crate::error::StoreError;
-use crate::model::{Credential, CredentialStatus, RateLimit, Service, User, UserId};
+use crate::model::{Credential, CredentialStatus, RateLimit, Service, UpstreamAuth, User, UserId};
 
 /// A value bound to or read from a statement.
 #[derive(Clone, Debug, PartialEq)]
@@ -175,6 +175,8 @@ impl<'a, D: SqlDb> Store<'a, D> {
         if created == Inserted::Created {
             self.set_rate_limit(&service.name, service.rate_limit)
                 .await?;
+            self.set_upstream_auth(&service.name, service.upstream_auth.as_ref())
+                .await?;
         }
         Ok(created)
     }
@@ -184,7 +186,29 @@ impl<'a, D: SqlDb> Store<'a, D> {
     pub async fn delete_service(&self, name: &str) -> Result<bool, StoreError> {
         let deleted = self.db.execute(sql::DELETE_SERVICE, &[name.into()]).await? > 0;
         self.set_rate_limit(name, None).await?;
+        self.set_upstream_auth(name, None).await?;
         Ok(deleted)
+    }
+
+    /// Writes a service's upstream credential (its spec: names only, never a secret's value;
+    /// `infra/migrations/0008_upstream_auth.sql`), or clears it (`None`).
+    async fn set_upstream_auth(
+        &self,
+        service: &str,
+        auth: Option<&UpstreamAuth>,
+    ) -> Result<(), StoreError> {
+        let changed = match auth {
+            Some(a) => {
+                let params = [service.into(), a.to_string().into()];
+                self.db.execute(sql::SET_SERVICE_UPSTREAM_AUTH, &params).await
+            }
+            None => {
+                self.db
+                    .execute(sql::DELETE_SERVICE_UPSTREAM_AUTH, &[service.into()])
+                    .await
+            }
+        };
+        changed.map(drop)
     }
 
     async fn set_rate_limit(

@@ -196,6 +196,7 @@ fn concurrent_requests_missing_the_same_entries_make_one_storage_read_each() {
         ed25519: &PortableEd25519,
         random: &FixedRandom(1),
         memory: isogate_core::capability::InstanceMemory::Kept,
+        secrets: &isogate_core::capability::NoOriginSecrets,
     };
     let auth = format!("Bearer {token}");
     let request = head("GET", SERVICE_HOST, "/", None, &[("authorization", &auth)]);

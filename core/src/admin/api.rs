@@ -30,6 +30,11 @@ pub struct NewService {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<String>,
     pub upstream: String,
+    /// The origin's own credential, by the NAME of the runtime secret holding it (never a
+    /// value): `bearer:NAME`, `basic:NAME`, `header:Header-Name:NAME` or
+    /// `oauth2-client-credentials:TOKEN_URL,CLIENT_ID,NAME[,SCOPE]`; absent or null: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_auth: Option<String>,
 }
 
 /// `POST /admin/v1/credentials`.
@@ -75,6 +80,20 @@ pub struct ServiceView {
     #[serde(default)]
     pub rate_limit: Option<String>,
     pub upstream: String,
+    /// The origin's credential: its kind and the secret's name, never its value; null: none.
+    #[serde(default)]
+    pub upstream_auth: Option<UpstreamAuthView>,
+}
+
+/// A service's upstream credential as the admin API shows it: names only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamAuthView {
+    /// `bearer`, `basic`, `header` or `oauth2-client-credentials`.
+    pub kind: String,
+    /// The name of the runtime secret holding the value (or the client secret).
+    pub secret: String,
+    /// The whole spec, as given to `--upstream-auth` (names only).
+    pub spec: String,
 }
 
 /// A credential as listed: never its secret or the secret's hash.
@@ -115,6 +134,11 @@ impl From<&Service> for ServiceView {
             name: s.name.clone(),
             rate_limit: s.rate_limit.map(|l| l.to_string()),
             upstream: s.upstream.clone(),
+            upstream_auth: s.upstream_auth.as_ref().map(|a| UpstreamAuthView {
+                kind: a.kind().to_owned(),
+                secret: a.secret_name().to_owned(),
+                spec: a.to_string(),
+            }),
         }
     }
 }

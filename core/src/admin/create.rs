@@ -10,6 +10,7 @@ use crate::http::Response;
 use crate::mint::Grant;
 use crate::model::{
     is_valid_name, is_valid_service_name, Credential, CredentialKind, RateLimit, Service,
+    UpstreamAuth,
 };
 use crate::scope::{credential_ceiling, ScopeSet};
 use crate::secret::{Secret, CLIENT_SECRET_BYTES};
@@ -65,6 +66,12 @@ pub(super) async fn create_service<D: SqlDb>(
         .map(RateLimit::parse)
         .transpose()
         .map_err(|e| AdminError::BadRequest(e.to_string()))?;
+    let upstream_auth = req
+        .upstream_auth
+        .as_deref()
+        .map(UpstreamAuth::parse)
+        .transpose()
+        .map_err(|e| AdminError::BadRequest(e.to_string()))?;
     let mut allowed_users = req.allowed_users;
     allowed_users.sort();
     allowed_users.dedup();
@@ -85,6 +92,7 @@ pub(super) async fn create_service<D: SqlDb>(
         allowed_users,
         created_at: now.unix_secs(),
         rate_limit,
+        upstream_auth,
     };
     match store.insert_service(&service).await? {
         Inserted::Created => {

@@ -69,6 +69,9 @@ pub enum Reason {
     TooManyFailures,
     /// Over the credential's request rate on a service (answered 429).
     RateLimited,
+    /// The origin's own credential could not be had: a missing secret, a failing token
+    /// endpoint (answered 502; `crate::upstream_auth`).
+    UpstreamCredential,
 }
 
 impl Reason {
@@ -104,6 +107,7 @@ impl Reason {
         Reason::UpstreamTimeout,
         Reason::TooManyFailures,
         Reason::RateLimited,
+        Reason::UpstreamCredential,
     ];
 
     /// The reason's word in the log (the words in declaration order).
@@ -139,6 +143,7 @@ impl Reason {
             "upstream_timeout",
             "too_many_failures",
             "rate_limited",
+            "upstream_credential",
         ];
         WORDS[self as usize]
     }
@@ -176,6 +181,7 @@ impl From<&BearerError> for Reason {
             BearerError::Unavailable(_) => Reason::Unavailable,
             BearerError::Forward(e) => Reason::from(e),
             BearerError::RateLimited(_) => Reason::RateLimited,
+            BearerError::UpstreamCredential(_) => Reason::UpstreamCredential,
         }
     }
 }

@@ -3,6 +3,7 @@
 use super::{quote_safe, ErrorBody, ForwardError, StoreError};
 use crate::http::Response;
 use crate::rate_limit::Limited;
+use crate::upstream_auth::OriginCredentialError;
 use crate::token::TokenInvalid;
 use std::error::Error;
 use std::fmt;
@@ -31,6 +32,9 @@ pub enum BearerError {
     Unavailable(StoreError),
     /// 400 or 502: the request cannot be forwarded as sent (answered as [`ForwardError`]).
     Forward(ForwardError),
+    /// 502: the origin's own credential could not be had (a missing secret, a failing token
+    /// endpoint: [`crate::upstream_auth`]). The client learns nothing; the log says which.
+    UpstreamCredential(OriginCredentialError),
 }
 
 /// Why a bearer token is refused (`invalid_token`): typed, so that the audit log names the
@@ -93,12 +97,18 @@ impl BearerError {
             ),
             BearerError::Unavailable(_) => (503, "temporarily_unavailable", "try again shortly"),
             BearerError::Forward(_) => (400, "invalid_request", "the request cannot be forwarded"),
+            BearerError::UpstreamCredential(_) => (502, "bad_gateway", "the origin is unavailable"),
         }
     }
 
     pub fn to_response(&self, realm: &str) -> Response {
-        if let BearerError::Forward(e) = self {
-            return e.to_response();
+        match self {
+            BearerError::Forward(e) => return e.to_response(),
+            // The same answer as any unreachable origin: nothing about the credential.
+            BearerError::UpstreamCredential(_) => {
+                return super::UpstreamError::Unreachable.to_response()
+            }
+            _ => {}
         }
         let (status, code, description) = self.parts();
         // §3: the challenge repeats the error code (none for a missing token, §3.1), with
@@ -117,7 +127,8 @@ impl BearerError {
             BearerError::UnknownService
             | BearerError::RateLimited(_)
             | BearerError::Unavailable(_)
-            | BearerError::Forward(_) => None,
+            | BearerError::Forward(_)
+            | BearerError::UpstreamCredential(_) => None,
         };
         let scope = match self {
             BearerError::InsufficientScope { scope, .. } => Some(scope.clone()),
@@ -156,6 +167,7 @@ impl Error for BearerError {
         match self {
             BearerError::Unavailable(e) => Some(e),
             BearerError::Forward(e) => Some(e),
+            BearerError::UpstreamCredential(e) => Some(e),
             _ => None,
         }
     }

@@ -19,6 +19,7 @@ fn service() -> Service {
         allowed_users: vec![],
         created_at: 0,
         rate_limit: None,
+        upstream_auth: None,
     }
 }
 

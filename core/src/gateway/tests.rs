@@ -30,6 +30,7 @@ fn start_with<'g>(gw: &'g Gateway, db: &MemDb, head: RequestHead) -> Step<'g> {
         ed25519: &crate::keys::PortableEd25519,
         random: &FixedRandom(1),
         memory: crate::capability::InstanceMemory::Kept,
+        secrets: &crate::capability::NoOriginSecrets,
     };
     block_on(gw.start(caps, head, Now::from_unix_ms(0)))
 }
@@ -101,6 +102,7 @@ fn a_chunked_body_over_the_limit_gets_the_same_413_as_a_declared_one() {
             ed25519: &crate::keys::PortableEd25519,
             random: &FixedRandom(1),
             memory: crate::capability::InstanceMemory::Kept,
+            secrets: &crate::capability::NoOriginSecrets,
         };
         let read = Body::Complete(vec![b'a'; limit + 1]);
         let Step::Respond { response, .. } = block_on(resume.finish(caps, read)) else {
@@ -172,6 +174,7 @@ fn unreadable_body_is_400_invalid_request_on_every_body_route() {
             ed25519: &crate::keys::PortableEd25519,
             random: &FixedRandom(1),
             memory: crate::capability::InstanceMemory::Kept,
+            secrets: &crate::capability::NoOriginSecrets,
         };
         let Step::Respond {
             response,

@@ -70,6 +70,7 @@ fn service_policy_admits_only_its_allowed_users_by_id() {
         allowed_users: vec!["alice".into()],
         created_at: 0,
         rate_limit: None,
+        upstream_auth: None,
     };
     let all = ScopeSet::all_services();
     assert_eq!(decide_access(&all, ALICE, &service), Ok(()));

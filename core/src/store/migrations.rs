@@ -41,6 +41,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0005_service_rate_limit",
         sql: include_str!("../../../infra/migrations/0005_service_rate_limit.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_upstream_auth",
+        sql: include_str!("../../../infra/migrations/0008_upstream_auth.sql"),
+    },
 ];
 
 /// The schema version this code reads and writes.

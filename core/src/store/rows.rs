@@ -3,7 +3,7 @@
 
 use super::SqlValue;
 use crate::error::StoreError;
-use crate::model::{Credential, CredentialKind, Service, User};
+use crate::model::{Credential, CredentialKind, Service, UpstreamAuth, User};
 use crate::rate_limit::{Count, RateLimit};
 use crate::scope::ScopeSet;
 use crate::secret::SecretHash;
@@ -58,6 +58,10 @@ pub(super) fn service_from_row(row: &[SqlValue]) -> Result<Service, StoreError> 
     let rate_limit = opt_text(row, 5)?
         .map(|l| RateLimit::parse(&l).map_err(|_| corrupt("rate_limit")))
         .transpose()?;
+    // Likewise a stored upstream credential (a spec of names, validated on the way in).
+    let upstream_auth = opt_text(row, 6)?
+        .map(|a| UpstreamAuth::parse(&a).map_err(|_| corrupt("upstream_auth")))
+        .transpose()?;
     Ok(Service {
         name: text(row, 0)?,
         upstream: text(row, 1)?,
@@ -65,14 +69,16 @@ pub(super) fn service_from_row(row: &[SqlValue]) -> Result<Service, StoreError> 
         allowed_users,
         created_at: int(row, 4)?,
         rate_limit,
+        upstream_auth,
     })
 }
 
 /// A service as its queries ([`super::sql::SERVICE`]) read it back: the inserted columns, then
-/// its rate limit (`NULL` without one). What a fake database answers with.
+/// its rate limit and upstream credential (`NULL` without). What a fake database answers with.
 pub fn service_read_row(s: &Service) -> Vec<SqlValue> {
     let mut row = service_row(s);
     row.push(s.rate_limit.map(|l| l.to_string()).into());
+    row.push(s.upstream_auth.as_ref().map(|a| a.to_string()).into());
     row
 }
 

@@ -23,15 +23,23 @@ pub const INSERT_USER: &str = "INSERT OR IGNORE INTO isogate_users (name, enable
 pub const DELETE_USER_CREDENTIALS: &str = "DELETE FROM isogate_credentials WHERE user_id = ?1";
 pub const DELETE_USER: &str = "DELETE FROM isogate_users WHERE id = ?1";
 /// A service with its rate limit (`NULL` without one): one read, whatever the limit.
+/// And its upstream credential's spec (`NULL` without one; names only), joined the same way.
 pub const SERVICE: &str = "SELECT s.name, s.upstream, s.allowed_user_ids, s.allowed_users, \
-    s.created_at, r.rate_limit FROM isogate_services s \
-    LEFT JOIN isogate_service_rate_limits r ON r.service = s.name WHERE s.name = ?1";
+    s.created_at, r.rate_limit, u.upstream_auth FROM isogate_services s \
+    LEFT JOIN isogate_service_rate_limits r ON r.service = s.name \
+    LEFT JOIN isogate_service_upstream_auth u ON u.service = s.name WHERE s.name = ?1";
 pub const SERVICES: &str = "SELECT s.name, s.upstream, s.allowed_user_ids, s.allowed_users, \
-    s.created_at, r.rate_limit FROM isogate_services s \
-    LEFT JOIN isogate_service_rate_limits r ON r.service = s.name ORDER BY s.name";
+    s.created_at, r.rate_limit, u.upstream_auth FROM isogate_services s \
+    LEFT JOIN isogate_service_rate_limits r ON r.service = s.name \
+    LEFT JOIN isogate_service_upstream_auth u ON u.service = s.name ORDER BY s.name";
 pub const INSERT_SERVICE: &str = "INSERT OR IGNORE INTO isogate_services \
     (name, upstream, allowed_user_ids, allowed_users, created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
 pub const DELETE_SERVICE: &str = "DELETE FROM isogate_services WHERE name = ?1";
+/// Sets service `?1`'s upstream credential to the spec `?2` (names only).
+pub const SET_SERVICE_UPSTREAM_AUTH: &str = "INSERT OR REPLACE INTO isogate_service_upstream_auth \
+    (service, upstream_auth) VALUES (?1, ?2)";
+pub const DELETE_SERVICE_UPSTREAM_AUTH: &str =
+    "DELETE FROM isogate_service_upstream_auth WHERE service = ?1";
 /// Sets service `?1`'s rate limit to `?2` (`NULL`: none).
 pub const SET_SERVICE_RATE_LIMIT: &str =
     "INSERT OR REPLACE INTO isogate_service_rate_limits (service, rate_limit) VALUES (?1, ?2)";

@@ -27,8 +27,10 @@ fn credential_queries_read_the_columns_the_row_encoder_writes() {
 
 #[test]
 fn migrations_are_numbered_in_order_and_each_from_0003_records_itself() {
+    // Increasing; a number may be skipped while a branch that holds it is unmerged (issue #13
+    // reserved 0006-0008 for parallel branches).
     for (i, m) in MIGRATIONS.iter().enumerate() {
-        assert_eq!(m.version, i as i64 + 1, "{}", m.name);
+        assert!(i == 0 || m.version > MIGRATIONS[i - 1].version, "{}", m.name);
         assert!(m.name.starts_with(&format!("{:04}_", m.version)));
         if m.version >= 3 {
             assert!(
@@ -38,5 +40,5 @@ fn migrations_are_numbered_in_order_and_each_from_0003_records_itself() {
             );
         }
     }
-    assert_eq!(SCHEMA_VERSION, MIGRATIONS.len() as i64);
+    assert_eq!(SCHEMA_VERSION, MIGRATIONS[MIGRATIONS.len() - 1].version);
 }

@@ -3,7 +3,9 @@
 
 use super::{block_on, head, json_body, post_form, text, MemDb, SeededRandom};
 use crate::audit::AuditLine;
-use crate::capability::{Capabilities, InstanceMemory, Now, RandomSource};
+use crate::capability::{
+    Capabilities, InstanceMemory, NoOriginSecrets, Now, OriginSecrets, RandomSource,
+};
 use crate::gateway::Gateway;
 use crate::http::{RequestHead, Response};
 use crate::keys::{Ed25519, PortableEd25519};
@@ -78,6 +80,8 @@ pub struct Harness {
     /// What the "runtime" says of its instance memory: where rate counts live (default: kept,
     /// as on Workers).
     pub memory: InstanceMemory,
+    /// The runtime's secret store and token fetches (default: none).
+    secrets: Box<dyn OriginSecrets>,
 }
 
 impl Default for Harness {
@@ -108,7 +112,14 @@ impl Harness {
             now_ms: Cell::new(T0_MS),
             random: Box::new(SeededRandom::new(42)),
             memory: InstanceMemory::Kept,
+            secrets: Box::new(NoOriginSecrets),
         }
+    }
+
+    /// The runtime's secrets and token endpoint (upstream credentials).
+    pub fn with_secrets(mut self, secrets: impl OriginSecrets + 'static) -> Harness {
+        self.secrets = Box::new(secrets);
+        self
     }
 
     /// The same deployment on another database (e.g. one made by an older release's schema).
@@ -172,6 +183,7 @@ impl Harness {
             ed25519,
             random: self.random.as_ref(),
             memory: self.memory,
+            secrets: self.secrets.as_ref(),
         };
         let mut step = block_on(gw.start(caps, head, self.clock()));
         loop {

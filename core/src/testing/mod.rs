@@ -9,17 +9,20 @@
 //!   deterministic, for instruction counts);
 //! - [`FixedRandom`] and [`SeededRandom`]: the random sources;
 //! - [`block_on`], [`head`]: drive a step, build a request head;
+//! - [`FakeSecrets`]: the runtime's secret store and token endpoint (upstream credentials);
 //! - [`Harness`]: a deployment (database, gateway, clock, random source) driven through
 //!   `Gateway::start` exactly as a runtime adapter drives it.
 
 mod canned;
 mod harness;
 mod memdb;
+mod secrets;
 mod wire;
 
 pub use canned::CannedDb;
 pub use harness::*;
 pub use memdb::MemDb;
+pub use secrets::FakeSecrets;
 pub use wire::*;
 
 use crate::capability::RandomSource;

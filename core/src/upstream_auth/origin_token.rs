@@ -1,0 +1,352 @@
+//! `oauth2-client-credentials`: the gateway is an OAuth2 client of the origin's authorization
+//! server (RFC 6749 §4.4), and caches the token per isolate.
+//!
+//! **Sans-IO.** The core builds the token request ([`ClientCredentials::token_request`]) and
+//! reads the reply ([`read_token_reply`]); the runtime only sends it, through its
+//! [`OriginSecrets::fetch_token`] capability (Workers: `fetch`; Spin: wasi:http outbound), as
+//! it sends D1 or SQLite statements through [`crate::capability::SqlDb`]. A capability rather
+//! than a new `Step`: the service flow already awaits its capabilities (storage, Web Crypto),
+//! and a step would have to suspend the whole flow between the service read and the plan.
+//!
+//! **Client authentication**: `client_secret_basic` (RFC 6749 §2.3.1, which every
+//! authorization server must support): `Authorization: Basic` of the form-urlencoded id and
+//! secret; the body is `grant_type=client_credentials` and the scope, if one is configured.
+//!
+//! **Caching** ([`OriginTokens`]): a token is kept until it expires (`expires_in`; 5 minutes
+//! when the server gives none, at most a day) and refreshed from when less than
+//! `min(60 s, lifetime / 2)` of it remain. One request refreshes at a time per isolate while
+//! the others keep sending the current token, which is still valid; with no valid token at
+//! all, concurrent requests share one fetch where the runtime lets a request await another's
+//! IO (the single-flight of [`crate::cache`]), and fetch each on Workers, which does not.
+
+use super::{CredentialFailure, InvalidUpstreamAuth, SecretName};
+use crate::cache::TtlCache;
+use crate::capability::{Now, OriginSecrets};
+use crate::error::StoreError;
+use crate::upstream::parse_upstream;
+use base64::Engine as _;
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::fmt;
+use std::rc::Rc;
+
+/// The longest a token fetch may take before the request is answered 502.
+pub const TOKEN_FETCH_TIMEOUT_MS: u64 = 10_000;
+/// A token's lifetime when the server does not say (`expires_in` is only RECOMMENDED).
+const DEFAULT_LIFETIME_MS: u64 = 300_000;
+/// Lifetimes are capped, so that a rotated client secret is used within a day.
+const MAX_LIFETIME_MS: u64 = 86_400_000;
+/// The most of a token response the core reads.
+pub const MAX_REPLY_BYTES: usize = 16 * 1024;
+
+/// The origin's authorization server and the gateway's client registration there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientCredentials {
+    /// `http[s]://host[:port][/path]`, canonical (as upstreams are).
+    pub token_url: String,
+    pub client_id: String,
+    /// The secret holding the client secret.
+    pub secret: SecretName,
+    /// Space-delimited scopes to ask for (RFC 6749 §3.3); none: the server's default.
+    pub scope: Option<String>,
+}
+
+impl ClientCredentials {
+    /// `TOKEN_URL,CLIENT_ID,SECRET_NAME[,SCOPE]`.
+    pub(super) fn parse(text: &str) -> Result<ClientCredentials, InvalidUpstreamAuth> {
+        let mut parts = text.splitn(4, ',');
+        let (Some(url), Some(client_id), Some(secret)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(InvalidUpstreamAuth(
+                "expected oauth2-client-credentials:TOKEN_URL,CLIENT_ID,SECRET_NAME[,SCOPE]",
+            ));
+        };
+        let token_url = parse_upstream(url)
+            .map_err(|_| InvalidUpstreamAuth("the token URL is not a valid http(s) URL"))?
+            .into_string();
+        let visible = |s: &str| s.bytes().all(|b| (0x21..=0x7e).contains(&b));
+        if client_id.is_empty() || client_id.len() > 255 || !visible(client_id) {
+            return Err(InvalidUpstreamAuth(
+                "the client id is 1 to 255 visible ASCII characters",
+            ));
+        }
+        let scope = parts.next().map(str::to_owned);
+        // RFC 6749 §3.3: scope-tokens of %x21 / %x23-5B / %x5D-7E, one space between.
+        if let Some(s) = &scope {
+            let token_ok = |t: &str| !t.is_empty() && visible(t) && !t.contains(['"', '\\']);
+            if s.len() > 1024 || !s.split(' ').all(token_ok) {
+                return Err(InvalidUpstreamAuth(
+                    "the scope is space-delimited RFC 6749 scope tokens",
+                ));
+            }
+        }
+        Ok(ClientCredentials {
+            token_url,
+            client_id: client_id.to_owned(),
+            secret: SecretName::parse(secret)?,
+            scope,
+        })
+    }
+
+    /// The RFC 6749 §4.4.2 request, authenticated with `client_secret_basic` (§2.3.1).
+    pub fn token_request(&self, client_secret: &str) -> TokenFetch {
+        let credentials = format!(
+            "{}:{}",
+            form_urlencode(&self.client_id),
+            form_urlencode(client_secret)
+        );
+        let basic = base64::engine::general_purpose::STANDARD.encode(credentials);
+        let mut body = String::from("grant_type=client_credentials");
+        if let Some(scope) = &self.scope {
+            body.push_str("&scope=");
+            body.push_str(&form_urlencode(scope));
+        }
+        TokenFetch {
+            url: self.token_url.clone(),
+            headers: vec![
+                ("authorization".into(), format!("Basic {basic}")),
+                (
+                    "content-type".into(),
+                    "application/x-www-form-urlencoded".into(),
+                ),
+                ("accept".into(), "application/json".into()),
+            ],
+            body,
+            timeout_ms: TOKEN_FETCH_TIMEOUT_MS,
+        }
+    }
+}
+
+impl fmt::Display for ClientCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{},{},{}",
+            self.token_url,
+            self.client_id,
+            self.secret.as_str()
+        )?;
+        match &self.scope {
+            Some(scope) => write!(f, ",{scope}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `application/x-www-form-urlencoded` (WHATWG URL §5.2): what RFC 6749 §2.3.1 applies to the
+/// client id and secret before Basic, and the scope in the body.
+fn form_urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'*' | b'-' | b'.' | b'_' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// A POST the runtime sends for the core: the token request. Its `Debug` hides the headers
+/// (they hold the client secret).
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenFetch {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    /// How long the runtime waits for the whole answer.
+    pub timeout_ms: u64,
+}
+
+impl fmt::Debug for TokenFetch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenFetch")
+            .field("url", &self.url)
+            .field("headers", &"[redacted]")
+            .finish_non_exhaustive()
+    }
+}
+
+/// The token endpoint's answer as the runtime received it: status and at most
+/// [`MAX_REPLY_BYTES`] + 1 bytes of its body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenReply {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+/// A token of the origin's, ready to send.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OriginToken {
+    /// `Bearer <access_token>`.
+    header: String,
+    refresh_at_ms: u64,
+    expires_at_ms: u64,
+}
+
+impl fmt::Debug for OriginToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OriginToken")
+            .field("refresh_at_ms", &self.refresh_at_ms)
+            .field("expires_at_ms", &self.expires_at_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    token_type: String,
+    #[serde(default)]
+    expires_in: Option<f64>,
+}
+
+/// Reads an RFC 6749 §5.1 answer fetched at `now`: a 200 with a bearer `access_token`
+/// (`token_type` `bearer`, any case: RFC 6750; another type could not go in `Bearer`). The
+/// error names the status or the missing part, never the body (it may echo what was sent).
+pub fn read_token_reply(reply: &TokenReply, now: Now) -> Result<OriginToken, String> {
+    if reply.status != 200 {
+        // §5.2's error code is safe to log: it is one of a fixed set.
+        let code = serde_json::from_slice::<crate::error::ErrorBody>(&reply.body)
+            .ok()
+            .map(|e| e.error)
+            .filter(|c| c.len() <= 64 && c.bytes().all(|b| b.is_ascii_graphic()));
+        return Err(match code {
+            Some(code) => format!("answered {} {code}", reply.status),
+            None => format!("answered {}", reply.status),
+        });
+    }
+    if reply.body.len() > MAX_REPLY_BYTES {
+        return Err("answered more than 16 KiB".into());
+    }
+    let token: TokenResponse = serde_json::from_slice(&reply.body)
+        .map_err(|_| "answered 200 without an access_token and token_type".to_owned())?;
+    if !token.token_type.eq_ignore_ascii_case("bearer") {
+        return Err("answered a token_type other than bearer".into());
+    }
+    let usable = |b: u8| (0x21..=0x7e).contains(&b);
+    if token.access_token.is_empty() || !token.access_token.bytes().all(usable) {
+        return Err("answered an access_token that cannot go in a header".into());
+    }
+    let lifetime_ms = match token.expires_in {
+        Some(secs) if secs.is_finite() && secs > 0.0 => ((secs * 1000.0) as u64).min(MAX_LIFETIME_MS),
+        Some(_) => return Err("answered an expires_in that is not a positive number".into()),
+        None => DEFAULT_LIFETIME_MS,
+    };
+    let fetched = now.unix_ms();
+    Ok(OriginToken {
+        header: format!("Bearer {}", token.access_token),
+        refresh_at_ms: fetched + lifetime_ms - (lifetime_ms / 2).min(60_000),
+        expires_at_ms: fetched + lifetime_ms,
+    })
+}
+
+/// The isolate's tokens of origins, by client registration (the credentials' canonical text:
+/// services sharing one share its token).
+pub struct OriginTokens {
+    // Expiry is each token's own: the cache's TTL never ends an entry.
+    tokens: TtlCache<Rc<OriginToken>>,
+    /// Registrations a request is refreshing: the others use the current token meanwhile.
+    refreshing: RefCell<HashSet<String>>,
+}
+
+impl OriginTokens {
+    pub fn new(shared_loads: bool) -> OriginTokens {
+        let tokens = TtlCache::with_capacity(u64::MAX, 1024);
+        OriginTokens {
+            tokens: match shared_loads {
+                true => tokens,
+                false => tokens.without_shared_loads(),
+            },
+            refreshing: RefCell::new(HashSet::new()),
+        }
+    }
+
+    /// The `Authorization` value for `creds` at `now`: the cached token, or one fetched with
+    /// the client secret from `secrets` (see the module documentation for when).
+    pub async fn header(
+        &self,
+        creds: &ClientCredentials,
+        secrets: &dyn OriginSecrets,
+        now: Now,
+    ) -> Result<String, CredentialFailure> {
+        let key = creds.to_string();
+        let now_ms = now.unix_ms();
+        let fetch = || async {
+            let secret = super::secret_value(secrets, &creds.secret)?;
+            let reply = secrets
+                .fetch_token(creds.token_request(&secret))
+                .await
+                .map_err(CredentialFailure::TokenEndpoint)?;
+            read_token_reply(&reply, now).map_err(CredentialFailure::TokenEndpoint)
+        };
+        if let Some(current) = self.tokens.get(&key, now_ms) {
+            if now_ms < current.expires_at_ms {
+                if now_ms < current.refresh_at_ms || self.refreshing.borrow().contains(&key) {
+                    return Ok(current.header.clone());
+                }
+                let _refreshing = Refreshing::start(&self.refreshing, &key);
+                return Ok(match fetch().await {
+                    Ok(fresh) => {
+                        let header = fresh.header.clone();
+                        self.tokens.put(&key, Rc::new(fresh), now_ms);
+                        header
+                    }
+                    // The current token is still valid: use it; the next request tries again.
+                    Err(_) => current.header.clone(),
+                });
+            }
+            self.tokens.invalidate(&key);
+        }
+        // The flight carries a failure's words as it carries a storage error's.
+        let load = || async {
+            fetch()
+                .await
+                .map(Rc::new)
+                .map_err(|e| StoreError(encode_failure(&e)))
+        };
+        match self.tokens.get_or_load(&key, now_ms, load).await {
+            Ok(token) => Ok(token.header.clone()),
+            Err(StoreError(words)) => Err(decode_failure(words)),
+        }
+    }
+}
+
+/// A failure through the cache's flight (which carries text) and back, its kind kept.
+fn encode_failure(e: &CredentialFailure) -> String {
+    match e {
+        CredentialFailure::MissingSecret(n) => format!("m{n}"),
+        CredentialFailure::UnusableSecret(n) => format!("u{n}"),
+        CredentialFailure::TokenEndpoint(w) => format!("t{w}"),
+    }
+}
+
+fn decode_failure(mut words: String) -> CredentialFailure {
+    let kind = if words.is_empty() { 't' } else { words.remove(0) };
+    match kind {
+        'm' => CredentialFailure::MissingSecret(words),
+        'u' => CredentialFailure::UnusableSecret(words),
+        _ => CredentialFailure::TokenEndpoint(words),
+    }
+}
+
+/// A refresh in progress; dropped (done, or its request cancelled), it lets the next one start.
+struct Refreshing<'a> {
+    set: &'a RefCell<HashSet<String>>,
+    key: &'a str,
+}
+
+impl<'a> Refreshing<'a> {
+    fn start(set: &'a RefCell<HashSet<String>>, key: &'a str) -> Refreshing<'a> {
+        set.borrow_mut().insert(key.to_owned());
+        Refreshing { set, key }
+    }
+}
+
+impl Drop for Refreshing<'_> {
+    fn drop(&mut self) {
+        self.set.borrow_mut().remove(self.key);
+    }
+}
