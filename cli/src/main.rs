@@ -108,6 +108,13 @@ struct ServiceArgs {
     /// limit.
     #[arg(long = "rate-limit", value_name = "N/s|N/m|N/h")]
     rate_limit: Option<String>,
+    /// The origin's own credential, which workloads never see, by the NAME of a runtime
+    /// secret (Workers: `wrangler secret put NAME`; Spin: a variable declared in spin.toml):
+    /// bearer:NAME (Authorization: Bearer), basic:NAME (the secret is user:password),
+    /// header:Header-Name:NAME, or oauth2-client-credentials:TOKEN_URL,CLIENT_ID,NAME[,SCOPE]
+    /// (the gateway gets and caches the origin's token; NAME holds the client secret).
+    #[arg(long = "upstream-auth", value_name = "KIND:...")]
+    upstream_auth: Option<String>,
 }
 
 #[derive(Args)]
@@ -270,6 +277,7 @@ fn run(cli: &Cli, api: &Api) -> Result<(), String> {
                     name: s.name.clone(),
                     rate_limit: s.rate_limit.clone(),
                     upstream: s.upstream.clone(),
+                    upstream_auth: s.upstream_auth.clone(),
                 };
                 let created: OneService = api.call("POST", "services", Some(body(&new)))?;
                 confirm_created(json_out, &created, "Service", &s.name);
@@ -436,6 +444,10 @@ fn service_row(s: &ServiceView) -> Vec<String> {
         s.upstream.clone(),
         allowed_cell(s),
         s.rate_limit.clone().unwrap_or_else(|| "-".into()),
+        // The kind and the secret's name: never a value (the gateway has none to show).
+        s.upstream_auth
+            .as_ref()
+            .map_or_else(|| "-".into(), |a| format!("{}:{}", a.kind, a.secret)),
     ]
 }
 
@@ -483,7 +495,13 @@ fn print_json<T: Serialize + ?Sized>(v: &T) {
 fn print_table(kind: &str, rows: &[Vec<String>]) {
     let headers: &[&str] = match kind {
         "users" => &["NAME", "ID", "ENABLED"],
-        "services" => &["NAME", "UPSTREAM", "ALLOWED USERS", "RATE LIMIT"],
+        "services" => &[
+            "NAME",
+            "UPSTREAM",
+            "ALLOWED USERS",
+            "RATE LIMIT",
+            "UPSTREAM AUTH",
+        ],
         _ => &[
             "NAME",
             "USER",
@@ -574,6 +592,7 @@ mod tests {
             name: "s".into(),
             rate_limit: None,
             upstream: "http://o".into(),
+            upstream_auth: None,
         };
         assert_eq!(allowed_cell(&view), "alice#2,bob#7");
         let open = ServiceView {
@@ -582,6 +601,24 @@ mod tests {
             ..view
         };
         assert_eq!(allowed_cell(&open), "*");
+    }
+
+    #[test]
+    fn a_service_row_shows_the_upstream_auth_kind_and_secret_name_only() {
+        let view = ServiceView {
+            allowed_user_ids: vec![],
+            allowed_users: vec![],
+            created_at: 0,
+            name: "payroll".into(),
+            rate_limit: None,
+            upstream: "http://o".into(),
+            upstream_auth: Some(isogate_core::admin::api::UpstreamAuthView {
+                kind: "bearer".into(),
+                secret: "PAYROLL_TOKEN".into(),
+                spec: "bearer:PAYROLL_TOKEN".into(),
+            }),
+        };
+        assert_eq!(service_row(&view)[4], "bearer:PAYROLL_TOKEN");
     }
 
     #[test]

@@ -131,7 +131,9 @@ impl Diagnostic {
     /// error type's call static: no `dyn Error` of the endpoint errors is ever made.)
     pub(crate) fn behind(source: Option<&(dyn Error + 'static)>) -> Option<Diagnostic> {
         if let Some(e) = source.and_then(|s| s.downcast_ref::<OriginCredentialError>()) {
-            return Some(Diagnostic::Upstream(UpstreamFailure::Unsendable(e.to_string())));
+            return Some(Diagnostic::Upstream(UpstreamFailure::Unsendable(
+                e.to_string(),
+            )));
         }
         match source.and_then(|s| s.downcast_ref::<ForwardError>()) {
             Some(e @ ForwardError::InvalidUpstream(_)) => Some(Diagnostic::Upstream(

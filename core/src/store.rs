@@ -200,7 +200,9 @@ impl<'a, D: SqlDb> Store<'a, D> {
         let changed = match auth {
             Some(a) => {
                 let params = [service.into(), a.to_string().into()];
-                self.db.execute(sql::SET_SERVICE_UPSTREAM_AUTH, &params).await
+                self.db
+                    .execute(sql::SET_SERVICE_UPSTREAM_AUTH, &params)
+                    .await
             }
             None => {
                 self.db

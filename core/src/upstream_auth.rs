@@ -252,8 +252,12 @@ pub(crate) async fn origin_credential(
     match auth {
         UpstreamAuth::Bearer(s) => secret_value(secrets, s).map(|v| format!("Bearer {v}")),
         // RFC 7617 §2: the secret holds `user:password`.
-        UpstreamAuth::Basic(s) => secret_value(secrets, s)
-            .map(|v| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(v))),
+        UpstreamAuth::Basic(s) => secret_value(secrets, s).map(|v| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(v)
+            )
+        }),
         UpstreamAuth::Header { secret, .. } => secret_value(secrets, secret),
         UpstreamAuth::ClientCredentials(creds) => tokens.header(creds, secrets, now).await,
     }

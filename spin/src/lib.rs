@@ -8,6 +8,9 @@
 //! - [`SqlDb`](isogate_core::capability::SqlDb) over Spin SQLite (`sqlite::SpinDb`, which
 //!   also applies the schema on first use);
 //! - Ed25519: the core's portable implementation ([`PortableEd25519`]; Spin has no native one);
+//! - upstream credentials' secrets (Spin variables, by the lower-cased name) and origins' token
+//!   requests (wasi:http), as [`OriginSecrets`](isogate_core::capability::OriginSecrets)
+//!   (`origin::SpinSecrets`);
 //! - the clock (wasi:clocks) and random bytes (wasi:random, through the core's [`OsRandom`]);
 //! - reading a request body, bounded, as [`Body::Complete`], or [`Body::Unreadable`] when the
 //!   client's stream fails (a body cut off mid-way is never handed to the core as if complete);
@@ -47,6 +50,7 @@
 
 mod body;
 mod forward;
+mod origin;
 mod sqlite;
 mod wasi_io;
 
@@ -78,6 +82,8 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
         random: &OsRandom,
         // A wasi:http 0.2 component gets a fresh instance per request: rate counts go to SQLite.
         memory: InstanceMemory::PerRequest,
+        // Upstream credentials: Spin variables by name, token requests over wasi:http.
+        secrets: &origin::SpinSecrets,
     };
     let setting = |name: &str| spin_sdk::variables::get(&name.to_ascii_lowercase()).ok();
     let body = RequestBody::take(&req);

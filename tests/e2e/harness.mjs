@@ -391,11 +391,11 @@ export class GatewayClient {
     return JSON.parse(r.stdout);
   }
 
-  /** `isogate create service NAME --upstream U [--allow-user X]... [--rate-limit N/s]`; resolves the service. */
-  async createService(name, { upstream = this.originUrl, allowed_users = [], rate_limit, ...unknown } = {}) {
+  /** `isogate create service NAME --upstream U [--allow-user X]... [--rate-limit N/s] [--upstream-auth KIND:...]`; resolves the service. */
+  async createService(name, { upstream = this.originUrl, allowed_users = [], rate_limit, upstream_auth, ...unknown } = {}) {
     noUnknownOptions("createService", unknown);
     const created = await this.cliJson(["create", "service", name, "--upstream", upstream, ...allowed_users.flatMap((u) => ["--allow-user", u]),
-      ...(rate_limit ? ["--rate-limit", rate_limit] : [])]);
+      ...(rate_limit ? ["--rate-limit", rate_limit] : []), ...(upstream_auth ? ["--upstream-auth", upstream_auth] : [])]);
     return created.service;
   }
 

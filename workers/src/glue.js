@@ -76,6 +76,44 @@ export function forward(request, url, method, headers, withBody, timeoutMs, reco
   );
 }
 
+/**
+ * An origin's token request (isogate-core's upstream_auth: a POST the core built), for the
+ * core's `OriginSecrets::fetch_token`: resolves to [status, the first `maxBytes` bytes of the
+ * body], or rejects with the runtime's words (never a header: they hold the client secret).
+ */
+export async function tokenFetch(url, headers, body, timeoutMs, maxBytes) {
+  let response;
+  try {
+    response = await fetch(url, {
+      method: "POST",
+      headers: headersFrom(headers),
+      body,
+      redirect: "manual",
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (e) {
+    throw e?.name === "TimeoutError" ? "timed out" : String(e?.message ?? e);
+  }
+  const reader = response.body?.getReader();
+  const chunks = [];
+  let size = 0;
+  while (reader && size < maxBytes) {
+    const { done, value } = await reader.read().catch(() => ({ done: true }));
+    if (done) break;
+    chunks.push(value);
+    size += value.byteLength;
+  }
+  if (reader && size >= maxBytes) reader.cancel().catch(() => {});
+  const bytes = new Uint8Array(Math.min(size, maxBytes));
+  let offset = 0;
+  for (const chunk of chunks) {
+    const part = chunk.subarray(0, bytes.length - offset);
+    bytes.set(part, offset);
+    offset += part.length;
+  }
+  return [response.status, bytes];
+}
+
 /** A Response with `body` (a ReadableStream, a Uint8Array, or null). */
 export function respond(status, headers, body) {
   return new Response(body, { status, headers: headersFrom(headers) });

@@ -21,6 +21,14 @@ extern "C" {
         record: &str,
         relay: &js_sys::Function,
     ) -> JsValue;
+    #[wasm_bindgen(js_name = tokenFetch)]
+    pub fn js_token_fetch(
+        url: &str,
+        headers: &str,
+        body: &str,
+        timeout_ms: f64,
+        max_bytes: f64,
+    ) -> js_sys::Promise;
     #[wasm_bindgen(js_name = respond)]
     pub fn js_respond(status: u16, headers: &str, body: &JsValue) -> web_sys::Response;
     #[wasm_bindgen(js_name = readBounded)]

@@ -7,6 +7,9 @@
 //! - [`SqlDb`](isogate_core::capability::SqlDb) over D1 (`d1::D1Db`);
 //! - [`Ed25519`](isogate_core::capability::Ed25519) over Web Crypto
 //!   (`web_crypto::WebCryptoEd25519`, with the portable implementation as fallback);
+//! - upstream credentials' secrets (the Worker's secrets and vars, by name) and origins' token
+//!   requests (`fetch`), as [`OriginSecrets`](isogate_core::capability::OriginSecrets)
+//!   (`origin::WorkerSecrets`);
 //! - the clock (`Date.now()`) and random bytes (`crypto.getRandomValues`, through the core's
 //!   [`OsRandom`]);
 //! - reading a request body, bounded, as [`Body::Complete`], or [`Body::Unreadable`] when the
@@ -50,6 +53,7 @@
 
 mod d1;
 mod glue;
+mod origin;
 mod web_crypto;
 
 use d1::D1Db;
@@ -107,12 +111,15 @@ pub fn fetch(req: web_sys::Request, env: Env, _ctx: JsValue) -> JsValue {
 async fn handle(req: web_sys::Request, env: Env) -> JsValue {
     let db = D1Db::new(&env);
     let ed25519 = web_crypto::ed25519();
+    let secrets = origin::WorkerSecrets { env: &env };
     let caps = Capabilities {
         db: &db,
         ed25519: &*ed25519,
         random: &OsRandom,
         // An isolate serves many requests: rate counts stay in its memory.
         memory: InstanceMemory::Kept,
+        // Upstream credentials: the Worker's secrets by name, token requests by fetch.
+        secrets: &secrets,
     };
     match CELL.with(|cell| cell.gateway(|name| setting(&env, name))) {
         Ok(gateway) => {

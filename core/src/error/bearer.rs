@@ -3,8 +3,8 @@
 use super::{quote_safe, ErrorBody, ForwardError, StoreError};
 use crate::http::Response;
 use crate::rate_limit::Limited;
-use crate::upstream_auth::OriginCredentialError;
 use crate::token::TokenInvalid;
+use crate::upstream_auth::OriginCredentialError;
 use std::error::Error;
 use std::fmt;
 

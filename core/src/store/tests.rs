@@ -30,7 +30,11 @@ fn migrations_are_numbered_in_order_and_each_from_0003_records_itself() {
     // Increasing; a number may be skipped while a branch that holds it is unmerged (issue #13
     // reserved 0006-0008 for parallel branches).
     for (i, m) in MIGRATIONS.iter().enumerate() {
-        assert!(i == 0 || m.version > MIGRATIONS[i - 1].version, "{}", m.name);
+        assert!(
+            i == 0 || m.version > MIGRATIONS[i - 1].version,
+            "{}",
+            m.name
+        );
         assert!(m.name.starts_with(&format!("{:04}_", m.version)));
         if m.version >= 3 {
             assert!(

@@ -22,7 +22,9 @@ impl FakeSecrets {
     pub fn with(values: &[(&str, &str)]) -> FakeSecrets {
         let fake = FakeSecrets::default();
         for (k, v) in values {
-            fake.values.borrow_mut().insert(k.to_string(), v.to_string());
+            fake.values
+                .borrow_mut()
+                .insert(k.to_string(), v.to_string());
         }
         fake.answer_token("origin-token-1", Some(3600));
         fake

@@ -231,7 +231,9 @@ pub fn read_token_reply(reply: &TokenReply, now: Now) -> Result<OriginToken, Str
         return Err("answered an access_token that cannot go in a header".into());
     }
     let lifetime_ms = match token.expires_in {
-        Some(secs) if secs.is_finite() && secs > 0.0 => ((secs * 1000.0) as u64).min(MAX_LIFETIME_MS),
+        Some(secs) if secs.is_finite() && secs > 0.0 => {
+            ((secs * 1000.0) as u64).min(MAX_LIFETIME_MS)
+        }
         Some(_) => return Err("answered an expires_in that is not a positive number".into()),
         None => DEFAULT_LIFETIME_MS,
     };
@@ -324,7 +326,11 @@ fn encode_failure(e: &CredentialFailure) -> String {
 }
 
 fn decode_failure(mut words: String) -> CredentialFailure {
-    let kind = if words.is_empty() { 't' } else { words.remove(0) };
+    let kind = if words.is_empty() {
+        't'
+    } else {
+        words.remove(0)
+    };
     match kind {
         'm' => CredentialFailure::MissingSecret(words),
         'u' => CredentialFailure::UnusableSecret(words),

@@ -18,7 +18,9 @@ fn each_kind_parses_to_its_canonical_spec_of_names_only() {
     assert_eq!(spec_of("basic:payroll_basic"), "basic:payroll_basic");
     assert_eq!(spec_of("header:X-Api-Key:KEY1"), "header:x-api-key:KEY1");
     assert_eq!(
-        spec_of(&format!("oauth2-client-credentials:{TOKEN_URL},gw-client,ORIGIN_SECRET")),
+        spec_of(&format!(
+            "oauth2-client-credentials:{TOKEN_URL},gw-client,ORIGIN_SECRET"
+        )),
         format!("oauth2-client-credentials:{TOKEN_URL},gw-client,ORIGIN_SECRET")
     );
     let with_scope = UpstreamAuth::parse(&format!(
@@ -85,10 +87,10 @@ fn injected_header_replaces_every_client_spelling_of_its_name() {
 
 #[test]
 fn rfc6749_4_4_2_token_request_is_client_secret_basic_form_encoded() {
-    let UpstreamAuth::ClientCredentials(c) =
-        UpstreamAuth::parse(&format!("oauth2-client-credentials:{TOKEN_URL},gw:1,S,read write"))
-            .unwrap()
-    else {
+    let UpstreamAuth::ClientCredentials(c) = UpstreamAuth::parse(&format!(
+        "oauth2-client-credentials:{TOKEN_URL},gw:1,S,read write"
+    ))
+    .unwrap() else {
         panic!()
     };
     let fetch = c.token_request("s3cr%t");
@@ -119,10 +121,16 @@ fn rfc6749_5_1_token_reply_must_be_a_bearer_token() {
     assert!(ok.is_ok());
     let mac = reply(200, json!({"access_token": "t", "token_type": "mac"}));
     assert!(origin_token::read_token_reply(&mac, now).is_err());
-    let refused = reply(401, json!({"error": "invalid_client", "error_description": "SECRET"}));
+    let refused = reply(
+        401,
+        json!({"error": "invalid_client", "error_description": "SECRET"}),
+    );
     let words = origin_token::read_token_reply(&refused, now).unwrap_err();
     assert_eq!(words, "answered 401 invalid_client");
-    let injected = reply(200, json!({"access_token": "t\r\nx: y", "token_type": "Bearer"}));
+    let injected = reply(
+        200,
+        json!({"access_token": "t\r\nx: y", "token_type": "Bearer"}),
+    );
     assert!(origin_token::read_token_reply(&injected, now).is_err());
 }
 
@@ -169,7 +177,10 @@ fn bearer_basic_and_header_kinds_reach_the_origin_once_whatever_the_client_sends
     let octelium = h
         .service(
             SERVICE_HOST,
-            &[("x-octelium-auth", &token), ("authorization", "Basic Zm9yZ2Vk")],
+            &[
+                ("x-octelium-auth", &token),
+                ("authorization", "Basic Zm9yZ2Vk"),
+            ],
         )
         .expect("forwarded");
     let sent: Vec<_> = octelium
@@ -178,7 +189,13 @@ fn bearer_basic_and_header_kinds_reach_the_origin_once_whatever_the_client_sends
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case("authorization") || n.contains("octelium"))
         .collect();
-    assert_eq!(sent, [&("authorization".to_owned(), "Bearer origin-bearer".to_owned())]);
+    assert_eq!(
+        sent,
+        [&(
+            "authorization".to_owned(),
+            "Bearer origin-bearer".to_owned()
+        )]
+    );
 
     let (h, token) = with_upstream_auth("basic:CRED", secrets.clone());
     assert_eq!(
@@ -240,20 +257,32 @@ fn client_credentials_token_is_cached_refreshed_before_expiry_and_refetched_afte
     let spec = format!("oauth2-client-credentials:{TOKEN_URL},gw,OS");
     let (h, token) = with_upstream_auth(&spec, secrets.clone());
     for _ in 0..5 {
-        assert_eq!(origin_values(&h, &token, "authorization", &[]), ["Bearer tok-1"]);
+        assert_eq!(
+            origin_values(&h, &token, "authorization", &[]),
+            ["Bearer tok-1"]
+        );
     }
     assert_eq!(secrets.fetches.get(), 1, "cached");
     // 600 s lifetime: refreshed once less than 60 s remain, before it expires.
     h.advance_ms(539_000);
-    assert_eq!(origin_values(&h, &token, "authorization", &[]), ["Bearer tok-1"]);
+    assert_eq!(
+        origin_values(&h, &token, "authorization", &[]),
+        ["Bearer tok-1"]
+    );
     secrets.answer_token("tok-2", Some(600));
     h.advance_ms(2_000);
-    assert_eq!(origin_values(&h, &token, "authorization", &[]), ["Bearer tok-2"]);
+    assert_eq!(
+        origin_values(&h, &token, "authorization", &[]),
+        ["Bearer tok-2"]
+    );
     assert_eq!(secrets.fetches.get(), 2, "one refresh");
     // A failed refresh keeps the still-valid token; an expired one is never sent.
     h.advance_ms(545_000);
     secrets.answer(Err("connection refused".into()));
-    assert_eq!(origin_values(&h, &token, "authorization", &[]), ["Bearer tok-2"]);
+    assert_eq!(
+        origin_values(&h, &token, "authorization", &[]),
+        ["Bearer tok-2"]
+    );
     h.advance_ms(60_000);
     let r = h.call(&h.token_for(&h.create_client("c2", "root", &[]), None));
     assert_eq!(r.expect_err("no valid token").status, 502);
