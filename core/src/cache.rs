@@ -22,7 +22,7 @@ pub use counts::IsolateCounts;
 pub(crate) use lru::Lru;
 
 use crate::error::StoreError;
-use flight::{Flight, Landed};
+pub(crate) use flight::{Flight, Landed};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;

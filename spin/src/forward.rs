@@ -84,7 +84,7 @@ pub async fn forward(
 /// Connect and first-byte timeouts for the host's HTTP client (Spin and wasmtime honour them
 /// and answer `connection-timeout` / `connection-read-timeout`). A host that refuses an option
 /// still has the guest-side deadline in [`response_head`].
-fn request_options(timeout_ms: u64) -> wasi_http::RequestOptions {
+pub(crate) fn request_options(timeout_ms: u64) -> wasi_http::RequestOptions {
     let options = wasi_http::RequestOptions::new();
     let nanos = timeout_ms.saturating_mul(1_000_000);
     let _ = options.set_connect_timeout(Some(nanos));
@@ -154,7 +154,10 @@ fn not_answered(code: &wasi_http::ErrorCode) -> UpstreamOutcome<'static> {
 
 /// Waits for the origin's response head until `deadline` (monotonic clock, nanoseconds): the
 /// guest-side bound, for a host that ignores the request options.
-async fn response_head(pending: &wasi_http::FutureIncomingResponse, deadline: u64) -> Fetched {
+pub(crate) async fn response_head(
+    pending: &wasi_http::FutureIncomingResponse,
+    deadline: u64,
+) -> Fetched {
     loop {
         if let Some(result) = pending.get() {
             return match result {

@@ -1,16 +1,20 @@
 //! Upstream credentials on Spin ([`OriginSecrets`]): secrets are Spin variables, read by the
 //! lower-cased name (`PAYROLL_TOKEN` is variable `payroll_token`, which the application must
 //! declare in `spin.toml` and map into the component: Spin exposes no other); an origin's
-//! token request is one outbound wasi:http request (`spin_sdk::http::send`), whose host must
-//! be in `allowed_outbound_hosts`. The core decides what to read and send.
+//! token request is one outbound wasi:http request, made with the forward's own parts
+//! (`forward`), whose host must be in `allowed_outbound_hosts`. The core decides what to read
+//! and send.
 
-use crate::wasi_io::until_instant;
-use futures::future::{select, Either};
+use crate::forward::{request_options, response_head};
+use crate::wasi_io::{read_chunk, write_all};
 use isogate_core::capability::{LocalFuture, OriginSecrets};
+use isogate_core::forward::{UpstreamFailure, UpstreamOutcome};
+use isogate_core::http::split_url;
+use isogate_core::upstream_auth::origin_token::MAX_REPLY_BYTES;
 use isogate_core::upstream_auth::{TokenFetch, TokenReply};
-use spin_sdk::http::{Method, Request, Response};
-use std::pin::pin;
 use wasi::clocks::monotonic_clock;
+use wasi::http::outgoing_handler;
+use wasi::http::types as wasi_http;
 
 pub struct SpinSecrets;
 
@@ -20,28 +24,67 @@ impl OriginSecrets for SpinSecrets {
     }
 
     fn fetch_token(&self, request: TokenFetch) -> LocalFuture<'_, Result<TokenReply, String>> {
-        Box::pin(async move {
-            let mut builder = Request::builder();
-            builder
-                .method(Method::Post)
-                .uri(request.url.as_str())
-                .body(request.body.into_bytes());
-            for (name, value) in &request.headers {
-                builder.header(name.as_str(), value.as_str());
-            }
-            let deadline =
-                monotonic_clock::now().saturating_add(request.timeout_ms.saturating_mul(1_000_000));
-            let send = pin!(spin_sdk::http::send::<_, Response>(builder.build()));
-            let expired = pin!(until_instant(deadline));
-            match select(send, expired).await {
-                Either::Left((Ok(response), _)) => Ok(TokenReply {
-                    status: *response.status(),
-                    body: response.into_body(),
-                }),
-                // The host's words (a refused connection, a host outside allowed_outbound_hosts).
-                Either::Left((Err(e), _)) => Err(e.to_string()),
-                Either::Right(_) => Err("timed out".into()),
-            }
-        })
+        Box::pin(fetch(request))
     }
+}
+
+/// POSTs the core's token request and reads at most [`MAX_REPLY_BYTES`] + 1 bytes of the
+/// answer, within its timeout (head and body).
+async fn fetch(request: TokenFetch) -> Result<TokenReply, String> {
+    // Canonical (the core parsed it as an upstream): scheme://authority[/path], no query.
+    let url = split_url(&request.url);
+    let headers = wasi_http::Fields::new();
+    for (name, value) in &request.headers {
+        let _ = headers.append(name, &value.clone().into_bytes());
+    }
+    let outgoing = wasi_http::OutgoingRequest::new(headers);
+    let scheme = match url.scheme {
+        "https" => wasi_http::Scheme::Https,
+        _ => wasi_http::Scheme::Http,
+    };
+    let refused = |_| "the host refused the token request".to_owned();
+    outgoing
+        .set_method(&wasi_http::Method::Post)
+        .map_err(refused)?;
+    outgoing.set_scheme(Some(&scheme)).map_err(refused)?;
+    outgoing
+        .set_authority(Some(url.authority))
+        .map_err(refused)?;
+    outgoing
+        .set_path_with_query(Some(url.path))
+        .map_err(refused)?;
+    let body = outgoing.body().map_err(refused)?;
+    let deadline =
+        monotonic_clock::now().saturating_add(request.timeout_ms.saturating_mul(1_000_000));
+    let pending = outgoing_handler::handle(outgoing, Some(request_options(request.timeout_ms)))
+        .map_err(|code| format!("{code:?}"))?;
+    {
+        let sink = body.write().map_err(refused)?;
+        write_all(&sink, request.body.as_bytes())
+            .await
+            .map_err(|e| format!("sending the token request: {e:?}"))?;
+    }
+    wasi_http::OutgoingBody::finish(body, None).map_err(|code| format!("{code:?}"))?;
+    let response = response_head(&pending, deadline)
+        .await
+        .map_err(|outcome| match outcome {
+            UpstreamOutcome::Failed(UpstreamFailure::Unreachable(why)) => why,
+            _ => "timed out".to_owned(),
+        })?;
+    let status = response.status();
+    let incoming = response.consume().map_err(refused)?;
+    let stream = incoming.stream().map_err(refused)?;
+    let mut bytes = Vec::new();
+    while bytes.len() <= MAX_REPLY_BYTES {
+        match read_chunk(&stream).await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            Ok(None) => break,
+            Err(e) => return Err(format!("reading the token answer: {e:?}")),
+        }
+    }
+    bytes.truncate(MAX_REPLY_BYTES + 1);
+    Ok(TokenReply {
+        status,
+        body: bytes,
+    })
 }

@@ -19,19 +19,19 @@ use base64::Engine as _;
 use isogate_core::assertion::AssertedRequest;
 use isogate_core::audit::{AuditContext, AuditLevel, Entry, Outcome, Who};
 use isogate_core::cache::IsolateCounts;
-use isogate_core::capability::InstanceMemory;
+use isogate_core::capability::{InstanceMemory, NoOriginSecrets, OriginSecrets};
 use isogate_core::config::GatewayConfig;
 use isogate_core::forward::{plan_forward, Principal, UpstreamOutcome};
 use isogate_core::http::RequestHead;
 use isogate_core::keys::{Ed25519, KeySet, PortableEd25519, SigningKey, VerifyingKey};
 use isogate_core::mint::{Grant, Minter};
-use isogate_core::model::{Credential, CredentialKind, CredentialStatus, Service};
+use isogate_core::model::{Credential, CredentialKind, CredentialStatus, Service, UpstreamAuth};
 use isogate_core::oauth::verify_client_secret;
 use isogate_core::rate_limit::{Limited, RateLimit, Window, MAX_REQUESTS};
 use isogate_core::scope::ScopeSet;
 use isogate_core::secret::Secret;
 use isogate_core::service::{authorize_service, decide_access, Seen};
-use isogate_core::testing::{block_on, head, CannedDb, FixedRandom, CLIENT_IP};
+use isogate_core::testing::{block_on, head, CannedDb, FakeSecrets, FixedRandom, CLIENT_IP};
 use isogate_core::throttle::{AuthThrottle, FailureCount, Lockouts, ThrottleConfig};
 use isogate_core::token_request::parse_token_request;
 use isogate_core::verify::Verifier;
@@ -64,6 +64,8 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("authorize_service_refill", "the service flow after the record caches expired: 3 storage reads (credential, jti, service)"),
     ("authorize_service_refill_after_revocation_flood", "authorize_service_refill with 10,000 tokens of another client revoked"),
     ("authorize_service_rate_limited", "authorize_service on a service with a rate limit (counted in isolate memory, as on Workers)"),
+    ("authorize_service_upstream_bearer", "authorize_service on a service with bearer upstream auth: the secret looked up by name and set after the strip"),
+    ("authorize_service_upstream_oauth2", "authorize_service on a service with oauth2-client-credentials upstream auth, its origin token cached in the isolate"),
     ("rate_limit_check", "count a request of a credential already counted in the isolate and decide: IsolateCounts::hit + RateLimit::decide"),
     ("rate_limit_headers", "the Retry-After, RateLimit-Policy and RateLimit values of a 429: Limited::headers"),
     ("assertion_sign", "build and sign an identity assertion (Ed25519, portable): Minter::sign_assertion"),
@@ -226,6 +228,27 @@ fn main() {
             let _ballast = flood_ballast();
             authorize_warm(op, n, &f, &f.limited_db())
         }
+        "authorize_service_upstream_bearer" | "authorize_service_upstream_oauth2" => {
+            let _ballast = flood_ballast();
+            let spec = match op {
+                "authorize_service_upstream_bearer" => "bearer:ORIGIN_TOKEN",
+                _ => "oauth2-client-credentials:https://auth.bench.test/token,gw,ORIGIN_TOKEN",
+            };
+            let secrets = FakeSecrets::with(&[("ORIGIN_TOKEN", "origin-secret-0123456789abcdef")]);
+            let db = f.db_with(Service {
+                upstream_auth: Some(UpstreamAuth::parse(spec).unwrap()),
+                ..f.service.clone()
+            });
+            authorize_warm_with(op, n, &f, &db, &secrets);
+            // The token was fetched once, by the warm-up request (bearer: never).
+            if secrets.fetches.get() > 1 {
+                eprintln!(
+                    "{op}: {} token fetches (expected at most 1)",
+                    secrets.fetches.get()
+                );
+                std::process::exit(1);
+            }
+        }
         "authorize_service_refill" => {
             let _ballast = flood_ballast();
             authorize_refill(op, n, &f, &f.db)
@@ -264,6 +287,7 @@ fn main() {
                 ed25519: &PortableEd25519,
                 random: &RANDOM,
                 memory: InstanceMemory::Kept,
+                secrets: &NoOriginSecrets,
             };
             for _ in 0..n {
                 // The runtime hands over the head and the body it read; both are the step's.
@@ -325,6 +349,7 @@ fn main() {
                 ed25519: &PanickingEd25519,
                 random: &RANDOM,
                 memory: InstanceMemory::Kept,
+                secrets: &NoOriginSecrets,
             };
             let throttled = |head: &RequestHead| {
                 let Step::NeedBody { resume, .. } = block_on(gw.start(caps, head.clone(), NOW))
@@ -385,6 +410,7 @@ fn main() {
                 ed25519: &PortableEd25519,
                 random: &RANDOM,
                 memory: InstanceMemory::Kept,
+                secrets: &NoOriginSecrets,
             };
             let origin = [
                 ("content-type".to_owned(), "application/json".to_owned()),
@@ -444,12 +470,18 @@ fn flood_ballast() -> CannedDb {
 /// `authorize_service` with warm caches, `n` times: no storage read (the binary fails if one
 /// is made).
 fn authorize_warm(op: &str, n: u64, f: &Fixture, db: &CannedDb) {
+    authorize_warm_with(op, n, f, db, &NoOriginSecrets)
+}
+
+/// [`authorize_warm`] with the runtime's secrets (upstream credentials).
+fn authorize_warm_with(op: &str, n: u64, f: &Fixture, db: &CannedDb, secrets: &dyn OriginSecrets) {
     let gw = f.gateway();
     let caps = Capabilities {
         db,
         ed25519: &PortableEd25519,
         random: &RANDOM,
         memory: InstanceMemory::Kept,
+        secrets,
     };
     let authorize = |head: &RequestHead, now: Now| {
         block_on(authorize_service(
@@ -495,6 +527,7 @@ fn authorize_refill(op: &str, n: u64, f: &Fixture, db: &CannedDb) {
         ed25519: &PortableEd25519,
         random: &RANDOM,
         memory: InstanceMemory::Kept,
+        secrets: &NoOriginSecrets,
     };
     let authorize = |now: Now| {
         block_on(authorize_service(
@@ -573,6 +606,7 @@ impl Fixture {
             allowed_users: vec![],
             created_at: 0,
             rate_limit: None,
+            upstream_auth: None,
         };
         let token_headers = [
             ("host", DOMAIN),
@@ -635,6 +669,13 @@ impl Fixture {
                 rate_limit: Some(RateLimit::new(MAX_REQUESTS, Window::Second).unwrap()),
                 ..self.service.clone()
             })
+    }
+
+    /// The fixture's credential with `service` in place of its own.
+    fn db_with(&self, service: Service) -> CannedDb {
+        CannedDb::new()
+            .with_credential(self.status.clone())
+            .with_service(service)
     }
 
     fn flooded_db(&self) -> CannedDb {

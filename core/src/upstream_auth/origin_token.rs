@@ -20,13 +20,12 @@
 //! IO (the single-flight of [`crate::cache`]), and fetch each on Workers, which does not.
 
 use super::{CredentialFailure, InvalidUpstreamAuth, SecretName};
-use crate::cache::TtlCache;
+use crate::cache::{Flight, Landed};
 use crate::capability::{Now, OriginSecrets};
 use crate::error::StoreError;
 use crate::upstream::parse_upstream;
 use base64::Engine as _;
 use std::cell::RefCell;
-use std::collections::HashSet;
 use std::fmt;
 use std::rc::Rc;
 
@@ -143,7 +142,12 @@ fn form_urlencode(s: &str) -> String {
                 out.push(b as char)
             }
             b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789ABCDEF";
+                out.push('%');
+                out.push(HEX[usize::from(b >> 4)] as char);
+                out.push(HEX[usize::from(b & 15)] as char);
+            }
         }
     }
     out
@@ -195,75 +199,123 @@ impl fmt::Debug for OriginToken {
     }
 }
 
+/// An RFC 6749 §5.1 answer, or a §5.2 error: one type for both, so that one deserializer
+/// serves them (code size).
 #[derive(serde::Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    token_type: String,
+struct TokenAnswer {
     #[serde(default)]
-    expires_in: Option<f64>,
+    access_token: Option<String>,
+    #[serde(default)]
+    token_type: Option<String>,
+    /// Whole seconds (RFC 6749 §5.1: "the lifetime in seconds").
+    #[serde(default)]
+    expires_in: Option<u64>,
+    #[serde(default)]
+    error: Option<String>,
 }
 
 /// Reads an RFC 6749 §5.1 answer fetched at `now`: a 200 with a bearer `access_token`
 /// (`token_type` `bearer`, any case: RFC 6750; another type could not go in `Bearer`). The
 /// error names the status or the missing part, never the body (it may echo what was sent).
 pub fn read_token_reply(reply: &TokenReply, now: Now) -> Result<OriginToken, String> {
+    if reply.body.len() > MAX_REPLY_BYTES {
+        return Err(format!("answered {} with more than 16 KiB", reply.status));
+    }
+    let answer = serde_json::from_slice::<TokenAnswer>(&reply.body).ok();
     if reply.status != 200 {
-        // §5.2's error code is safe to log: it is one of a fixed set.
-        let code = serde_json::from_slice::<crate::error::ErrorBody>(&reply.body)
-            .ok()
-            .map(|e| e.error)
+        // §5.2's error code is safe to log: a short token, never the secret.
+        let code = answer
+            .and_then(|a| a.error)
             .filter(|c| c.len() <= 64 && c.bytes().all(|b| b.is_ascii_graphic()));
         return Err(match code {
             Some(code) => format!("answered {} {code}", reply.status),
             None => format!("answered {}", reply.status),
         });
     }
-    if reply.body.len() > MAX_REPLY_BYTES {
-        return Err("answered more than 16 KiB".into());
-    }
-    let token: TokenResponse = serde_json::from_slice(&reply.body)
-        .map_err(|_| "answered 200 without an access_token and token_type".to_owned())?;
-    if !token.token_type.eq_ignore_ascii_case("bearer") {
+    let Some(TokenAnswer {
+        access_token: Some(access_token),
+        token_type: Some(token_type),
+        expires_in,
+        ..
+    }) = answer
+    else {
+        return Err("answered 200 without an access_token and token_type".into());
+    };
+    if !token_type.eq_ignore_ascii_case("bearer") {
         return Err("answered a token_type other than bearer".into());
     }
     let usable = |b: u8| (0x21..=0x7e).contains(&b);
-    if token.access_token.is_empty() || !token.access_token.bytes().all(usable) {
+    if access_token.is_empty() || !access_token.bytes().all(usable) {
         return Err("answered an access_token that cannot go in a header".into());
     }
-    let lifetime_ms = match token.expires_in {
-        Some(secs) if secs.is_finite() && secs > 0.0 => {
-            ((secs * 1000.0) as u64).min(MAX_LIFETIME_MS)
-        }
-        Some(_) => return Err("answered an expires_in that is not a positive number".into()),
+    let lifetime_ms = match expires_in {
+        Some(0) => return Err("answered an expires_in of 0".into()),
+        Some(secs) => secs.saturating_mul(1000).min(MAX_LIFETIME_MS),
         None => DEFAULT_LIFETIME_MS,
     };
     let fetched = now.unix_ms();
     Ok(OriginToken {
-        header: format!("Bearer {}", token.access_token),
+        header: format!("Bearer {access_token}"),
         refresh_at_ms: fetched + lifetime_ms - (lifetime_ms / 2).min(60_000),
         expires_at_ms: fetched + lifetime_ms,
     })
 }
 
+/// The most client registrations whose tokens an isolate keeps (one per distinct
+/// `oauth2-client-credentials` spec; past it the least recently fetched goes).
+const MAX_REGISTRATIONS: usize = 64;
+
 /// The isolate's tokens of origins, by client registration (the credentials' canonical text:
-/// services sharing one share its token).
+/// services sharing one share its token). A short list scanned in place: an isolate holds a
+/// handful of registrations, and a map type of its own would cost the worker more code than
+/// the scans cost time.
 pub struct OriginTokens {
-    // Expiry is each token's own: the cache's TTL never ends an entry.
-    tokens: TtlCache<Rc<OriginToken>>,
-    /// Registrations a request is refreshing: the others use the current token meanwhile.
-    refreshing: RefCell<HashSet<String>>,
+    slots: RefCell<Vec<Slot>>,
+    /// Whether a request may await another's fetch (see
+    /// [`crate::config::GatewayConfig::shared_loads`]).
+    shared_loads: bool,
+}
+
+struct Slot {
+    key: String,
+    token: Option<Rc<OriginToken>>,
+    /// A request is refreshing the (still valid) token: the others send it meanwhile.
+    refreshing: bool,
+    /// A first fetch in progress (no valid token), which other requests may await: the
+    /// cache's single-flight ([`crate::cache`]'s `Flight`).
+    flight: Option<Rc<Flight>>,
 }
 
 impl OriginTokens {
     pub fn new(shared_loads: bool) -> OriginTokens {
-        let tokens = TtlCache::with_capacity(u64::MAX, 1024);
         OriginTokens {
-            tokens: match shared_loads {
-                true => tokens,
-                false => tokens.without_shared_loads(),
-            },
-            refreshing: RefCell::new(HashSet::new()),
+            slots: RefCell::new(Vec::new()),
+            shared_loads,
         }
+    }
+
+    fn with_slot<R>(&self, key: &str, f: impl FnOnce(&mut Slot) -> R) -> R {
+        let mut slots = self.slots.borrow_mut();
+        let i = match slots.iter().position(|s| s.key == key) {
+            Some(i) => i,
+            None => {
+                if slots.len() >= MAX_REGISTRATIONS {
+                    slots.remove(0);
+                }
+                slots.push(Slot {
+                    key: key.to_owned(),
+                    token: None,
+                    refreshing: false,
+                    flight: None,
+                });
+                slots.len() - 1
+            }
+        };
+        f(&mut slots[i])
+    }
+
+    fn store(&self, key: &str, token: Rc<OriginToken>) {
+        self.with_slot(key, |s| s.token = Some(token));
     }
 
     /// The `Authorization` value for `creds` at `now`: the cached token, or one fetched with
@@ -282,41 +334,129 @@ impl OriginTokens {
                 .fetch_token(creds.token_request(&secret))
                 .await
                 .map_err(CredentialFailure::TokenEndpoint)?;
-            read_token_reply(&reply, now).map_err(CredentialFailure::TokenEndpoint)
-        };
-        if let Some(current) = self.tokens.get(&key, now_ms) {
-            if now_ms < current.expires_at_ms {
-                if now_ms < current.refresh_at_ms || self.refreshing.borrow().contains(&key) {
-                    return Ok(current.header.clone());
-                }
-                let _refreshing = Refreshing::start(&self.refreshing, &key);
-                return Ok(match fetch().await {
-                    Ok(fresh) => {
-                        let header = fresh.header.clone();
-                        self.tokens.put(&key, Rc::new(fresh), now_ms);
-                        header
-                    }
-                    // The current token is still valid: use it; the next request tries again.
-                    Err(_) => current.header.clone(),
-                });
-            }
-            self.tokens.invalidate(&key);
-        }
-        // The flight carries a failure's words as it carries a storage error's.
-        let load = || async {
-            fetch()
-                .await
+            read_token_reply(&reply, now)
                 .map(Rc::new)
-                .map_err(|e| StoreError(encode_failure(&e)))
+                .map_err(CredentialFailure::TokenEndpoint)
         };
-        match self.tokens.get_or_load(&key, now_ms, load).await {
-            Ok(token) => Ok(token.header.clone()),
-            Err(StoreError(words)) => Err(decode_failure(words)),
+        loop {
+            // What to do, decided in one borrow: send the current token, refresh it, await
+            // another request's first fetch, or make the first fetch.
+            enum Next {
+                Send(String),
+                Refresh(Rc<OriginToken>),
+                Await(Rc<Flight>),
+                Fetch(Rc<Flight>),
+            }
+            let next = self.with_slot(&key, |s| match &s.token {
+                Some(t) if now_ms < t.expires_at_ms => {
+                    if now_ms < t.refresh_at_ms || s.refreshing {
+                        Next::Send(t.header.clone())
+                    } else {
+                        s.refreshing = true;
+                        Next::Refresh(t.clone())
+                    }
+                }
+                _ => match (&s.flight, self.shared_loads) {
+                    (Some(f), true) => Next::Await(f.clone()),
+                    _ => {
+                        let flight = Rc::new(Flight::default());
+                        s.flight = Some(flight.clone());
+                        Next::Fetch(flight)
+                    }
+                },
+            });
+            match next {
+                Next::Send(header) => return Ok(header),
+                Next::Refresh(current) => {
+                    let _refreshing = Refreshing {
+                        tokens: self,
+                        key: &key,
+                    };
+                    return Ok(match fetch().await {
+                        Ok(fresh) => {
+                            let header = fresh.header.clone();
+                            self.store(&key, fresh);
+                            header
+                        }
+                        // The current token is still valid: send it; the next request retries.
+                        Err(_) => current.header.clone(),
+                    });
+                }
+                Next::Await(flight) => match flight.wait().await {
+                    // The failure's words come through the flight as a storage error's do.
+                    Landed::Failed(StoreError(words)) => return Err(decode_failure(words)),
+                    Landed::Cached | Landed::Abandoned => continue,
+                },
+                Next::Fetch(flight) => {
+                    let loading = Loading {
+                        tokens: self,
+                        key: &key,
+                        flight: Some(flight),
+                    };
+                    let result = fetch().await;
+                    let header = match &result {
+                        Ok(token) => Ok(token.header.clone()),
+                        Err(e) => Err(e.clone()),
+                    };
+                    loading.land(result);
+                    return header;
+                }
+            }
         }
     }
 }
 
-/// A failure through the cache's flight (which carries text) and back, its kind kept.
+/// A refresh in progress; dropped (done, or its request cancelled), it lets the next one start.
+struct Refreshing<'a> {
+    tokens: &'a OriginTokens,
+    key: &'a str,
+}
+
+impl Drop for Refreshing<'_> {
+    fn drop(&mut self) {
+        self.tokens.with_slot(self.key, |s| s.refreshing = false);
+    }
+}
+
+/// A first fetch in progress; dropped unfinished (its request cancelled), it abandons the
+/// flight so that its waiters fetch for themselves, never hang.
+struct Loading<'a> {
+    tokens: &'a OriginTokens,
+    key: &'a str,
+    flight: Option<Rc<Flight>>,
+}
+
+impl Loading<'_> {
+    fn land(mut self, result: Result<Rc<OriginToken>, CredentialFailure>) {
+        let landed = match result {
+            Ok(token) => {
+                self.tokens.store(self.key, token);
+                Landed::Cached
+            }
+            Err(e) => Landed::Failed(StoreError(encode_failure(&e))),
+        };
+        self.finish(landed);
+    }
+
+    fn finish(&mut self, landed: Landed) {
+        if let Some(flight) = self.flight.take() {
+            self.tokens.with_slot(self.key, |s| {
+                if s.flight.as_ref().is_some_and(|f| Rc::ptr_eq(f, &flight)) {
+                    s.flight = None;
+                }
+            });
+            flight.land(landed);
+        }
+    }
+}
+
+impl Drop for Loading<'_> {
+    fn drop(&mut self) {
+        self.finish(Landed::Abandoned);
+    }
+}
+
+/// A failure through the flight (which carries text) and back, its kind kept.
 fn encode_failure(e: &CredentialFailure) -> String {
     match e {
         CredentialFailure::MissingSecret(n) => format!("m{n}"),
@@ -335,24 +475,5 @@ fn decode_failure(mut words: String) -> CredentialFailure {
         'm' => CredentialFailure::MissingSecret(words),
         'u' => CredentialFailure::UnusableSecret(words),
         _ => CredentialFailure::TokenEndpoint(words),
-    }
-}
-
-/// A refresh in progress; dropped (done, or its request cancelled), it lets the next one start.
-struct Refreshing<'a> {
-    set: &'a RefCell<HashSet<String>>,
-    key: &'a str,
-}
-
-impl<'a> Refreshing<'a> {
-    fn start(set: &'a RefCell<HashSet<String>>, key: &'a str) -> Refreshing<'a> {
-        set.borrow_mut().insert(key.to_owned());
-        Refreshing { set, key }
-    }
-}
-
-impl Drop for Refreshing<'_> {
-    fn drop(&mut self) {
-        self.set.borrow_mut().remove(self.key);
     }
 }
