@@ -148,7 +148,7 @@ fn admin_lists_and_reads_return_exactly_what_was_created() {
     let created = json_body(&r)["service"].clone();
     assert_eq!(
         created,
-        json!({ "name": "my-api", "upstream": "http://127.0.0.1:9000", "allowed_user_ids": [2, 3], "allowed_users": ["alice", "bob"], "created_at": h.now_secs(), "rate_limit": null })
+        json!({ "name": "my-api", "upstream": "http://127.0.0.1:9000", "allowed_user_ids": [2, 3], "allowed_users": ["alice", "bob"], "created_at": h.now_secs(), "rate_limit": null, "upstream_auth": null })
     );
     h.create_service("other", "https://api.internal/base", &[]);
     let cred = h.create_client("alice-cred", "alice", &["service:other", "service:my-api"]);
@@ -167,7 +167,7 @@ fn admin_lists_and_reads_return_exactly_what_was_created() {
         services,
         json!({ "services": [
             created,
-            { "name": "other", "upstream": "https://api.internal/base", "allowed_user_ids": [], "allowed_users": [], "created_at": t, "rate_limit": null },
+            { "name": "other", "upstream": "https://api.internal/base", "allowed_user_ids": [], "allowed_users": [], "created_at": t, "rate_limit": null, "upstream_auth": null },
         ] })
     );
     let expected_cred = json!({

@@ -48,6 +48,7 @@ fuzz_target!(|input: Input| {
         allowed_users: vec![],
         created_at: 0,
         rate_limit: None,
+        upstream_auth: None,
     };
     let principal = Principal {
         user: input.user,

@@ -90,15 +90,15 @@ describe(`admin API and CLI (${process.env.ISOGATE_RUNTIME ?? "workers"})`, () =
     assert.equal(created.code, 0, created.stderr);
     assert.match(created.stdout, /Service rl-svc successfully created/);
     await gw.createService("rl-none");
-    // Text: a RATE LIMIT column, "-" for a service without one.
+    // Text: a RATE LIMIT column, "-" for a service without one (then UPSTREAM AUTH, "-" too).
     const list = await gw.cli(["get", "services"]);
     assert.equal(list.code, 0, list.stderr);
     const lines = list.stdout.trim().split("\n");
-    assert.match(lines[0], /^NAME\s+UPSTREAM\s+ALLOWED USERS\s+RATE LIMIT$/);
-    assert.match(lines.find((l) => l.startsWith("rl-svc ")), /\s100\/s$/);
-    assert.match(lines.find((l) => l.startsWith("rl-none ")), /\s-$/);
+    assert.match(lines[0], /^NAME\s+UPSTREAM\s+ALLOWED USERS\s+RATE LIMIT\s+UPSTREAM AUTH$/);
+    assert.match(lines.find((l) => l.startsWith("rl-svc ")), /\s100\/s\s+-$/);
+    assert.match(lines.find((l) => l.startsWith("rl-none ")), /\s-\s+-$/);
     const one = await gw.cli(["get", "service", "rl-svc"]);
-    assert.match(one.stdout.trim().split("\n")[1], /^rl-svc\s.*\s100\/s$/);
+    assert.match(one.stdout.trim().split("\n")[1], /^rl-svc\s.*\s100\/s\s+-$/);
     // JSON: the canonical limit, null without one.
     assert.equal((await gw.cliJson(["get", "service", "rl-svc"])).service.rate_limit, "100/s");
     assert.equal((await gw.cliJson(["get", "service", "rl-none"])).service.rate_limit, null);

@@ -23,9 +23,9 @@ fn each_kind_parses_to_its_canonical_spec_of_names_only() {
         )),
         format!("oauth2-client-credentials:{TOKEN_URL},gw-client,ORIGIN_SECRET")
     );
-    let with_scope = UpstreamAuth::parse(&format!(
-        "oauth2-client-credentials:HTTPS://auth.example.net/oauth2/token,gw,S,read write"
-    ))
+    let with_scope = UpstreamAuth::parse(
+        "oauth2-client-credentials:HTTPS://auth.example.net/oauth2/token,gw,S,read write",
+    )
     .unwrap();
     assert_eq!(with_scope.kind(), "oauth2-client-credentials");
     assert_eq!(with_scope.secret_name(), "S");
