@@ -26,12 +26,14 @@
 //!   `Authorization: Bearer <token>`.
 
 pub mod origin_token;
+mod token_cache;
 
 use crate::capability::OriginSecrets;
 use base64::Engine as _;
 use std::fmt;
 
-pub use origin_token::{ClientCredentials, OriginTokens, TokenFetch, TokenReply};
+pub use origin_token::{ClientCredentials, TokenFetch, TokenReply};
+pub use token_cache::OriginTokens;
 
 /// How the gateway authenticates to a service's origin: which header, from which secret.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -272,3 +274,5 @@ pub fn inject(headers: &mut Vec<(String, String)>, name: &str, value: String) {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod token_tests;
