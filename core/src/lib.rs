@@ -8,7 +8,8 @@
 //! **Invariant: no IO inside.** The core never reads a clock, a random source, storage or the
 //! network. The runtimes (`workers/` on Cloudflare Workers, `spin/` on Spin) pass in the time
 //! ([`capability::Now`]) and their capabilities ([`capability::Capabilities`]: SQL database,
-//! Ed25519, random bytes), then do what the core returns: a [`step::Step`].
+//! Ed25519, random bytes, the secret store and origins' token fetches), then do what the core
+//! returns: a [`step::Step`].
 //!
 //! ## The request as a state machine
 //!
@@ -40,8 +41,9 @@
 //!   → cached credential, revocation (by `jti`) and service ([`service::ServiceCaches`]) →
 //!   [`service::decide_access`] → the service's rate limit, if any ([`rate_limit`]) →
 //!   [`forward::plan_forward`] + the signed identity assertion
-//!   ([`mint::Minter::identity_assertion`], cached per token and service: [`assertion`]) → the
-//!   runtime fetches the origin → [`forward::relay`].
+//!   ([`mint::Minter::identity_assertion`], cached per token and service: [`assertion`]), and
+//!   the origin's own credential when the service has one ([`upstream_auth`]) → the runtime
+//!   fetches the origin → [`forward::relay`].
 //!
 //! ## Module map
 //!
