@@ -26,6 +26,9 @@ usage: isogate-spin-host --component PATH.wasm [options]
   --log-sql                    print each SQLite statement the component runs to stderr,
                                as `isogate-spin-host: sql: STATEMENT` (no parameters), so
                                a test can count a request's storage statements
+  --stats-listen ADDR          count SQLite statements, key-value calls and instantiations
+                               (with their time) and serve the totals as JSON on IP:PORT
+                               (for the benchmark, bench/spin.mjs)
 
 When ready, prints exactly one line to stdout:
   isogate-spin-host listening on http://127.0.0.1:PORT";
@@ -43,6 +46,7 @@ pub struct Args {
     pub declared_sqlite_databases: Vec<String>,
     pub exit_on_stdin_eof: bool,
     pub log_sql: bool,
+    pub stats_listen: Option<SocketAddr>,
 }
 
 impl Args {
@@ -61,6 +65,7 @@ impl Args {
             declared_sqlite_databases: Vec::new(),
             exit_on_stdin_eof: false,
             log_sql: false,
+            stats_listen: None,
         };
         while let Some(flag) = it.next() {
             // Accept both `--flag value` and `--flag=value`.
@@ -111,6 +116,13 @@ impl Args {
                     crate::spin_impl::check_variable_name(&name)
                         .map_err(|e| format!("--variable {v:?}: {e}"))?;
                     args.variables.push((name, val.to_string()));
+                }
+                "--stats-listen" => {
+                    let v = value()?;
+                    args.stats_listen =
+                        Some(v.parse().map_err(|e| {
+                            format!("--stats-listen {v:?}: {e} (expected IP:PORT)")
+                        })?);
                 }
                 "--allowed-outbound-host" => args.allowed_outbound_hosts.push(value()?),
                 "--declare-kv-store" => args.declared_kv_stores.push(value()?),

@@ -9,6 +9,7 @@
 mod allow;
 mod args;
 mod spin_impl;
+mod stats;
 
 use std::convert::Infallible;
 use std::io::Write as _;
@@ -165,6 +166,9 @@ async fn run(args: args::Args) -> wasmtime::Result<()> {
     let pre = ProxyPre::new(linker.instantiate_pre(&component)?)
         .context("the component does not export wasi:http/incoming-handler@0.2.x")?;
 
+    if let (Some(addr), Some(stats)) = (args.stats_listen, &shared.stats) {
+        stats::serve(addr, stats.clone()).await?;
+    }
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
@@ -343,11 +347,19 @@ impl Server {
             .new_incoming_request(Scheme::Http, req)?;
         let out = store.data_mut().http().new_response_outparam(sender)?;
         let pre = self.pre.clone();
+        let stats = self.shared.stats.clone();
+        if let Some(stats) = &stats {
+            stats.request();
+        }
 
         // The guest runs in its own task so that it can keep writing the body after it has
         // handed over the response head. The store (and the instance) die with the task.
         let task = tokio::spawn(async move {
+            let started = std::time::Instant::now();
             let proxy = pre.instantiate_async(&mut store).await?;
+            if let Some(stats) = stats {
+                stats.instantiated(started.elapsed());
+            }
             proxy
                 .wasi_http_incoming_handler()
                 .call_handle(&mut store, req, out)
