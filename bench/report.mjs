@@ -22,7 +22,7 @@ const out = process.argv[2] ?? path.join(results, "latest.md");
 const sh = (cmd) => { try { return execFileSync("sh", ["-c", cmd], { encoding: "utf8", cwd: ROOT }).trim(); } catch { return ""; } };
 const cpu = (fs.readFileSync("/proc/cpuinfo", "utf8").match(/model name\s*:\s*(.*)/) ?? [])[1] ?? os.cpus()[0]?.model ?? "unknown";
 // The commit measured: recorded by run.sh when the run started (the report can be rebuilt later).
-const commit = run.commit ?? sh("git rev-parse --short HEAD") + (sh("git status --porcelain -- core workers bench Cargo.toml") ? " (with uncommitted changes)" : "");
+const commit = run.commit ?? sh("git rev-parse --short HEAD") + (sh("git status --porcelain -- core workers spin tests/spin-host bench Cargo.toml") ? " (with uncommitted changes)" : "");
 
 const n0 = (x) => Math.round(x).toLocaleString("en-US");
 const r2 = (x) => (x === undefined || x === null || Number.isNaN(x) ? "—" : `${x.toFixed(2)}×`);
