@@ -114,7 +114,10 @@ async function main() {
   const mfPort = await freePort();
   const mfPersist = path.join(tmp, "miniflare-state");
   const mfConfig = { port: mfPort, originUrl, isogateSettings: settings, peerBundle, persistDir: mfPersist };
-  const mf = spawnServer("node", [path.join(ROOT, "bench/serve-miniflare.mjs"), JSON.stringify(mfConfig)]);
+  const mfLog = path.join(path.dirname(outPath), "miniflare.log");
+  fs.mkdirSync(path.dirname(outPath), { recursive: true });
+  fs.rmSync(mfLog, { force: true });
+  const mf = spawnServer("node", [path.join(ROOT, "bench/serve-miniflare.mjs"), JSON.stringify(mfConfig)], { logFile: mfLog });
   await waitForJson(mf, "ready");
   const mfIso = await setupIsogate(mfPort, settings, originUrl);
   const mfPeer = await setupPeer(mfPort);
@@ -194,9 +197,8 @@ async function main() {
   }
   log("latency runs done");
 
-  // The servers' own output (workerd's errors, "hung" answers, restarts), for reading a
-  // flagged round: bench/results/{miniflare,workerd}.log.
-  fs.writeFileSync(path.join(path.dirname(outPath), "miniflare.log"), mf.output());
+  // workerd serve's own output, for reading a flagged round (Miniflare's is streamed to
+  // bench/results/miniflare.log as it comes).
   fs.writeFileSync(path.join(path.dirname(outPath), "workerd.log"), wd.output());
   await stopChild(mf);
   await wd.stop();

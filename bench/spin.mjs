@@ -52,18 +52,23 @@ const log = (...a) => console.error("[spin]", ...a);
  * Starts the Spin host on `component`; resolves { child, port, statsPort, compileMs, stats() }.
  * `variables` are Spin variables; state (SQLite, key-value) in files under `dir` when given.
  */
-async function startHost(component, { variables, dir, statsPort }) {
+async function startHost(component, { variables, dir, statsPort, logFile }) {
   const port = await freePort();
   const args = ["--component", component, "--listen", `127.0.0.1:${port}`, "--allowed-outbound-host", "http://127.0.0.1:*"];
   if (dir) args.push("--sqlite-file", path.join(dir, "db.sqlite"), "--kv-file", path.join(dir, "kv.sqlite"));
   if (statsPort) args.push("--stats-listen", `127.0.0.1:${statsPort}`);
   for (const [k, v] of Object.entries(variables)) args.push("--variable", `${k.toLowerCase()}=${v}`);
-  const child = spawnPinned(children, HOST, args);
+  const child = spawnPinned(children, HOST, args, { logFile });
   await waitForLine(child, "listening on");
-  const compiled = child.output().match(/compiled \S+ in ([\d.]+)(ms|s|µs)/);
-  const compileMs = compiled ? Number(compiled[1]) * { ms: 1, s: 1000, "µs": 0.001 }[compiled[2]] : null;
+  const compileMs = compiledMs(child);
   const stats = statsPort ? async () => (await request(statsPort, { path: "/" })).json : null;
   return { child, port, compileMs, stats };
+}
+
+/** How long the host took to compile the component (its start-up line `compiled PATH in N ms`). */
+function compiledMs(child) {
+  const m = child.output().match(/compiled \S+ in ([\d.]+) ms/);
+  return m ? Number(m[1]) : null;
 }
 
 /** One wrk run of a scenario from the load CPU; warns about a suspect round. */
@@ -114,8 +119,12 @@ async function main() {
 
   const isoDir = path.join(tmp, "isogate-state");
   fs.mkdirSync(isoDir);
-  const iso = await startHost(ISOGATE_WASM, { variables: settings, dir: isoDir, statsPort: await freePort() });
-  const pass = await startHost(PASS_WASM, { variables: { origin: `127.0.0.1:${originPort}` }, statsPort: await freePort() });
+  // The hosts' output (the component's audit lines and errors) in bench/results/spin-host.log.
+  const hostLog = path.join(path.dirname(outPath), "spin-host.log");
+  fs.mkdirSync(path.dirname(outPath), { recursive: true });
+  fs.rmSync(hostLog, { force: true });
+  const iso = await startHost(ISOGATE_WASM, { variables: settings, dir: isoDir, statsPort: await freePort(), logFile: hostLog });
+  const pass = await startHost(PASS_WASM, { variables: { origin: `127.0.0.1:${originPort}` }, statsPort: await freePort(), logFile: hostLog });
   const setup = await setupIsogate(iso.port, settings, originUrl);
 
   const tamper = (t) => t.slice(0, -2) + (t.at(-2) === "A" ? "B" : "A") + t.at(-1);
@@ -163,7 +172,6 @@ async function main() {
     for (const id of latencyIds) latencyRuns[id].push(await counted(scenarios.find((s) => s.id === id), { seconds: LATENCY_SECONDS, connections: 1 }, latencyCounts));
   }
   log("latency runs done");
-  fs.writeFileSync(path.join(path.dirname(outPath), "spin-host.log"), iso.child.output() + pass.child.output());
   await stopChild(iso.child);
   await stopChild(pass.child);
 
@@ -220,8 +228,8 @@ async function coldStarts({ settings, isoDir, originPort, token }) {
       const child = spawnPinned(children, HOST, args);
       const ms = await firstSuccess(t0, w === "isogate" ? proxied(port, SERVICE_HOST, { authorization: `Bearer ${token}` }) : proxied(port, PASS_HOST, {}));
       out[w].push(ms);
-      const compiled = child.output().match(/compiled \S+ in ([\d.]+)(ms|s|µs)/);
-      if (compiled) out[`${w}_compile_ms`].push(Number(compiled[1]) * { ms: 1, s: 1000, "µs": 0.001 }[compiled[2]]);
+      const compile = compiledMs(child);
+      if (compile !== null) out[`${w}_compile_ms`].push(compile);
       await stopChild(child);
     }
   }

@@ -1,6 +1,7 @@
 // Processes of the loopback benchmarks (bench/loopback.mjs, bench/spin.mjs): servers pinned to
 // CPU 0 and the load generator to CPU 1 when there are two CPUs (and taskset), their output
 // kept with the time of each line, and the check that a scenario answers as expected.
+import fs from "node:fs";
 import os from "node:os";
 import { spawn, execFileSync } from "node:child_process";
 import { request } from "./util.mjs";
@@ -13,19 +14,26 @@ export const PIN = os.cpus().length >= 2 && hasCommand("taskset");
 export const SERVER_CPU = PIN ? 0 : undefined;
 export const LOAD_CPU = PIN ? 1 : undefined;
 
-/** Spawns a server process pinned to the server CPU; adds it to `children` for clean-up. */
-export function spawnPinned(children, cmd, args, opts = {}) {
+/**
+ * Spawns a server process pinned to the server CPU; adds it to `children` for clean-up. With
+ * `logFile`, everything it prints goes there, each chunk stamped with the time it arrived (to
+ * line it up with the rounds, whose start times are in the results); `child.output()` keeps
+ * only the first 64 KiB (start-up, errors): an audit line per request makes tens of MB a run.
+ */
+export function spawnPinned(children, cmd, args, { logFile, ...opts } = {}) {
   const child = SERVER_CPU === undefined ? spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...opts })
     : spawn("taskset", ["-c", String(SERVER_CPU), cmd, ...args], { stdio: ["ignore", "pipe", "pipe"], ...opts });
   children.push(child);
-  // Each line stamped with the time it arrived, to line it up with the rounds (their start
-  // times are in the results).
-  let output = "";
-  const stamp = (d) => String(d).replace(/^(?=.)/gm, `[${new Date().toISOString().slice(11, 23)}] `);
-  child.stdout.on("data", (d) => (output += stamp(d)));
-  child.stderr.on("data", (d) => (output += stamp(d)));
-  child.output = () => output;
-  child.exited = new Promise((r) => child.once("exit", r));
+  const log = logFile ? fs.createWriteStream(logFile, { flags: "a" }) : null;
+  let head = "";
+  const keep = (d) => {
+    if (head.length < 65536) head += String(d).slice(0, 65536 - head.length);
+    log?.write(`[${new Date().toISOString().slice(11, 23)}] ${d}`);
+  };
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
+  child.output = () => head;
+  child.exited = new Promise((r) => child.once("exit", () => { log?.end(); r(child.exitCode ?? child.signalCode); }));
   return child;
 }
 

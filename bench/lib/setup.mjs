@@ -35,6 +35,9 @@ export function isogateSettings({ seed, adminToken } = {}) {
     ISOGATE_AUTH_FAILURES_PER_MINUTE: "0",
     ISOGATE_AUTH_FAILURES_PER_MINUTE_PER_ADDRESS: "0",
     ISOGATE_AUTH_FAILURES_PER_MINUTE_PER_CLIENT: "0",
+    // The audit log at its default (every decision) unless BENCH_ISOGATE_AUDIT says otherwise
+    // (off, denials), to see what the line costs.
+    ...(process.env.BENCH_ISOGATE_AUDIT ? { ISOGATE_AUDIT: process.env.BENCH_ISOGATE_AUDIT } : {}),
   };
 }
 

@@ -147,9 +147,9 @@ async fn run(args: args::Args) -> wasmtime::Result<()> {
     let component = Component::from_file(&engine, &args.component)
         .with_context(|| format!("loading component {}", args.component.display()))?;
     eprintln!(
-        "isogate-spin-host: compiled {} in {:.1?}",
+        "isogate-spin-host: compiled {} in {:.1} ms",
         args.component.display(),
-        started.elapsed()
+        started.elapsed().as_secs_f64() * 1000.0
     );
 
     let mut linker: Linker<HostState> = Linker::new(&engine);
