@@ -193,7 +193,7 @@ if (sp) {
   const sratio = ratioIn(S);
   const sus = (id) => (S[id]?.rps ? 1e6 / S[id].rps : undefined);
   p("## 5. Spin (the project's Spin host)", "");
-  p(`Isogate's Spin component (\`${path.basename("target/wasm32-wasip2/release/isogate_spin.wasm")}\`, ${kib(sp.sizes.isogate_wasm)}) in \`tests/spin-host\` (wasmtime 47, built with \`--profile bench-host\`: optimized, as Spin ships), which gives every request a fresh instance, as Spin does for a wasi:http 0.2 component; SQLite and key-value in files. The floor is \`bench/spin-passthrough\` (${kib(sp.sizes.pass_wasm)}): the incoming request sent to the origin and its answer streamed back, nothing else. Same method as part 3: wrk, 1 thread, ${sp.config.connections} connections, ${sp.config.rounds} interleaved rounds × ${sp.config.seconds} s, ratios are medians of per-round ratios; ${sp.config.pinned ? "servers (origin, hosts) on CPU 0, wrk on CPU 1" : "no CPU pinning"}. The host is a test double for Spin's host interfaces, not Spin (no pooling allocator, no compilation cache: see tests/spin-host/README.md).`, "");
+  p(`Isogate's Spin component (\`${path.basename("target/wasm32-wasip2/release/isogate_spin.wasm")}\`, ${kib(sp.sizes.isogate_wasm)}) in \`tests/spin-host\` (wasmtime 47, built with \`--profile bench-host\`: optimized, as Spin ships), which gives every request a fresh instance, as Spin does for a wasi:http 0.2 component; SQLite and key-value in files. The floor is \`bench/spin-passthrough\` (${kib(sp.sizes.pass_wasm)}): the incoming request sent to the origin and its answer streamed back, nothing else. Same method as part 3: wrk, 1 thread, ${sp.config.connections} connections, ${sp.config.rounds} interleaved rounds × ${sp.config.seconds} s, ratios are medians of per-round ratios; ${sp.config.pinned ? "servers (origin, hosts) on CPU 0, wrk on CPU 1" : "no CPU pinning"}. The host is a test double for Spin's host interfaces, not Spin (no pooling allocator: see tests/spin-host/README.md).`, "");
   p("| scenario | req/s | runs | server µs/req | ratio | errors and flagged rounds |", "|---|---:|---|---:|---|---|");
   const srow = (id, label, ratioText) => S[id] && p(`| ${label} | ${n0(S[id].rps)}${S[id].flagged?.length ? " ⚠" : ""} | ${runsCell(S[id])} | ${sus(id).toFixed(0)} | ${ratioText} | ${errorsCell(S[id])} |`);
   srow("direct", "direct to the origin", "baseline");
@@ -225,11 +225,12 @@ if (sp) {
   }
   const c = sp.coldstart;
   if (c) {
-    p("", "Cold start: from spawning the host to the first proxied 200 (the origin's body through the component; Isogate with its SQLite state on disk and a valid token, so the first request reads its records). Medians; the host compiles the component with Cranelift at start-up, every time (no cache), and that is most of it:", "");
-    p("| component | spawn to first proxied 200 | of which compiling the component |", "|---|---:|---:|");
+    p("", "Cold start: from spawning the host to the first proxied 200 (the origin's body through the component; Isogate with its SQLite state on disk and a valid token, so the first request reads its records). Medians. Without a cache the host compiles the component with Cranelift at every start, and that is most of it; `spin up` keeps compiled components in a cache, which the last row does (`--compile-cache`, filled by an earlier start):", "");
+    p("| component | spawn to first proxied 200 | of which compiling (or loading the compiled code) |", "|---|---:|---:|");
     p(`| Isogate | ${c.isogate_ms.toFixed(0)} ms | ${c.isogate_compile_ms?.toFixed(0) ?? "?"} ms |`);
     p(`| pass-through | ${c.pass_ms.toFixed(0)} ms | ${c.pass_compile_ms?.toFixed(0) ?? "?"} ms |`);
     p(`| Isogate − pass-through | ${(c.isogate_ms - c.pass_ms).toFixed(0)} ms | |`);
+    if (c.isogate_cached_ms) p(`| Isogate, compiled code cached | ${c.isogate_cached_ms.toFixed(0)} ms | ${c.isogate_cached_load_ms?.toFixed(1) ?? "?"} ms |`);
   }
   p("");
 }

@@ -144,10 +144,9 @@ async fn run(args: args::Args) -> wasmtime::Result<()> {
 
     let engine = Engine::default();
     let started = std::time::Instant::now();
-    let component = Component::from_file(&engine, &args.component)
-        .with_context(|| format!("loading component {}", args.component.display()))?;
+    let (component, how) = load_component(&engine, &args)?;
     eprintln!(
-        "isogate-spin-host: compiled {} in {:.1} ms",
+        "isogate-spin-host: {how} {} in {:.1} ms",
         args.component.display(),
         started.elapsed().as_secs_f64() * 1000.0
     );
@@ -210,6 +209,40 @@ async fn run(args: args::Args) -> wasmtime::Result<()> {
             }
         });
     }
+}
+
+/// Compiles the component, or with `--compile-cache DIR` loads the machine code compiled for
+/// the same bytes by an earlier start (as `spin up` caches compiled components), compiling and
+/// storing it on a miss. Returns what it did ("compiled" / "loaded compiled").
+fn load_component(
+    engine: &Engine,
+    args: &args::Args,
+) -> wasmtime::Result<(Component, &'static str)> {
+    let bytes = std::fs::read(&args.component)
+        .with_context(|| format!("reading component {}", args.component.display()))?;
+    let Some(dir) = &args.compile_cache else {
+        let component = Component::new(engine, &bytes)
+            .with_context(|| format!("loading component {}", args.component.display()))?;
+        return Ok((component, "compiled"));
+    };
+    use std::hash::{Hash as _, Hasher as _};
+    let mut key = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut key);
+    let cached = dir.join(format!("{:016x}.cwasm", key.finish()));
+    if cached.is_file() {
+        // SAFETY: the file was written by `Component::serialize` of this very host binary
+        // (the cache is the benchmark's own directory); wasmtime also checks its version and
+        // configuration before loading it.
+        if let Ok(component) = unsafe { Component::deserialize_file(engine, &cached) } {
+            return Ok((component, "loaded compiled"));
+        }
+    }
+    let component = Component::new(engine, &bytes)
+        .with_context(|| format!("loading component {}", args.component.display()))?;
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(&cached, component.serialize()?)
+        .with_context(|| format!("writing {}", cached.display()))?;
+    Ok((component, "compiled"))
 }
 
 /// Whether one of the linked crates (or our bindings) implements the imported interface `name`.
