@@ -28,6 +28,8 @@ import { spawn, execFileSync } from "node:child_process";
 import { ROOT, freePort, request, median, waitForPort } from "./lib/util.mjs";
 import { writeWorkerdConfig, startWorkerd, WORKERD } from "./lib/workerd.mjs";
 import { profileWhile } from "./lib/profile.mjs";
+import { runWrk, summarizeRounds } from "./lib/wrk.mjs";
+import { PIN, SERVER_CPU, LOAD_CPU, hasCommand, spawnPinned, stopChild, waitForJson, check } from "./lib/proc.mjs";
 import { isogateSettings, setupIsogate, setupPeer, migrationStatements, ISOGATE_DOMAIN, SERVICE_HOST, PEER_HOST, PASS_HOST, REWRITE_HOST } from "./lib/setup.mjs";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -42,57 +44,10 @@ const COLD_REPEATS = Number(process.env.BENCH_COLD_REPEATS ?? 5);
 const ONLY = process.env.BENCH_ONLY ? new RegExp(process.env.BENCH_ONLY) : null;
 const outPath = process.argv[2] ?? path.join(ROOT, "bench/results/loopback.json");
 
-const PIN = os.cpus().length >= 2 && hasCommand("taskset");
-const SERVER_CPU = PIN ? 0 : undefined;
-const LOAD_CPU = PIN ? 1 : undefined;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "isogate-bench-"));
 const children = [];
 const log = (...a) => console.error("[loopback]", ...a);
-
-function hasCommand(c) {
-  try { execFileSync("sh", ["-c", `command -v ${c}`], { stdio: "ignore" }); return true; } catch { return false; }
-}
-
-/** Spawns a server process pinned to the server CPU; remembers it for clean-up. */
-function spawnServer(cmd, args, opts = {}) {
-  const child = SERVER_CPU === undefined ? spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...opts })
-    : spawn("taskset", ["-c", String(SERVER_CPU), cmd, ...args], { stdio: ["ignore", "pipe", "pipe"], ...opts });
-  children.push(child);
-  let output = "";
-  child.stdout.on("data", (d) => (output += d));
-  child.stderr.on("data", (d) => (output += d));
-  child.output = () => output;
-  child.exited = new Promise((r) => child.once("exit", r));
-  return child;
-}
-
-async function stopChild(child) {
-  if (child.exitCode === null && child.signalCode === null) {
-    child.kill("SIGTERM");
-    const t = setTimeout(() => child.kill("SIGKILL"), 5000);
-    await child.exited;
-    clearTimeout(t);
-  }
-}
-
-/** Waits for a line of JSON on the child's stdout containing `key`. */
-function waitForJson(child, key, timeoutMs = 60_000) {
-  return new Promise((resolve, reject) => {
-    let buf = "";
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${key}:\n${child.output()}`)), timeoutMs);
-    child.stdout.on("data", (d) => {
-      buf += d;
-      for (const line of buf.split("\n")) {
-        if (line.includes(`"${key}"`)) {
-          clearTimeout(timer);
-          try { resolve(JSON.parse(line)); } catch (e) { reject(e); }
-          return;
-        }
-      }
-    });
-    child.exited.then((code) => { clearTimeout(timer); reject(new Error(`exited ${code} before ${key}:\n${child.output()}`)); });
-  });
-}
+const spawnServer = (cmd, args, opts) => spawnPinned(children, cmd, args, opts);
 
 function buildPeer() {
   const out = path.join(tmp, "peer", "peer.js");
@@ -137,35 +92,11 @@ http {
   return { child, port };
 }
 
-/** One wrk run; resolves the parsed summary plus requests per second. */
-function wrk(s, { seconds, connections }) {
-  return new Promise((resolve, reject) => {
-    const args = ["-t1", `-c${connections}`, `-d${seconds}s`, "--timeout", "5s", "-s", path.join(ROOT, "bench/lib/wrk.lua")];
-    for (const [k, v] of Object.entries(s.headers ?? {})) args.push("-H", `${k}: ${v}`);
-    if (s.host) args.push("-H", `Host: ${s.host}`);
-    args.push(`http://127.0.0.1:${s.port()}${s.path}`);
-    const env = { ...process.env, BENCH_METHOD: s.method ?? "", BENCH_BODY: s.body ?? "" };
-    const child = LOAD_CPU === undefined ? spawn("wrk", args, { env }) : spawn("taskset", ["-c", String(LOAD_CPU), "wrk", ...args], { env });
-    let out = "";
-    child.stdout.on("data", (d) => (out += d));
-    child.stderr.on("data", (d) => (out += d));
-    child.on("exit", (code) => {
-      const line = out.split("\n").find((l) => l.startsWith("WRKJSON "));
-      if (code !== 0 || !line) return reject(new Error(`wrk ${s.id} failed (${code}):\n${out}`));
-      const r = JSON.parse(line.slice(8));
-      r.rps = r.requests / (r.duration_us / 1e6);
-      const wrong = s.expect === 200 ? r.status_errors : r.requests - r.status_errors;
-      if (r.socket_errors > 0 || wrong > 0) log(`warning: ${s.id}: ${r.socket_errors} socket errors, ${wrong} unexpected statuses of ${r.requests}`);
-      resolve(r);
-    });
-  });
-}
-
-/** One request of the scenario, checked: the right status, and the origin's body when forwarded. */
-async function check(s) {
-  const r = await request(s.port(), { method: s.method ?? "GET", host: s.host, path: s.path, headers: { ...(s.headers ?? {}), ...(s.body ? { "content-type": "application/x-www-form-urlencoded" } : {}) }, body: s.body });
-  if (r.status !== s.expect) throw new Error(`${s.id}: expected ${s.expect}, got ${r.status} ${r.body.slice(0, 200)}`);
-  if (s.forwards && !r.body.includes("isogate-bench")) throw new Error(`${s.id}: response did not come from the origin: ${r.body.slice(0, 200)}`);
+/** One wrk run of a scenario from the load CPU (bench/lib/wrk.mjs); warns about a suspect round. */
+async function wrk(s, { seconds, connections }) {
+  const r = await runWrk(s, { seconds, connections, cpu: LOAD_CPU });
+  if (r.flags.length) log(`warning: ${s.id}: ${r.flags.join("; ")} (${r.requests} requests)`);
+  return r;
 }
 
 async function main() {
@@ -183,7 +114,10 @@ async function main() {
   const mfPort = await freePort();
   const mfPersist = path.join(tmp, "miniflare-state");
   const mfConfig = { port: mfPort, originUrl, isogateSettings: settings, peerBundle, persistDir: mfPersist };
-  const mf = spawnServer("node", [path.join(ROOT, "bench/serve-miniflare.mjs"), JSON.stringify(mfConfig)]);
+  const mfLog = path.join(path.dirname(outPath), "miniflare.log");
+  fs.mkdirSync(path.dirname(outPath), { recursive: true });
+  fs.rmSync(mfLog, { force: true });
+  const mf = spawnServer("node", [path.join(ROOT, "bench/serve-miniflare.mjs"), JSON.stringify(mfConfig)], { logFile: mfLog });
   await waitForJson(mf, "ready");
   const mfIso = await setupIsogate(mfPort, settings, originUrl);
   const mfPeer = await setupPeer(mfPort);
@@ -248,7 +182,7 @@ async function main() {
       if (s.id === "wd.isogate") { d1.requests += r.requests; d1.statements += (await d1Statements()) - before; }
       if (s.id === "wd.token") { d1.token_requests += r.requests; d1.token_statements += (await d1Statements()) - before; }
       runs[s.id].push(r);
-      log(`round ${round + 1}/${ROUNDS} ${s.id.padEnd(20)} ${Math.round(r.rps).toString().padStart(6)} req/s`);
+      log(`round ${round + 1}/${ROUNDS} ${s.id.padEnd(20)} ${Math.round(r.rps).toString().padStart(6)} req/s${r.flags.length ? `  FLAGGED: ${r.flags.join("; ")}` : ""}`);
     }
   }
 
@@ -263,6 +197,9 @@ async function main() {
   }
   log("latency runs done");
 
+  // workerd serve's own output, for reading a flagged round (Miniflare's is streamed to
+  // bench/results/miniflare.log as it comes).
+  fs.writeFileSync(path.join(path.dirname(outPath), "workerd.log"), wd.output());
   await stopChild(mf);
   await wd.stop();
 
@@ -271,12 +208,7 @@ async function main() {
   await stopChild(nginx.child);
   await stopChild(originChild);
 
-  const summarize = (rs) => ({
-    rps: median(rs.map((r) => r.rps)),
-    rps_runs: rs.map((r) => Math.round(r.rps)),
-    p50_us: median(rs.map((r) => r.p50_us)),
-    p99_us: median(rs.map((r) => r.p99_us)),
-  });
+  const summarize = summarizeRounds;
   const result = {
     date: new Date().toISOString(),
     config: { seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, latency_seconds: LATENCY_SECONDS, latency_rounds: LATENCY_ROUNDS, pinned: PIN, workerd: execFileSync(WORKERD, ["--version"], { encoding: "utf8" }).trim(), nginx: nginxVersion(), wrk: "wrk -t1" },

@@ -15,13 +15,14 @@ const read = (name) => {
 const ins = read("instructions.json");
 const sizes = read("sizes.json");
 const lb = read("loopback.json");
+const sp = read("spin.json");
 const run = read("run.json") ?? {};
 const out = process.argv[2] ?? path.join(results, "latest.md");
 
 const sh = (cmd) => { try { return execFileSync("sh", ["-c", cmd], { encoding: "utf8", cwd: ROOT }).trim(); } catch { return ""; } };
 const cpu = (fs.readFileSync("/proc/cpuinfo", "utf8").match(/model name\s*:\s*(.*)/) ?? [])[1] ?? os.cpus()[0]?.model ?? "unknown";
 // The commit measured: recorded by run.sh when the run started (the report can be rebuilt later).
-const commit = run.commit ?? sh("git rev-parse --short HEAD") + (sh("git status --porcelain -- core workers bench Cargo.toml") ? " (with uncommitted changes)" : "");
+const commit = run.commit ?? sh("git rev-parse --short HEAD") + (sh("git status --porcelain -- core workers spin tests/spin-host bench Cargo.toml") ? " (with uncommitted changes)" : "");
 
 const n0 = (x) => Math.round(x).toLocaleString("en-US");
 const r2 = (x) => (x === undefined || x === null || Number.isNaN(x) ? "—" : `${x.toFixed(2)}×`);
@@ -47,13 +48,29 @@ const rps = (id) => T[id]?.rps;
 // of each other (the order rotates, neighbours stay neighbours), so the machine's drift over
 // the run cancels out better than in a ratio of two medians.
 const medianOf = (xs) => { const s = [...xs].sort((x, y) => x - y); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
-const ratio = (a, b) => {
-  const ra = T[a]?.rps_runs, rb = T[b]?.rps_runs;
-  if (!ra || !rb || ra.length !== rb.length) return rps(a) && rps(b) ? rps(a) / rps(b) : undefined;
+const ratioIn = (table) => (a, b) => {
+  const ra = table[a]?.rps_runs, rb = table[b]?.rps_runs;
+  const ma = table[a]?.rps, mb = table[b]?.rps;
+  if (!ra || !rb || ra.length !== rb.length) return ma && mb ? ma / mb : undefined;
   return medianOf(ra.map((x, i) => x / rb[i]));
 };
+const ratio = ratioIn(T);
 const signedUs = (x) => (x < 0 ? `−${(-x).toFixed(0)}` : `+${x.toFixed(0)}`);
 const usPerReq = (id) => (rps(id) ? 1e6 / rps(id) : undefined);
+
+// Errors are results: a round with socket errors, timeouts, unexpected statuses or a stall is
+// shown as such next to the median that would otherwise hide it (bench/lib/wrk.mjs).
+const runsCell = (t) => t.rps_runs.map((x, i) => (t.rounds?.[i]?.flags.length ? `**${x}⚠**` : String(x))).join(", ");
+const errorsCell = (t) => {
+  if (!t.rounds) return "not counted";
+  if (!t.flagged.length) return `none (${n0(t.requests)} answers)`;
+  return t.flagged.map((r) => `round ${r.round} (${r.started} UTC): ${r.flags.join("; ")}`).join("<br>");
+};
+const flaggedNote = (table) => {
+  const f = Object.entries(table).filter(([, t]) => t.flagged?.length);
+  if (!f.length) return "No round had a socket error, a timeout, an unexpected status or a stall.";
+  return `**${f.reduce((a, [, t]) => a + t.flagged.length, 0)} flagged round(s)** (⚠ in *runs*; a stall is a round under half the median): ${f.map(([id, t]) => `\`${id}\` ${t.flagged.length}`).join(", ")}. The medians include them; the servers' logs of the run are in \`bench/results/*.log\`.`;
+};
 
 // ---- Targets
 p("## Targets", "", "| target | measured | status |", "|---|---|---|");
@@ -88,6 +105,13 @@ if (lb) {
     p(`| ahead of workers-oauth-provider on the bearer-validation path (${name}) | Isogate ${n0(rps(`${pre}isogate`))} vs peer ${n0(rps(`${pre}peer`))} req/s = ${r2(a)} | ${status(a > 1)} |`);
   }
 }
+if (sp) {
+  const S = sp.throughput;
+  const f = ratioIn(S)("spin.isogate", "spin.pass");
+  const per = sp.per_request["spin.isogate"];
+  p(`| (reference, not a target) forwarding throughput vs the pass-through component (Spin test host) | ${n0(S["spin.isogate"].rps)} / ${n0(S["spin.pass"].rps)} req/s = ${r2(f)} | — |`);
+  if (per) p(`| (reported) SQLite statements per forwarded request (Spin test host: a fresh instance per request, as Spin gives a wasi:http 0.2 component) | ${per.sqlite_statements.toFixed(2)} in ${n0(per.requests)} forwarded requests, counted by the host | reported |`);
+}
 if (sizes) {
   const g = sizes.artifacts["workers/build/index_bg.wasm"].gzip;
   p(`| worker ≤ 200 KB gzip (wasm; KiB as wrangler counts) | ${kib(g)} wasm; ${kib(sizes.worker_upload.gzip)} wasm + JS | ${g <= sizes.target.worker_wasm_gzip ? "met" : `**missed** by ${kib(g - sizes.target.worker_wasm_gzip)}`} |`);
@@ -121,8 +145,8 @@ if (sizes) {
 // ---- 3. Loopback
 if (lb) {
   p("## 3. End to end on loopback", "", "Throughput (median req/s). *Server µs/req* = 1/throughput: the servers share one pinned CPU and are saturated, so this is the server-side CPU time per request (origin included on forwarding paths).", "");
-  p("| scenario | req/s | runs | server µs/req | ratio |", "|---|---:|---|---:|---|");
-  const row = (id, label, ratioText) => T[id] && p(`| ${label} | ${n0(rps(id))} | ${T[id].rps_runs.join(", ")} | ${usPerReq(id).toFixed(0)} | ${ratioText} |`);
+  p("| scenario | req/s | runs | server µs/req | ratio | errors and flagged rounds |", "|---|---:|---|---:|---|---|");
+  const row = (id, label, ratioText) => T[id] && p(`| ${label} | ${n0(rps(id))}${T[id].flagged?.length ? " ⚠" : ""} | ${runsCell(T[id])} | ${usPerReq(id).toFixed(0)} | ${ratioText} | ${errorsCell(T[id])} |`);
   row("direct", "direct to the origin", "baseline");
   row("nginx", "nginx `proxy_pass`", `${r2(ratio("nginx", "direct"))} of direct`);
   for (const [pre, name] of [["mf.", "Miniflare server"], ["wd.", "`workerd serve`"]]) {
@@ -135,6 +159,7 @@ if (lb) {
     row(`${pre}token_bad_secret`, `${name}: Isogate token endpoint, wrong secret (401)`, `the D1 read, parse and hash: ${signedUs(usPerReq(`${pre}token_bad_secret`) - usPerReq(`${pre}healthz`))} µs/req over the no-op route; signing and the JSON answer: ${signedUs(usPerReq(`${pre}token`) - usPerReq(`${pre}token_bad_secret`))} µs/req more`);
     row(`${pre}peer`, `${name}: workers-oauth-provider, valid token`, `Isogate/peer ${r2(ratio(`${pre}isogate`, `${pre}peer`))}; peer ${r2(ratio(`${pre}peer`, `${pre}pass`))} of pass-through`);
   }
+  p("", flaggedNote(T));
   p("", "Latency with one connection (median of the runs' percentiles):", "");
   p("| path | p50 | p99 | p50 added over direct | p99 added over direct | p50 added over pass-through |", "|---|---:|---:|---:|---:|---:|");
   const D = L.direct;
@@ -147,6 +172,7 @@ if (lb) {
     lrow(`${pre}isogate`, `${name}: Isogate`, `${pre}pass`);
     lrow(`${pre}peer`, `${name}: workers-oauth-provider`, `${pre}pass`);
   }
+  if (Object.values(L).some((t) => t.flagged?.length)) p("", `Latency runs: ${flaggedNote(L)}`);
   p("");
   const d1 = lb.d1;
   p(`D1 (workerd serve, counted by the D1 service): ${d1.statements} statements for ${n0(d1.requests)} forwarded requests; ${d1.statements_per_token.toFixed(2)} per token request (the credential is read from storage on every token request, by design).`, "");
@@ -158,6 +184,55 @@ if (lb) {
   p(`| \`workerd serve\` | ${c.wd_isogate_ms.toFixed(0)} ms | ${c.wd_pass_ms.toFixed(0)} ms | ${(c.wd_isogate_ms - c.wd_pass_ms).toFixed(0)} ms |`);
   p(`| Miniflare (Node start + Miniflare set-up + workerd) | ${c.mf_isogate_ms.toFixed(0)} ms | ${c.mf_pass_ms.toFixed(0)} ms | ${(c.mf_isogate_ms - c.mf_pass_ms).toFixed(0)} ms |`, "");
   p(`wasm instantiate (inside workerd, compiled module, stub imports, mean of 100): ${c.wasm_instantiate_ms.toFixed(2)} ms. For scale: Web Crypto Ed25519 verify in the same workerd: ${c.webcrypto_ed25519_verify_ms.toFixed(3)} ms per call.`, "");
+}
+
+// ---- 5. Spin
+if (sp) {
+  const S = sp.throughput;
+  const SL = sp.latency;
+  const sratio = ratioIn(S);
+  const sus = (id) => (S[id]?.rps ? 1e6 / S[id].rps : undefined);
+  p("## 5. Spin (the project's Spin host)", "");
+  p(`Isogate's Spin component (\`${path.basename("target/wasm32-wasip2/release/isogate_spin.wasm")}\`, ${kib(sp.sizes.isogate_wasm)}) in \`tests/spin-host\` (wasmtime 47, built with \`--profile bench-host\`: optimized, as Spin ships), which gives every request a fresh instance, as Spin does for a wasi:http 0.2 component; SQLite and key-value in files. The floor is \`bench/spin-passthrough\` (${kib(sp.sizes.pass_wasm)}): the incoming request sent to the origin and its answer streamed back, nothing else. Same method as part 3: wrk, 1 thread, ${sp.config.connections} connections, ${sp.config.rounds} interleaved rounds × ${sp.config.seconds} s, ratios are medians of per-round ratios; ${sp.config.pinned ? "servers (origin, hosts) on CPU 0, wrk on CPU 1" : "no CPU pinning"}. The host is a test double for Spin's host interfaces, not Spin (no pooling allocator: see tests/spin-host/README.md).`, "");
+  p("| scenario | req/s | runs | server µs/req | ratio | errors and flagged rounds |", "|---|---:|---|---:|---|---|");
+  const srow = (id, label, ratioText) => S[id] && p(`| ${label} | ${n0(S[id].rps)}${S[id].flagged?.length ? " ⚠" : ""} | ${runsCell(S[id])} | ${sus(id).toFixed(0)} | ${ratioText} | ${errorsCell(S[id])} |`);
+  srow("direct", "direct to the origin", "baseline");
+  srow("spin.pass", "pass-through component", `${r2(sratio("spin.pass", "direct"))} of direct`);
+  srow("spin.isogate", "Isogate, valid token", `${r2(sratio("spin.isogate", "spin.pass"))} of pass-through; ${r2(sratio("spin.isogate", "direct"))} of direct; ${signedUs(sus("spin.isogate") - sus("spin.pass"))} µs/req over pass-through`);
+  srow("spin.isogate_invalid", "Isogate, bad signature (401)", `${r2(sratio("spin.isogate_invalid", "spin.healthz"))} of the no-op route; ${signedUs(sus("spin.isogate_invalid") - sus("spin.healthz"))} µs/req over it`);
+  srow("spin.healthz", "Isogate `GET /healthz` (no-op)", "baseline of the token endpoint");
+  srow("spin.token", "Isogate token endpoint", `${r2(sratio("spin.token", "spin.healthz"))} of the no-op route`);
+  srow("spin.token_bad_secret", "Isogate token endpoint, wrong secret (401)", `the SQLite reads, parse and hash: ${signedUs(sus("spin.token_bad_secret") - sus("spin.healthz"))} µs/req over the no-op route; signing and the JSON answer: ${signedUs(sus("spin.token") - sus("spin.token_bad_secret"))} µs/req more`);
+  p("", flaggedNote(S));
+  p("", "Latency with one connection (median of the runs' percentiles):", "");
+  p("| path | p50 | p99 | p50 added over direct | p50 added over pass-through |", "|---|---:|---:|---:|---:|");
+  for (const [id, label] of [["direct", "direct"], ["spin.pass", "pass-through component"], ["spin.isogate", "Isogate, valid token"], ["spin.healthz", "Isogate `GET /healthz`"]]) {
+    if (!SL[id]) continue;
+    p(`| ${label} | ${ms(SL[id].p50_us)} | ${ms(SL[id].p99_us)} | ${ms(SL[id].p50_us - SL.direct.p50_us)} | ${id === "direct" || id === "spin.pass" ? "" : ms(SL[id].p50_us - SL["spin.pass"].p50_us)} |`);
+  }
+  if (Object.values(SL).some((t) => t.flagged?.length)) p("", `Latency runs: ${flaggedNote(SL)}`);
+  p("", "What each request asked of the host, counted by it (`--stats-listen`): SQLite statements and key-value calls per request, and the component's instantiation (wasmtime `instantiate_async` of the pre-linked component, per request), mean under load (16 connections, the CPU saturated) and with one connection:", "");
+  p("| scenario | SQLite statements / request | key-value calls / request | instantiation, loaded | instantiation, one connection |", "|---|---:|---:|---:|---:|");
+  const us = (x) => (x === null || x === undefined ? "—" : `${x.toFixed(0)} µs`);
+  for (const [id, t] of Object.entries(sp.per_request)) {
+    if (!t) continue;
+    p(`| \`${id}\` | ${t.sqlite_statements.toFixed(2)} | ${t.kv_ops.toFixed(2)} | ${us(t.instantiate_us)} | ${us(sp.per_request_one_connection[id]?.instantiate_us)} |`);
+  }
+  const fwd = sp.per_request["spin.isogate"];
+  if (fwd) {
+    p("", "The statements of a forwarded request (per request):", "");
+    for (const [sql, n] of Object.entries(fwd.sqlite_by_statement)) p(`- ${n.toFixed(2)} × \`${sql}\``);
+  }
+  const c = sp.coldstart;
+  if (c) {
+    p("", "Cold start: from spawning the host to the first proxied 200 (the origin's body through the component; Isogate with its SQLite state on disk and a valid token, so the first request reads its records). Medians. Without a cache the host compiles the component with Cranelift at every start, and that is most of it; `spin up` keeps compiled components in a cache, which the last row does (`--compile-cache`, filled by an earlier start):", "");
+    p("| component | spawn to first proxied 200 | of which compiling (or loading the compiled code) |", "|---|---:|---:|");
+    p(`| Isogate | ${c.isogate_ms.toFixed(0)} ms | ${c.isogate_compile_ms?.toFixed(0) ?? "?"} ms |`);
+    p(`| pass-through | ${c.pass_ms.toFixed(0)} ms | ${c.pass_compile_ms?.toFixed(0) ?? "?"} ms |`);
+    p(`| Isogate − pass-through | ${(c.isogate_ms - c.pass_ms).toFixed(0)} ms | |`);
+    if (c.isogate_cached_ms) p(`| Isogate, compiled code cached | ${c.isogate_cached_ms.toFixed(0)} ms | ${c.isogate_cached_load_ms?.toFixed(1) ?? "?"} ms |`);
+  }
+  p("");
 }
 
 fs.mkdirSync(path.dirname(out), { recursive: true });

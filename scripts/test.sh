@@ -50,7 +50,7 @@ lint() { # NAME CMD...
 lint fmt cargo fmt --all --check
 lint clippy-native cargo clippy --quiet --keep-going -p isogate-core -p isogate-cli -p isogate-bench -p isogate-spin-host -p isogate-fuzz --all-targets --all-features -- -D warnings
 lint clippy-workers cargo clippy --quiet --keep-going -p isogate-workers --target wasm32-unknown-unknown --all-targets -- -D warnings
-lint clippy-spin cargo clippy --quiet --keep-going -p isogate-spin --target wasm32-wasip2 --all-targets -- -D warnings
+lint clippy-spin cargo clippy --quiet --keep-going -p isogate-spin -p isogate-spin-passthrough --target wasm32-wasip2 --all-targets -- -D warnings
 if [ ${#lint_failed[@]} -gt 0 ]; then
   for name in fmt clippy-native clippy-workers clippy-spin; do
     [ -s "$logs/$name.log" ] || continue

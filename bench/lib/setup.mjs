@@ -19,12 +19,25 @@ export function migrationStatements() {
       .split(/;\s*\n/).map((s) => s.trim()).filter(Boolean));
 }
 
-/** Isogate's settings for the bench: fixed domain; keys fresh per run unless given. */
+/**
+ * Isogate's settings for the bench: fixed domain; keys fresh per run unless given. Throttled
+ * guessing is off: the wrong-secret scenario is a guessing attack from one address at
+ * thousands per second, which the default limits lock out after 10 failures (and then, past
+ * 100 from the address, every token request from it, the valid ones of the token scenario
+ * included: all 429). Off, the scenario keeps measuring what a wrong secret costs (the read,
+ * the hash, the 401); a throttled guess is `ops token_throttled` in part 1.
+ */
 export function isogateSettings({ seed, adminToken } = {}) {
   return {
     ISOGATE_DOMAIN,
     ISOGATE_SIGNING_KEY: seed ?? crypto.randomBytes(32).toString("base64url"),
     ISOGATE_ADMIN_TOKEN: adminToken ?? crypto.randomBytes(32).toString("base64url"),
+    ISOGATE_AUTH_FAILURES_PER_MINUTE: "0",
+    ISOGATE_AUTH_FAILURES_PER_MINUTE_PER_ADDRESS: "0",
+    ISOGATE_AUTH_FAILURES_PER_MINUTE_PER_CLIENT: "0",
+    // The audit log at its default (every decision) unless BENCH_ISOGATE_AUDIT says otherwise
+    // (off, denials), to see what the line costs.
+    ...(process.env.BENCH_ISOGATE_AUDIT ? { ISOGATE_AUDIT: process.env.BENCH_ISOGATE_AUDIT } : {}),
   };
 }
 

@@ -26,6 +26,12 @@ usage: isogate-spin-host --component PATH.wasm [options]
   --log-sql                    print each SQLite statement the component runs to stderr,
                                as `isogate-spin-host: sql: STATEMENT` (no parameters), so
                                a test can count a request's storage statements
+  --compile-cache DIR          keep the component's compiled code in DIR and load it from
+                               there at the next start with the same component (as
+                               `spin up` caches compiled components)
+  --stats-listen ADDR          count SQLite statements, key-value calls and instantiations
+                               (with their time) and serve the totals as JSON on IP:PORT
+                               (for the benchmark, bench/spin.mjs)
 
 When ready, prints exactly one line to stdout:
   isogate-spin-host listening on http://127.0.0.1:PORT";
@@ -43,6 +49,8 @@ pub struct Args {
     pub declared_sqlite_databases: Vec<String>,
     pub exit_on_stdin_eof: bool,
     pub log_sql: bool,
+    pub stats_listen: Option<SocketAddr>,
+    pub compile_cache: Option<PathBuf>,
 }
 
 impl Args {
@@ -61,6 +69,8 @@ impl Args {
             declared_sqlite_databases: Vec::new(),
             exit_on_stdin_eof: false,
             log_sql: false,
+            stats_listen: None,
+            compile_cache: None,
         };
         while let Some(flag) = it.next() {
             // Accept both `--flag value` and `--flag=value`.
@@ -111,6 +121,14 @@ impl Args {
                     crate::spin_impl::check_variable_name(&name)
                         .map_err(|e| format!("--variable {v:?}: {e}"))?;
                     args.variables.push((name, val.to_string()));
+                }
+                "--compile-cache" => args.compile_cache = Some(PathBuf::from(value()?)),
+                "--stats-listen" => {
+                    let v = value()?;
+                    args.stats_listen =
+                        Some(v.parse().map_err(|e| {
+                            format!("--stats-listen {v:?}: {e} (expected IP:PORT)")
+                        })?);
                 }
                 "--allowed-outbound-host" => args.allowed_outbound_hosts.push(value()?),
                 "--declare-kv-store" => args.declared_kv_stores.push(value()?),

@@ -9,6 +9,7 @@
 mod allow;
 mod args;
 mod spin_impl;
+mod stats;
 
 use std::convert::Infallible;
 use std::io::Write as _;
@@ -143,12 +144,11 @@ async fn run(args: args::Args) -> wasmtime::Result<()> {
 
     let engine = Engine::default();
     let started = std::time::Instant::now();
-    let component = Component::from_file(&engine, &args.component)
-        .with_context(|| format!("loading component {}", args.component.display()))?;
+    let (component, how) = load_component(&engine, &args)?;
     eprintln!(
-        "isogate-spin-host: compiled {} in {:.1?}",
+        "isogate-spin-host: {how} {} in {:.1} ms",
         args.component.display(),
-        started.elapsed()
+        started.elapsed().as_secs_f64() * 1000.0
     );
 
     let mut linker: Linker<HostState> = Linker::new(&engine);
@@ -165,6 +165,9 @@ async fn run(args: args::Args) -> wasmtime::Result<()> {
     let pre = ProxyPre::new(linker.instantiate_pre(&component)?)
         .context("the component does not export wasi:http/incoming-handler@0.2.x")?;
 
+    if let (Some(addr), Some(stats)) = (args.stats_listen, &shared.stats) {
+        stats::serve(addr, stats.clone()).await?;
+    }
     let listener = TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
@@ -206,6 +209,40 @@ async fn run(args: args::Args) -> wasmtime::Result<()> {
             }
         });
     }
+}
+
+/// Compiles the component, or with `--compile-cache DIR` loads the machine code compiled for
+/// the same bytes by an earlier start (as `spin up` caches compiled components), compiling and
+/// storing it on a miss. Returns what it did ("compiled" / "loaded compiled").
+fn load_component(
+    engine: &Engine,
+    args: &args::Args,
+) -> wasmtime::Result<(Component, &'static str)> {
+    let bytes = std::fs::read(&args.component)
+        .with_context(|| format!("reading component {}", args.component.display()))?;
+    let Some(dir) = &args.compile_cache else {
+        let component = Component::new(engine, &bytes)
+            .with_context(|| format!("loading component {}", args.component.display()))?;
+        return Ok((component, "compiled"));
+    };
+    use std::hash::{Hash as _, Hasher as _};
+    let mut key = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut key);
+    let cached = dir.join(format!("{:016x}.cwasm", key.finish()));
+    if cached.is_file() {
+        // SAFETY: the file was written by `Component::serialize` of this very host binary
+        // (the cache is the benchmark's own directory); wasmtime also checks its version and
+        // configuration before loading it.
+        if let Ok(component) = unsafe { Component::deserialize_file(engine, &cached) } {
+            return Ok((component, "loaded compiled"));
+        }
+    }
+    let component = Component::new(engine, &bytes)
+        .with_context(|| format!("loading component {}", args.component.display()))?;
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(&cached, component.serialize()?)
+        .with_context(|| format!("writing {}", cached.display()))?;
+    Ok((component, "compiled"))
 }
 
 /// Whether one of the linked crates (or our bindings) implements the imported interface `name`.
@@ -343,11 +380,19 @@ impl Server {
             .new_incoming_request(Scheme::Http, req)?;
         let out = store.data_mut().http().new_response_outparam(sender)?;
         let pre = self.pre.clone();
+        let stats = self.shared.stats.clone();
+        if let Some(stats) = &stats {
+            stats.request();
+        }
 
         // The guest runs in its own task so that it can keep writing the body after it has
         // handed over the response head. The store (and the instance) die with the task.
         let task = tokio::spawn(async move {
+            let started = std::time::Instant::now();
             let proxy = pre.instantiate_async(&mut store).await?;
+            if let Some(stats) = stats {
+                stats.instantiated(started.elapsed());
+            }
             proxy
                 .wasi_http_incoming_handler()
                 .call_handle(&mut store, req, out)

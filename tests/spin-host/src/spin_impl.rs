@@ -1,7 +1,7 @@
 //! `fermyon:spin/{key-value,sqlite,variables}@2.0.0` over SQLite (rusqlite, bundled).
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::Connection;
@@ -9,6 +9,7 @@ use wasmtime::component::Resource;
 use wasmtime::error::Context as _;
 
 use crate::args::Args;
+use crate::stats::Stats;
 use crate::HostState;
 
 pub mod bindings {
@@ -35,6 +36,8 @@ pub struct Shared {
     declared_kv_stores: Vec<String>,
     declared_sqlite_databases: Vec<String>,
     log_sql: bool,
+    /// `--stats-listen`: what the component asks of the host, counted.
+    pub stats: Option<Arc<Stats>>,
 }
 
 /// An open key-value store (always `default`).
@@ -96,6 +99,7 @@ impl Shared {
             declared_kv_stores: args.declared_kv_stores.clone(),
             declared_sqlite_databases: args.declared_sqlite_databases.clone(),
             log_sql: args.log_sql,
+            stats: args.stats_listen.map(|_| Arc::new(Stats::default())),
         })
     }
 }
@@ -144,6 +148,7 @@ impl key_value::HostStore for HostState {
         _self_: Resource<KvStore>,
         key: String,
     ) -> Result<Option<Vec<u8>>, key_value::Error> {
+        self.count_kv();
         let kv = lock(&self.shared.kv);
         let mut stmt = kv
             .prepare_cached("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2")
@@ -161,6 +166,7 @@ impl key_value::HostStore for HostState {
         key: String,
         value: Vec<u8>,
     ) -> Result<(), key_value::Error> {
+        self.count_kv();
         lock(&self.shared.kv)
             .execute(
                 "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
@@ -172,6 +178,7 @@ impl key_value::HostStore for HostState {
     }
 
     fn delete(&mut self, _self_: Resource<KvStore>, key: String) -> Result<(), key_value::Error> {
+        self.count_kv();
         lock(&self.shared.kv)
             .execute(
                 "DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2",
@@ -186,6 +193,7 @@ impl key_value::HostStore for HostState {
     }
 
     fn get_keys(&mut self, _self_: Resource<KvStore>) -> Result<Vec<String>, key_value::Error> {
+        self.count_kv();
         let kv = lock(&self.shared.kv);
         let mut stmt = kv
             .prepare_cached("SELECT key FROM spin_key_value WHERE store = ?1")
@@ -201,6 +209,14 @@ impl key_value::HostStore for HostState {
     fn drop(&mut self, rep: Resource<KvStore>) -> wasmtime::Result<()> {
         self.table.delete(rep)?;
         Ok(())
+    }
+}
+
+impl HostState {
+    fn count_kv(&self) {
+        if let Some(stats) = &self.shared.stats {
+            stats.kv();
+        }
     }
 }
 
@@ -238,6 +254,9 @@ impl sqlite::HostConnection for HostState {
     ) -> Result<sqlite::QueryResult, sqlite::Error> {
         if self.table.get(&self_).is_err() {
             return Err(sqlite::Error::InvalidConnection);
+        }
+        if let Some(stats) = &self.shared.stats {
+            stats.sqlite(&statement);
         }
         if self.shared.log_sql {
             // The statement text only: parameters may be secrets' hashes or tokens' ids.

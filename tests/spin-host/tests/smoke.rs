@@ -594,3 +594,57 @@ fn bad_flags_are_refused() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--component PATH.wasm is required"));
 }
+
+/// A number field of the `--stats-listen` JSON (`"name":N`).
+fn stat(json: &str, name: &str) -> u64 {
+    let key = format!("\"{name}\":");
+    let at = json
+        .find(&key)
+        .unwrap_or_else(|| panic!("no {name} in {json}"))
+        + key.len();
+    json[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect::<String>()
+        .parse()
+        .unwrap_or_else(|_| panic!("{name} is not a number in {json}"))
+}
+
+#[test]
+fn stats_count_each_requests_statements_key_value_calls_and_instantiation() {
+    let dir = test_dir("stats");
+    let stats_port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut args = full_host_args(&dir, origin());
+    args.extend(["--stats-listen".into(), format!("127.0.0.1:{stats_port}")]);
+    let host = start_host(&smoke_component(), &args, HOST_ENV);
+    let read = || get(stats_port, "localhost", "/").body;
+    let before = read();
+    assert_eq!(stat(&before, "requests"), 0, "{before}");
+    assert_eq!(get(host.port, "localhost", "/sqlite").status, 200);
+    let one = read();
+    let per_request = stat(&one, "sqlite_statements");
+    assert!(per_request > 0, "{one}");
+    assert_eq!(stat(&one, "kv_ops"), 0, "{one}");
+    // Each request is its own instance, timed; the same route runs the same statements again.
+    assert_eq!(get(host.port, "localhost", "/sqlite").status, 200);
+    assert_eq!(get(host.port, "localhost", "/kv").status, 200);
+    let three = read();
+    assert_eq!(stat(&three, "requests"), 3, "{three}");
+    assert_eq!(stat(&three, "instantiations"), 3, "{three}");
+    assert!(stat(&three, "instantiate_ns") > 0, "{three}");
+    assert_eq!(
+        stat(&three, "sqlite_statements"),
+        2 * per_request,
+        "{three}"
+    );
+    assert!(stat(&three, "kv_ops") > 0, "{three}");
+    // Statement texts, never parameters.
+    assert!(three.contains("\"sqlite_by_statement\":{\""), "{three}");
+    assert!(!three.contains("alice"), "a bound value leaked: {three}");
+    drop(host);
+    let _ = std::fs::remove_dir_all(&dir);
+}
