@@ -14,11 +14,13 @@
 //!   next request as this one's body;
 //! - the path stays under the upstream's base path ([`crate::path`]), every byte of path and
 //!   query otherwise as sent;
-//! - an origin's cookies stay host-only ([`without_domain`]).
+//! - an origin's cookies stay host-only ([`without_domain`]);
+//! - a WebSocket handshake crosses as one ([`websocket`]), without the token's subprotocol.
 
 mod cookie;
 mod framing;
 mod headers;
+pub mod websocket;
 
 pub use cookie::without_domain;
 pub use framing::check_request;
@@ -34,6 +36,7 @@ use headers::{
     is_stripped,
 };
 use std::fmt;
+use websocket::WebSocketUpgrade;
 
 /// Identity attached to the forwarded request: what the gateway verified.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,6 +64,9 @@ pub struct ForwardPlan {
     pub has_body: bool,
     /// Whether that body's length is unknown (the client sent it chunked).
     chunked: bool,
+    /// A WebSocket handshake ([`websocket`]): the runtime opens a WebSocket to the origin
+    /// and relays it, or refuses ([`ForwardPlan::unsendable_by`]).
+    pub websocket: Option<WebSocketUpgrade>,
     scheme: Scheme,
     /// Where the path starts in `url` (the authority starts after `scheme://`).
     path_start: usize,
@@ -92,6 +98,17 @@ impl ForwardPlan {
     /// Why `client` cannot send the plan as made, if it cannot ([`ForwardPlan::refusal_for`]).
     pub fn unsendable_by(&self, client: OutboundClient) -> Option<ForwardError> {
         let method = &self.method;
+        if let Some(upgrade) = &self.websocket {
+            return match client {
+                // Fetch opens the origin's WebSocket from `Upgrade: websocket`; without it the
+                // client asked for no upgrade, and answering one would be another request.
+                OutboundClient::Fetch if !upgrade.upgrade_header => {
+                    Some(ForwardError::NotAnUpgrade)
+                }
+                OutboundClient::Fetch => None,
+                OutboundClient::WasiHttp => Some(ForwardError::WebSocketUnsupported),
+            };
+        }
         match client {
             OutboundClient::Fetch
                 if self.has_body && matches!(method, Method::Get | Method::Head) =>
@@ -113,12 +130,13 @@ impl ForwardPlan {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutboundClient {
     /// Fetch (Workers): a `Request` with GET or HEAD cannot have a body (Fetch, "new
-    /// Request(input, init)": a TypeError).
+    /// Request(input, init)": a TypeError). Opens WebSockets (`Upgrade: websocket`).
     Fetch,
     /// wasi:http (Spin, over wasmtime-wasi-http and hyper): content with any method, except
     /// content of unknown length with GET, HEAD or CONNECT, which hyper sends as no content
     /// at all (`Content-Length: 0` framing), and which a guest cannot mark as chunked
-    /// (`Transfer-Encoding` is a forbidden header in wasi:http).
+    /// (`Transfer-Encoding` is a forbidden header in wasi:http). No upgrade at all: wasi:http
+    /// has none, so no WebSocket.
     WasiHttp,
 }
 
@@ -153,11 +171,28 @@ pub fn plan_forward(
     let upstream = parse_upstream_ref(&service.upstream).map_err(ForwardError::InvalidUpstream)?;
 
     let listed = connection_listed(&head.headers);
-    let mut headers: Vec<(String, String)> = Vec::with_capacity(head.headers.len() + 11);
+    let upgrade = websocket::handshake(head);
+    let mut headers: Vec<(String, String)> = Vec::with_capacity(head.headers.len() + 12);
+    let mut protocols = false;
     for (name, value) in &head.headers {
-        if !is_stripped(name) && !is_listed(name, &listed) {
+        if is_stripped(name) || is_listed(name, &listed) {
+            continue;
+        }
+        if websocket::is_protocol(name) {
+            protocols = true;
+        } else if upgrade.is_none() || !websocket::is_per_connection(name) {
             headers.push((name.to_ascii_lowercase(), value.clone()));
         }
+    }
+    // Rewritten on every request, without the token's subprotocol (module websocket).
+    if let Some(offered) = protocols
+        .then(|| websocket::forwarded_protocols(head))
+        .flatten()
+    {
+        headers.push(("sec-websocket-protocol".into(), offered));
+    }
+    if upgrade.is_some() {
+        headers.push(("upgrade".into(), "websocket".into()));
     }
     let identity = [
         ("x-isogate-user", principal.user.as_str()),
@@ -212,6 +247,7 @@ pub fn plan_forward(
         headers,
         has_body: framing.has_body,
         chunked: framing.chunked,
+        websocket: upgrade,
         scheme: upstream.scheme,
         path_start,
     })
@@ -291,6 +327,10 @@ pub enum Relay {
         headers: Vec<(String, String)>,
         with_body: bool,
     },
+    /// The origin accepted the WebSocket (`101`): answer the client's handshake with these
+    /// headers (the subprotocol the origin chose, the request id) and relay the two
+    /// WebSockets both ways ([`websocket`]).
+    Upgrade { headers: Vec<(String, String)> },
     /// The core's answer instead (502 or 504), and why, for the log (as the step module's
     /// `Diagnostic::Upstream`).
     Replace {

@@ -21,6 +21,7 @@ use crate::keys::{KeySet, SigningKey, VerifyingKey};
 use crate::mint::Minter;
 use crate::model::is_valid_service_name;
 use crate::oauth;
+use crate::service::session::Session;
 use crate::service::{authorize_service, Seen, ServiceCaches};
 use crate::step::{
     admin_context, admin_refused, Diagnostic, Endpoint, Forward, Parts, Resume, Step,
@@ -165,10 +166,13 @@ impl Gateway {
                 let mut plan = authorized.plan;
                 plan.headers
                     .push((REQUEST_ID_HEADER.to_owned(), audit.request_id().to_owned()));
+                let websocket = plan.websocket.as_ref().map(|ws| ws.protocols.clone());
+                let session = websocket.is_some().then(|| Session::admitted(&name, &seen));
                 Step::Forward(Forward {
                     plan,
                     timeout_ms: self.config.upstream_timeout_ms,
-                    record: audit.forward(head, name, seen),
+                    record: audit.forward(head, name, seen).websocket(websocket),
+                    session: session.flatten(),
                 })
             }
             Err(e) => service_refused(&audit, &head, &name, &seen, &e, &self.config.realm),
@@ -356,5 +360,6 @@ impl GatewayCell {
     }
 }
 
+mod connection;
 #[cfg(test)]
 mod tests;

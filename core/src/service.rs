@@ -19,6 +19,7 @@ use crate::assertion::{AssertedRequest, ASSERTION_HEADER};
 use crate::cache::{CacheInvalidation, IsolateCounts, TtlCache};
 use crate::capability::{Capabilities, InstanceMemory, Now, SqlDb};
 use crate::error::{BearerError, ScopeRefusal, TokenRefusal};
+use crate::forward::websocket::bearer_subprotocol;
 use crate::forward::{plan_forward, ForwardPlan, Principal};
 use crate::http::RequestHead;
 use crate::keys::Ed25519;
@@ -260,8 +261,9 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
     Ok(Authorized { plan, principal })
 }
 
-/// RFC 6750 §2: the token comes from `Authorization: Bearer` or `X-Octelium-Auth`, exactly
-/// one of them, and never from the query string (§2.3 is deliberately not supported: URLs end
+/// RFC 6750 §2: the token comes from `Authorization: Bearer`, `X-Octelium-Auth` or, on a
+/// WebSocket handshake, an `isogate.bearer.<token>` subprotocol, exactly one of them, and
+/// never from the query string (§2.3 is deliberately not supported: URLs end
 /// up in logs).
 pub fn extract_bearer(head: &RequestHead) -> Result<&str, BearerError> {
     // Checked first, whatever the headers hold: a token in the query beside one in a header is
@@ -300,12 +302,16 @@ pub fn extract_bearer(head: &RequestHead) -> Result<&str, BearerError> {
         }
     };
     let from_octelium = octelium.map(str::trim).filter(|t| !t.is_empty());
-    match (from_authorization, from_octelium) {
-        (Some(_), Some(_)) => Err(BearerError::InvalidRequest(
+    // A WebSocket handshake may carry it as a subprotocol, the one field browsers can set
+    // (crate::forward::websocket).
+    let from_protocol =
+        bearer_subprotocol(head).map_err(|e| BearerError::InvalidRequest(e.into()))?;
+    match (from_authorization, from_octelium, from_protocol) {
+        (Some(t), None, None) | (None, Some(t), None) | (None, None, Some(t)) => Ok(t),
+        (None, None, None) => Err(BearerError::Missing),
+        _ => Err(BearerError::InvalidRequest(
             "send the access token in one header only".into(),
         )),
-        (Some(t), None) | (None, Some(t)) => Ok(t),
-        (None, None) => Err(BearerError::Missing),
     }
 }
 
@@ -346,6 +352,8 @@ pub fn decide_access(
     }
     Ok(())
 }
+
+pub mod session;
 
 #[cfg(test)]
 mod tests;

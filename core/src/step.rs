@@ -27,6 +27,7 @@ use crate::error::{ForwardError, StoreError};
 use crate::forward::{ForwardPlan, OutboundClient, UpstreamFailure};
 use crate::http::Response;
 use crate::upstream_auth::OriginCredentialError;
+use crate::service::session::Session;
 use std::error::Error;
 use std::fmt;
 
@@ -60,6 +61,9 @@ pub struct Forward {
     pub plan: ForwardPlan,
     pub timeout_ms: u64,
     pub record: ForwardRecord,
+    /// A WebSocket's: what the runtime re-checks while the connection is open
+    /// ([`crate::Gateway::check_connection`]).
+    pub session: Option<Session>,
 }
 
 impl Forward {

@@ -14,6 +14,7 @@ use crate::body::RequestBody;
 use crate::wasi_io::{read_chunk, until_instant, until_ready, write_all};
 use futures::future::{select, Either};
 use isogate_core::audit::ForwardRecord;
+use isogate_core::error::ForwardError;
 use isogate_core::forward::{ForwardPlan, Relay, UpstreamFailure, UpstreamOutcome};
 use isogate_core::http::Method;
 use isogate_core::upstream::Scheme;
@@ -37,6 +38,7 @@ pub async fn forward(
         plan,
         timeout_ms,
         record,
+        ..
     }: Forward,
 ) {
     let outgoing = match outgoing_request(&plan) {
@@ -239,6 +241,12 @@ async fn answer(out: ResponseOutparam, record: ForwardRecord, fetched: Fetched) 
         } => {
             crate::log(Some(&Diagnostic::from(diagnostic)));
             return crate::respond(out, response).await;
+        }
+        // Never reached: the core refuses a WebSocket before it is forwarded here
+        // (ForwardPlan::unsendable_by(WasiHttp)); were one relayed, it could not be carried.
+        Relay::Upgrade { .. } => {
+            let refused = ForwardError::WebSocketUnsupported.to_response();
+            return crate::respond(out, refused).await;
         }
     };
     let fields = Fields::new();

@@ -46,9 +46,12 @@ const UNSENDABLE = 3; // the runtime would not even build the request (the value
  * Rust made it into a string, handed back untouched. The timeout covers the wait for the
  * response head only: once it arrives the timer is cleared and the body streams as long as it
  * takes. Returns a Promise of relay's Response (or relay's Response itself when the request
- * cannot even be built).
+ * cannot even be built). A WebSocket handshake is a plan with `upgrade: websocket` among its
+ * headers: workerd's fetch then opens the origin's WebSocket (its own key and version), and
+ * `session` (the core's, carried as a string; empty for other requests) and `env` go back to
+ * `relay` for `upgrade`.
  */
-export function forward(request, url, method, headers, withBody, timeoutMs, record, relay) {
+export function forward(request, url, method, headers, withBody, timeoutMs, record, session, env, relay) {
   const controller = new AbortController();
   let outbound;
   try {
@@ -61,17 +64,19 @@ export function forward(request, url, method, headers, withBody, timeoutMs, reco
     });
   } catch (e) {
     // A method the runtime refuses to send (CONNECT, TRACE) or an unusable URL.
-    return relay(record, UNSENDABLE, String(e));
+    return relay(record, UNSENDABLE, String(e), session, env);
   }
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   return fetch(outbound).then(
     (response) => {
       clearTimeout(timer);
-      return relay(record, RESPONDED, response);
+      return relay(record, RESPONDED, response, session, env);
     },
     (e) => {
       clearTimeout(timer);
-      return controller.signal.aborted ? relay(record, TIMED_OUT, null) : relay(record, UNREACHABLE, String(e));
+      return controller.signal.aborted
+        ? relay(record, TIMED_OUT, null, session, env)
+        : relay(record, UNREACHABLE, String(e), session, env);
     },
   );
 }
@@ -112,6 +117,65 @@ export async function tokenFetch(url, headers, body, timeoutMs, maxBytes) {
     offset += part.length;
   }
   return [response.status, bytes];
+}
+
+/**
+ * The client's side of a WebSocket the origin accepted (Rust's Relay::Upgrade): a
+ * WebSocketPair whose server end and the origin's socket (`upstream.webSocket`) relay each
+ * other's messages as they come (text as text, binary as binary) and each other's close (code
+ * and reason; 1005/1006, which no endpoint may send, become a plain close). While it is open,
+ * `check(env, session)` (Rust: the core's Gateway::check_connection) runs at once and then
+ * when it says: it resolves the milliseconds to the next check, or [code, reason] to close
+ * both sides with (1008 for an expired or revoked token). Returns the 101 Response.
+ */
+export function upgrade(upstream, headers, env, session, check) {
+  const origin = upstream.webSocket;
+  const [client, server] = Object.values(new WebSocketPair());
+  origin.accept();
+  server.accept();
+  let open = true;
+  let timer;
+  const end = (code, reason) => {
+    if (!open) return;
+    open = false;
+    clearTimeout(timer);
+    closeSocket(server, code, reason);
+    closeSocket(origin, code, reason);
+  };
+  const pass = (to) => (event) => {
+    try {
+      to.send(event.data);
+    } catch {
+      end(1011, "");
+    }
+  };
+  server.addEventListener("message", pass(origin));
+  origin.addEventListener("message", pass(server));
+  for (const socket of [server, origin]) {
+    socket.addEventListener("close", (event) => end(event.code, event.reason));
+    socket.addEventListener("error", () => end(1011, ""));
+  }
+  const recheck = () =>
+    check(env, session).then(
+      (next) => {
+        if (!open) return;
+        if (typeof next === "number") timer = setTimeout(recheck, next);
+        else end(next[0], next[1]);
+      },
+      () => end(1011, ""),
+    );
+  recheck();
+  return new Response(null, { status: 101, webSocket: client, headers: headersFrom(headers) });
+}
+
+/** Closes `socket` with `code` and `reason` where an endpoint may send them, else plainly. */
+function closeSocket(socket, code, reason) {
+  try {
+    if (code === 1005 || code === 1006 || code === 1015) socket.close();
+    else socket.close(code, reason);
+  } catch {
+    // already closed
+  }
 }
 
 /** A Response with `body` (a ReadableStream, a Uint8Array, or null). */

@@ -19,6 +19,8 @@ extern "C" {
         with_body: bool,
         timeout_ms: f64,
         record: &str,
+        session: &str,
+        env: &JsValue,
         relay: &js_sys::Function,
     ) -> JsValue;
     #[wasm_bindgen(js_name = tokenFetch)]
@@ -29,6 +31,14 @@ extern "C" {
         timeout_ms: f64,
         max_bytes: f64,
     ) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = upgrade)]
+    pub fn js_upgrade(
+        upstream: &web_sys::Response,
+        headers: &str,
+        env: &JsValue,
+        session: &str,
+        check: &js_sys::Function,
+    ) -> web_sys::Response;
     #[wasm_bindgen(js_name = respond)]
     pub fn js_respond(status: u16, headers: &str, body: &JsValue) -> web_sys::Response;
     #[wasm_bindgen(js_name = readBounded)]

@@ -38,6 +38,7 @@
 //!     };
 //! }
 //! // relay: record.relay(outcome, now()) -> the answer and its audit line (console.log)
+// a WebSocket (Relay::Upgrade): glue.js relays both ways; check_connection -> close with 1008
 //! ```
 //!
 //! ## Why it is shaped this way
@@ -59,12 +60,14 @@ mod web_crypto;
 use d1::D1Db;
 use glue::{
     js_forward, js_header_blob, js_read_bounded, js_request_head, js_respond,
-    js_respond_after_drain,
+    js_respond_after_drain, js_upgrade,
 };
 use isogate_core::audit::{AuditLine, ForwardRecord};
 use isogate_core::capability::{InstanceMemory, OsRandom};
+use isogate_core::forward::websocket::CLOSE_UNAVAILABLE;
 use isogate_core::forward::{OutboundClient, Relay, UpstreamFailure, UpstreamOutcome};
 use isogate_core::http::{split_url, Method, RequestHead, Response};
+use isogate_core::service::session::{ConnectionCheck, Session};
 use isogate_core::step::{leftover_body, Leftover, DRAIN_LIMIT_BYTES};
 use isogate_core::{Body, Capabilities, Diagnostic, Forward, GatewayCell, Now, Step};
 use std::future::Future;
@@ -124,14 +127,14 @@ async fn handle(req: web_sys::Request, env: Env) -> JsValue {
     match CELL.with(|cell| cell.gateway(|name| setting(&env, name))) {
         Ok(gateway) => {
             let step = gateway.start(caps, request_head(&req), now()).await;
-            run(step, caps, &req).await
+            run(step, caps, &req, &env).await
         }
-        Err(misconfigured) => run(*misconfigured, caps, &req).await,
+        Err(misconfigured) => run(*misconfigured, caps, &req, &env).await,
     }
 }
 
 /// Does what each step says until the request is answered or forwarded.
-async fn run(mut step: Step<'_>, caps: Caps<'_>, req: &web_sys::Request) -> JsValue {
+async fn run(mut step: Step<'_>, caps: Caps<'_>, req: &web_sys::Request, env: &Env) -> JsValue {
     loop {
         log(step.diagnostic());
         step = match step {
@@ -146,7 +149,7 @@ async fn run(mut step: Step<'_>, caps: Caps<'_>, req: &web_sys::Request) -> JsVa
             }
             // Fetch cannot send content with GET or HEAD: the core says what to answer instead.
             Step::Forward(forward) => match forward.sendable_by(OutboundClient::Fetch) {
-                Step::Forward(forward) => return forward_to_origin(req, forward),
+                Step::Forward(forward) => return forward_to_origin(req, forward, env),
                 refused => refused,
             },
         };
@@ -265,14 +268,19 @@ fn request_head(req: &web_sys::Request) -> RequestHead {
 /// Fetches the origin per the plan, the incoming body streamed through; resolves the response
 /// [`relay`] makes of the outcome. The forward's record travels through `glue.js` as the
 /// string the core makes of it, and comes back to [`relay`].
+/// A WebSocket's session (`session`, else empty) and `env` come back to [`relay`] with it, for
+/// the connection's checks ([`check_connection`]).
 fn forward_to_origin(
     req: &web_sys::Request,
     Forward {
         plan,
         timeout_ms,
         record,
+        session,
     }: Forward,
+    env: &Env,
 ) -> JsValue {
+    let session = session.map(|s| s.carry()).unwrap_or_default();
     RELAY.with(|relay| {
         js_forward(
             req,
@@ -282,6 +290,8 @@ fn forward_to_origin(
             plan.has_body,
             timeout_ms as f64,
             &record.carry(),
+            &session,
+            env.as_ref(),
             relay.as_ref().unchecked_ref(),
         )
     })
@@ -296,13 +306,22 @@ const UNSENDABLE: u32 = 3;
 
 thread_local! {
     /// [`relay`] as a JS function, made once per isolate rather than once per request.
-    static RELAY: Closure<dyn Fn(String, u32, JsValue) -> web_sys::Response> = Closure::new(relay);
+    static RELAY: Closure<dyn Fn(String, u32, JsValue, String, JsValue) -> web_sys::Response> =
+        Closure::new(relay);
+    /// [`check_connection`] as a JS function, for `glue.js`'s WebSocket relay.
+    static CHECK: Closure<dyn Fn(JsValue, String) -> js_sys::Promise> = Closure::new(check_connection);
 }
 
 /// The client's response for the origin's answer, as the core decides it. `record` is the
 /// forward's carried record; `upstream` is the origin's Response (`RESPONDED`) or the
 /// runtime's words for the failure.
-fn relay(record: String, outcome: u32, upstream: JsValue) -> web_sys::Response {
+fn relay(
+    record: String,
+    outcome: u32,
+    upstream: JsValue,
+    session: String,
+    env: JsValue,
+) -> web_sys::Response {
     let headers;
     let outcome = match outcome {
         RESPONDED => {
@@ -331,6 +350,17 @@ fn relay(record: String, outcome: u32, upstream: JsValue) -> web_sys::Response {
             };
             js_respond(status, &header_blob(&headers), &body)
         }
+        // The origin's WebSocket, relayed to the client's by `glue.js`, which checks the
+        // session through the core while it is open.
+        Relay::Upgrade { headers } => CHECK.with(|check| {
+            js_upgrade(
+                upstream.unchecked_ref(),
+                &header_blob(&headers),
+                &env,
+                &session,
+                check.as_ref().unchecked_ref(),
+            )
+        }),
         Relay::Replace {
             response,
             diagnostic,
@@ -339,6 +369,37 @@ fn relay(record: String, outcome: u32, upstream: JsValue) -> web_sys::Response {
             respond(response)
         }
     }
+}
+
+/// One check of an open WebSocket ([`isogate_core::Gateway::check_connection`]): resolves the milliseconds
+/// until the next check, or `[code, reason]` to close both sides with.
+fn check_connection(env: JsValue, session: String) -> js_sys::Promise {
+    wasm_bindgen_futures::future_to_promise(async move {
+        let env: Env = env.unchecked_into();
+        let close = |code: u16, reason: &str| {
+            let pair = js_sys::Array::of2(&JsValue::from(code), &JsValue::from_str(reason));
+            Ok(pair.into())
+        };
+        let Some(session) = Session::uncarry(&session) else {
+            return close(CLOSE_UNAVAILABLE, "");
+        };
+        let gateway = match CELL.with(|cell| cell.gateway(|name| setting(&env, name))) {
+            Ok(gateway) => gateway,
+            Err(_) => return close(CLOSE_UNAVAILABLE, ""),
+        };
+        let db = D1Db::new(&env);
+        let ed25519 = web_crypto::ed25519();
+        let caps = Capabilities {
+            db: &db,
+            ed25519: &*ed25519,
+            random: &OsRandom,
+            memory: InstanceMemory::Kept,
+        };
+        match gateway.check_connection(caps, &session, now()).await {
+            ConnectionCheck::Open { recheck_in_ms } => Ok(JsValue::from_f64(recheck_in_ms as f64)),
+            ConnectionCheck::Close { code, reason } => close(code, reason),
+        }
+    })
 }
 
 fn words(failure: &JsValue) -> String {

@@ -11,6 +11,7 @@ use super::json::{number, Line};
 use super::{write_decision, write_duration, write_request, AuditLevel, AuditRecord, Who};
 use super::{AuditContext, AuditLine, Outcome, Reason, REQUEST_ID_HEADER};
 use crate::capability::Now;
+use crate::forward::websocket::relay_upgrade;
 use crate::forward::{relay, Relay, UpstreamOutcome};
 use crate::http::{Method, RequestHead, Response};
 use crate::service::Seen;
@@ -22,6 +23,8 @@ pub struct ForwardRecord {
     request_id: String,
     started: Now,
     method: Method,
+    /// A WebSocket handshake's offered protocols (the relay checks the origin's choice).
+    websocket: Option<Vec<String>>,
     pending: Pending,
 }
 
@@ -49,6 +52,7 @@ impl AuditContext {
             request_id: self.request_id,
             started: self.started,
             method,
+            websocket: None,
             pending: Pending::Fields {
                 level: self.level,
                 host,
@@ -65,6 +69,12 @@ impl ForwardRecord {
         &self.request_id
     }
 
+    /// The record of a WebSocket handshake offering these protocols, when `Some`.
+    pub fn websocket(mut self, offered: Option<Vec<String>>) -> ForwardRecord {
+        self.websocket = offered;
+        self
+    }
+
     /// The forwarded request's method (what [`relay`] needs to know).
     pub fn method(&self) -> &Method {
         &self.method
@@ -78,9 +88,13 @@ impl ForwardRecord {
             UpstreamOutcome::Responded { status, .. } => Some(status),
             _ => None,
         };
-        let mut decision = relay(outcome, &self.method);
+        let mut decision = match &self.websocket {
+            Some(offered) => relay_upgrade(outcome, offered),
+            None => relay(outcome, &self.method),
+        };
         let (status, reason) = match &decision {
             Relay::Pass { status, .. } => (*status, None),
+            Relay::Upgrade { .. } => (101, None),
             Relay::Replace {
                 response,
                 diagnostic,
@@ -90,7 +104,7 @@ impl ForwardRecord {
         let (request_id, line) = self.into_line(Outcome::Forwarded, reason, status, origin_status);
         let line = line.map(|line| write_duration(line, started, now));
         match &mut decision {
-            Relay::Pass { headers, .. } => {
+            Relay::Pass { headers, .. } | Relay::Upgrade { headers } => {
                 headers.retain(|(name, _)| !name.eq_ignore_ascii_case(REQUEST_ID_HEADER));
                 headers.push((REQUEST_ID_HEADER.to_owned(), request_id));
             }
@@ -121,9 +135,14 @@ impl ForwardRecord {
     pub fn carry(self) -> String {
         let mut carried = self.started.unix_ms().to_string();
         let method = self.method.clone();
+        // `-`, or `+` and the offered protocols (tokens: no `,` in one).
+        let websocket = match &self.websocket {
+            None => "-".to_owned(),
+            Some(offered) => format!("+{}", offered.join(",")),
+        };
         let (request_id, line) = self.into_start(Outcome::Forwarded);
-        // NUL separates: a method, a request id and an escaped line never hold one.
-        for part in [request_id.as_str(), method.as_str()] {
+        // NUL separates: a method, a request id, protocols and an escaped line never hold one.
+        for part in [request_id.as_str(), method.as_str(), &websocket] {
             carried.push('\0');
             carried.push_str(part);
         }
@@ -136,15 +155,26 @@ impl ForwardRecord {
 
     /// The record [`ForwardRecord::carry`] made this string of.
     pub fn uncarry(carried: &str) -> ForwardRecord {
-        let mut parts = carried.splitn(4, '\0');
+        let mut parts = carried.splitn(5, '\0');
         let started = parts.next().and_then(|s| s.parse().ok()).unwrap_or(0);
         let request_id = parts.next().unwrap_or_default().to_owned();
         let method = Method::parse(parts.next().unwrap_or_default());
+        let websocket = parts
+            .next()
+            .and_then(|w| w.strip_prefix('+'))
+            .map(|offered| {
+                offered
+                    .split(',')
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            });
         let line = parts.next().filter(|l| !l.is_empty()).map(str::to_owned);
         ForwardRecord {
             request_id,
             started: Now::from_unix_ms(started),
             method,
+            websocket,
             pending: Pending::Formatted(line),
         }
     }

@@ -72,6 +72,8 @@ pub enum Reason {
     /// The origin's own credential could not be had: a missing secret, a failing token
     /// endpoint (answered 502; `crate::upstream_auth`).
     UpstreamCredential,
+    /// A WebSocket handshake on a runtime that cannot carry one (Spin: answered 501).
+    WebSocketUnsupported,
 }
 
 impl Reason {
@@ -108,6 +110,7 @@ impl Reason {
         Reason::TooManyFailures,
         Reason::RateLimited,
         Reason::UpstreamCredential,
+        Reason::WebSocketUnsupported,
     ];
 
     /// The reason's word in the log (the words in declaration order).
@@ -144,6 +147,7 @@ impl Reason {
             "too_many_failures",
             "rate_limited",
             "upstream_credential",
+            "websocket_unsupported",
         ];
         WORDS[self as usize]
     }
@@ -192,7 +196,9 @@ impl From<&ForwardError> for Reason {
             ForwardError::UnsafePath(_)
             | ForwardError::InvalidContentLength
             | ForwardError::BodyNotSendable(_)
-            | ForwardError::ChunkedBodyNotSendable(_) => Reason::Malformed,
+            | ForwardError::ChunkedBodyNotSendable(_)
+            | ForwardError::NotAnUpgrade => Reason::Malformed,
+            ForwardError::WebSocketUnsupported => Reason::WebSocketUnsupported,
             ForwardError::InvalidUpstream(_) => Reason::BadUpstream,
         }
     }

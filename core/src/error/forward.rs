@@ -9,6 +9,9 @@ use crate::upstream::InvalidUpstream;
 use std::error::Error;
 use std::fmt;
 
+const WEBSOCKET_UNSUPPORTED: &str =
+    "this gateway runs on spin, whose wasi:http has no upgrade: websockets are not available here";
+
 /// Why a service request is not forwarded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ForwardError {
@@ -22,6 +25,12 @@ pub enum ForwardError {
     /// 400: the runtime's HTTP client cannot send content of unknown length with this method
     /// (wasi:http over hyper, with GET, HEAD and CONNECT); a `Content-Length` would do.
     ChunkedBodyNotSendable(Method),
+    /// 400: `Sec-WebSocket-Key` without `Upgrade: websocket` (RFC 6455 §4.1 asks for both)
+    /// where the runtime shows `Upgrade`: the client asked for no upgrade.
+    NotAnUpgrade,
+    /// 501 `websocket_unsupported`: the runtime cannot carry a WebSocket (wasi:http, Spin, has
+    /// no upgrade). Answered after the token checks, never forwarded.
+    WebSocketUnsupported,
     /// 502: the service's stored upstream does not parse (stored before the strict parser, or
     /// behind the admin API's back). The log says why; the client learns nothing.
     InvalidUpstream(InvalidUpstream),
@@ -41,11 +50,19 @@ impl ForwardError {
             ForwardError::ChunkedBodyNotSendable(_) => Some(
                 "this gateway cannot forward chunked content with GET or HEAD; send it with a content-length",
             ),
+            ForwardError::NotAnUpgrade => Some(
+                "a websocket handshake needs upgrade: websocket (rfc 6455 section 4.1)",
+            ),
+            ForwardError::WebSocketUnsupported => Some(WEBSOCKET_UNSUPPORTED),
             ForwardError::InvalidUpstream(_) => None,
         }
     }
 
     pub fn to_response(&self) -> Response {
+        if let ForwardError::WebSocketUnsupported = self {
+            return error_response(501, "websocket_unsupported", WEBSOCKET_UNSUPPORTED)
+                .with_header("cache-control", "no-store");
+        }
         match self.client_description() {
             Some(description) => error_response(400, "invalid_request", description)
                 .with_header("cache-control", "no-store"),
@@ -59,6 +76,9 @@ impl fmt::Display for ForwardError {
         match (self, self.client_description()) {
             (ForwardError::InvalidUpstream(why), _) => {
                 write!(f, "the service's stored upstream is invalid: {why}")
+            }
+            (ForwardError::WebSocketUnsupported, _) => {
+                write!(f, "websocket_unsupported: {WEBSOCKET_UNSUPPORTED}")
             }
             (_, description) => write!(f, "invalid_request: {}", description.unwrap_or("")),
         }
