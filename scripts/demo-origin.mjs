@@ -2,9 +2,13 @@
 //   any path      -> JSON echo of method, path, query, headers, and the body's length + sha256
 //   /download?bytes=N[&seed=S] -> N deterministic bytes, streamed in 64 KiB chunks
 //   /slow?ms=N    -> answers after N ms
+//   WebSocket on any path (npm `ws`'s server) -> an echo: text as text, binary as binary; the
+//                 text "headers" answers the handshake's headers as JSON, "close:CODE:REASON"
+//                 makes the origin close with that code; it takes the first subprotocol offered
 // Used by `scripts/dev.sh` and by the end-to-end tests. Listens on 127.0.0.1 only.
 import http from "node:http";
 import crypto from "node:crypto";
+import ws from "ws";
 
 /** Deterministic pseudo-random bytes: block i is sha256(seed || i) repeated to 64 KiB. */
 export function downloadChunk(seed, index, size) {
@@ -80,6 +84,22 @@ export function startOrigin(port = 0, host = "127.0.0.1") {
     res.writeHead(200, { "content-type": "application/json", "x-origin": "demo" });
     res.end(body + "\n");
   }
+  // Each WebSocket's handshake and how it ended: { url, headers, protocol, close: { code, reason } }.
+  server.webSockets = [];
+  const wss = new ws.WebSocketServer({ noServer: true, handleProtocols: (offered) => [...offered][0] ?? false });
+  server.on("upgrade", (req, socket, head) => wss.handleUpgrade(req, socket, head, (socketWs) => {
+    const seen = { url: req.url, headers: req.headers, protocol: socketWs.protocol, close: undefined };
+    server.webSockets.push(seen);
+    socketWs.on("message", (data, isBinary) => {
+      const text = isBinary ? "" : data.toString("utf8");
+      if (text === "headers") return socketWs.send(JSON.stringify(req.headers));
+      const close = /^close:(\d+):(.*)$/.exec(text);
+      if (close) return socketWs.close(Number(close[1]), close[2]);
+      socketWs.send(data, { binary: isBinary });
+    });
+    socketWs.on("close", (code, reason) => (seen.close = { code, reason: reason.toString("utf8") }));
+    socketWs.on("error", () => {});
+  }));
   return new Promise((resolve) => server.listen(port, host, () => resolve(server)));
 }
 

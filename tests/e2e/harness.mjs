@@ -79,7 +79,8 @@ export const signingSeed = () => crypto.randomBytes(32).toString("base64url");
  *   database that `wrangler d1 migrations apply` prepared. Spin always applies them itself.
  *   sqliteInit: [FILE...] (Spin) runs the files first, as `spin up --sqlite @FILE` does.
  *
- * `gw.originRequests` lists the requests the origin received ({ method, url, headers }),
+ * `gw.originRequests` lists the requests the origin received ({ method, url, headers }; WebSocket
+ * handshakes with upgrade: true, and gw.originWebSockets says how each went, see demo-origin),
  * `gw.runtime.log()` is what the runtime printed (the worker's console / the component's
  * stderr), and `gw.runtime.sql(statement)` runs one SQL statement directly in the runtime's
  * database (D1 through Miniflare, or the Spin host's SQLite file), behind the gateway's back.
@@ -89,6 +90,8 @@ export async function startGateway({ tls = false, peer = false, statements = fal
   const origin = await startOrigin(0);
   const originRequests = [];
   origin.on("request", (req) => originRequests.push({ method: req.method, url: req.url, headers: req.headers }));
+  // WebSocket handshakes too (Node emits "upgrade", not "request", for them).
+  origin.on("upgrade", (req) => originRequests.push({ method: req.method, url: req.url, headers: req.headers, upgrade: true }));
   const originUrl = `http://127.0.0.1:${origin.address().port}`;
   const port = await freePort();
   const peerPort = peer ? await freePort() : undefined;
@@ -117,6 +120,7 @@ export async function startGateway({ tls = false, peer = false, statements = fal
   const gw = new GatewayClient({ port, domain, adminToken, seed, originUrl, tls: certs });
   gw.runtime = runtime;
   gw.originRequests = originRequests;
+  gw.originWebSockets = origin.webSockets;
   // The CLI trusts only public CAs: over TLS it reaches the admin API through a plain-HTTP
   // relay on loopback that forwards to the gateway over HTTPS with the throwaway CA.
   const relay = certs ? await startAdminRelay(gw) : undefined;
