@@ -168,11 +168,12 @@ impl Gateway {
                     .push((REQUEST_ID_HEADER.to_owned(), audit.request_id().to_owned()));
                 let websocket = plan.websocket.as_ref().map(|ws| ws.protocols.clone());
                 let session = websocket.is_some().then(|| Session::admitted(&name, &seen));
+                let session = session.flatten().map(Box::new);
                 Step::Forward(Forward {
                     plan,
                     timeout_ms: self.config.upstream_timeout_ms,
                     record: audit.forward(head, name, seen).websocket(websocket),
-                    session: session.flatten(),
+                    session,
                 })
             }
             Err(e) => service_refused(&audit, &head, &name, &seen, &e, &self.config.realm),

@@ -198,27 +198,15 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
         .map_err(|e| BearerError::InvalidToken(TokenRefusal::Invalid(e)))?;
     seen.token = Some(verified.clone());
     let claims = &verified.claims;
-    let status = caches.credential(db, &claims.client_id, now).await?;
-    seen.credential.clone_from(&status);
-    let credential = match &status {
-        Some(s) if s.is_live(now.unix_secs()) && s.credential.user == claims.sub => &s.credential,
-        _ => return Err(BearerError::InvalidToken(TokenRefusal::CredentialInactive)),
+    let holder = Holder {
+        client_id: &claims.client_id,
+        user: &claims.sub,
+        jti: &claims.jti,
+        scopes: verified.scopes.as_ref(),
     };
-    if caches.is_token_revoked(db, &claims.jti, now).await? {
-        return Err(BearerError::InvalidToken(TokenRefusal::Revoked));
-    }
-    let scopes = verified
-        .scopes
-        .as_ref()
-        .ok_or(BearerError::InvalidToken(TokenRefusal::BadScope))?;
-    // Scope first, by name alone: a token cannot probe which services exist outside its
-    // scope (existing or not, they all answer 403).
-    check_scope(scopes, service_name)?;
-    let service = caches
-        .service(db, service_name, now)
-        .await?
-        .ok_or(BearerError::UnknownService)?;
-    decide_access(scopes, credential.user_id, &service)?;
+    let (status, service) =
+        admit(caches, db, holder, service_name, now, &mut seen.credential).await?;
+    let credential = &status.credential;
     // Counted only once the credential, its scope and the service's policy have admitted the
     // request: nobody without the credential can spend its quota. Before the plan and the
     // assertion, so a refused request costs neither.
@@ -259,6 +247,51 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
     plan.headers
         .push((ASSERTION_HEADER.to_owned(), assertion.to_string()));
     Ok(Authorized { plan, principal })
+}
+
+/// Whom a token speaks for, as [`admit`] checks it.
+pub(crate) struct Holder<'a> {
+    pub client_id: &'a str,
+    pub user: &'a str,
+    pub jti: &'a str,
+    /// `None`: the token's `scope` claim does not parse.
+    pub scopes: Option<&'a ScopeSet>,
+}
+
+/// The checks of a verified token against what storage says, for a request and again for an
+/// open connection (module `session`: one copy of this code in the wasm): its credential live
+/// and the token's user's, the token not revoked, its scope naming the service, the service
+/// there and its policy admitting the user. The credential goes in `seen` as soon as it is
+/// read (a refusal's audit line names it).
+pub(crate) async fn admit<D: SqlDb>(
+    caches: &ServiceCaches,
+    db: &D,
+    holder: Holder<'_>,
+    service_name: &str,
+    now: Now,
+    seen: &mut Option<Rc<CredentialStatus>>,
+) -> Result<(Rc<CredentialStatus>, Rc<Service>), BearerError> {
+    let status = caches.credential(db, holder.client_id, now).await?;
+    seen.clone_from(&status);
+    let status = match status {
+        Some(s) if s.is_live(now.unix_secs()) && s.credential.user == holder.user => s,
+        _ => return Err(BearerError::InvalidToken(TokenRefusal::CredentialInactive)),
+    };
+    if caches.is_token_revoked(db, holder.jti, now).await? {
+        return Err(BearerError::InvalidToken(TokenRefusal::Revoked));
+    }
+    let scopes = holder
+        .scopes
+        .ok_or(BearerError::InvalidToken(TokenRefusal::BadScope))?;
+    // Scope first, by name alone: a token cannot probe which services exist outside its
+    // scope (existing or not, they all answer 403).
+    check_scope(scopes, service_name)?;
+    let service = caches
+        .service(db, service_name, now)
+        .await?
+        .ok_or(BearerError::UnknownService)?;
+    decide_access(scopes, status.credential.user_id, &service)?;
+    Ok((status, service))
 }
 
 /// RFC 6750 §2: the token comes from `Authorization: Bearer`, `X-Octelium-Auth` or, on a

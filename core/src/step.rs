@@ -63,7 +63,8 @@ pub struct Forward {
     pub record: ForwardRecord,
     /// A WebSocket's: what the runtime re-checks while the connection is open
     /// ([`crate::Gateway::check_connection`]).
-    pub session: Option<Session>,
+    /// Boxed: most forwards have none, and steps move by value.
+    pub session: Option<Box<Session>>,
 }
 
 impl Forward {

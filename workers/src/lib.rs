@@ -69,8 +69,9 @@ use isogate_core::forward::{OutboundClient, Relay, UpstreamFailure, UpstreamOutc
 use isogate_core::http::{split_url, Method, RequestHead, Response};
 use isogate_core::service::session::{ConnectionCheck, Session};
 use isogate_core::step::{leftover_body, Leftover, DRAIN_LIMIT_BYTES};
-use isogate_core::{Body, Capabilities, Diagnostic, Forward, GatewayCell, Now, Step};
+use isogate_core::{Body, Capabilities, Diagnostic, Forward, Gateway, GatewayCell, Now, Step};
 use std::future::Future;
+use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -124,7 +125,7 @@ async fn handle(req: web_sys::Request, env: Env) -> JsValue {
         // Upstream credentials: the Worker's secrets by name, token requests by fetch.
         secrets: &secrets,
     };
-    match CELL.with(|cell| cell.gateway(|name| setting(&env, name))) {
+    match isolate_gateway(&env) {
         Ok(gateway) => {
             let step = gateway.start(caps, request_head(&req), now()).await;
             run(step, caps, &req, &env).await
@@ -178,6 +179,12 @@ fn log(diagnostic: Option<&Diagnostic>) {
     if let Some(diagnostic) = diagnostic {
         console_error!("{diagnostic}");
     }
+}
+
+/// The isolate's gateway, built from `env` on first use (one instantiation of the settings
+/// reader for the request loop and the WebSocket checks alike).
+fn isolate_gateway(env: &Env) -> Result<Rc<Gateway>, Box<Step<'static>>> {
+    CELL.with(|cell| cell.gateway(|name| setting(env, name)))
 }
 
 /// A setting: a secret if there is one by that name, else a var.
@@ -383,9 +390,8 @@ fn check_connection(env: JsValue, session: String) -> js_sys::Promise {
         let Some(session) = Session::uncarry(&session) else {
             return close(CLOSE_UNAVAILABLE, "");
         };
-        let gateway = match CELL.with(|cell| cell.gateway(|name| setting(&env, name))) {
-            Ok(gateway) => gateway,
-            Err(_) => return close(CLOSE_UNAVAILABLE, ""),
+        let Ok(gateway) = isolate_gateway(&env) else {
+            return close(CLOSE_UNAVAILABLE, "");
         };
         let db = D1Db::new(&env);
         let ed25519 = web_crypto::ed25519();

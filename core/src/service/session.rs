@@ -17,7 +17,7 @@
 //! default). The close code is 1008 (policy violation, RFC 6455 §7.4.1), or 1011 when the
 //! check could not read storage (fail closed, as a request would get a 503).
 
-use super::{decide_access, ServiceCaches};
+use super::{admit, Holder, ServiceCaches};
 use crate::capability::{Now, SqlDb};
 use crate::error::{BearerError, TokenRefusal};
 use crate::forward::websocket::{CLOSE_POLICY, CLOSE_UNAVAILABLE};
@@ -127,29 +127,21 @@ fn close(reason: &'static str) -> ConnectionCheck {
     }
 }
 
-/// The handshake's checks again, but the token's signature (the session is the core's own).
+/// The handshake's checks again, but the token's signature (the session is the core's own):
+/// the request's own code ([`admit`]).
 async fn still_admitted<D: SqlDb>(
     caches: &ServiceCaches,
     db: &D,
     session: &Session,
     now: Now,
 ) -> Result<(), BearerError> {
-    let status = caches.credential(db, &session.client_id, now).await?;
-    let credential = match &status {
-        Some(s) if s.is_live(now.unix_secs()) && s.credential.user == session.user => &s.credential,
-        _ => return Err(BearerError::InvalidToken(TokenRefusal::CredentialInactive)),
+    let scopes = ScopeSet::parse(&session.scope).ok();
+    let holder = Holder {
+        client_id: &session.client_id,
+        user: &session.user,
+        jti: &session.jti,
+        scopes: scopes.as_ref(),
     };
-    if caches.is_token_revoked(db, &session.jti, now).await? {
-        return Err(BearerError::InvalidToken(TokenRefusal::Revoked));
-    }
-    let scopes = ScopeSet::parse(&session.scope)
-        .map_err(|_| BearerError::InvalidToken(TokenRefusal::BadScope))?;
-    let service = caches
-        .service(db, &session.service, now)
-        .await?
-        .ok_or(BearerError::UnknownService)?;
-    decide_access(&scopes, credential.user_id, &service)
+    admit(caches, db, holder, &session.service, now, &mut None).await?;
+    Ok(())
 }
-
-#[cfg(test)]
-mod tests;
