@@ -255,6 +255,8 @@ pub fn plan_forward(
 
 /// Filters the origin's response headers before they go back to the client: hop-by-hop
 /// headers out (the runtime frames the response itself), `Domain` out of every `Set-Cookie`.
+// Not inlined: the relay of a WebSocket's 101 calls it too (one copy in the wasm).
+#[inline(never)]
 fn filter_response_headers(headers: &[(String, String)]) -> Vec<(String, String)> {
     let listed = connection_listed(headers);
     // One more: the request id the audit record adds (crate::audit::ForwardRecord::relay).

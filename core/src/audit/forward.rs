@@ -136,10 +136,16 @@ impl ForwardRecord {
         let mut carried = self.started.unix_ms().to_string();
         let method = self.method.clone();
         // `-`, or `+` and the offered protocols (tokens: no `,` in one).
-        let websocket = match &self.websocket {
-            None => "-".to_owned(),
-            Some(offered) => format!("+{}", offered.join(",")),
-        };
+        let mut websocket = String::from("-");
+        if let Some(offered) = &self.websocket {
+            websocket = String::from("+");
+            for (i, protocol) in offered.iter().enumerate() {
+                if i > 0 {
+                    websocket.push(',');
+                }
+                websocket.push_str(protocol);
+            }
+        }
         let (request_id, line) = self.into_start(Outcome::Forwarded);
         // NUL separates: a method, a request id, protocols and an escaped line never hold one.
         for part in [request_id.as_str(), method.as_str(), &websocket] {

@@ -172,10 +172,8 @@ pub fn relay_upgrade(outcome: UpstreamOutcome<'_>, offered: &[String]) -> Relay 
     };
     match chosen_protocol(offered, headers) {
         Ok(protocol) => {
-            let mut headers: Vec<(String, String)> = super::filter_response_headers(headers)
-                .into_iter()
-                .filter(|(name, _)| !name.starts_with("sec-websocket-"))
-                .collect();
+            let mut headers = super::filter_response_headers(headers);
+            headers.retain(|(name, _)| !name.starts_with("sec-websocket-"));
             if let Some(protocol) = protocol {
                 headers.push(("sec-websocket-protocol".into(), protocol));
             }

@@ -65,29 +65,32 @@ impl Session {
     /// The session as one string, for a runtime that keeps it in foreign code (Workers:
     /// `glue.js`) and hands it back to [`Session::uncarry`].
     pub fn carry(&self) -> String {
-        let exp = self.exp.to_string();
-        let parts = [
-            self.service.as_str(),
+        let mut carried = self.exp.to_string();
+        // NUL separates: no name, id or scope holds one.
+        for part in [
+            &self.service,
             &self.client_id,
             &self.user,
             &self.jti,
             &self.scope,
-            &exp,
-        ];
-        // NUL separates: no name, id or scope holds one.
-        parts.join("\0")
+        ] {
+            carried.push('\0');
+            carried.push_str(part);
+        }
+        carried
     }
 
     pub fn uncarry(carried: &str) -> Option<Session> {
-        let mut parts = carried.split('\0').map(str::to_owned);
-        let mut next = || parts.next();
+        let mut parts = carried.split('\0');
+        let exp: u64 = parts.next()?.parse().ok()?;
+        let mut next = || parts.next().map(str::to_owned);
         Some(Session {
+            exp: i64::try_from(exp).ok()?,
             service: next()?,
             client_id: next()?,
             user: next()?,
             jti: next()?,
             scope: next()?,
-            exp: next()?.parse().ok()?,
         })
     }
 }
