@@ -66,7 +66,8 @@ pub struct ForwardPlan {
     chunked: bool,
     /// A WebSocket handshake ([`websocket`]): the runtime opens a WebSocket to the origin
     /// and relays it, or refuses ([`ForwardPlan::unsendable_by`]).
-    pub websocket: Option<WebSocketUpgrade>,
+    /// Boxed: plans move by value in steps, and most are no handshake.
+    pub websocket: Option<Box<WebSocketUpgrade>>,
     scheme: Scheme,
     /// Where the path starts in `url` (the authority starts after `scheme://`).
     path_start: usize,
@@ -247,7 +248,7 @@ pub fn plan_forward(
         headers,
         has_body: framing.has_body,
         chunked: framing.chunked,
-        websocket: upgrade,
+        websocket: upgrade.map(Box::new),
         scheme: upstream.scheme,
         path_start,
     })

@@ -166,7 +166,10 @@ impl Gateway {
                 let mut plan = authorized.plan;
                 plan.headers
                     .push((REQUEST_ID_HEADER.to_owned(), audit.request_id().to_owned()));
-                let websocket = plan.websocket.as_ref().map(|ws| ws.protocols.clone());
+                let websocket = plan
+                    .websocket
+                    .as_ref()
+                    .map(|ws| ws.protocols.as_slice().into());
                 let session = websocket.is_some().then(|| Session::admitted(&name, &seen));
                 let session = session.flatten().map(Box::new);
                 Step::Forward(Forward {

@@ -24,7 +24,7 @@ pub struct ForwardRecord {
     started: Now,
     method: Method,
     /// A WebSocket handshake's offered protocols (the relay checks the origin's choice).
-    websocket: Option<Vec<String>>,
+    websocket: Option<Box<[String]>>,
     pending: Pending,
 }
 
@@ -70,7 +70,7 @@ impl ForwardRecord {
     }
 
     /// The record of a WebSocket handshake offering these protocols, when `Some`.
-    pub fn websocket(mut self, offered: Option<Vec<String>>) -> ForwardRecord {
+    pub fn websocket(mut self, offered: Option<Box<[String]>>) -> ForwardRecord {
         self.websocket = offered;
         self
     }
