@@ -8,7 +8,7 @@
 // Used by `scripts/dev.sh` and by the end-to-end tests. Listens on 127.0.0.1 only.
 import http from "node:http";
 import crypto from "node:crypto";
-import ws from "ws";
+import { WebSocketServer } from "ws";
 
 /** Deterministic pseudo-random bytes: block i is sha256(seed || i) repeated to 64 KiB. */
 export function downloadChunk(seed, index, size) {
@@ -86,7 +86,7 @@ export function startOrigin(port = 0, host = "127.0.0.1") {
   }
   // Each WebSocket's handshake and how it ended: { url, headers, protocol, close: { code, reason } }.
   server.webSockets = [];
-  const wss = new ws.WebSocketServer({ noServer: true, handleProtocols: (offered) => [...offered][0] ?? false });
+  const wss = new WebSocketServer({ noServer: true, handleProtocols: (offered) => [...offered][0] ?? false });
   server.on("upgrade", (req, socket, head) => wss.handleUpgrade(req, socket, head, (socketWs) => {
     const seen = { url: req.url, headers: req.headers, protocol: socketWs.protocol, close: undefined };
     server.webSockets.push(seen);

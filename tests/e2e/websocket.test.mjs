@@ -5,7 +5,7 @@
 // websocket_unsupported after the token checks, never forwarded.
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import ws from "ws";
+import { WebSocket } from "ws";
 import { startGateway, signJwt, decodeJwt, RUNTIME, CACHE_TTL_MS } from "./harness.mjs";
 
 /**
@@ -15,7 +15,7 @@ import { startGateway, signJwt, decodeJwt, RUNTIME, CACHE_TTL_MS } from "./harne
  */
 function connect(gw, name, path, { token, protocols = [], headers = {} } = {}) {
   return new Promise((resolve, reject) => {
-    const socket = new ws.WebSocket(`ws://127.0.0.1:${gw.port}${path}`, protocols, {
+    const socket = new WebSocket(`ws://127.0.0.1:${gw.port}${path}`, protocols, {
       headers: { host: gw.serviceHost(name), ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
     });
     const messages = [];
