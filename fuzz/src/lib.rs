@@ -405,9 +405,50 @@ pub fn check_plan(head: &RequestHead, plan: &isogate_core::forward::ForwardPlan,
         "forwarded",
         "content-length",
     ];
+    // A WebSocket handshake's (isogate_core::forward::websocket): `Upgrade: websocket` is the
+    // gateway's, once; the protocols are the client's offers without any token's; the
+    // per-connection fields stay on the client's leg. Any request: no token subprotocol.
+    let is_bearer = |p: &str| p.trim().to_ascii_lowercase().starts_with("isogate.bearer.");
+    let offered: Vec<&str> = head
+        .headers
+        .iter()
+        .filter(|(n, _)| folded(n) == "sec-websocket-protocol")
+        .flat_map(|(_, v)| v.split(','))
+        .map(str::trim)
+        .collect();
+    for value in values("sec-websocket-protocol") {
+        for p in value.split(',') {
+            assert!(!is_bearer(p), "a token subprotocol reached the origin");
+            assert!(
+                offered.contains(&p.trim()),
+                "{p:?} was not offered by the client"
+            );
+        }
+    }
+    if plan.websocket.is_some() {
+        assert_eq!(
+            values("upgrade"),
+            ["websocket"],
+            "Upgrade: the gateway's, once"
+        );
+        for per_connection in [
+            "sec-websocket-key",
+            "sec-websocket-version",
+            "sec-websocket-extensions",
+        ] {
+            assert!(
+                values(per_connection).is_empty(),
+                "{per_connection} crossed"
+            );
+        }
+    }
     for (name, value) in &plan.headers {
         let f = folded(name);
-        if f.starts_with("x-isogate-") || gateway_set.contains(&f.as_str()) {
+        if f.starts_with("x-isogate-")
+            || gateway_set.contains(&f.as_str())
+            || f == "sec-websocket-protocol"
+            || (f == "upgrade" && plan.websocket.is_some())
+        {
             continue;
         }
         assert!(
