@@ -26,8 +26,8 @@ use crate::config::ConfigError;
 use crate::error::{ForwardError, StoreError};
 use crate::forward::{ForwardPlan, OutboundClient, UpstreamFailure};
 use crate::http::Response;
-use crate::upstream_auth::OriginCredentialError;
 use crate::service::session::Session;
+use crate::upstream_auth::OriginCredentialError;
 use std::error::Error;
 use std::fmt;
 

@@ -5,7 +5,7 @@
 //! isolate, at the next check on the one that took the change); Spin's client gets 501.
 
 use isogate_core::audit::Reason;
-use isogate_core::capability::{Capabilities, InstanceMemory};
+use isogate_core::capability::{Capabilities, InstanceMemory, NoOriginSecrets};
 use isogate_core::forward::websocket::CLOSE_POLICY;
 use isogate_core::forward::OutboundClient;
 use isogate_core::gateway::Gateway;
@@ -38,6 +38,7 @@ fn check(h: &Harness, gw: &Gateway, session: &Session) -> ConnectionCheck {
         ed25519: &PortableEd25519,
         random: &random,
         memory: InstanceMemory::Kept,
+        secrets: &NoOriginSecrets,
     };
     block_on(gw.check_connection(caps, session, h.clock()))
 }

@@ -395,11 +395,13 @@ fn check_connection(env: JsValue, session: String) -> js_sys::Promise {
         };
         let db = D1Db::new(&env);
         let ed25519 = web_crypto::ed25519();
+        let secrets = origin::WorkerSecrets { env: &env };
         let caps = Capabilities {
             db: &db,
             ed25519: &*ed25519,
             random: &OsRandom,
             memory: InstanceMemory::Kept,
+            secrets: &secrets,
         };
         match gateway.check_connection(caps, &session, now()).await {
             ConnectionCheck::Open { recheck_in_ms } => Ok(JsValue::from_f64(recheck_in_ms as f64)),

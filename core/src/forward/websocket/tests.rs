@@ -18,6 +18,7 @@ fn plan(head: &RequestHead) -> crate::forward::ForwardPlan {
         allowed_users: vec![],
         created_at: 0,
         rate_limit: None,
+        upstream_auth: None,
     };
     let principal = Principal {
         user: "root".into(),
