@@ -100,15 +100,7 @@ impl ForwardPlan {
     pub fn unsendable_by(&self, client: OutboundClient) -> Option<ForwardError> {
         let method = &self.method;
         if let Some(upgrade) = &self.websocket {
-            return match client {
-                // Fetch opens the origin's WebSocket from `Upgrade: websocket`; without it the
-                // client asked for no upgrade, and answering one would be another request.
-                OutboundClient::Fetch if !upgrade.upgrade_header => {
-                    Some(ForwardError::NotAnUpgrade)
-                }
-                OutboundClient::Fetch => None,
-                OutboundClient::WasiHttp => Some(ForwardError::WebSocketUnsupported),
-            };
+            return upgrade.unsendable_by(client);
         }
         match client {
             OutboundClient::Fetch
@@ -185,16 +177,7 @@ pub fn plan_forward(
             headers.push((name.to_ascii_lowercase(), value.clone()));
         }
     }
-    // Rewritten on every request, without the token's subprotocol (module websocket).
-    if let Some(offered) = protocols
-        .then(|| websocket::forwarded_protocols(head))
-        .flatten()
-    {
-        headers.push(("sec-websocket-protocol".into(), offered));
-    }
-    if upgrade.is_some() {
-        headers.push(("upgrade".into(), "websocket".into()));
-    }
+    websocket::push_handshake(head, protocols, upgrade.is_some(), &mut headers);
     let identity = [
         ("x-isogate-user", principal.user.as_str()),
         ("x-isogate-service", service.name.as_str()),

@@ -249,51 +249,6 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
     Ok(Authorized { plan, principal })
 }
 
-/// Whom a token speaks for, as [`admit`] checks it.
-pub(crate) struct Holder<'a> {
-    pub client_id: &'a str,
-    pub user: &'a str,
-    pub jti: &'a str,
-    /// `None`: the token's `scope` claim does not parse.
-    pub scopes: Option<&'a ScopeSet>,
-}
-
-/// The checks of a verified token against what storage says, for a request and again for an
-/// open connection (module `session`: one copy of this code in the wasm): its credential live
-/// and the token's user's, the token not revoked, its scope naming the service, the service
-/// there and its policy admitting the user. The credential goes in `seen` as soon as it is
-/// read (a refusal's audit line names it).
-pub(crate) async fn admit<D: SqlDb>(
-    caches: &ServiceCaches,
-    db: &D,
-    holder: Holder<'_>,
-    service_name: &str,
-    now: Now,
-    seen: &mut Option<Rc<CredentialStatus>>,
-) -> Result<(Rc<CredentialStatus>, Rc<Service>), BearerError> {
-    let status = caches.credential(db, holder.client_id, now).await?;
-    seen.clone_from(&status);
-    let status = match status {
-        Some(s) if s.is_live(now.unix_secs()) && s.credential.user == holder.user => s,
-        _ => return Err(BearerError::InvalidToken(TokenRefusal::CredentialInactive)),
-    };
-    if caches.is_token_revoked(db, holder.jti, now).await? {
-        return Err(BearerError::InvalidToken(TokenRefusal::Revoked));
-    }
-    let scopes = holder
-        .scopes
-        .ok_or(BearerError::InvalidToken(TokenRefusal::BadScope))?;
-    // Scope first, by name alone: a token cannot probe which services exist outside its
-    // scope (existing or not, they all answer 403).
-    check_scope(scopes, service_name)?;
-    let service = caches
-        .service(db, service_name, now)
-        .await?
-        .ok_or(BearerError::UnknownService)?;
-    decide_access(scopes, status.credential.user_id, &service)?;
-    Ok((status, service))
-}
-
 /// RFC 6750 §2: the token comes from `Authorization: Bearer`, `X-Octelium-Auth` or, on a
 /// WebSocket handshake, an `isogate.bearer.<token>` subprotocol, exactly one of them, and
 /// never from the query string (§2.3 is deliberately not supported: URLs end
@@ -386,7 +341,10 @@ pub fn decide_access(
     Ok(())
 }
 
+mod admit;
 pub mod session;
+
+pub(crate) use admit::{admit, Holder};
 
 #[cfg(test)]
 mod tests;

@@ -21,8 +21,8 @@
 //! handshake there.
 
 use super::headers::is_named;
-use super::{Relay, UpstreamFailure, UpstreamOutcome};
-use crate::error::UpstreamError;
+use super::{OutboundClient, Relay, UpstreamFailure, UpstreamOutcome};
+use crate::error::{ForwardError, UpstreamError};
 use crate::http::{Method, RequestHead};
 
 /// The prefix of the subprotocol that carries an access token.
@@ -41,6 +41,36 @@ pub struct WebSocketUpgrade {
     pub protocols: Vec<String>,
     /// Whether the runtime showed the request's `Upgrade: websocket` (wasi:http hides it).
     pub upgrade_header: bool,
+}
+
+impl WebSocketUpgrade {
+    /// Why `client` cannot send this handshake, if it cannot.
+    pub(super) fn unsendable_by(&self, client: OutboundClient) -> Option<ForwardError> {
+        match client {
+            // Fetch opens the origin's WebSocket from `Upgrade: websocket`; without it the
+            // client asked for no upgrade, and answering one would be another request.
+            OutboundClient::Fetch if !self.upgrade_header => Some(ForwardError::NotAnUpgrade),
+            OutboundClient::Fetch => None,
+            OutboundClient::WasiHttp => Some(ForwardError::WebSocketUnsupported),
+        }
+    }
+}
+
+/// The plan's handshake headers: the client's protocols rewritten (on every request that sent
+/// some, without the token's: [`forwarded_protocols`]), and `Upgrade: websocket` for a
+/// handshake.
+pub(super) fn push_handshake(
+    head: &RequestHead,
+    sent_protocols: bool,
+    handshake: bool,
+    headers: &mut Vec<(String, String)>,
+) {
+    if let Some(offered) = sent_protocols.then(|| forwarded_protocols(head)).flatten() {
+        headers.push(("sec-websocket-protocol".into(), offered));
+    }
+    if handshake {
+        headers.push(("upgrade".into(), "websocket".into()));
+    }
 }
 
 /// Per-connection handshake fields: each leg has its own, made by its own WebSocket client.

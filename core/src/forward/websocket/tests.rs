@@ -2,7 +2,7 @@
 //! relay of the origin's `101`.
 
 use super::*;
-use crate::error::ForwardError;
+
 use crate::forward::{plan_forward, OutboundClient, Principal};
 use crate::model::Service;
 
