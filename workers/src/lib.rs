@@ -6,7 +6,7 @@
 //!
 //! - [`SqlDb`](isogate_core::capability::SqlDb) over D1 (`d1::D1Db`);
 //! - [`Ed25519`](isogate_core::capability::Ed25519) over Web Crypto
-//!   (`web_crypto::WebCryptoEd25519`, with the portable implementation as fallback);
+//!   (`web_crypto::WebCryptoEd25519`; Web Crypto only, no portable fallback in the worker);
 //! - upstream credentials' secrets (the Worker's secrets and vars, by name) and origins' token
 //!   requests (`fetch`), as [`OriginSecrets`](isogate_core::capability::OriginSecrets)
 //!   (`origin::WorkerSecrets`);
