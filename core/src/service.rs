@@ -22,6 +22,7 @@ use crate::error::{BearerError, ScopeRefusal, TokenRefusal};
 use crate::forward::{plan_forward, ForwardPlan, Principal};
 use crate::http::RequestHead;
 use crate::keys::Ed25519;
+use crate::lifecycle::live_credential;
 use crate::mint::Minter;
 use crate::model::{CredentialStatus, Service, UserId};
 use crate::scope::ScopeSet;
@@ -200,9 +201,10 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
     let status = caches.credential(db, &claims.client_id, now).await?;
     seen.credential.clone_from(&status);
     let credential = match &status {
-        Some(s) if s.is_live(now.unix_secs()) && s.credential.user == claims.sub => &s.credential,
+        Some(s) if s.credential.user == claims.sub => s,
         _ => return Err(BearerError::InvalidToken(TokenRefusal::CredentialInactive)),
     };
+    let credential = live_credential(credential, claims.iat, &claims.jti, now.unix_secs())?;
     if caches.is_token_revoked(db, &claims.jti, now).await? {
         return Err(BearerError::InvalidToken(TokenRefusal::Revoked));
     }
@@ -213,6 +215,11 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
     // Scope first, by name alone: a token cannot probe which services exist outside its
     // scope (existing or not, they all answer 403).
     check_scope(scopes, service_name)?;
+    // And the credential's ceiling as it is now: `isogate update cred --scope` narrows the
+    // tokens already issued too (within the cache TTL on other isolates).
+    if !credential.scopes.is_empty() {
+        check_scope(&credential.scopes, service_name)?;
+    }
     let service = caches
         .service(db, service_name, now)
         .await?

@@ -590,6 +590,7 @@ impl Fixture {
                 enabled: true,
                 created_at: 0,
                 can_introspect: false,
+                lifecycle: Default::default(),
             },
             user_enabled: true,
         };

@@ -10,8 +10,10 @@
 
 pub mod api;
 mod create;
+mod lifecycle;
 
 use create::{create_credential, create_service, create_user};
+use lifecycle::{rotate_credential, update_credential};
 
 use crate::audit::{AdminAction, AdminChange};
 use crate::cache::CacheInvalidation;
@@ -128,6 +130,19 @@ async fn route<D: SqlDb, E: Ed25519>(
     }
     let no_such = || AdminError::NotFound("no such admin endpoint".into());
     let rest = head.path.strip_prefix("/admin/v1/").ok_or_else(no_such)?;
+    // `credentials/<name>/rotate`, the one path with a verb.
+    if let Some(n) = rest
+        .strip_prefix("credentials/")
+        .and_then(|r| r.strip_suffix("/rotate"))
+        .filter(|n| !n.is_empty() && !n.contains('/'))
+    {
+        if head.method != Method::Post {
+            return Err(AdminError::MethodNotAllowed("POST"));
+        }
+        let response = rotate_credential(ctx, caps, &Store::new(caps.db), n, body, now).await?;
+        *change = Some(changed(AdminAction::Rotate, "credential", n.to_owned()));
+        return Ok(response);
+    }
     let (collection, name) = match rest.split_once('/') {
         Some((c, n)) if !n.is_empty() && !n.contains('/') => (c, Some(n)),
         Some((c, "")) => (c, None),
@@ -135,6 +150,7 @@ async fn route<D: SqlDb, E: Ed25519>(
         None => (rest, None),
     };
     let store = Store::new(caps.db);
+    let secs = now.unix_secs();
     match (collection, &head.method, name) {
         ("users", Method::Get, None) => ok(&UserList {
             users: store.users().await?.iter().map(UserView::from).collect(),
@@ -205,7 +221,7 @@ async fn route<D: SqlDb, E: Ed25519>(
                 .credentials()
                 .await?
                 .iter()
-                .map(CredentialView::from)
+                .map(|c| CredentialView::at(c, secs))
                 .collect(),
         }),
         ("credentials", Method::Get, Some(n)) => {
@@ -214,12 +230,17 @@ async fn route<D: SqlDb, E: Ed25519>(
                 .await?
                 .ok_or_else(|| not_found("credential", n))?;
             ok(&OneCredential {
-                credential: CredentialView::from(&credential),
+                credential: CredentialView::at(&credential, secs),
             })
         }
         ("credentials", Method::Post, None) => {
             let (response, name) = create_credential(ctx, caps, &store, body, now).await?;
             *change = Some(changed(AdminAction::Create, "credential", name));
+            Ok(response)
+        }
+        ("credentials", Method::Patch, Some(n)) => {
+            let response = update_credential(ctx, &store, n, body, now).await?;
+            *change = Some(changed(AdminAction::Update, "credential", n.to_owned()));
             Ok(response)
         }
         ("credentials", Method::Delete, Some(n)) => {
@@ -239,9 +260,8 @@ async fn route<D: SqlDb, E: Ed25519>(
         ("users" | "services" | "credentials", _, None) => {
             Err(AdminError::MethodNotAllowed("GET, POST"))
         }
-        ("users" | "services" | "credentials", _, Some(_)) => {
-            Err(AdminError::MethodNotAllowed("GET, DELETE"))
-        }
+        ("credentials", _, Some(_)) => Err(AdminError::MethodNotAllowed("GET, PATCH, DELETE")),
+        ("users" | "services", _, Some(_)) => Err(AdminError::MethodNotAllowed("GET, DELETE")),
         _ => Err(no_such()),
     }
 }
@@ -254,7 +274,7 @@ fn changed(action: AdminAction, kind: &'static str, name: String) -> AdminChange
     AdminChange { action, kind, name }
 }
 
-fn not_found(kind: &str, name: &str) -> AdminError {
+pub(super) fn not_found(kind: &str, name: &str) -> AdminError {
     AdminError::NotFound(format!("{kind} {name:?} does not exist"))
 }
 

@@ -72,6 +72,14 @@ pub enum Reason {
     /// The origin's own credential could not be had: a missing secret, a failing token
     /// endpoint (answered 502; `crate::upstream_auth`).
     UpstreamCredential,
+    /// The credential is disabled (`isogate update cred --disable`).
+    CredentialDisabled,
+    /// The credential has expired.
+    CredentialExpired,
+    /// The secret or token a rotation replaced, after its grace.
+    Rotated,
+    /// A `--max-uses` credential whose uses are spent.
+    UsesExhausted,
 }
 
 impl Reason {
@@ -108,6 +116,10 @@ impl Reason {
         Reason::TooManyFailures,
         Reason::RateLimited,
         Reason::UpstreamCredential,
+        Reason::CredentialDisabled,
+        Reason::CredentialExpired,
+        Reason::Rotated,
+        Reason::UsesExhausted,
     ];
 
     /// The reason's word in the log (the words in declaration order).
@@ -144,6 +156,10 @@ impl Reason {
             "too_many_failures",
             "rate_limited",
             "upstream_credential",
+            "credential_disabled",
+            "credential_expired",
+            "rotated",
+            "uses_exhausted",
         ];
         WORDS[self as usize]
     }
@@ -170,6 +186,9 @@ impl From<&BearerError> for Reason {
             BearerError::InvalidToken(why) => match why {
                 TokenRefusal::Invalid(why) => Reason::from(*why),
                 TokenRefusal::CredentialInactive => Reason::CredentialInactive,
+                TokenRefusal::CredentialDisabled => Reason::CredentialDisabled,
+                TokenRefusal::CredentialExpired => Reason::CredentialExpired,
+                TokenRefusal::Superseded => Reason::Rotated,
                 TokenRefusal::Revoked => Reason::Revoked,
                 TokenRefusal::BadScope => Reason::Malformed,
             },
@@ -210,6 +229,10 @@ impl From<&TokenError> for Reason {
                 ClientAuthFailure::UnknownClient => Reason::UnknownClient,
                 ClientAuthFailure::BadSecret => Reason::BadSecret,
                 ClientAuthFailure::Inactive => Reason::CredentialInactive,
+                ClientAuthFailure::Disabled => Reason::CredentialDisabled,
+                ClientAuthFailure::Expired => Reason::CredentialExpired,
+                ClientAuthFailure::Rotated => Reason::Rotated,
+                ClientAuthFailure::UsedUp => Reason::UsesExhausted,
             },
             TokenError::UnauthorizedClient(_) => Reason::UnauthorizedClient,
             TokenError::UnsupportedGrantType => Reason::UnsupportedGrantType,

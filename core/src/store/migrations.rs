@@ -42,6 +42,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../infra/migrations/0005_service_rate_limit.sql"),
     },
     Migration {
+        version: 7,
+        name: "0007_credential_lifecycle",
+        sql: include_str!("../../../infra/migrations/0007_credential_lifecycle.sql"),
+    },
+    Migration {
         version: 8,
         name: "0008_upstream_auth",
         sql: include_str!("../../../infra/migrations/0008_upstream_auth.sql"),
