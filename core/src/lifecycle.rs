@@ -9,10 +9,11 @@
 //! (and ends its grace at once). What a secret obtained never outlives it:
 //!
 //! - **oauth2**: a token issued with the previous secret during the grace expires when the grace
-//!   does (`exp` capped); tokens issued before the rotation are refused on services once the
-//!   grace is over, and at once after a second rotation (their `iat`, in seconds, is before the
-//!   rotation: a token issued in the very second of the rotation is not told apart, and keeps
-//!   at most its own `ISOGATE_TOKEN_TTL`);
+//!   does (`exp` capped, and refused from then on without the verifier's 30 s clock-skew leeway);
+//!   tokens issued before the rotation are refused on services once the grace is over, and at
+//!   once after a second rotation (their `iat`, in seconds, is before the rotation: a token
+//!   issued in the very second of the rotation is not told apart, and keeps at most its own
+//!   `ISOGATE_TOKEN_TTL`);
 //! - **access-token**: the rotation mints a new token; after the grace only that token (by its
 //!   `jti`) is accepted, so the old one, valid for a year, stops at the grace's end.
 
@@ -43,6 +44,14 @@ pub struct Lifecycle {
     /// Token requests the credential may make (`None`: no limit), and those made.
     pub max_uses: Option<i64>,
     pub uses: i64,
+}
+
+/// What a rotation's rule reads of a token: its `iat`, `exp` and `jti` claims.
+#[derive(Clone, Copy, Debug)]
+pub struct TokenTimes<'a> {
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: &'a str,
 }
 
 /// What `isogate get creds` shows, decided at one instant.
@@ -87,9 +96,11 @@ impl Lifecycle {
         self.max_uses.is_some_and(|max| self.uses >= max)
     }
 
-    /// Whether a token of this credential, issued at `iat` with id `jti`, was superseded by a
-    /// rotation at `now` (see the module doc). The warm service path's check: no allocation.
-    pub fn supersedes(&self, kind: CredentialKind, iat: i64, jti: &str, now: i64) -> bool {
+    /// Whether a token of this credential, issued at `iat` until `exp` with id `jti`, was
+    /// superseded by a rotation at `now` (see the module doc). The warm service path's check:
+    /// no allocation.
+    pub fn supersedes(&self, kind: CredentialKind, token: TokenTimes<'_>, now: i64) -> bool {
+        let TokenTimes { iat, exp, jti } = token;
         match kind {
             CredentialKind::AccessToken => match &self.token_jti {
                 None => false,
@@ -100,10 +111,12 @@ impl Lifecycle {
                 }
             },
             CredentialKind::OAuth2 => {
+                // Issued before the rotation, or (capped to the grace) with the previous secret.
+                let of_old_secret = |r: i64| iat < r || self.grace_until.is_some_and(|g| exp <= g);
                 self.previous_rotated_at.is_some_and(|r| iat < r)
                     || self
                         .rotated_at
-                        .is_some_and(|r| iat < r && !self.in_grace(now))
+                        .is_some_and(|r| !self.in_grace(now) && of_old_secret(r))
             }
         }
     }
@@ -126,14 +139,13 @@ impl Credential {
     }
 }
 
-/// The credential of a token issued at `iat` with id `jti`, if it may be used at `now` (Unix
+/// The credential of a `token`, if it may be used at `now` (Unix
 /// seconds): neither disabled nor expired, its user enabled, and the token not superseded by a
 /// rotation. Each refusal has its own reason in the audit log. The service path's check, on
 /// the cached record: no storage read, no allocation.
 pub fn live_credential<'s>(
     status: &'s CredentialStatus,
-    iat: i64,
-    jti: &str,
+    token: TokenTimes<'_>,
     now: i64,
 ) -> Result<&'s Credential, BearerError> {
     let refused = |why| Err(BearerError::InvalidToken(why));
@@ -142,7 +154,7 @@ pub fn live_credential<'s>(
         Some(Inactive::Disabled) => refused(TokenRefusal::CredentialDisabled),
         Some(Inactive::Expired) => refused(TokenRefusal::CredentialExpired),
         Some(Inactive::UserDisabled) => refused(TokenRefusal::CredentialInactive),
-        None if c.lifecycle.supersedes(c.kind, iat, jti, now) => refused(TokenRefusal::Superseded),
+        None if c.lifecycle.supersedes(c.kind, token, now) => refused(TokenRefusal::Superseded),
         None => Ok(c),
     }
 }

@@ -22,7 +22,7 @@ use crate::error::{BearerError, ScopeRefusal, TokenRefusal};
 use crate::forward::{plan_forward, ForwardPlan, Principal};
 use crate::http::RequestHead;
 use crate::keys::Ed25519;
-use crate::lifecycle::live_credential;
+use crate::lifecycle::{live_credential, TokenTimes};
 use crate::mint::Minter;
 use crate::model::{CredentialStatus, Service, UserId};
 use crate::scope::ScopeSet;
@@ -204,7 +204,12 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
         Some(s) if s.credential.user == claims.sub => s,
         _ => return Err(BearerError::InvalidToken(TokenRefusal::CredentialInactive)),
     };
-    let credential = live_credential(credential, claims.iat, &claims.jti, now.unix_secs())?;
+    let times = TokenTimes {
+        iat: claims.iat,
+        exp: claims.exp,
+        jti: &claims.jti,
+    };
+    let credential = live_credential(credential, times, now.unix_secs())?;
     if caches.is_token_revoked(db, &claims.jti, now).await? {
         return Err(BearerError::InvalidToken(TokenRefusal::Revoked));
     }

@@ -81,7 +81,8 @@ fn the_old_secret_works_inside_the_grace_and_fails_after_it() {
     let r = h.token(&post_form(&old, None), &[]);
     assert_eq!(r.status, 200, "{}", text(&r));
     assert_eq!(json_body(&r)["expires_in"], 1, "capped at the grace's end");
-    authorized(h.call(json_body(&r)["access_token"].as_str().unwrap()));
+    let of_old_secret = json_body(&r)["access_token"].as_str().unwrap().to_owned();
+    authorized(h.call(&of_old_secret));
     let fresh = h.token_for(&new, None);
 
     // From the grace's end on: the old secret is refused, as any wrong secret reads.
@@ -97,6 +98,10 @@ fn the_old_secret_works_inside_the_grace_and_fails_after_it() {
         (&json!("token_refused"), &json!("rotated"))
     );
     authorized(h.call(&fresh));
+    // Its token ends with the grace, without the 30 s clock-skew leeway expiry checks allow.
+    let (r, reason) = service_refusal(&h, &of_old_secret);
+    assert_bearer_error(&r, 401, "invalid_token");
+    assert_eq!(reason, "rotated");
     h.token_for(&new, None);
     let listed = json_body(&h.admin("GET", CRED, None));
     assert_eq!(listed["credential"]["state"], "active");

@@ -1,5 +1,14 @@
 use super::*;
 
+/// A token issued at `iat` for an hour.
+fn t(iat: i64, jti: &str) -> TokenTimes<'_> {
+    TokenTimes {
+        iat,
+        exp: iat + 3600,
+        jti,
+    }
+}
+
 fn rotated(kind: CredentialKind) -> Lifecycle {
     Lifecycle {
         rotated_at: Some(1_000),
@@ -12,11 +21,20 @@ fn rotated(kind: CredentialKind) -> Lifecycle {
 #[test]
 fn oauth2_tokens_from_before_a_rotation_end_with_its_grace() {
     let l = rotated(CredentialKind::OAuth2);
-    let old = |now| l.supersedes(CredentialKind::OAuth2, 999, "j", now);
+    let old = |now| l.supersedes(CredentialKind::OAuth2, t(999, "j"), now);
     assert!(!old(1_000) && !old(1_059), "inside the grace");
     assert!(old(1_060) && old(9_999), "from the grace's end on");
     // Issued at or after the rotation (with the new secret): never superseded by it.
-    assert!(!l.supersedes(CredentialKind::OAuth2, 1_000, "j", 9_999));
+    assert!(!l.supersedes(CredentialKind::OAuth2, t(1_000, "j"), 9_999));
+    // Issued in the grace with the previous secret (its exp capped to the grace's end): refused
+    // from the grace's end on, without the verifier's leeway.
+    let capped = TokenTimes {
+        iat: 1_030,
+        exp: 1_060,
+        jti: "j",
+    };
+    assert!(!l.supersedes(CredentialKind::OAuth2, capped, 1_059));
+    assert!(l.supersedes(CredentialKind::OAuth2, capped, 1_060));
 }
 
 #[test]
@@ -27,8 +45,8 @@ fn a_second_rotation_ends_the_tokens_of_the_first_at_once() {
         grace_until: Some(5_000),
         ..Lifecycle::default()
     };
-    assert!(l.supersedes(CredentialKind::OAuth2, 999, "j", 2_001));
-    assert!(!l.supersedes(CredentialKind::OAuth2, 1_500, "j", 2_001));
+    assert!(l.supersedes(CredentialKind::OAuth2, t(999, "j"), 2_001));
+    assert!(!l.supersedes(CredentialKind::OAuth2, t(1_500, "j"), 2_001));
 }
 
 #[test]
@@ -36,9 +54,9 @@ fn after_a_grace_only_the_current_access_token_passes() {
     let l = rotated(CredentialKind::AccessToken);
     let at = CredentialKind::AccessToken;
     // The token made at creation (its jti unknown): accepted in the grace only.
-    assert!(!l.supersedes(at, 1, "first", 1_059));
-    assert!(l.supersedes(at, 1, "first", 1_060));
-    assert!(!l.supersedes(at, 1_000, "new", 1_000_000));
+    assert!(!l.supersedes(at, t(1, "first"), 1_059));
+    assert!(l.supersedes(at, t(1, "first"), 1_060));
+    assert!(!l.supersedes(at, t(1_000, "new"), 1_000_000));
     // A second rotation: the first token is not the previous one any more.
     let again = Lifecycle {
         previous_token_jti: Some("new".into()),
@@ -46,16 +64,19 @@ fn after_a_grace_only_the_current_access_token_passes() {
         grace_until: Some(2_000),
         ..l
     };
-    assert!(again.supersedes(at, 1, "first", 1_100), "refused at once");
-    assert!(!again.supersedes(at, 1_000, "new", 1_999));
-    assert!(again.supersedes(at, 1_000, "new", 2_000));
+    assert!(
+        again.supersedes(at, t(1, "first"), 1_100),
+        "refused at once"
+    );
+    assert!(!again.supersedes(at, t(1_000, "new"), 1_999));
+    assert!(again.supersedes(at, t(1_000, "new"), 2_000));
 }
 
 #[test]
 fn never_rotated_credentials_supersede_nothing() {
     let l = Lifecycle::default();
     for kind in [CredentialKind::OAuth2, CredentialKind::AccessToken] {
-        assert!(!l.supersedes(kind, 0, "j", i64::MAX));
+        assert!(!l.supersedes(kind, t(0, "j"), i64::MAX));
     }
     assert!(l.previous_secret(0).is_none() && !l.used_up());
 }

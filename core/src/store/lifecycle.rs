@@ -55,10 +55,10 @@ impl<D: SqlDb> Store<'_, D> {
 
     /// Spends one of the credential's uses; `false` when none is left. Atomic across isolates.
     pub async fn use_credential(&self, client_id: &str) -> Result<bool, StoreError> {
-        Ok(self
+        let rows = self
             .db
-            .execute(sql::USE_CREDENTIAL, &[client_id.into()])
-            .await?
-            > 0)
+            .query(sql::USE_CREDENTIAL, &[client_id.into()])
+            .await?;
+        Ok(!rows.is_empty())
     }
 }

@@ -117,9 +117,11 @@ pub const SET_ROTATION: &str = "INSERT INTO isogate_credential_lifecycle (client
 pub const SET_MAX_USES: &str = "INSERT OR REPLACE INTO isogate_credential_lifecycle \
     (client_id, max_uses, uses) VALUES (?1, ?2, 0)";
 /// Spends one use of credential `?1`: one statement, so concurrent token requests on any
-/// isolate never spend more than `max_uses` between them. Changes no row once they are spent.
+/// isolate never spend more than `max_uses` between them. Returns the new count, and no row
+/// once they are spent (a row, not a change count: Spin reads changes with a second statement,
+/// which another instance sharing the connection may run between).
 pub const USE_CREDENTIAL: &str = "UPDATE isogate_credential_lifecycle SET uses = uses + 1 \
-    WHERE client_id = ?1 AND uses < max_uses";
+    WHERE client_id = ?1 AND uses < max_uses RETURNING uses";
 pub const DELETE_CREDENTIAL_LIFECYCLE: &str = "DELETE FROM isogate_credential_lifecycle \
     WHERE client_id IN (SELECT client_id FROM isogate_credentials WHERE name = ?1)";
 pub const DELETE_USER_CREDENTIAL_LIFECYCLES: &str = "DELETE FROM isogate_credential_lifecycle \
