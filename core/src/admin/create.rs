@@ -9,8 +9,8 @@ use crate::error::AdminError;
 use crate::http::Response;
 use crate::mint::Grant;
 use crate::model::{
-    is_valid_name, is_valid_service_name, Credential, CredentialKind, Lifecycle, RateLimit, Service,
-    UpstreamAuth,
+    is_valid_name, is_valid_service_name, Credential, CredentialKind, Lifecycle, RateLimit,
+    Service, UpstreamAuth,
 };
 use crate::scope::{credential_ceiling, ScopeSet};
 use crate::secret::{Secret, CLIENT_SECRET_BYTES};

@@ -85,7 +85,9 @@ pub fn verify_client_secret(
     };
     let credential = status.as_ref().map(|s| &s.credential);
     let current_ok = matches(credential.and_then(|c| c.secret_hash.as_ref()));
-    let previous_ok = matches(credential.and_then(|c| c.lifecycle.previous_secret_hash.as_ref()));
+    // Whether a credential was rotated is no secret: only a rotated one pays the second compare.
+    let previous = credential.and_then(|c| c.lifecycle.previous_secret_hash.as_ref());
+    let previous_ok = previous.is_some() && matches(previous);
     let secs = now.unix_secs();
     let failure = match status {
         None => ClientAuthFailure::UnknownClient,
