@@ -4,13 +4,15 @@
 
 use super::api::*;
 use super::{not_found, parse_body, AdminContext};
+use crate::audit::AdminAction;
 use crate::capability::{Capabilities, Ed25519, Now, SqlDb};
 use crate::config::parse_duration;
 use crate::error::AdminError;
+use crate::http::Method;
 use crate::http::Response;
 use crate::lifecycle::{DEFAULT_GRACE_SECS, MAX_GRACE_SECS};
 use crate::mint::Grant;
-use crate::model::{CredentialKind, Lifecycle};
+use crate::model::{Credential, CredentialKind, Lifecycle};
 use crate::scope::{credential_ceiling, ScopeSet};
 use crate::secret::{Secret, CLIENT_SECRET_BYTES};
 use crate::store::Store;
@@ -32,13 +34,37 @@ fn parse_grace(grace: Option<&str>) -> Result<i64, AdminError> {
     Ok(secs)
 }
 
+/// The credential a lifecycle request is about, and which: `POST credentials/<name>/rotate`
+/// (any other method: 405) or `PATCH credentials/<name>`; `None` for every other request.
+pub(super) fn lifecycle_request<'p>(
+    rest: &'p str,
+    method: &Method,
+) -> Result<Option<(&'p str, AdminAction)>, AdminError> {
+    let Some(path) = rest.strip_prefix("credentials/") else {
+        return Ok(None);
+    };
+    let (name, rotate) = match path.strip_suffix("/rotate") {
+        Some(name) => (name, true),
+        None => (path, false),
+    };
+    if name.is_empty() || name.contains('/') {
+        return Ok(None);
+    }
+    match (rotate, method) {
+        (true, Method::Post) => Ok(Some((name, AdminAction::Rotate))),
+        (true, _) => Err(AdminError::MethodNotAllowed("POST")),
+        (false, Method::Patch) => Ok(Some((name, AdminAction::Update))),
+        (false, _) => Ok(None),
+    }
+}
+
 /// `POST /admin/v1/credentials/<name>/rotate`: a new secret (oauth2) or access token, shown
 /// in this response only; the previous one accepted until the grace ends.
 pub(super) async fn rotate_credential<D: SqlDb, E: Ed25519>(
     ctx: &AdminContext<'_>,
     caps: Capabilities<'_, D, E>,
     store: &Store<'_, D>,
-    name: &str,
+    mut c: Credential,
     body: &[u8],
     now: Now,
 ) -> Result<Response, AdminError> {
@@ -47,10 +73,6 @@ pub(super) async fn rotate_credential<D: SqlDb, E: Ed25519>(
         _ => parse_body(body)?,
     };
     let grace = parse_grace(req.grace.as_deref())?;
-    let mut c = store
-        .credential_by_name(name)
-        .await?
-        .ok_or_else(|| not_found("credential", name))?;
     let secs = now.unix_secs();
     let old = &c.lifecycle;
     let mut rotation = Lifecycle {
@@ -112,7 +134,7 @@ pub(super) async fn rotate_credential<D: SqlDb, E: Ed25519>(
 pub(super) async fn update_credential<D: SqlDb>(
     ctx: &AdminContext<'_>,
     store: &Store<'_, D>,
-    name: &str,
+    mut c: Credential,
     body: &[u8],
     now: Now,
 ) -> Result<Response, AdminError> {
@@ -120,10 +142,6 @@ pub(super) async fn update_credential<D: SqlDb>(
     if req == UpdateCredential::default() {
         return Err(bad("nothing to update: give enabled, expire_in or scopes"));
     }
-    let mut c = store
-        .credential_by_name(name)
-        .await?
-        .ok_or_else(|| not_found("credential", name))?;
     let secs = now.unix_secs();
     if let Some(enabled) = req.enabled {
         c.enabled = enabled;
@@ -136,8 +154,9 @@ pub(super) async fn update_credential<D: SqlDb>(
     if let Some(scopes) = &req.scopes {
         c.scopes = ScopeSet::parse(&scopes.join(" ")).map_err(|e| bad(e.0))?;
     }
+    // Deleted meanwhile: as if it had never been found.
     if !store.update_credential(&c).await? {
-        return Err(not_found("credential", name));
+        return Err(not_found("credential", &c.name));
     }
     ctx.caches.credential_changed(&c.client_id);
     Ok(Response::json(

@@ -13,7 +13,7 @@ mod create;
 mod lifecycle;
 
 use create::{create_credential, create_service, create_user};
-use lifecycle::{rotate_credential, update_credential};
+use lifecycle::{lifecycle_request, rotate_credential, update_credential};
 
 use crate::audit::{AdminAction, AdminChange};
 use crate::cache::CacheInvalidation;
@@ -130,17 +130,19 @@ async fn route<D: SqlDb, E: Ed25519>(
     }
     let no_such = || AdminError::NotFound("no such admin endpoint".into());
     let rest = head.path.strip_prefix("/admin/v1/").ok_or_else(no_such)?;
-    // `credentials/<name>/rotate`, the one path with a verb.
-    if let Some(n) = rest
-        .strip_prefix("credentials/")
-        .and_then(|r| r.strip_suffix("/rotate"))
-        .filter(|n| !n.is_empty() && !n.contains('/'))
-    {
-        if head.method != Method::Post {
-            return Err(AdminError::MethodNotAllowed("POST"));
-        }
-        let response = rotate_credential(ctx, caps, &Store::new(caps.db), n, body, now).await?;
-        *change = Some(changed(AdminAction::Rotate, "credential", n.to_owned()));
+    // A credential's lifecycle (`PATCH credentials/<name>`, and `POST credentials/<name>/rotate`,
+    // the one path with a verb): one lookup for both.
+    if let Some((n, action)) = lifecycle_request(rest, &head.method)? {
+        let store = Store::new(caps.db);
+        let c = store
+            .credential_by_name(n)
+            .await?
+            .ok_or_else(|| not_found("credential", n))?;
+        let response = match action {
+            AdminAction::Rotate => rotate_credential(ctx, caps, &store, c, body, now).await?,
+            _ => update_credential(ctx, &store, c, body, now).await?,
+        };
+        *change = Some(changed(action, "credential", n.to_owned()));
         return Ok(response);
     }
     let (collection, name) = match rest.split_once('/') {
@@ -236,11 +238,6 @@ async fn route<D: SqlDb, E: Ed25519>(
         ("credentials", Method::Post, None) => {
             let (response, name) = create_credential(ctx, caps, &store, body, now).await?;
             *change = Some(changed(AdminAction::Create, "credential", name));
-            Ok(response)
-        }
-        ("credentials", Method::Patch, Some(n)) => {
-            let response = update_credential(ctx, &store, n, body, now).await?;
-            *change = Some(changed(AdminAction::Update, "credential", n.to_owned()));
             Ok(response)
         }
         ("credentials", Method::Delete, Some(n)) => {
