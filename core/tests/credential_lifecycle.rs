@@ -428,3 +428,28 @@ fn lifecycle_requests_are_validated_and_audited_as_admin_changes() {
         assert!(!line.to_string().contains("client_secret"));
     }
 }
+
+#[test]
+fn a_database_that_got_0008_before_0007_gets_0007_too() {
+    use isogate_core::store::{Store, MIGRATIONS};
+    // Issue #13's migrations merged out of number order: a database upgraded by a build that
+    // had 0008 and not 0007 holds the newer one and lacks the older one.
+    let without_0007: Vec<_> = MIGRATIONS
+        .iter()
+        .copied()
+        .filter(|m| m.version != 7)
+        .collect();
+    let db = MemDb::with_migrations(&without_0007);
+    assert!(db
+        .raw("SELECT name FROM sqlite_master WHERE name = 'isogate_credential_lifecycle'")
+        .is_empty());
+    block_on(Store::new(&db).apply_migrations()).unwrap();
+    assert_eq!(
+        db.raw("SELECT COUNT(*) FROM isogate_credential_lifecycle"),
+        vec![vec![isogate_core::store::SqlValue::Integer(0)]]
+    );
+    assert_eq!(
+        db.raw("SELECT COUNT(*) FROM isogate_schema WHERE version = 7"),
+        vec![vec![isogate_core::store::SqlValue::Integer(1)]]
+    );
+}

@@ -19,9 +19,11 @@ macro_rules! credentials_joined {
     };
 }
 
-/// The newest migration applied (`infra/migrations/0003_*.sql` created the ledger): the one
-/// read a runtime that applies migrations itself makes on each instance's first storage use.
-pub const SCHEMA_VERSION: &str = "SELECT MAX(version) FROM isogate_schema";
+/// The migrations applied (`infra/migrations/0003_*.sql` created the ledger): the one read a
+/// runtime that applies migrations itself makes on each instance's first storage use. Every
+/// version, not the newest: issue #13's items merged out of number order (0008 before 0007),
+/// so a database may hold a newer migration and lack an older one.
+pub const SCHEMA_VERSION: &str = "SELECT version FROM isogate_schema";
 /// Before the ledger: how many of the tables of 0001 and 0002 exist (3 after 0001, 4 after
 /// 0002).
 pub const LEGACY_SCHEMA_TABLES: &str = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' \
