@@ -5,6 +5,8 @@
 //! isogate create service my-api --upstream http://127.0.0.1:9000 [--rate-limit 100/s]
 //! isogate create cred --user root --type oauth2 my-oauth-cred
 //! isogate get creds -o json
+//! isogate rotate cred my-oauth-cred --grace 1h
+//! isogate update cred my-oauth-cred --disable
 //! isogate delete cred my-oauth-cred
 //! ```
 //! The server comes from `--server` or `ISOGATE_SERVER`; the admin credential from
@@ -16,7 +18,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use isogate_core::admin::api::{
     CreatedCredential, CredentialList, CredentialView, Deleted, DeletedCredential, DeletedService,
     DeletedUser, ErrorBody, NewCredential, NewService, NewUser, OneCredential, OneService, OneUser,
-    ServiceList, ServiceView, UserList, UserView,
+    RotateCredential, ServiceList, ServiceView, UpdateCredential, UserList, UserView,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -81,6 +83,17 @@ enum Command {
         #[command(subcommand)]
         what: Kind,
     },
+    /// Rotate a credential: a new secret (or access token), shown once; the previous one keeps
+    /// working for the grace period, then is refused.
+    Rotate {
+        #[command(subcommand)]
+        what: RotateWhat,
+    },
+    /// Change a credential: disable or enable it, give it a new expiry or scope ceiling.
+    Update {
+        #[command(subcommand)]
+        what: UpdateWhat,
+    },
     /// Generate a new Ed25519 signing key (for ISOGATE_SIGNING_KEY and key rotation). Offline.
     Keygen,
 }
@@ -135,6 +148,48 @@ struct CredentialArgs {
     /// it the credential learns only about its own tokens.
     #[arg(long = "can-introspect")]
     can_introspect: bool,
+    /// Token requests it may make, then it is refused (a one-time bootstrap credential: 1).
+    /// oauth2 only.
+    #[arg(long = "max-uses", value_name = "N")]
+    max_uses: Option<i64>,
+}
+
+#[derive(Subcommand)]
+enum RotateWhat {
+    #[command(visible_aliases = ["cred", "creds", "credentials"])]
+    Credential {
+        name: String,
+        /// How long the previous secret (or access token) keeps working: e.g. 1h, 30m, 7d, or 0
+        /// to refuse it at once (a leaked secret). At most 31d. Tokens obtained with it expire
+        /// at the grace's end.
+        #[arg(long, value_name = "DURATION", default_value = "1h")]
+        grace: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UpdateWhat {
+    #[command(visible_aliases = ["cred", "creds", "credentials"])]
+    Credential(UpdateArgs),
+}
+
+#[derive(Args)]
+struct UpdateArgs {
+    name: String,
+    /// Refuse the credential at the token endpoint and its tokens on services (every isolate
+    /// within the cache TTL, ISOGATE_CACHE_TTL_MS) until --enable.
+    #[arg(long, conflicts_with = "enable")]
+    disable: bool,
+    /// Accept it again (its unexpired tokens work again).
+    #[arg(long)]
+    enable: bool,
+    /// A new lifetime from now, e.g. 30d, 12h; or `never`.
+    #[arg(long = "expire-in", value_name = "DURATION|never")]
+    expire_in: Option<String>,
+    /// A new scope ceiling (repeatable or space-separated), e.g. service:my-api; service:* for
+    /// every service. It narrows tokens already issued too.
+    #[arg(long)]
+    scope: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -283,18 +338,12 @@ fn run(cli: &Cli, api: &Api) -> Result<(), String> {
                 confirm_created(json_out, &created, "Service", &s.name);
             }
             CreateWhat::Credential(c) => {
-                let scopes = c
-                    .scope
-                    .iter()
-                    .flat_map(|s| s.split([' ', ',']))
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect();
                 let new = NewCredential {
                     can_introspect: c.can_introspect,
                     expire_in: c.expire_in.clone(),
+                    max_uses: c.max_uses,
                     name: c.name.clone(),
-                    scopes,
+                    scopes: scope_list(&c.scope),
                     kind: c.kind.clone(),
                     user: c.user.clone(),
                 };
@@ -302,16 +351,52 @@ fn run(cli: &Cli, api: &Api) -> Result<(), String> {
                     api.call("POST", "credentials", Some(body(&new)))?;
                 confirm_created(json_out, &created, "Credential", &c.name);
                 if !json_out {
-                    if let Some(secret) = &created.client_secret {
-                        println!("Client ID: {}", created.client_id);
-                        println!("Client Secret: {secret}");
-                    }
-                    if let Some(token) = &created.access_token {
-                        println!("Access Token: {token}");
-                    }
+                    print_once(&created);
                 }
             }
         },
+        Command::Rotate {
+            what: RotateWhat::Credential { name, grace },
+        } => {
+            let request = RotateCredential {
+                grace: Some(grace.clone()),
+            };
+            let path = format!("credentials/{}/rotate", encode(name));
+            let rotated: CreatedCredential = api.call("POST", &path, Some(body(&request)))?;
+            if json_out {
+                print_json(&rotated);
+            } else {
+                println!("Credential {name} successfully rotated");
+                print_once(&rotated);
+                let what = match rotated.access_token {
+                    Some(_) => "access token",
+                    None => "secret",
+                };
+                match rotated.credential.grace_until {
+                    Some(until) if rotated.credential.state == "rotating" => {
+                        println!("The previous {what} works until {}", format_unix(until))
+                    }
+                    _ => println!("The previous {what} no longer works"),
+                }
+            }
+        }
+        Command::Update {
+            what: UpdateWhat::Credential(u),
+        } => {
+            let request = UpdateCredential {
+                enabled: (u.disable || u.enable).then_some(u.enable),
+                expire_in: u.expire_in.clone(),
+                scopes: (!u.scope.is_empty()).then(|| scope_list(&u.scope)),
+            };
+            let path = format!("credentials/{}", encode(&u.name));
+            let updated: OneCredential = api.call("PATCH", &path, Some(body(&request)))?;
+            if json_out {
+                print_json(&updated);
+            } else {
+                println!("Credential {} successfully updated", u.name);
+                print_table("credentials", &[credential_row(&updated.credential)]);
+            }
+        }
         Command::Get { what } => {
             let (path, _, name) = what.parts();
             let one = |n: &str| format!("{path}/{}", encode(n));
@@ -377,6 +462,27 @@ fn run(cli: &Cli, api: &Api) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Scopes given as repeated or space- or comma-separated flags.
+fn scope_list(flags: &[String]) -> Vec<String> {
+    flags
+        .iter()
+        .flat_map(|s| s.split([' ', ',']))
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The lines of what is shown once: the client id and secret, or the access token.
+fn print_once(created: &CreatedCredential) {
+    if let Some(secret) = &created.client_secret {
+        println!("Client ID: {}", created.client_id);
+        println!("Client Secret: {secret}");
+    }
+    if let Some(token) = &created.access_token {
+        println!("Access Token: {token}");
+    }
 }
 
 /// Prints a creation response as JSON, or the text confirmation.
@@ -453,13 +559,19 @@ fn service_row(s: &ServiceView) -> Vec<String> {
 
 fn credential_row(c: &CredentialView) -> Vec<String> {
     let expires = c.expires_at.map_or_else(|| "-".to_owned(), format_unix);
+    let uses = c
+        .max_uses
+        .map_or_else(|| "-".to_owned(), |max| format!("{}/{max}", c.uses));
     vec![
         c.name.clone(),
         c.user.clone(),
         c.kind.clone(),
         c.client_id.clone(),
         list_cell(&c.scopes),
+        c.state.clone(),
         expires,
+        format_unix(c.created_at),
+        uses,
         if c.can_introspect { "yes" } else { "no" }.into(),
     ]
 }
@@ -508,7 +620,10 @@ fn print_table(kind: &str, rows: &[Vec<String>]) {
             "TYPE",
             "CLIENT ID",
             "SCOPES",
+            "STATE",
             "EXPIRES AT",
+            "CREATED AT",
+            "USES",
             "INTROSPECT",
         ],
     };

@@ -107,6 +107,10 @@ impl Caller {
 pub enum AdminAction {
     Create,
     Delete,
+    /// A credential rotated (`isogate rotate cred`).
+    Rotate,
+    /// A credential's state, expiry or scope changed (`isogate update cred`).
+    Update,
 }
 
 /// What an admin request changed: `kind` is `user`, `service` or `credential`.
@@ -259,6 +263,8 @@ fn write_request(
             let action = match change.action {
                 AdminAction::Create => "create",
                 AdminAction::Delete => "delete",
+                AdminAction::Rotate => "rotate",
+                AdminAction::Update => "update",
             };
             line.word(text!("action"), action);
             line.word(text!("object"), change.kind);

@@ -156,6 +156,7 @@ mod tests {
             enabled: true,
             created_at: 0,
             can_introspect: false,
+            lifecycle: Default::default(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The records the gateway keeps: users, services, credentials, as the store reads and writes
 //! them, and the validation of their names (upstream URLs: [`crate::upstream`]).
 
+pub use crate::lifecycle::{CredentialState, Lifecycle};
 pub use crate::rate_limit::RateLimit;
 pub use crate::scope::is_valid_service_name;
 use crate::scope::ScopeSet;
@@ -88,6 +89,8 @@ pub struct Credential {
     pub created_at: i64,
     /// May introspect (RFC 7662) other clients' tokens; without it, only its own.
     pub can_introspect: bool,
+    /// Rotation and use limit ([`crate::lifecycle`]); the default without either.
+    pub lifecycle: Lifecycle,
 }
 
 /// A credential joined with its user: everything the token endpoint and the service check need
@@ -98,13 +101,37 @@ pub struct CredentialStatus {
     pub user_enabled: bool,
 }
 
+/// Why a credential that exists may not be used (each an audit reason of its own).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inactive {
+    /// `isogate update cred NAME --disable`.
+    Disabled,
+    /// Past its `expires_at`.
+    Expired,
+    /// Its user is disabled.
+    UserDisabled,
+}
+
 impl CredentialStatus {
+    /// Why the credential may not be used at `now` (Unix seconds), if it may not: disabled,
+    /// expired, or its user disabled.
+    pub fn inactive(&self, now: i64) -> Option<Inactive> {
+        let c = &self.credential;
+        if !c.enabled {
+            Some(Inactive::Disabled)
+        } else if c.expires_at.is_some_and(|exp| now >= exp) {
+            Some(Inactive::Expired)
+        } else if !self.user_enabled {
+            Some(Inactive::UserDisabled)
+        } else {
+            None
+        }
+    }
+
     /// Whether the credential may be used at `now` (Unix seconds): it and its user enabled and
     /// not expired.
     pub fn is_live(&self, now: i64) -> bool {
-        self.credential.enabled
-            && self.user_enabled
-            && self.credential.expires_at.is_none_or(|exp| now < exp)
+        self.inactive(now).is_none()
     }
 }
 
@@ -146,6 +173,7 @@ mod tests {
             enabled: true,
             created_at: 0,
             can_introspect: false,
+            lifecycle: Lifecycle::default(),
         };
         let live = CredentialStatus {
             credential: cred.clone(),

@@ -202,6 +202,8 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
         client_id: &claims.client_id,
         user: &claims.sub,
         jti: &claims.jti,
+        iat: claims.iat,
+        exp: claims.exp,
         scopes: verified.scopes.as_ref(),
     };
     let (status, service) =

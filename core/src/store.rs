@@ -71,6 +71,7 @@ pub enum Inserted {
 
 mod counts;
 mod failures;
+mod lifecycle;
 mod migrations;
 mod rows;
 pub mod sql;
@@ -78,7 +79,7 @@ pub mod sql;
 pub use migrations::{split_sql, Migration, MIGRATIONS, SCHEMA_VERSION};
 
 use rows::{credential_from_row, opt_int, service_from_row, user_from_row};
-pub use rows::{credential_row, service_read_row, service_row};
+pub use rows::{credential_read_row, credential_row, service_read_row, service_row};
 
 /// Every query the gateway makes.
 pub struct Store<'a, D: SqlDb> {
@@ -143,6 +144,7 @@ impl<'a, D: SqlDb> Store<'a, D> {
             .collect();
         self.db
             .execute_batch(&[
+                (sql::DELETE_USER_CREDENTIAL_LIFECYCLES, vec![user.id.into()]),
                 (sql::DELETE_USER_CREDENTIALS, vec![user.id.into()]),
                 (sql::DELETE_USER, vec![user.id.into()]),
             ])
@@ -318,6 +320,11 @@ impl<'a, D: SqlDb> Store<'a, D> {
     }
 
     pub async fn delete_credential(&self, name: &str) -> Result<bool, StoreError> {
+        // Its lifecycle row first (found through the credential): one left behind by a
+        // deletion stopped half-way would be harmless, as no other credential has its id.
+        self.db
+            .execute(sql::DELETE_CREDENTIAL_LIFECYCLE, &[name.into()])
+            .await?;
         Ok(self
             .db
             .execute(sql::DELETE_CREDENTIAL, &[name.into()])

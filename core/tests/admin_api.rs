@@ -173,7 +173,8 @@ fn admin_lists_and_reads_return_exactly_what_was_created() {
     let expected_cred = json!({
         "name": "alice-cred", "user": "alice", "user_id": 2, "type": "oauth2", "client_id": cred.client_id,
         "scopes": ["service:my-api", "service:other"], "expires_at": null, "enabled": true, "created_at": t,
-        "can_introspect": false,
+        "can_introspect": false, "state": "active", "grace_until": null, "rotated_at": null,
+        "max_uses": null, "uses": 0,
     });
     assert_eq!(credentials, json!({ "credentials": [expected_cred] }));
 

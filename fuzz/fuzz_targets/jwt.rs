@@ -63,6 +63,7 @@ fn fixture() -> Fixture {
         enabled: true,
         created_at: 0,
         can_introspect: false,
+        lifecycle: Default::default(),
     };
     let scopes = ScopeSet::all_services();
     let grant = Grant {

@@ -25,7 +25,9 @@ use isogate_core::forward::{plan_forward, Principal, UpstreamOutcome};
 use isogate_core::http::RequestHead;
 use isogate_core::keys::{Ed25519, KeySet, PortableEd25519, SigningKey, VerifyingKey};
 use isogate_core::mint::{Grant, Minter};
-use isogate_core::model::{Credential, CredentialKind, CredentialStatus, Service, UpstreamAuth};
+use isogate_core::model::{
+    Credential, CredentialKind, CredentialStatus, Lifecycle, Service, UpstreamAuth,
+};
 use isogate_core::oauth::verify_client_secret;
 use isogate_core::rate_limit::{Limited, RateLimit, Window, MAX_REQUESTS};
 use isogate_core::scope::ScopeSet;
@@ -66,6 +68,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("authorize_service_rate_limited", "authorize_service on a service with a rate limit (counted in isolate memory, as on Workers)"),
     ("authorize_service_upstream_bearer", "authorize_service on a service with bearer upstream auth: the secret looked up by name and set after the strip"),
     ("authorize_service_upstream_oauth2", "authorize_service on a service with oauth2-client-credentials upstream auth, its origin token cached in the isolate"),
+    ("authorize_service_lifecycle", "authorize_service for a credential rotated (in its grace, after an earlier rotation) with a scope ceiling: the lifecycle checks on the cached record"),
     ("rate_limit_check", "count a request of a credential already counted in the isolate and decide: IsolateCounts::hit + RateLimit::decide"),
     ("rate_limit_headers", "the Retry-After, RateLimit-Policy and RateLimit values of a 429: Limited::headers"),
     ("assertion_sign", "build and sign an identity assertion (Ed25519, portable): Minter::sign_assertion"),
@@ -248,6 +251,10 @@ fn main() {
                 );
                 std::process::exit(1);
             }
+        }
+        "authorize_service_lifecycle" => {
+            let _ballast = flood_ballast();
+            authorize_warm(op, n, &f, &f.lifecycle_db())
         }
         "authorize_service_refill" => {
             let _ballast = flood_ballast();
@@ -590,6 +597,7 @@ impl Fixture {
                 enabled: true,
                 created_at: 0,
                 can_introspect: false,
+                lifecycle: Default::default(),
             },
             user_enabled: true,
         };
@@ -676,6 +684,24 @@ impl Fixture {
         CannedDb::new()
             .with_credential(self.status.clone())
             .with_service(service)
+    }
+
+    /// The fixture's credential rotated twice (the token issued after both, the last grace
+    /// running) and given a scope ceiling: every lifecycle check runs, and passes.
+    fn lifecycle_db(&self) -> CannedDb {
+        let now = NOW.unix_secs();
+        let mut status = self.status.clone();
+        status.credential.scopes = ScopeSet::parse("service:my-api service:other").unwrap();
+        status.credential.lifecycle = Lifecycle {
+            previous_secret_hash: Some(Secret::new("previous").hash()),
+            rotated_at: Some(now - 10),
+            grace_until: Some(now + 3600),
+            previous_rotated_at: Some(now - 100),
+            ..Lifecycle::default()
+        };
+        CannedDb::new()
+            .with_credential(status)
+            .with_service(self.service.clone())
     }
 
     fn flooded_db(&self) -> CannedDb {

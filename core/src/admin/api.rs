@@ -48,6 +48,10 @@ pub struct NewCredential {
     /// A duration such as `30d`, `12h`, `90m`, `3600s` or `3600`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expire_in: Option<String>,
+    /// Token requests it may make (oauth2 only; a one-time bootstrap credential: 1); absent: no
+    /// limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_uses: Option<i64>,
     pub name: String,
     /// Scope ceiling; empty = every service the user's policies admit.
     #[serde(default)]
@@ -56,6 +60,31 @@ pub struct NewCredential {
     #[serde(rename = "type")]
     pub kind: String,
     pub user: String,
+}
+
+/// `POST /admin/v1/credentials/<name>/rotate`: a new secret (or access token), the previous
+/// one accepted for `grace` more (a duration; `0`: refused at once; absent: one hour).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateCredential {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grace: Option<String>,
+}
+
+/// `PATCH /admin/v1/credentials/<name>`: what is given changes, the rest stays.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCredential {
+    /// `false`: refused at the token endpoint and on services (within the cache TTL) until
+    /// enabled again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// A new lifetime from now (`30d`), or `never`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expire_in: Option<String>,
+    /// A new scope ceiling (empty: every service); it narrows tokens already issued too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -105,13 +134,29 @@ pub struct CredentialView {
     pub created_at: i64,
     pub enabled: bool,
     pub expires_at: Option<i64>,
+    /// The end of the last rotation's grace (Unix seconds); null: never rotated.
+    #[serde(default)]
+    pub grace_until: Option<i64>,
+    /// Token requests it may make; null: no limit.
+    #[serde(default)]
+    pub max_uses: Option<i64>,
     pub name: String,
+    /// The last rotation (Unix seconds); null: never rotated.
+    #[serde(default)]
+    pub rotated_at: Option<i64>,
     /// The effective ceiling (`service:*` when unlimited).
     pub scopes: Vec<String>,
+    /// `active`, `disabled`, `expired`, `used-up` or `rotating` (the previous secret or token
+    /// still in its grace), when the view was made.
+    #[serde(default)]
+    pub state: String,
     #[serde(rename = "type")]
     pub kind: String,
     pub user: String,
     pub user_id: i64,
+    /// Token requests made (counted only with `max_uses`).
+    #[serde(default)]
+    pub uses: i64,
 }
 
 impl From<&User> for UserView {
@@ -143,22 +188,28 @@ impl From<&Service> for ServiceView {
     }
 }
 
-impl From<&Credential> for CredentialView {
-    fn from(c: &Credential) -> Self {
+impl CredentialView {
+    /// The credential as listed at `now` (Unix seconds: its state depends on it).
+    pub fn at(c: &Credential, now: i64) -> Self {
         CredentialView {
             can_introspect: c.can_introspect,
             client_id: c.client_id.clone(),
             created_at: c.created_at,
             enabled: c.enabled,
             expires_at: c.expires_at,
+            grace_until: c.lifecycle.grace_until,
+            max_uses: c.lifecycle.max_uses,
             name: c.name.clone(),
+            rotated_at: c.lifecycle.rotated_at,
             scopes: credential_ceiling(&c.scopes)
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            state: c.state(now).as_str().to_owned(),
             kind: c.kind.as_str().to_owned(),
             user: c.user.clone(),
             user_id: c.user_id,
+            uses: c.lifecycle.uses,
         }
     }
 }
@@ -265,11 +316,16 @@ mod tests {
             created_at: 1,
             enabled: true,
             expires_at: None,
+            grace_until: None,
+            max_uses: None,
             name: "c".into(),
+            rotated_at: None,
             scopes: vec!["service:*".into()],
+            state: "active".into(),
             kind: "oauth2".into(),
             user: "root".into(),
             user_id: 1,
+            uses: 0,
         };
         let created = CreatedCredential {
             access_token: None,
@@ -277,7 +333,7 @@ mod tests {
             client_secret: Some("s".into()),
             credential: view,
         };
-        let expected = r#"{"client_id":"abcd-efgh","client_secret":"s","credential":{"can_introspect":false,"client_id":"abcd-efgh","created_at":1,"enabled":true,"expires_at":null,"name":"c","scopes":["service:*"],"type":"oauth2","user":"root","user_id":1}}"#;
+        let expected = r#"{"client_id":"abcd-efgh","client_secret":"s","credential":{"can_introspect":false,"client_id":"abcd-efgh","created_at":1,"enabled":true,"expires_at":null,"grace_until":null,"max_uses":null,"name":"c","rotated_at":null,"scopes":["service:*"],"state":"active","type":"oauth2","user":"root","user_id":1,"uses":0}}"#;
         assert_eq!(serde_json::to_string(&created).unwrap(), expected);
         assert!(!format!("{created:?}").contains("\"s\""));
         let deleted = Deleted {

@@ -9,8 +9,8 @@ use crate::error::AdminError;
 use crate::http::Response;
 use crate::mint::Grant;
 use crate::model::{
-    is_valid_name, is_valid_service_name, Credential, CredentialKind, RateLimit, Service,
-    UpstreamAuth,
+    is_valid_name, is_valid_service_name, Credential, CredentialKind, Lifecycle, RateLimit,
+    Service, UpstreamAuth,
 };
 use crate::scope::{credential_ceiling, ScopeSet};
 use crate::secret::{Secret, CLIENT_SECRET_BYTES};
@@ -141,6 +141,18 @@ pub(super) async fn create_credential<D: SqlDb, E: Ed25519>(
         (CredentialKind::AccessToken, None) => Some(secs + DEFAULT_ACCESS_TOKEN_CREDENTIAL_SECS),
         (CredentialKind::OAuth2, None) => None,
     };
+    let max_uses = match (req.max_uses, kind) {
+        (None, _) => None,
+        (Some(n), CredentialKind::OAuth2) if n >= 1 => Some(n),
+        (Some(_), CredentialKind::OAuth2) => {
+            return Err(AdminError::BadRequest("max_uses is at least 1".into()))
+        }
+        (Some(_), CredentialKind::AccessToken) => {
+            return Err(AdminError::BadRequest(
+                "max_uses counts token requests: oauth2 credentials only".into(),
+            ))
+        }
+    };
     let user = store
         .user(&req.user)
         .await?
@@ -169,12 +181,19 @@ pub(super) async fn create_credential<D: SqlDb, E: Ed25519>(
             enabled: true,
             created_at: secs,
             can_introspect: req.can_introspect,
+            lifecycle: Lifecycle {
+                max_uses,
+                ..Lifecycle::default()
+            },
         };
         if store.insert_credential(&credential).await? == Inserted::AlreadyExists {
             if store.credential_by_name(&req.name).await?.is_some() {
                 return Err(taken());
             }
             continue;
+        }
+        if let Some(max) = max_uses {
+            store.set_max_uses(&credential.client_id, max).await?;
         }
         let access_token = match &secret {
             Some(_) => None,
@@ -198,7 +217,7 @@ pub(super) async fn create_credential<D: SqlDb, E: Ed25519>(
             access_token,
             client_id: credential.client_id.clone(),
             client_secret: secret.as_ref().map(|s| s.expose().to_owned()),
-            credential: CredentialView::from(&credential),
+            credential: CredentialView::at(&credential, secs),
         };
         return Ok((Response::json(201, &created), credential.name));
     }

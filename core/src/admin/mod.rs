@@ -10,8 +10,10 @@
 
 pub mod api;
 mod create;
+mod lifecycle;
 
 use create::{create_credential, create_service, create_user};
+use lifecycle::{lifecycle_request, rotate_credential, update_credential};
 
 use crate::audit::{AdminAction, AdminChange};
 use crate::cache::CacheInvalidation;
@@ -128,6 +130,21 @@ async fn route<D: SqlDb, E: Ed25519>(
     }
     let no_such = || AdminError::NotFound("no such admin endpoint".into());
     let rest = head.path.strip_prefix("/admin/v1/").ok_or_else(no_such)?;
+    // A credential's lifecycle (`PATCH credentials/<name>`, and `POST credentials/<name>/rotate`,
+    // the one path with a verb): one lookup for both.
+    if let Some((n, action)) = lifecycle_request(rest, &head.method)? {
+        let store = Store::new(caps.db);
+        let c = store
+            .credential_by_name(n)
+            .await?
+            .ok_or_else(|| not_found("credential", n))?;
+        let response = match action {
+            AdminAction::Rotate => rotate_credential(ctx, caps, &store, c, body, now).await?,
+            _ => update_credential(ctx, &store, c, body, now).await?,
+        };
+        *change = Some(changed(action, "credential", n.to_owned()));
+        return Ok(response);
+    }
     let (collection, name) = match rest.split_once('/') {
         Some((c, n)) if !n.is_empty() && !n.contains('/') => (c, Some(n)),
         Some((c, "")) => (c, None),
@@ -135,6 +152,7 @@ async fn route<D: SqlDb, E: Ed25519>(
         None => (rest, None),
     };
     let store = Store::new(caps.db);
+    let secs = now.unix_secs();
     match (collection, &head.method, name) {
         ("users", Method::Get, None) => ok(&UserList {
             users: store.users().await?.iter().map(UserView::from).collect(),
@@ -205,7 +223,7 @@ async fn route<D: SqlDb, E: Ed25519>(
                 .credentials()
                 .await?
                 .iter()
-                .map(CredentialView::from)
+                .map(|c| CredentialView::at(c, secs))
                 .collect(),
         }),
         ("credentials", Method::Get, Some(n)) => {
@@ -214,7 +232,7 @@ async fn route<D: SqlDb, E: Ed25519>(
                 .await?
                 .ok_or_else(|| not_found("credential", n))?;
             ok(&OneCredential {
-                credential: CredentialView::from(&credential),
+                credential: CredentialView::at(&credential, secs),
             })
         }
         ("credentials", Method::Post, None) => {
@@ -239,9 +257,8 @@ async fn route<D: SqlDb, E: Ed25519>(
         ("users" | "services" | "credentials", _, None) => {
             Err(AdminError::MethodNotAllowed("GET, POST"))
         }
-        ("users" | "services" | "credentials", _, Some(_)) => {
-            Err(AdminError::MethodNotAllowed("GET, DELETE"))
-        }
+        ("credentials", _, Some(_)) => Err(AdminError::MethodNotAllowed("GET, PATCH, DELETE")),
+        ("users" | "services", _, Some(_)) => Err(AdminError::MethodNotAllowed("GET, DELETE")),
         _ => Err(no_such()),
     }
 }
@@ -254,7 +271,7 @@ fn changed(action: AdminAction, kind: &'static str, name: String) -> AdminChange
     AdminChange { action, kind, name }
 }
 
-fn not_found(kind: &str, name: &str) -> AdminError {
+pub(super) fn not_found(kind: &str, name: &str) -> AdminError {
     AdminError::NotFound(format!("{kind} {name:?} does not exist"))
 }
 

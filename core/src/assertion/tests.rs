@@ -204,6 +204,7 @@ fn rfc8725_3_12_an_access_token_is_not_an_assertion() {
         enabled: true,
         created_at: 0,
         can_introspect: false,
+        lifecycle: Default::default(),
     };
     let scopes = ScopeSet::all_services();
     let grant = Grant {

@@ -74,6 +74,14 @@ pub enum Reason {
     UpstreamCredential,
     /// A WebSocket handshake on a runtime that cannot carry one (Spin: answered 501).
     WebSocketUnsupported,
+    /// The credential is disabled (`isogate update cred --disable`).
+    CredentialDisabled,
+    /// The credential has expired.
+    CredentialExpired,
+    /// The secret or token a rotation replaced, after its grace.
+    Rotated,
+    /// A `--max-uses` credential whose uses are spent.
+    UsesExhausted,
 }
 
 impl Reason {
@@ -111,6 +119,10 @@ impl Reason {
         Reason::RateLimited,
         Reason::UpstreamCredential,
         Reason::WebSocketUnsupported,
+        Reason::CredentialDisabled,
+        Reason::CredentialExpired,
+        Reason::Rotated,
+        Reason::UsesExhausted,
     ];
 
     /// The reason's word in the log (the words in declaration order).
@@ -148,6 +160,10 @@ impl Reason {
             "rate_limited",
             "upstream_credential",
             "websocket_unsupported",
+            "credential_disabled",
+            "credential_expired",
+            "rotated",
+            "uses_exhausted",
         ];
         WORDS[self as usize]
     }
@@ -174,6 +190,9 @@ impl From<&BearerError> for Reason {
             BearerError::InvalidToken(why) => match why {
                 TokenRefusal::Invalid(why) => Reason::from(*why),
                 TokenRefusal::CredentialInactive => Reason::CredentialInactive,
+                TokenRefusal::CredentialDisabled => Reason::CredentialDisabled,
+                TokenRefusal::CredentialExpired => Reason::CredentialExpired,
+                TokenRefusal::Superseded => Reason::Rotated,
                 TokenRefusal::Revoked => Reason::Revoked,
                 TokenRefusal::BadScope => Reason::Malformed,
             },
@@ -216,6 +235,10 @@ impl From<&TokenError> for Reason {
                 ClientAuthFailure::UnknownClient => Reason::UnknownClient,
                 ClientAuthFailure::BadSecret => Reason::BadSecret,
                 ClientAuthFailure::Inactive => Reason::CredentialInactive,
+                ClientAuthFailure::Disabled => Reason::CredentialDisabled,
+                ClientAuthFailure::Expired => Reason::CredentialExpired,
+                ClientAuthFailure::Rotated => Reason::Rotated,
+                ClientAuthFailure::UsedUp => Reason::UsesExhausted,
             },
             TokenError::UnauthorizedClient(_) => Reason::UnauthorizedClient,
             TokenError::UnsupportedGrantType => Reason::UnsupportedGrantType,

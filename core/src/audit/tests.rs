@@ -48,6 +48,7 @@ pub(super) fn seen() -> Seen {
         enabled: true,
         created_at: 0,
         can_introspect: false,
+        lifecycle: Default::default(),
     };
     Seen {
         token: Some(Rc::new(VerifiedToken {
@@ -261,6 +262,18 @@ fn errors_map_to_their_reasons_in_one_place() {
             "credential_inactive",
         ),
         (
+            BearerError::InvalidToken(TokenRefusal::CredentialDisabled),
+            "credential_disabled",
+        ),
+        (
+            BearerError::InvalidToken(TokenRefusal::CredentialExpired),
+            "credential_expired",
+        ),
+        (
+            BearerError::InvalidToken(TokenRefusal::Superseded),
+            "rotated",
+        ),
+        (
             BearerError::InsufficientScope {
                 refusal: ScopeRefusal::NotInScope,
                 scope: "service:a".into(),
@@ -286,6 +299,10 @@ fn errors_map_to_their_reasons_in_one_place() {
         (F::UnknownClient, "unknown_client"),
         (F::BadSecret, "bad_secret"),
         (F::Inactive, "credential_inactive"),
+        (F::Disabled, "credential_disabled"),
+        (F::Expired, "credential_expired"),
+        (F::Rotated, "rotated"),
+        (F::UsedUp, "uses_exhausted"),
     ] {
         let e = TokenError::InvalidClient {
             failure,
@@ -293,7 +310,7 @@ fn errors_map_to_their_reasons_in_one_place() {
         };
         assert_eq!(Reason::from(&e).as_str(), reason);
         // The client reads the same for every failure after authentication was attempted.
-        if matches!(failure, F::UnknownClient | F::BadSecret | F::Inactive) {
+        if !matches!(failure, F::Missing | F::Malformed(_)) {
             assert_eq!(
                 e.to_response("r").body,
                 br#"{"error":"invalid_client","error_description":"client authentication failed"}"#

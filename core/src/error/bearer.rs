@@ -43,8 +43,14 @@ pub enum BearerError {
 pub enum TokenRefusal {
     /// The token itself does not validate (RFC 9068 §4).
     Invalid(TokenInvalid),
-    /// The credential behind it was deleted, disabled or expired, or its user was.
+    /// The credential behind it was deleted, or its user deleted or disabled.
     CredentialInactive,
+    /// The credential behind it is disabled (`isogate update cred --disable`).
+    CredentialDisabled,
+    /// The credential behind it has expired.
+    CredentialExpired,
+    /// A rotation of its credential replaced it, and the grace is over ([`crate::lifecycle`]).
+    Superseded,
     /// The token was revoked (RFC 7009).
     Revoked,
     /// Its `scope` claim does not parse (only a token signed outside this code carries one).
@@ -56,6 +62,11 @@ impl TokenRefusal {
         match self {
             TokenRefusal::Invalid(why) => why.description(),
             TokenRefusal::CredentialInactive => "the credential behind this token was revoked",
+            TokenRefusal::CredentialDisabled => "the credential behind this token is disabled",
+            TokenRefusal::CredentialExpired => "the credential behind this token has expired",
+            TokenRefusal::Superseded => {
+                "the access token was replaced by a rotation of its credential"
+            }
             TokenRefusal::Revoked => "the access token was revoked",
             TokenRefusal::BadScope => "the access token has an invalid scope",
         }

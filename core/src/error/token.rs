@@ -58,9 +58,16 @@ pub enum ClientAuthFailure {
     UnknownClient,
     /// The secret is not the credential's.
     BadSecret,
-    /// The right secret, but the credential is disabled or expired, its user disabled, or it
-    /// is no oauth2 credential.
+    /// The right secret, but its user is disabled, or it is no oauth2 credential.
     Inactive,
+    /// The right secret of a disabled credential (`isogate update cred --disable`).
+    Disabled,
+    /// The right secret of an expired credential.
+    Expired,
+    /// The secret a rotation replaced, after its grace (`isogate rotate cred`).
+    Rotated,
+    /// A `--max-uses` credential whose uses are spent.
+    UsedUp,
 }
 
 impl ClientAuthFailure {
@@ -72,7 +79,11 @@ impl ClientAuthFailure {
             ClientAuthFailure::Malformed(why) => why,
             ClientAuthFailure::UnknownClient
             | ClientAuthFailure::BadSecret
-            | ClientAuthFailure::Inactive => "client authentication failed",
+            | ClientAuthFailure::Inactive
+            | ClientAuthFailure::Disabled
+            | ClientAuthFailure::Expired
+            | ClientAuthFailure::Rotated
+            | ClientAuthFailure::UsedUp => "client authentication failed",
         }
     }
 }

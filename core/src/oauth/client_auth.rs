@@ -10,8 +10,8 @@
 use crate::audit::Caller;
 use crate::capability::{Now, SqlDb};
 use crate::error::{ClientAuthFailure, TokenError};
-use crate::model::{CredentialKind, CredentialStatus};
-use crate::secret::hash_matches;
+use crate::model::{CredentialKind, CredentialStatus, Inactive};
+use crate::secret::{constant_time_eq, SecretHash};
 use crate::store::Store;
 use crate::throttle::{AuthThrottle, Lockout};
 use crate::token_request::ClientAuth;
@@ -65,31 +65,52 @@ pub async fn authenticate_client<D: SqlDb>(
     verified
 }
 
-/// Checks the presented secret against the stored hash in constant time. Unknown client ids
-/// cost the same hash as known ones, and every failure reads the same to the client.
+/// Checks the presented secret against the stored hash in constant time, and against the
+/// previous one a rotation keeps during its grace ([`crate::lifecycle`]). Unknown client ids
+/// cost the same hash as known ones, and every failure reads the same to the client; which
+/// one it was is for the audit log.
+///
+/// A client that authenticated with the previous secret gets a status whose `expires_at` is
+/// the grace's end: a token it obtains never outlives the secret that obtained it.
 pub fn verify_client_secret(
     client: &ClientAuth,
     status: Option<CredentialStatus>,
     now: Now,
 ) -> Result<CredentialStatus, TokenError> {
     const NO_SUCH_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-    let stored = status
-        .as_ref()
-        .and_then(|s| s.credential.secret_hash.as_ref())
-        .map_or(NO_SUCH_HASH, |h| h.as_str());
-    let secret_ok = hash_matches(stored, client.client_secret());
+    let presented = client.client_secret().hash();
+    let matches = |stored: Option<&SecretHash>| {
+        let stored = stored.map_or(NO_SUCH_HASH, |h| h.as_str());
+        constant_time_eq(stored.as_bytes(), presented.as_str().as_bytes())
+    };
+    let credential = status.as_ref().map(|s| &s.credential);
+    let current_ok = matches(credential.and_then(|c| c.secret_hash.as_ref()));
+    // Whether a credential was rotated is no secret: only a rotated one pays the second compare.
+    let previous = credential.and_then(|c| c.lifecycle.previous_secret_hash.as_ref());
+    let previous_ok = previous.is_some() && matches(previous);
+    let secs = now.unix_secs();
     let failure = match status {
-        Some(s)
-            if secret_ok
-                && s.credential.kind == CredentialKind::OAuth2
-                && s.is_live(now.unix_secs()) =>
-        {
-            return Ok(s)
-        }
-        // Which failure it was is for the audit log; the client reads the same for each.
         None => ClientAuthFailure::UnknownClient,
-        Some(_) if !secret_ok => ClientAuthFailure::BadSecret,
-        Some(_) => ClientAuthFailure::Inactive,
+        Some(_) if !current_ok && !previous_ok => ClientAuthFailure::BadSecret,
+        Some(s) if s.credential.kind != CredentialKind::OAuth2 => ClientAuthFailure::Inactive,
+        Some(s) => match s.inactive(secs) {
+            Some(Inactive::Disabled) => ClientAuthFailure::Disabled,
+            Some(Inactive::Expired) => ClientAuthFailure::Expired,
+            Some(Inactive::UserDisabled) => ClientAuthFailure::Inactive,
+            None if !current_ok && !s.credential.lifecycle.in_grace(secs) => {
+                ClientAuthFailure::Rotated
+            }
+            None => {
+                let mut s = s;
+                if !current_ok {
+                    let lifecycle = &s.credential.lifecycle;
+                    let end = lifecycle.grace_until.unwrap_or(secs);
+                    s.credential.expires_at =
+                        Some(s.credential.expires_at.map_or(end, |e| e.min(end)));
+                }
+                return Ok(s);
+            }
+        },
     };
     Err(TokenError::InvalidClient {
         failure,

@@ -2,16 +2,18 @@
 //!
 //! ```text
 //! parse_token_request ─► authenticate_client (one storage read; throttled) ─► grant type ─► grant_scopes
+//!                     ─► a use spent (`--max-uses` credentials only: one UPDATE)
 //!                     ─► Minter::issue ─► §5.1 token response
 //! ```
 
 use crate::audit::Caller;
 use crate::capability::{Capabilities, Ed25519, Now, SqlDb};
-use crate::error::TokenError;
+use crate::error::{ClientAuthFailure, TokenError};
 use crate::http::{RequestHead, Response};
 use crate::mint::{Grant, Minter};
 use crate::oauth::client_auth::{authenticate_client, ClientAttempt};
 use crate::scope::{credential_ceiling, grant_scopes};
+use crate::store::Store;
 use crate::throttle::AuthThrottle;
 use crate::token_request::{parse_token_request, GrantType};
 use serde::Serialize;
@@ -51,6 +53,19 @@ pub async fn token_endpoint<D: SqlDb, E: Ed25519>(
     let ceiling = credential_ceiling(&status.credential.scopes);
     let granted = grant_scopes(&ceiling, request.scope.as_ref())
         .map_err(|e| TokenError::InvalidScope(e.0))?;
+    // A `--max-uses` credential spends a use on each token, in one atomic statement (Octelium's
+    // maxAuthentications): concurrent requests on any isolate never get more tokens than it
+    // has uses. Last, so a request refused for another reason spends none.
+    if status.credential.lifecycle.max_uses.is_some()
+        && !Store::new(caps.db)
+            .use_credential(&status.credential.client_id)
+            .await?
+    {
+        return Err(TokenError::InvalidClient {
+            failure: ClientAuthFailure::UsedUp,
+            basic_attempted: request.client.is_basic(),
+        });
+    }
     let grant = Grant {
         credential: &status.credential,
         scopes: &granted,

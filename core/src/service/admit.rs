@@ -4,6 +4,7 @@
 use super::{check_scope, decide_access, ServiceCaches};
 use crate::capability::{Now, SqlDb};
 use crate::error::{BearerError, TokenRefusal};
+use crate::lifecycle::{live_credential, TokenTimes};
 use crate::model::{CredentialStatus, Service};
 use crate::scope::ScopeSet;
 use std::rc::Rc;
@@ -13,6 +14,9 @@ pub(crate) struct Holder<'a> {
     pub client_id: &'a str,
     pub user: &'a str,
     pub jti: &'a str,
+    /// The token's `iat` and `exp` (a rotation's grace ends tokens issued before it).
+    pub iat: i64,
+    pub exp: i64,
     /// `None`: the token's `scope` claim does not parse.
     pub scopes: Option<&'a ScopeSet>,
 }
@@ -33,9 +37,15 @@ pub(crate) async fn admit<D: SqlDb>(
     let status = caches.credential(db, holder.client_id, now).await?;
     seen.clone_from(&status);
     let status = match status {
-        Some(s) if s.is_live(now.unix_secs()) && s.credential.user == holder.user => s,
+        Some(s) if s.credential.user == holder.user => s,
         _ => return Err(BearerError::InvalidToken(TokenRefusal::CredentialInactive)),
     };
+    let times = TokenTimes {
+        iat: holder.iat,
+        exp: holder.exp,
+        jti: holder.jti,
+    };
+    live_credential(&status, times, now.unix_secs())?;
     if caches.is_token_revoked(db, holder.jti, now).await? {
         return Err(BearerError::InvalidToken(TokenRefusal::Revoked));
     }
@@ -45,6 +55,11 @@ pub(crate) async fn admit<D: SqlDb>(
     // Scope first, by name alone: a token cannot probe which services exist outside its
     // scope (existing or not, they all answer 403).
     check_scope(scopes, service_name)?;
+    // And the credential's ceiling as it is now: `isogate update cred --scope` narrows the
+    // tokens already issued too (within the cache TTL on other isolates).
+    if !status.credential.scopes.is_empty() {
+        check_scope(&status.credential.scopes, service_name)?;
+    }
     let service = caches
         .service(db, service_name, now)
         .await?

@@ -35,8 +35,9 @@ pub struct Session {
     user: String,
     jti: String,
     scope: String,
-    /// The token's `exp`, Unix seconds.
+    /// The token's `exp` and `iat`, Unix seconds.
     exp: i64,
+    iat: i64,
 }
 
 /// What the runtime does with an open connection.
@@ -59,13 +60,14 @@ impl Session {
             jti: claims.jti.clone(),
             scope: claims.scope.clone(),
             exp: claims.exp,
+            iat: claims.iat,
         })
     }
 
     /// The session as one string, for a runtime that keeps it in foreign code (Workers:
     /// `glue.js`) and hands it back to [`Session::uncarry`].
     pub fn carry(&self) -> String {
-        let mut carried = self.exp.to_string();
+        let mut carried = format!("{}\0{}", self.exp, self.iat);
         // NUL separates: no name, id or scope holds one.
         for part in [
             &self.service,
@@ -83,9 +85,11 @@ impl Session {
     pub fn uncarry(carried: &str) -> Option<Session> {
         let mut parts = carried.split('\0');
         let exp: u64 = parts.next()?.parse().ok()?;
+        let iat: i64 = parts.next()?.parse().ok()?;
         let mut next = || parts.next().map(str::to_owned);
         Some(Session {
             exp: i64::try_from(exp).ok()?,
+            iat,
             service: next()?,
             client_id: next()?,
             user: next()?,
@@ -143,6 +147,8 @@ async fn still_admitted<D: SqlDb>(
         client_id: &session.client_id,
         user: &session.user,
         jti: &session.jti,
+        iat: session.iat,
+        exp: session.exp,
         scopes: scopes.as_ref(),
     };
     admit(caches, db, holder, &session.service, now, &mut None).await?;

@@ -42,6 +42,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../infra/migrations/0005_service_rate_limit.sql"),
     },
     Migration {
+        version: 7,
+        name: "0007_credential_lifecycle",
+        sql: include_str!("../../../infra/migrations/0007_credential_lifecycle.sql"),
+    },
+    Migration {
         version: 8,
         name: "0008_upstream_auth",
         sql: include_str!("../../../infra/migrations/0008_upstream_auth.sql"),
@@ -56,22 +61,26 @@ impl<D: SqlDb> Store<'_, D> {
     /// migration tool (Spin; the tests). Runtimes that start an instance per request call
     /// this on every first storage use: one read when the schema is current.
     pub async fn apply_migrations(&self) -> Result<(), StoreError> {
-        let applied = match self.db.query(sql::SCHEMA_VERSION, &[]).await {
-            Ok(rows) => single_int(&rows)?,
+        let applied: Vec<i64> = match self.db.query(sql::SCHEMA_VERSION, &[]).await {
+            Ok(rows) => rows
+                .iter()
+                .map(|r| single_int(std::slice::from_ref(r)).map(|v| v.unwrap_or(0)))
+                .collect::<Result<_, _>>()?,
             // No ledger yet: a database of 0001/0002 (or none). Its tables say which.
             Err(_) => match single_int(&self.db.query(sql::LEGACY_SCHEMA_TABLES, &[]).await?)? {
-                Some(4) => Some(2),
-                Some(3) => Some(1),
-                _ => None,
+                Some(4) => vec![1, 2],
+                Some(3) => vec![1],
+                _ => vec![],
             },
         };
-        let applied = applied.unwrap_or(0);
-        if applied >= SCHEMA_VERSION {
+        // Each one the ledger lacks, in order, whatever newer ones it holds.
+        let missing = |m: &&Migration| !applied.contains(&m.version);
+        if !MIGRATIONS.iter().any(|m| missing(&m)) {
             return Ok(());
         }
         let statements: Vec<String> = MIGRATIONS
             .iter()
-            .filter(|m| m.version > applied)
+            .filter(missing)
             .flat_map(|m| split_sql(m.sql))
             .collect();
         let batch: Vec<(&str, Vec<SqlValue>)> =

@@ -3,7 +3,7 @@
 
 use super::SqlValue;
 use crate::error::StoreError;
-use crate::model::{Credential, CredentialKind, Service, UpstreamAuth, User};
+use crate::model::{Credential, CredentialKind, Lifecycle, Service, UpstreamAuth, User};
 use crate::rate_limit::{Count, RateLimit};
 use crate::scope::ScopeSet;
 use crate::secret::SecretHash;
@@ -138,5 +138,34 @@ pub(super) fn credential_from_row(row: &[SqlValue]) -> Result<Credential, StoreE
         enabled: int(row, 8)? != 0,
         created_at: int(row, 9)?,
         can_introspect: int(row, 10)? != 0,
+        lifecycle: Lifecycle {
+            previous_secret_hash: opt_text(row, 11)?.map(SecretHash),
+            rotated_at: opt_int(row, 12)?,
+            grace_until: opt_int(row, 13)?,
+            previous_rotated_at: opt_int(row, 14)?,
+            token_jti: opt_text(row, 15)?,
+            previous_token_jti: opt_text(row, 16)?,
+            max_uses: opt_int(row, 17)?,
+            uses: opt_int(row, 18)?.unwrap_or(0),
+        },
     })
+}
+
+/// A credential as its queries ([`super::sql::CREDENTIAL_BY_NAME`]) read it back: the inserted
+/// columns, then its lifecycle's (`NULL`s and 0 uses when it has none). What a fake database
+/// answers with.
+pub fn credential_read_row(c: &Credential) -> Vec<SqlValue> {
+    let l = &c.lifecycle;
+    let mut row = credential_row(c);
+    row.extend([
+        l.previous_secret_hash.as_ref().map(|h| h.as_str()).into(),
+        l.rotated_at.into(),
+        l.grace_until.into(),
+        l.previous_rotated_at.into(),
+        l.token_jti.as_deref().into(),
+        l.previous_token_jti.as_deref().into(),
+        l.max_uses.into(),
+        l.uses.into(),
+    ]);
+    row
 }

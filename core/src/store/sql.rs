@@ -1,16 +1,29 @@
 //! Every statement the gateway runs, by name: what [`super::Store`] sends, and what a fake
 //! database (the bench's `CannedDb`) matches exactly. The schema is `infra/migrations`.
 
+/// A credential's columns: its own row, then its lifecycle's (`infra/migrations/0007_*.sql`;
+/// NULLs without one), read through [`credentials_joined`] in every credential statement.
 macro_rules! credential_columns {
     () => {
         "c.client_id, c.name, c.user_id, c.user_name, c.kind, c.secret_hash, c.scopes, c.expires_at, \
-         c.enabled, c.created_at, c.can_introspect"
+         c.enabled, c.created_at, c.can_introspect, l.previous_secret_hash, l.rotated_at, \
+         l.grace_until, l.previous_rotated_at, l.token_jti, l.previous_token_jti, l.max_uses, l.uses"
     };
 }
 
-/// The newest migration applied (`infra/migrations/0003_*.sql` created the ledger): the one
-/// read a runtime that applies migrations itself makes on each instance's first storage use.
-pub const SCHEMA_VERSION: &str = "SELECT MAX(version) FROM isogate_schema";
+/// The credentials with their lifecycle rows: a LEFT JOIN, so no read grows.
+macro_rules! credentials_joined {
+    () => {
+        " FROM isogate_credentials c \
+         LEFT JOIN isogate_credential_lifecycle l ON l.client_id = c.client_id"
+    };
+}
+
+/// The migrations applied (`infra/migrations/0003_*.sql` created the ledger): the one read a
+/// runtime that applies migrations itself makes on each instance's first storage use. Every
+/// version, not the newest: issue #13's items merged out of number order (0008 before 0007),
+/// so a database may hold a newer migration and lack an older one.
+pub const SCHEMA_VERSION: &str = "SELECT version FROM isogate_schema";
 /// Before the ledger: how many of the tables of 0001 and 0002 exist (3 after 0001, 4 after
 /// 0002).
 pub const LEGACY_SCHEMA_TABLES: &str = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' \
@@ -60,28 +73,61 @@ pub const COUNT_REQUEST: &str = "INSERT INTO isogate_rate_counts \
 pub const CREDENTIAL_STATUS: &str = concat!(
     "SELECT ",
     credential_columns!(),
-    ", u.enabled FROM isogate_credentials c JOIN isogate_users u ON u.id = c.user_id \
-     WHERE c.client_id = ?1"
+    ", u.enabled",
+    credentials_joined!(),
+    " JOIN isogate_users u ON u.id = c.user_id WHERE c.client_id = ?1"
 );
 pub const CREDENTIAL_BY_NAME: &str = concat!(
     "SELECT ",
     credential_columns!(),
-    " FROM isogate_credentials c WHERE c.name = ?1"
+    credentials_joined!(),
+    " WHERE c.name = ?1"
 );
 pub const CREDENTIALS: &str = concat!(
     "SELECT ",
     credential_columns!(),
-    " FROM isogate_credentials c ORDER BY c.name"
+    credentials_joined!(),
+    " ORDER BY c.name"
 );
 pub const CREDENTIALS_OF_USER: &str = concat!(
     "SELECT ",
     credential_columns!(),
-    " FROM isogate_credentials c WHERE c.user_id = ?1 ORDER BY c.name"
+    credentials_joined!(),
+    " WHERE c.user_id = ?1 ORDER BY c.name"
 );
 pub const INSERT_CREDENTIAL: &str = "INSERT OR IGNORE INTO isogate_credentials (client_id, name, \
     user_id, user_name, kind, secret_hash, scopes, expires_at, enabled, created_at, can_introspect) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 pub const DELETE_CREDENTIAL: &str = "DELETE FROM isogate_credentials WHERE name = ?1";
+
+// -- Credential lifecycle (crate::lifecycle): rotation, update, use limits.
+
+/// `isogate update cred`: credential `?1`'s state, expiry and scope ceiling.
+pub const UPDATE_CREDENTIAL: &str = "UPDATE isogate_credentials SET enabled = ?2, \
+    expires_at = ?3, scopes = ?4 WHERE client_id = ?1";
+/// A rotation's new secret (`NULL` for an access-token credential, which has none).
+pub const SET_SECRET_HASH: &str =
+    "UPDATE isogate_credentials SET secret_hash = ?2 WHERE client_id = ?1";
+/// A rotation, written with its new secret in one batch: the previous secret (or token) and its
+/// grace; a use limit and its count are kept.
+pub const SET_ROTATION: &str = "INSERT INTO isogate_credential_lifecycle (client_id, \
+    previous_secret_hash, rotated_at, grace_until, previous_rotated_at, token_jti, \
+    previous_token_jti) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (client_id) DO UPDATE SET \
+    previous_secret_hash = ?2, rotated_at = ?3, grace_until = ?4, previous_rotated_at = ?5, \
+    token_jti = ?6, previous_token_jti = ?7";
+/// A new credential's use limit (also clears a row a deleted credential left behind).
+pub const SET_MAX_USES: &str = "INSERT OR REPLACE INTO isogate_credential_lifecycle \
+    (client_id, max_uses, uses) VALUES (?1, ?2, 0)";
+/// Spends one use of credential `?1`: one statement, so concurrent token requests on any
+/// isolate never spend more than `max_uses` between them. Returns the new count, and no row
+/// once they are spent (a row, not a change count: Spin reads changes with a second statement,
+/// which another instance sharing the connection may run between).
+pub const USE_CREDENTIAL: &str = "UPDATE isogate_credential_lifecycle SET uses = uses + 1 \
+    WHERE client_id = ?1 AND uses < max_uses RETURNING uses";
+pub const DELETE_CREDENTIAL_LIFECYCLE: &str = "DELETE FROM isogate_credential_lifecycle \
+    WHERE client_id IN (SELECT client_id FROM isogate_credentials WHERE name = ?1)";
+pub const DELETE_USER_CREDENTIAL_LIFECYCLES: &str = "DELETE FROM isogate_credential_lifecycle \
+    WHERE client_id IN (SELECT client_id FROM isogate_credentials WHERE user_id = ?1)";
 pub const PRUNE_REVOKED_TOKENS: &str = "DELETE FROM revoked_tokens WHERE expires_at < ?1";
 /// Records a revocation unless the client already holds `?5` unexpired ones (`expires_at`
 /// from `?4` on): the count and the insert are one statement, so concurrent revocations on
@@ -126,6 +172,7 @@ pub const CREDENTIAL_STATUS_AND_LOCKOUTS: &str = concat!(
     " LEFT JOIN isogate_auth_failures p ON p.key = ?2",
     " LEFT JOIN isogate_auth_failures i ON i.key = ?4",
     " LEFT JOIN isogate_credentials c ON c.client_id = ?1",
+    " LEFT JOIN isogate_credential_lifecycle l ON l.client_id = c.client_id",
     " LEFT JOIN isogate_users u ON u.id = c.user_id"
 );
 /// Rows that say nothing any more (window over, strikes forgiven) at ?1.

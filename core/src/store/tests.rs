@@ -16,9 +16,21 @@ fn credential_queries_read_the_columns_the_row_encoder_writes() {
     assert!(sql::CREDENTIAL_STATUS
         .starts_with("SELECT c.client_id, c.name, c.user_id, c.user_name, c.kind, c.secret_hash,"));
     assert!(sql::CREDENTIAL_STATUS.ends_with(
-        "c.created_at, c.can_introspect, u.enabled FROM isogate_credentials c \
+        "c.created_at, c.can_introspect, l.previous_secret_hash, l.rotated_at, l.grace_until, \
+         l.previous_rotated_at, l.token_jti, l.previous_token_jti, l.max_uses, l.uses, u.enabled \
+         FROM isogate_credentials c \
+         LEFT JOIN isogate_credential_lifecycle l ON l.client_id = c.client_id \
          JOIN isogate_users u ON u.id = c.user_id WHERE c.client_id = ?1"
     ));
+    // Every credential read joins the lifecycle row: no statement of its own.
+    for statement in [
+        sql::CREDENTIAL_BY_NAME,
+        sql::CREDENTIALS,
+        sql::CREDENTIALS_OF_USER,
+        sql::CREDENTIAL_STATUS_AND_LOCKOUTS,
+    ] {
+        assert!(statement.contains("LEFT JOIN isogate_credential_lifecycle l"));
+    }
     assert!(sql::INSERT_CREDENTIAL.contains(
         "(client_id, name, user_id, user_name, kind, secret_hash, scopes, expires_at, enabled, \
          created_at, can_introspect)"

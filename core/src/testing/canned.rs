@@ -3,7 +3,7 @@
 use crate::capability::Now;
 use crate::error::StoreError;
 use crate::model::{CredentialStatus, Service};
-use crate::store::{credential_row, service_read_row, sql, SqlDb, SqlValue};
+use crate::store::{credential_read_row, service_read_row, sql, SqlDb, SqlValue};
 use crate::throttle::{Counts, FailureCount};
 use std::cell::Cell;
 use std::collections::HashSet;
@@ -91,7 +91,7 @@ impl SqlDb for CannedDb {
                     .filter(|s| s.credential.client_id == client_id);
                 Ok(rows
                     .map(|s| {
-                        let mut row = credential_row(&s.credential);
+                        let mut row = credential_read_row(&s.credential);
                         row.push(s.user_enabled.into());
                         row
                     })
@@ -116,7 +116,7 @@ impl SqlDb for CannedDb {
                     .find(|s| s.credential.client_id == client_id)
                 {
                     Some(s) => {
-                        row.extend(credential_row(&s.credential));
+                        row.extend(credential_read_row(&s.credential));
                         row.push(s.user_enabled.into());
                     }
                     None => row.extend(vec![SqlValue::Null; sql::CREDENTIAL_COLUMNS + 1]),
