@@ -220,6 +220,9 @@ const ERROR_CODES: &[&str] = &[
     "not_found",
     "method_not_allowed",
     "already_exists",
+    // 429s: throttled guessing at the admin API, a service's rate limit (RFC 6585 §4).
+    "too_many_requests",
+    "rate_limited",
 ];
 
 /// A refusal with nothing failing behind it: a 4xx, JSON of the documented shape, a known
@@ -404,7 +407,14 @@ pub fn check_plan(head: &RequestHead, plan: &isogate_core::forward::ForwardPlan,
         "x-forwarded-host",
         "forwarded",
         "content-length",
+        // The request id (isogate_core::audit): the client's when acceptable, else the
+        // gateway's; once, whatever the client sent (checked below).
+        "x-request-id",
     ];
+    assert!(
+        values("x-request-id").len() <= 1,
+        "X-Request-Id more than once"
+    );
     // A WebSocket handshake's (isogate_core::forward::websocket): `Upgrade: websocket` is the
     // gateway's, once; the protocols are the client's offers without any token's; the
     // per-connection fields stay on the client's leg. Any request: no token subprotocol.
