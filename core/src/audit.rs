@@ -107,6 +107,8 @@ impl Caller {
 pub enum AdminAction {
     Create,
     Delete,
+    /// A change to an existing object (a group's members).
+    Update,
 }
 
 /// What an admin request changed: `kind` is `user`, `service` or `credential`.
@@ -259,6 +261,7 @@ fn write_request(
             let action = match change.action {
                 AdminAction::Create => "create",
                 AdminAction::Delete => "delete",
+                AdminAction::Update => "update",
             };
             line.word(text!("action"), action);
             line.word(text!("object"), change.kind);

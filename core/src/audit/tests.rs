@@ -57,6 +57,7 @@ pub(super) fn seen() -> Seen {
         credential: Some(Rc::new(CredentialStatus {
             credential,
             user_enabled: true,
+            groups: vec![],
         })),
     }
 }

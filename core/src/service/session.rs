@@ -144,6 +144,7 @@ async fn still_admitted<D: SqlDb>(
         user: &session.user,
         jti: &session.jti,
         scopes: scopes.as_ref(),
+        request: None,
     };
     admit(caches, db, holder, &session.service, now, &mut None).await?;
     Ok(())

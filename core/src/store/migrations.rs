@@ -42,6 +42,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../infra/migrations/0005_service_rate_limit.sql"),
     },
     Migration {
+        version: 6,
+        name: "0006_groups_policy",
+        sql: include_str!("../../../infra/migrations/0006_groups_policy.sql"),
+    },
+    Migration {
         version: 8,
         name: "0008_upstream_auth",
         sql: include_str!("../../../infra/migrations/0008_upstream_auth.sql"),

@@ -16,7 +16,8 @@ fn credential_queries_read_the_columns_the_row_encoder_writes() {
     assert!(sql::CREDENTIAL_STATUS
         .starts_with("SELECT c.client_id, c.name, c.user_id, c.user_name, c.kind, c.secret_hash,"));
     assert!(sql::CREDENTIAL_STATUS.ends_with(
-        "c.created_at, c.can_introspect, u.enabled FROM isogate_credentials c \
+        "c.created_at, c.can_introspect, u.enabled, (SELECT group_concat(m.group_id) \
+         FROM isogate_group_members m WHERE m.user_id = c.user_id) FROM isogate_credentials c \
          JOIN isogate_users u ON u.id = c.user_id WHERE c.client_id = ?1"
     ));
     assert!(sql::INSERT_CREDENTIAL.contains(
