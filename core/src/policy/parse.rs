@@ -69,10 +69,10 @@ pub fn parse_rule(text: &str) -> Result<Rule, InvalidRule> {
             values.iter().map(named).collect()
         }
         let condition = match key {
-            "user" | "users" => Condition::Users(names(&values).map_err(|e| InvalidRule(e))?),
-            "group" | "groups" => Condition::Groups(names(&values).map_err(|e| InvalidRule(e))?),
+            "user" | "users" => Condition::Users(names(&values).map_err(InvalidRule)?),
+            "group" | "groups" => Condition::Groups(names(&values).map_err(InvalidRule)?),
             "credential" | "credentials" | "cred" | "creds" => {
-                Condition::Credentials(names(&values).map_err(|e| InvalidRule(e))?)
+                Condition::Credentials(names(&values).map_err(InvalidRule)?)
             }
             "scope" | "scopes" => {
                 for v in &values {
