@@ -344,6 +344,7 @@ pub fn decide_access(request: &policy::Request<'_>, service: &Service) -> Result
 
 /// The scope and allowed-users part of [`decide_access`], without the rules (an open
 /// connection's re-check, which has no request line: its rules were decided at the handshake).
+#[inline]
 pub fn decide_users(scopes: &ScopeSet, user: i64, service: &Service) -> Result<(), BearerError> {
     check_scope(scopes, &service.name)?;
     if !service.allowed_user_ids.is_empty() && !service.allowed_user_ids.contains(&user) {
