@@ -46,6 +46,8 @@ authorize_service_rate_limited 100
 authorize_service_upstream_bearer 100
 authorize_service_upstream_oauth2 100
 authorize_service_lifecycle 100
+authorize_service_with_policy 100
+rule_evaluation 2000
 rate_limit_check 2000
 rate_limit_headers 2000
 assertion_sign 100

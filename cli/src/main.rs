@@ -2,7 +2,10 @@
 //! domain), on Workers or Spin alike, the way `octeliumctl` drives Octelium.
 //!
 //! ```text
-//! isogate create service my-api --upstream http://127.0.0.1:9000 [--rate-limit 100/s]
+//! isogate create group finance
+//! isogate create user alice --group finance
+//! isogate create service my-api --upstream http://127.0.0.1:9000 [--rate-limit 100/s] \
+//!     [--allow 'group=finance'] [--deny 'paths=/admin/*'] ...
 //! isogate create cred --user root --type oauth2 my-oauth-cred
 //! isogate get creds -o json
 //! isogate rotate cred my-oauth-cred --grace 1h
@@ -14,11 +17,12 @@
 //! but warns: a command line is visible to every local user (`ps`) and lands in shell history.
 
 use clap::parser::ValueSource;
-use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use isogate_core::admin::api::{
-    CreatedCredential, CredentialList, CredentialView, Deleted, DeletedCredential, DeletedService,
-    DeletedUser, ErrorBody, NewCredential, NewService, NewUser, OneCredential, OneService, OneUser,
-    RotateCredential, ServiceList, ServiceView, UpdateCredential, UserList, UserView,
+    CreatedCredential, CredentialList, CredentialView, Deleted, DeletedCredential, DeletedGroup,
+    DeletedService, DeletedUser, ErrorBody, GroupChange, GroupList, GroupView, NewCredential,
+    NewGroup, NewService, NewUser, OneCredential, OneGroup, OneService, OneUser, RotateCredential,
+    ServiceList, ServiceView, UpdateCredential, UserList, UserView,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -29,7 +33,7 @@ use std::process::ExitCode;
 #[command(
     name = "isogate",
     version,
-    about = "Manage users, services and credentials of an Isogate deployment"
+    about = "Manage users, groups, services and credentials of an Isogate deployment"
 )]
 struct Cli {
     /// The deployment's root URL.
@@ -68,17 +72,17 @@ enum Output {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create a user, service or credential.
+    /// Create a user, group, service or credential.
     Create {
         #[command(subcommand)]
         what: CreateWhat,
     },
-    /// List, or show one, user, service or credential.
+    /// List, or show one, user, group, service or credential.
     Get {
         #[command(subcommand)]
         what: Kind,
     },
-    /// Delete a user, service or credential (deleting revokes).
+    /// Delete a user, group, service or credential (deleting revokes).
     Delete {
         #[command(subcommand)]
         what: Kind,
@@ -89,7 +93,8 @@ enum Command {
         #[command(subcommand)]
         what: RotateWhat,
     },
-    /// Change a credential: disable or enable it, give it a new expiry or scope ceiling.
+    /// Change a credential (disable or enable it, a new expiry or scope ceiling) or a group's
+    /// members.
     Update {
         #[command(subcommand)]
         what: UpdateWhat,
@@ -101,11 +106,37 @@ enum Command {
 #[derive(Subcommand)]
 enum CreateWhat {
     #[command(visible_aliases = ["users"])]
-    User { name: String },
+    User {
+        name: String,
+        /// A group to put the user in (repeatable); it must exist (`isogate create group`).
+        #[arg(long = "group", value_name = "GROUP")]
+        groups: Vec<String>,
+    },
+    /// A group of users, for service rules (`--allow 'group=NAME'`).
+    #[command(visible_aliases = ["groups"])]
+    Group { name: String },
     #[command(visible_aliases = ["services", "svc"])]
     Service(ServiceArgs),
     #[command(visible_aliases = ["cred", "creds", "credentials"])]
     Credential(CredentialArgs),
+}
+
+#[derive(Subcommand)]
+enum UpdateWhat {
+    /// Add members to a group or remove them; takes effect at once on the isolate that made
+    /// the change, within the cache lifetime everywhere else.
+    #[command(visible_aliases = ["groups"])]
+    Group {
+        name: String,
+        /// A user to add (repeatable).
+        #[arg(long = "add", value_name = "USER")]
+        add: Vec<String>,
+        /// A user to remove (repeatable).
+        #[arg(long = "remove", value_name = "USER")]
+        remove: Vec<String>,
+    },
+    #[command(visible_aliases = ["cred", "creds", "credentials"])]
+    Credential(UpdateArgs),
 }
 
 #[derive(Args)]
@@ -128,6 +159,17 @@ struct ServiceArgs {
     /// (the gateway gets and caches the origin's token; NAME holds the client secret).
     #[arg(long = "upstream-auth", value_name = "KIND:...")]
     upstream_auth: Option<String>,
+    /// A rule admitting the requests it matches (repeatable; with --deny, in the order given;
+    /// the first matching rule decides, and when there are rules and none matches, the request
+    /// is refused 403). RULE: space-separated conditions, all of which must hold, each
+    /// KEY=VALUE[,VALUE...]: user=, group=, credential=, scope=, methods= (upper case),
+    /// paths= (segment prefixes, '*' for one segment: /reports/*); or `any`. E.g.
+    /// --allow 'group=finance' --allow 'user=ci methods=GET paths=/reports/*'.
+    #[arg(long = "allow", value_name = "RULE")]
+    allow: Vec<String>,
+    /// A rule refusing (403) the requests it matches (repeatable), e.g. --deny 'paths=/admin/*'.
+    #[arg(long = "deny", value_name = "RULE")]
+    deny: Vec<String>,
 }
 
 #[derive(Args)]
@@ -167,11 +209,6 @@ enum RotateWhat {
     },
 }
 
-#[derive(Subcommand)]
-enum UpdateWhat {
-    #[command(visible_aliases = ["cred", "creds", "credentials"])]
-    Credential(UpdateArgs),
-}
 
 #[derive(Args)]
 struct UpdateArgs {
@@ -196,6 +233,8 @@ struct UpdateArgs {
 enum Kind {
     #[command(visible_aliases = ["users"])]
     User { name: Option<String> },
+    #[command(visible_aliases = ["groups"])]
+    Group { name: Option<String> },
     #[command(visible_aliases = ["services", "svc"])]
     Service { name: Option<String> },
     #[command(visible_aliases = ["cred", "creds", "credentials"])]
@@ -206,6 +245,7 @@ impl Kind {
     fn parts(&self) -> (&'static str, &'static str, Option<&str>) {
         match self {
             Kind::User { name } => ("users", "User", name.as_deref()),
+            Kind::Group { name } => ("groups", "Group", name.as_deref()),
             Kind::Service { name } => ("services", "Service", name.as_deref()),
             Kind::Credential { name } => ("credentials", "Credential", name.as_deref()),
         }
@@ -281,7 +321,7 @@ fn main() -> ExitCode {
             .timeout(std::time::Duration::from_secs(30))
             .build(),
     };
-    match run(&cli, &api) {
+    match run(&cli, &api, &ordered_rules(&matches)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("Error: {e}");
@@ -317,20 +357,55 @@ fn admin_token(cli: &Cli, from_command_line: bool) -> Result<String, String> {
     Ok(token)
 }
 
-fn run(cli: &Cli, api: &Api) -> Result<(), String> {
+/// The `--allow` and `--deny` rules of `create service`, interleaved in the order given
+/// (`allow RULE` / `deny RULE`): the order is the policy.
+fn ordered_rules(matches: &ArgMatches) -> Vec<String> {
+    let Some(service) = matches
+        .subcommand_matches("create")
+        .and_then(|m| m.subcommand_matches("service"))
+    else {
+        return vec![];
+    };
+    let mut rules: Vec<(usize, String)> = Vec::new();
+    for effect in ["allow", "deny"] {
+        if let (Some(values), Some(indices)) = (
+            service.get_many::<String>(effect),
+            service.indices_of(effect),
+        ) {
+            rules.extend(
+                indices
+                    .zip(values)
+                    .map(|(i, v)| (i, format!("{effect} {v}"))),
+            );
+        }
+    }
+    rules.sort_by_key(|(i, _)| *i);
+    rules.into_iter().map(|(_, r)| r).collect()
+}
+
+fn run(cli: &Cli, api: &Api, rules: &[String]) -> Result<(), String> {
     let json_out = cli.output == Output::Json;
     match &cli.command {
         Command::Create { what } => match what {
-            CreateWhat::User { name } => {
-                let created: OneUser =
-                    api.call("POST", "users", Some(body(&NewUser { name: name.clone() })))?;
+            CreateWhat::User { name, groups } => {
+                let new = NewUser {
+                    groups: groups.clone(),
+                    name: name.clone(),
+                };
+                let created: OneUser = api.call("POST", "users", Some(body(&new)))?;
                 confirm_created(json_out, &created, "User", name);
+            }
+            CreateWhat::Group { name } => {
+                let new = NewGroup { name: name.clone() };
+                let created: OneGroup = api.call("POST", "groups", Some(body(&new)))?;
+                confirm_created(json_out, &created, "Group", name);
             }
             CreateWhat::Service(s) => {
                 let new = NewService {
                     allowed_users: s.allow_users.clone(),
                     name: s.name.clone(),
                     rate_limit: s.rate_limit.clone(),
+                    rules: rules.to_vec(),
                     upstream: s.upstream.clone(),
                     upstream_auth: s.upstream_auth.clone(),
                 };
@@ -411,11 +486,25 @@ fn run(cli: &Cli, api: &Api) -> Result<(), String> {
                         l.users.iter().map(user_row).collect()
                     })?
                 }
-                (Kind::Service { .. }, Some(n)) => show(
+                (Kind::Group { .. }, Some(n)) => show(
                     json_out,
-                    &api.call::<OneService>("GET", &one(n), None)?,
-                    |o| vec![service_row(&o.service)],
+                    &api.call::<OneGroup>("GET", &one(n), None)?,
+                    |o| vec![group_row(&o.group)],
                 )?,
+                (Kind::Group { .. }, None) => {
+                    show(json_out, &api.call::<GroupList>("GET", path, None)?, |l| {
+                        l.groups.iter().map(group_row).collect()
+                    })?
+                }
+                (Kind::Service { .. }, Some(n)) => {
+                    let found = api.call::<OneService>("GET", &one(n), None)?;
+                    let table = show(json_out, &found, |o| vec![service_row(&o.service)])?;
+                    if let Some(rows) = table {
+                        print_table(path, &rows);
+                        print_rules(&found.service);
+                    }
+                    None
+                }
                 (Kind::Service { .. }, None) => show(
                     json_out,
                     &api.call::<ServiceList>("GET", path, None)?,
@@ -437,6 +526,21 @@ fn run(cli: &Cli, api: &Api) -> Result<(), String> {
             }
         }
         Command::Keygen => unreachable!("handled before connecting"),
+        Command::Update {
+            what: UpdateWhat::Group { name, add, remove },
+        } => {
+            let change = GroupChange {
+                add: add.clone(),
+                remove: remove.clone(),
+            };
+            let target = format!("groups/{}", encode(name));
+            let updated: OneGroup = api.call("PATCH", &target, Some(body(&change)))?;
+            if json_out {
+                print_json(&updated);
+            } else {
+                println!("Group {name} successfully updated");
+            }
+        }
         Command::Delete { what } => {
             let (path, label, name) = what.parts();
             let name =
@@ -446,6 +550,10 @@ fn run(cli: &Cli, api: &Api) -> Result<(), String> {
                 Kind::User { .. } => print_json_if(
                     json_out,
                     &api.call::<Deleted<DeletedUser>>("DELETE", &target, None)?,
+                ),
+                Kind::Group { .. } => print_json_if(
+                    json_out,
+                    &api.call::<Deleted<DeletedGroup>>("DELETE", &target, None)?,
                 ),
                 Kind::Service { .. } => print_json_if(
                     json_out,
@@ -524,7 +632,46 @@ fn list_cell(items: &[String]) -> String {
 }
 
 fn user_row(u: &UserView) -> Vec<String> {
-    vec![u.name.clone(), u.id.to_string(), u.enabled.to_string()]
+    let groups = if u.groups.is_empty() {
+        "-".into()
+    } else {
+        u.groups.join(",")
+    };
+    vec![
+        u.name.clone(),
+        u.id.to_string(),
+        u.enabled.to_string(),
+        groups,
+    ]
+}
+
+fn group_row(g: &GroupView) -> Vec<String> {
+    let members = if g.members.is_empty() {
+        "-".into()
+    } else {
+        g.members.join(",")
+    };
+    vec![g.name.clone(), g.id.to_string(), members]
+}
+
+/// A service's rules, numbered in the order they are tried, as `--allow`/`--deny` take them.
+fn rules_lines(s: &ServiceView) -> Vec<String> {
+    s.rules
+        .iter()
+        .enumerate()
+        .map(|(i, r)| format!("  {}. {r}", i + 1))
+        .collect()
+}
+
+fn print_rules(s: &ServiceView) {
+    if s.rules.is_empty() {
+        return;
+    }
+    println!();
+    println!("Rules (the first that matches decides; none matching: refused):");
+    for line in rules_lines(s) {
+        println!("{line}");
+    }
 }
 
 /// A policy's users as `name#id`: the id is what the policy admits (a user deleted and
@@ -554,6 +701,10 @@ fn service_row(s: &ServiceView) -> Vec<String> {
         s.upstream_auth
             .as_ref()
             .map_or_else(|| "-".into(), |a| format!("{}:{}", a.kind, a.secret)),
+        match s.rules.len() {
+            0 => "-".into(),
+            n => n.to_string(),
+        },
     ]
 }
 
@@ -606,13 +757,15 @@ fn print_json<T: Serialize + ?Sized>(v: &T) {
 
 fn print_table(kind: &str, rows: &[Vec<String>]) {
     let headers: &[&str] = match kind {
-        "users" => &["NAME", "ID", "ENABLED"],
+        "users" => &["NAME", "ID", "ENABLED", "GROUPS"],
+        "groups" => &["NAME", "ID", "MEMBERS"],
         "services" => &[
             "NAME",
             "UPSTREAM",
             "ALLOWED USERS",
             "RATE LIMIT",
             "UPSTREAM AUTH",
+            "RULES",
         ],
         _ => &[
             "NAME",
@@ -706,6 +859,7 @@ mod tests {
             created_at: 0,
             name: "s".into(),
             rate_limit: None,
+            rules: vec![],
             upstream: "http://o".into(),
             upstream_auth: None,
         };
@@ -726,6 +880,7 @@ mod tests {
             created_at: 0,
             name: "payroll".into(),
             rate_limit: None,
+            rules: vec![],
             upstream: "http://o".into(),
             upstream_auth: Some(isogate_core::admin::api::UpstreamAuthView {
                 kind: "bearer".into(),
@@ -759,6 +914,48 @@ mod tests {
         let missing = parse(&["--token-file", "/nonexistent/isogate-token", "get", "users"]);
         assert!(missing.unwrap_err().starts_with("cannot read --token-file"));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn allow_and_deny_rules_keep_the_order_they_were_given_in() {
+        let matches = Cli::command()
+            .try_get_matches_from([
+                "isogate",
+                "create",
+                "service",
+                "payroll",
+                "--upstream",
+                "http://o",
+                "--deny",
+                "paths=/admin/*",
+                "--allow",
+                "group=finance",
+                "--deny",
+                "methods=DELETE",
+                "--allow",
+                "user=ci methods=GET paths=/reports/*",
+            ])
+            .unwrap();
+        assert_eq!(
+            ordered_rules(&matches),
+            [
+                "deny paths=/admin/*",
+                "allow group=finance",
+                "deny methods=DELETE",
+                "allow user=ci methods=GET paths=/reports/*",
+            ]
+        );
+        let view = ServiceView {
+            allowed_user_ids: vec![],
+            allowed_users: vec![],
+            created_at: 0,
+            name: "s".into(),
+            rate_limit: None,
+            rules: vec!["allow group=finance#1".into()],
+            upstream: "http://o".into(),
+            upstream_auth: None,
+        };
+        assert_eq!(rules_lines(&view), ["  1. allow group=finance#1"]);
     }
 
     #[test]

@@ -109,7 +109,8 @@ pub enum AdminAction {
     Delete,
     /// A credential rotated (`isogate rotate cred`).
     Rotate,
-    /// A credential's state, expiry or scope changed (`isogate update cred`).
+    /// A change to an existing object: a credential's state, expiry or scope (`isogate update
+    /// cred`), a group's members (`isogate update group`).
     Update,
 }
 

@@ -2,6 +2,7 @@
 //! them, and the validation of their names (upstream URLs: [`crate::upstream`]).
 
 pub use crate::lifecycle::{CredentialState, Lifecycle};
+pub use crate::policy::{GroupId, Rule};
 pub use crate::rate_limit::RateLimit;
 pub use crate::scope::is_valid_service_name;
 use crate::scope::ScopeSet;
@@ -21,6 +22,8 @@ pub struct User {
     pub enabled: bool,
     /// Unix seconds.
     pub created_at: i64,
+    /// The names of its groups, sorted.
+    pub groups: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +45,19 @@ pub struct Service {
     /// The origin's own credential, by the name of its secret ([`crate::upstream_auth`]);
     /// `None`: the gateway sends none.
     pub upstream_auth: Option<UpstreamAuth>,
+    /// Request-level policy ([`crate::policy`]), first match wins; empty: none. Checked after
+    /// `allowed_user_ids`, which keeps its meaning.
+    pub rules: Vec<Rule>,
+}
+
+/// A group of users, named by policy rules (`group=finance`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Group {
+    pub id: GroupId,
+    pub name: String,
+    pub created_at: i64,
+    /// Its members' names, sorted.
+    pub members: Vec<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +115,8 @@ pub struct Credential {
 pub struct CredentialStatus {
     pub credential: Credential,
     pub user_enabled: bool,
+    /// The groups of the credential's user (read in the same statement), for policy rules.
+    pub groups: Vec<GroupId>,
 }
 
 /// Why a credential that exists may not be used (each an audit reason of its own).
@@ -178,12 +196,14 @@ mod tests {
         let live = CredentialStatus {
             credential: cred.clone(),
             user_enabled: true,
+            groups: vec![],
         };
         assert!(live.is_live(99));
         assert!(!live.is_live(100));
         assert!(!CredentialStatus {
             credential: cred.clone(),
-            user_enabled: false
+            user_enabled: false,
+            groups: vec![],
         }
         .is_live(0));
         assert!(!CredentialStatus {
@@ -191,7 +211,8 @@ mod tests {
                 enabled: false,
                 ..cred
             },
-            user_enabled: true
+            user_enabled: true,
+            groups: vec![],
         }
         .is_live(0));
     }

@@ -3,7 +3,9 @@
 //!
 //! ```text
 //! extract_bearer ─► Verifier::verify ─► credential (cache/store) ─► is the jti revoked (cache/store)
-//!                ─► check_scope ─► service (cache/store) ─► decide_access
+//!                ─► check_scope ─► service (cache/store) ─► decide_access (allowed users,
+//!                   policy rules: the user's groups came with the credential, the rules with
+//!                   the service)
 //!                ─► check_rate_limit (services with a limit) ─► plan_forward
 //!                ─► the origin's own credential, if the service has one (crate::upstream_auth)
 //!                ─► Minter::identity_assertion (cached per token and service)
@@ -24,7 +26,8 @@ use crate::forward::{plan_forward, ForwardPlan, Principal};
 use crate::http::RequestHead;
 use crate::keys::Ed25519;
 use crate::mint::Minter;
-use crate::model::{CredentialStatus, Service, UserId};
+use crate::model::{CredentialStatus, Service};
+use crate::policy::{self, Verdict};
 use crate::scope::ScopeSet;
 use crate::store::Store;
 use crate::token_request::form_urldecode;
@@ -205,6 +208,7 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
         iat: claims.iat,
         exp: claims.exp,
         scopes: verified.scopes.as_ref(),
+        request: Some((head.method.as_str(), &head.path)),
     };
     let (status, service) =
         admit(caches, db, holder, service_name, now, &mut seen.credential).await?;
@@ -326,21 +330,36 @@ pub fn check_scope(scopes: &ScopeSet, service_name: &str) -> Result<(), BearerEr
     })
 }
 
-/// The token's scopes must cover the service, and the service's policy must admit the user,
-/// by id: a user re-created under a deleted user's name is another user.
-pub fn decide_access(
-    scopes: &ScopeSet,
-    user: UserId,
-    service: &Service,
-) -> Result<(), BearerError> {
+/// The token's scopes must cover the service, the service's allowed users must include the
+/// user, by id (a user re-created under a deleted user's name is another user), and then its
+/// rules must admit the request ([`policy::evaluate`]: first match wins, default deny). Every
+/// refusal is RFC 6750 §3.1 `insufficient_scope` (403): the token is valid, it just does not
+/// reach this.
+pub fn decide_access(request: &policy::Request<'_>, service: &Service) -> Result<(), BearerError> {
+    decide_users(request.scopes, request.user, service)?;
+    match policy::evaluate(&service.rules, request) {
+        Verdict::Allow(_) => Ok(()),
+        Verdict::Denied(_) => Err(refusal(ScopeRefusal::DeniedByRule, service)),
+        Verdict::NoRuleMatched => Err(refusal(ScopeRefusal::NoRuleMatched, service)),
+    }
+}
+
+/// The scope and allowed-users part of [`decide_access`], without the rules (an open
+/// connection's re-check, which has no request line: its rules were decided at the handshake).
+#[inline]
+pub fn decide_users(scopes: &ScopeSet, user: i64, service: &Service) -> Result<(), BearerError> {
     check_scope(scopes, &service.name)?;
     if !service.allowed_user_ids.is_empty() && !service.allowed_user_ids.contains(&user) {
-        return Err(BearerError::InsufficientScope {
-            refusal: ScopeRefusal::Policy,
-            scope: format!("service:{}", service.name),
-        });
+        return Err(refusal(ScopeRefusal::Policy, service));
     }
     Ok(())
+}
+
+fn refusal(refusal: ScopeRefusal, service: &Service) -> BearerError {
+    BearerError::InsufficientScope {
+        refusal,
+        scope: format!("service:{}", service.name),
+    }
 }
 
 mod admit;

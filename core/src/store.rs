@@ -5,7 +5,9 @@
 //! The schema is `infra/migrations/*.sql`, shared verbatim by D1 and Spin.
 
 use crate::error::StoreError;
-use crate::model::{Credential, CredentialStatus, RateLimit, Service, UpstreamAuth, User, UserId};
+use crate::model::{
+    Credential, CredentialStatus, RateLimit, Rule, Service, UpstreamAuth, User, UserId,
+};
 
 /// A value bound to or read from a statement.
 #[derive(Clone, Debug, PartialEq)]
@@ -71,6 +73,7 @@ pub enum Inserted {
 
 mod counts;
 mod failures;
+mod groups;
 mod lifecycle;
 mod migrations;
 mod rows;
@@ -79,7 +82,9 @@ pub mod sql;
 pub use migrations::{split_sql, Migration, MIGRATIONS, SCHEMA_VERSION};
 
 use rows::{credential_from_row, opt_int, service_from_row, user_from_row};
-pub use rows::{credential_read_row, credential_row, service_read_row, service_row};
+pub use rows::{
+    credential_read_row, credential_row, group_ids_cell, rules_cell, service_read_row, service_row,
+};
 
 /// Every query the gateway makes.
 pub struct Store<'a, D: SqlDb> {
@@ -127,6 +132,7 @@ impl<'a, D: SqlDb> Store<'a, D> {
             name: name.to_owned(),
             enabled,
             created_at,
+            groups: vec![],
         }))
     }
 
@@ -146,6 +152,7 @@ impl<'a, D: SqlDb> Store<'a, D> {
             .execute_batch(&[
                 (sql::DELETE_USER_CREDENTIAL_LIFECYCLES, vec![user.id.into()]),
                 (sql::DELETE_USER_CREDENTIALS, vec![user.id.into()]),
+                (sql::DELETE_USER_MEMBERSHIPS, vec![user.id.into()]),
                 (sql::DELETE_USER, vec![user.id.into()]),
             ])
             .await?;
@@ -179,8 +186,18 @@ impl<'a, D: SqlDb> Store<'a, D> {
                 .await?;
             self.set_upstream_auth(&service.name, service.upstream_auth.as_ref())
                 .await?;
+            self.set_rules(&service.name, &service.rules).await?;
         }
         Ok(created)
+    }
+
+    /// Sets a service's rules (a row of their own, like the rate limit; `NULL`: none).
+    async fn set_rules(&self, service: &str, rules: &[Rule]) -> Result<(), StoreError> {
+        let params = [service.into(), rules_cell(rules)];
+        self.db
+            .execute(sql::SET_SERVICE_POLICY, &params)
+            .await
+            .map(drop)
     }
 
     /// Deletes a service, then clears its rate limit (a limit without its service applies to
@@ -189,6 +206,7 @@ impl<'a, D: SqlDb> Store<'a, D> {
         let deleted = self.db.execute(sql::DELETE_SERVICE, &[name.into()]).await? > 0;
         self.set_rate_limit(name, None).await?;
         self.set_upstream_auth(name, None).await?;
+        self.set_rules(name, &[]).await?;
         Ok(deleted)
     }
 

@@ -148,7 +148,7 @@ fn admin_lists_and_reads_return_exactly_what_was_created() {
     let created = json_body(&r)["service"].clone();
     assert_eq!(
         created,
-        json!({ "name": "my-api", "upstream": "http://127.0.0.1:9000", "allowed_user_ids": [2, 3], "allowed_users": ["alice", "bob"], "created_at": h.now_secs(), "rate_limit": null, "upstream_auth": null })
+        json!({ "name": "my-api", "upstream": "http://127.0.0.1:9000", "allowed_user_ids": [2, 3], "allowed_users": ["alice", "bob"], "created_at": h.now_secs(), "rate_limit": null, "rules": [], "upstream_auth": null })
     );
     h.create_service("other", "https://api.internal/base", &[]);
     let cred = h.create_client("alice-cred", "alice", &["service:other", "service:my-api"]);
@@ -158,16 +158,16 @@ fn admin_lists_and_reads_return_exactly_what_was_created() {
     assert_eq!(
         users,
         json!({ "users": [
-            { "id": 2, "name": "alice", "enabled": true, "created_at": t },
-            { "id": 3, "name": "bob", "enabled": true, "created_at": t },
-            { "id": 1, "name": "root", "enabled": true, "created_at": 0 },
+            { "id": 2, "name": "alice", "enabled": true, "created_at": t, "groups": [] },
+            { "id": 3, "name": "bob", "enabled": true, "created_at": t, "groups": [] },
+            { "id": 1, "name": "root", "enabled": true, "created_at": 0, "groups": [] },
         ] })
     );
     assert_eq!(
         services,
         json!({ "services": [
             created,
-            { "name": "other", "upstream": "https://api.internal/base", "allowed_user_ids": [], "allowed_users": [], "created_at": t, "rate_limit": null, "upstream_auth": null },
+            { "name": "other", "upstream": "https://api.internal/base", "allowed_user_ids": [], "allowed_users": [], "created_at": t, "rate_limit": null, "rules": [], "upstream_auth": null },
         ] })
     );
     let expected_cred = json!({
@@ -181,7 +181,7 @@ fn admin_lists_and_reads_return_exactly_what_was_created() {
     for (path, expected) in [
         (
             "/admin/v1/users/alice",
-            json!({ "user": { "id": 2, "name": "alice", "enabled": true, "created_at": t } }),
+            json!({ "user": { "id": 2, "name": "alice", "enabled": true, "created_at": t, "groups": [] } }),
         ),
         ("/admin/v1/services/my-api", json!({ "service": created })),
         (

@@ -94,22 +94,22 @@ fn assert_upgraded(h: &Harness) {
     assert_eq!(
         users,
         json!({ "users": [
-            { "id": 2, "name": "alice", "enabled": true, "created_at": 1700000100 },
-            { "id": 3, "name": "bob", "enabled": false, "created_at": 1700000200 },
-            { "id": 4, "name": "carol", "enabled": true, "created_at": 1700000300 },
-            { "id": 1, "name": "root", "enabled": true, "created_at": 0 },
+            { "id": 2, "name": "alice", "enabled": true, "created_at": 1700000100, "groups": [] },
+            { "id": 3, "name": "bob", "enabled": false, "created_at": 1700000200, "groups": [] },
+            { "id": 4, "name": "carol", "enabled": true, "created_at": 1700000300, "groups": [] },
+            { "id": 1, "name": "root", "enabled": true, "created_at": 0, "groups": [] },
         ] })
     );
     assert_eq!(
         services,
         json!({ "services": [
             { "name": "alice-api", "upstream": "http://127.0.0.1:9001/base", "allowed_user_ids": [2],
-              "allowed_users": ["alice"], "created_at": 1700000500, "rate_limit": null, "upstream_auth": null },
+              "allowed_users": ["alice"], "created_at": 1700000500, "rate_limit": null, "rules": [], "upstream_auth": null },
             // dave had been deleted: his name becomes id 0, which admits nobody.
             { "name": "carol-api", "upstream": "http://127.0.0.1:9002", "allowed_user_ids": [4, 0],
-              "allowed_users": ["carol", "dave"], "created_at": 1700000600, "rate_limit": null, "upstream_auth": null },
+              "allowed_users": ["carol", "dave"], "created_at": 1700000600, "rate_limit": null, "rules": [], "upstream_auth": null },
             { "name": "open-api", "upstream": "http://127.0.0.1:9000", "allowed_user_ids": [],
-              "allowed_users": [], "created_at": 1700000400, "rate_limit": null, "upstream_auth": null },
+              "allowed_users": [], "created_at": 1700000400, "rate_limit": null, "rules": [], "upstream_auth": null },
         ] })
     );
     let creds: Vec<(String, String, i64, bool)> = credentials["credentials"]

@@ -49,6 +49,7 @@ fuzz_target!(|input: Input| {
         created_at: 0,
         rate_limit: None,
         upstream_auth: None,
+        rules: vec![],
     };
     let principal = Principal {
         user: input.user,

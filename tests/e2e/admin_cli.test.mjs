@@ -90,15 +90,15 @@ describe(`admin API and CLI (${process.env.ISOGATE_RUNTIME ?? "workers"})`, () =
     assert.equal(created.code, 0, created.stderr);
     assert.match(created.stdout, /Service rl-svc successfully created/);
     await gw.createService("rl-none");
-    // Text: a RATE LIMIT column, "-" for a service without one (then UPSTREAM AUTH, "-" too).
+    // Text: a RATE LIMIT column, "-" for a service without one (then UPSTREAM AUTH and RULES, "-" too).
     const list = await gw.cli(["get", "services"]);
     assert.equal(list.code, 0, list.stderr);
     const lines = list.stdout.trim().split("\n");
-    assert.match(lines[0], /^NAME\s+UPSTREAM\s+ALLOWED USERS\s+RATE LIMIT\s+UPSTREAM AUTH$/);
-    assert.match(lines.find((l) => l.startsWith("rl-svc ")), /\s100\/s\s+-$/);
-    assert.match(lines.find((l) => l.startsWith("rl-none ")), /\s-\s+-$/);
+    assert.match(lines[0], /^NAME\s+UPSTREAM\s+ALLOWED USERS\s+RATE LIMIT\s+UPSTREAM AUTH\s+RULES$/);
+    assert.match(lines.find((l) => l.startsWith("rl-svc ")), /\s100\/s\s+-\s+-$/);
+    assert.match(lines.find((l) => l.startsWith("rl-none ")), /\s-\s+-\s+-$/);
     const one = await gw.cli(["get", "service", "rl-svc"]);
-    assert.match(one.stdout.trim().split("\n")[1], /^rl-svc\s.*\s100\/s\s+-$/);
+    assert.match(one.stdout.trim().split("\n")[1], /^rl-svc\s.*\s100\/s\s+-\s+-$/);
     // JSON: the canonical limit, null without one.
     assert.equal((await gw.cliJson(["get", "service", "rl-svc"])).service.rate_limit, "100/s");
     assert.equal((await gw.cliJson(["get", "service", "rl-none"])).service.rate_limit, null);
@@ -144,7 +144,7 @@ describe(`admin API and CLI (${process.env.ISOGATE_RUNTIME ?? "workers"})`, () =
       // --token works, and warns: a command line is visible in ps and shell history.
       const onCommandLine = await gw.cli(["get", "users", "--token", gw.adminToken], { ISOGATE_ADMIN_TOKEN: "" });
       assert.equal(onCommandLine.code, 0, onCommandLine.stderr);
-      assert.match(onCommandLine.stdout, /^NAME\s+ID\s+ENABLED$/m);
+      assert.match(onCommandLine.stdout, /^NAME\s+ID\s+ENABLED\s+GROUPS$/m);
       assert.equal(onCommandLine.stderr,
         "warning: --token puts the admin token in the process list and shell history; set ISOGATE_ADMIN_TOKEN or use --token-file PATH instead\n");
       assert.ok(!onCommandLine.stderr.includes(gw.adminToken));

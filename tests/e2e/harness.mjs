@@ -395,17 +395,26 @@ export class GatewayClient {
     return JSON.parse(r.stdout);
   }
 
-  /** `isogate create service NAME --upstream U [--allow-user X]... [--rate-limit N/s] [--upstream-auth KIND:...]`; resolves the service. */
-  async createService(name, { upstream = this.originUrl, allowed_users = [], rate_limit, upstream_auth, ...unknown } = {}) {
+  /**
+   * `isogate create service NAME --upstream U [--allow-user X]... [--rate-limit N/s] [--upstream-auth KIND:...] [--allow R | --deny R]...`;
+   * `rules`: ["allow group=finance", "deny paths=/admin/*", ...] in order. Resolves the service.
+   */
+  async createService(name, { upstream = this.originUrl, allowed_users = [], rate_limit, upstream_auth, rules = [], ...unknown } = {}) {
     noUnknownOptions("createService", unknown);
+    const ruleArgs = rules.flatMap((r) => { const [effect, ...rest] = r.split(" "); return [`--${effect}`, rest.join(" ")]; });
     const created = await this.cliJson(["create", "service", name, "--upstream", upstream, ...allowed_users.flatMap((u) => ["--allow-user", u]),
-      ...(rate_limit ? ["--rate-limit", rate_limit] : []), ...(upstream_auth ? ["--upstream-auth", upstream_auth] : [])]);
+      ...(rate_limit ? ["--rate-limit", rate_limit] : []), ...(upstream_auth ? ["--upstream-auth", upstream_auth] : []), ...ruleArgs]);
     return created.service;
   }
 
-  /** `isogate create user NAME`. */
-  async createUser(name) {
-    return (await this.cliJson(["create", "user", name])).user;
+  /** `isogate create user NAME [--group G]...`. */
+  async createUser(name, { groups = [] } = {}) {
+    return (await this.cliJson(["create", "user", name, ...groups.flatMap((g) => ["--group", g])])).user;
+  }
+
+  /** `isogate create group NAME`. */
+  async createGroup(name) {
+    return (await this.cliJson(["create", "group", name])).group;
   }
 
   /**

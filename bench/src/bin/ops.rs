@@ -26,9 +26,10 @@ use isogate_core::http::RequestHead;
 use isogate_core::keys::{Ed25519, KeySet, PortableEd25519, SigningKey, VerifyingKey};
 use isogate_core::mint::{Grant, Minter};
 use isogate_core::model::{
-    Credential, CredentialKind, CredentialStatus, Lifecycle, Service, UpstreamAuth,
+    Credential, CredentialKind, CredentialStatus, Lifecycle, Rule, Service, UpstreamAuth,
 };
 use isogate_core::oauth::verify_client_secret;
+use isogate_core::policy::{self, parse_rule, Condition, Verdict};
 use isogate_core::rate_limit::{Limited, RateLimit, Window, MAX_REQUESTS};
 use isogate_core::scope::ScopeSet;
 use isogate_core::secret::Secret;
@@ -69,6 +70,8 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("authorize_service_upstream_bearer", "authorize_service on a service with bearer upstream auth: the secret looked up by name and set after the strip"),
     ("authorize_service_upstream_oauth2", "authorize_service on a service with oauth2-client-credentials upstream auth, its origin token cached in the isolate"),
     ("authorize_service_lifecycle", "authorize_service for a credential rotated (in its grace, after an earlier rotation) with a scope ceiling: the lifecycle checks on the cached record"),
+    ("authorize_service_with_policy", "authorize_service on a service with a 10-rule policy, the matching rule last (the user in 2 groups)"),
+    ("rule_evaluation", "policy::evaluate of a 10-rule policy on the bench request, the matching rule last"),
     ("rate_limit_check", "count a request of a credential already counted in the isolate and decide: IsolateCounts::hit + RateLimit::decide"),
     ("rate_limit_headers", "the Retry-After, RateLimit-Policy and RateLimit values of a 429: Limited::headers"),
     ("assertion_sign", "build and sign an identity assertion (Ed25519, portable): Minter::sign_assertion"),
@@ -169,15 +172,24 @@ fn main() {
         }
         "decide_access" => {
             let scopes = ScopeSet::parse("service:*").unwrap();
+            let request = f.policy_request(&scopes);
             for _ in 0..n {
                 ok(
                     op,
-                    black_box(decide_access(
-                        black_box(&scopes),
-                        black_box(1),
-                        black_box(&f.service),
-                    )),
+                    black_box(decide_access(black_box(&request), black_box(&f.service))),
                 );
+            }
+        }
+        "rule_evaluation" => {
+            let scopes = ScopeSet::parse("service:*").unwrap();
+            let request = f.policy_request(&scopes);
+            let rules = ten_rules();
+            for _ in 0..n {
+                let verdict = policy::evaluate(black_box(&rules), black_box(&request));
+                if verdict != Verdict::Allow(Some(9)) {
+                    eprintln!("{op}: {verdict:?} (expected the last rule to allow)");
+                    std::process::exit(1);
+                }
             }
         }
         "plan_forward" => {
@@ -255,6 +267,10 @@ fn main() {
         "authorize_service_lifecycle" => {
             let _ballast = flood_ballast();
             authorize_warm(op, n, &f, &f.lifecycle_db())
+        }
+        "authorize_service_with_policy" => {
+            let _ballast = flood_ballast();
+            authorize_warm(op, n, &f, &f.policy_db())
         }
         "authorize_service_refill" => {
             let _ballast = flood_ballast();
@@ -474,6 +490,46 @@ fn flood_ballast() -> CannedDb {
     CannedDb::new().with_revocation_flood(FLOOD)
 }
 
+/// The user's group that the last of [`ten_rules`] admits.
+const FINANCE: i64 = 7;
+
+/// A 10-rule policy whose first nine rules miss the bench request (`GET /anything/items` by
+/// user 1 in groups 3 and 7, scope `service:*`) each on a different condition, deny rules on
+/// paths reading the path both ways, and whose last rule admits it.
+fn ten_rules() -> Vec<Rule> {
+    let texts = [
+        "deny paths=/admin/*",
+        "deny methods=DELETE,PATCH",
+        "deny credential=old-deploy",
+        "allow group=ops methods=POST,PUT paths=/deploy",
+        "allow user=ci methods=GET paths=/reports/*",
+        "deny paths=/anything/secret,/anything/*/private",
+        "allow scope=service:payroll",
+        "deny group=contractors",
+        "allow user=alice,bob paths=/anything",
+        "allow group=finance methods=GET,HEAD paths=/anything/*",
+    ];
+    texts
+        .iter()
+        .map(|t| {
+            let mut rule = parse_rule(t).unwrap();
+            for c in &mut rule.when {
+                match c {
+                    Condition::Users(users) => users.iter_mut().for_each(|u| u.id = 40),
+                    Condition::Groups(groups) => groups
+                        .iter_mut()
+                        .for_each(|g| g.id = if g.name == "finance" { FINANCE } else { 50 }),
+                    Condition::Credentials(creds) => {
+                        creds.iter_mut().for_each(|c| c.id = "zzzz-zzzz".into())
+                    }
+                    _ => {}
+                }
+            }
+            rule
+        })
+        .collect()
+}
+
 /// `authorize_service` with warm caches, `n` times: no storage read (the binary fails if one
 /// is made).
 fn authorize_warm(op: &str, n: u64, f: &Fixture, db: &CannedDb) {
@@ -600,6 +656,8 @@ impl Fixture {
                 lifecycle: Default::default(),
             },
             user_enabled: true,
+            // Two groups: what a rule by group looks through.
+            groups: vec![3, FINANCE],
         };
         let grant = Grant {
             credential: &status.credential,
@@ -615,6 +673,7 @@ impl Fixture {
             created_at: 0,
             rate_limit: None,
             upstream_auth: None,
+            rules: vec![],
         };
         let token_headers = [
             ("host", DOMAIN),
@@ -702,6 +761,28 @@ impl Fixture {
         CannedDb::new()
             .with_credential(status)
             .with_service(self.service.clone())
+    }
+
+    /// The service with [`ten_rules`].
+    fn policy_db(&self) -> CannedDb {
+        CannedDb::new()
+            .with_credential(self.status.clone())
+            .with_service(Service {
+                rules: ten_rules(),
+                ..self.service.clone()
+            })
+    }
+
+    /// What the policy sees of the bench request.
+    fn policy_request<'a>(&'a self, scopes: &'a ScopeSet) -> policy::Request<'a> {
+        policy::Request {
+            user: self.status.credential.user_id,
+            groups: &self.status.groups,
+            client_id: CLIENT_ID,
+            scopes,
+            method: self.service_head.method.as_str(),
+            path: &self.service_head.path,
+        }
     }
 
     fn flooded_db(&self) -> CannedDb {

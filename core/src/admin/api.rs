@@ -4,16 +4,22 @@
 //! Fields are declared in key order: that is the order they serialise in, and the order the
 //! gateway has always sent (serde_json's maps are sorted).
 
-use crate::model::{Credential, Service, User};
+use crate::model::{Credential, Rule, Service, User};
 use crate::scope::credential_ceiling;
 use serde::{Deserialize, Serialize};
 
 pub use crate::error::ErrorBody;
+pub use groups::*;
+
+mod groups;
 
 /// `POST /admin/v1/users`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
+    /// Groups to put the user in (they must exist).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
     pub name: String,
 }
 
@@ -29,6 +35,10 @@ pub struct NewService {
     /// limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<String>,
+    /// Request-level policy, in order, first match wins (`crate::policy`): `allow group=finance`,
+    /// `deny paths=/admin/*`. Empty: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<String>,
     pub upstream: String,
     /// The origin's own credential, by the NAME of the runtime secret holding it (never a
     /// value): `bearer:NAME`, `basic:NAME`, `header:Header-Name:NAME` or
@@ -91,6 +101,9 @@ pub struct UpdateCredential {
 pub struct UserView {
     pub created_at: i64,
     pub enabled: bool,
+    /// The names of its groups, sorted.
+    #[serde(default)]
+    pub groups: Vec<String>,
     /// Stable: never given to another user, even one created later under the same name.
     pub id: i64,
     pub name: String,
@@ -108,6 +121,10 @@ pub struct ServiceView {
     /// Requests admitted per credential, canonical (`100/s`, `20/m`, `1000/h`); null: no limit.
     #[serde(default)]
     pub rate_limit: Option<String>,
+    /// The policy rules, in order, as `--allow`/`--deny` take them, each name with the id it
+    /// matches: `allow group=finance#7 methods=GET`.
+    #[serde(default)]
+    pub rules: Vec<String>,
     pub upstream: String,
     /// The origin's credential: its kind and the secret's name, never its value; null: none.
     #[serde(default)]
@@ -164,6 +181,7 @@ impl From<&User> for UserView {
         UserView {
             created_at: u.created_at,
             enabled: u.enabled,
+            groups: u.groups.clone(),
             id: u.id,
             name: u.name.clone(),
         }
@@ -178,6 +196,7 @@ impl From<&Service> for ServiceView {
             created_at: s.created_at,
             name: s.name.clone(),
             rate_limit: s.rate_limit.map(|l| l.to_string()),
+            rules: s.rules.iter().map(Rule::to_string).collect(),
             upstream: s.upstream.clone(),
             upstream_auth: s.upstream_auth.as_ref().map(|a| UpstreamAuthView {
                 kind: a.kind().to_owned(),

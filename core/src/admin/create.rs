@@ -2,6 +2,7 @@
 //! credentials the one-time secret or token.
 
 use super::api::*;
+use super::groups::{group_ids, resolve_rules};
 use super::{parse_body, AdminContext, DEFAULT_ACCESS_TOKEN_CREDENTIAL_SECS};
 use crate::capability::{Capabilities, Ed25519, Now, RandomSource, SqlDb};
 use crate::config::parse_duration;
@@ -28,16 +29,20 @@ pub(super) async fn create_user<D: SqlDb>(
             "user names are 1-64 letters, digits, '.', '_' or '-'".into(),
         ));
     }
+    let mut groups = req.groups;
+    groups.sort();
+    groups.dedup();
+    let ids = group_ids(store, &groups).await?;
     match store.insert_user(&req.name, true, now.unix_secs()).await? {
-        Some(user) => Ok((
-            Response::json(
-                201,
-                &OneUser {
-                    user: UserView::from(&user),
-                },
-            ),
-            user.name,
-        )),
+        Some(mut user) => {
+            // A new user has no credential yet: no cache holds its groups.
+            store.add_memberships(user.id, &ids).await?;
+            user.groups = groups;
+            let view = OneUser {
+                user: UserView::from(&user),
+            };
+            Ok((Response::json(201, &view), user.name))
+        }
         None => Err(AdminError::Conflict(format!(
             "user {:?} already exists",
             req.name
@@ -85,6 +90,7 @@ pub(super) async fn create_service<D: SqlDb>(
             .ok_or_else(|| AdminError::BadRequest(format!("user {u:?} does not exist")))?;
         allowed_user_ids.push(user.id);
     }
+    let rules = resolve_rules(store, &req.rules).await?;
     let service = Service {
         name: req.name,
         upstream,
@@ -93,6 +99,7 @@ pub(super) async fn create_service<D: SqlDb>(
         created_at: now.unix_secs(),
         rate_limit,
         upstream_auth,
+        rules,
     };
     match store.insert_service(&service).await? {
         Inserted::Created => {

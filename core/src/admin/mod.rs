@@ -10,9 +10,11 @@
 
 pub mod api;
 mod create;
+mod groups;
 mod lifecycle;
 
 use create::{create_credential, create_service, create_user};
+use groups::{create_group, delete_group, update_group};
 use lifecycle::{lifecycle_request, rotate_credential, update_credential};
 
 use crate::audit::{AdminAction, AdminChange};
@@ -184,6 +186,30 @@ async fn route<D: SqlDb, E: Ed25519>(
                 },
             })
         }
+        ("groups", Method::Get, None) => ok(&GroupList {
+            groups: store.groups().await?.iter().map(GroupView::from).collect(),
+        }),
+        ("groups", Method::Get, Some(n)) => {
+            let group = store.group(n).await?.ok_or_else(|| not_found("group", n))?;
+            ok(&OneGroup {
+                group: GroupView::from(&group),
+            })
+        }
+        ("groups", Method::Post, None) => {
+            let (response, name) = create_group(&store, body, now).await?;
+            *change = Some(changed(AdminAction::Create, "group", name));
+            Ok(response)
+        }
+        ("groups", Method::Patch, Some(n)) => {
+            let response = update_group(ctx, &store, n, body).await?;
+            *change = Some(changed(AdminAction::Update, "group", n.to_owned()));
+            Ok(response)
+        }
+        ("groups", Method::Delete, Some(n)) => {
+            let response = delete_group(ctx, &store, n).await?;
+            *change = Some(changed(AdminAction::Delete, "group", n.to_owned()));
+            Ok(response)
+        }
         ("services", Method::Get, None) => ok(&ServiceList {
             services: store
                 .services()
@@ -254,10 +280,12 @@ async fn route<D: SqlDb, E: Ed25519>(
                 },
             })
         }
-        ("users" | "services" | "credentials", _, None) => {
+        ("users" | "groups" | "services" | "credentials", _, None) => {
             Err(AdminError::MethodNotAllowed("GET, POST"))
         }
-        ("credentials", _, Some(_)) => Err(AdminError::MethodNotAllowed("GET, PATCH, DELETE")),
+        ("credentials" | "groups", _, Some(_)) => {
+            Err(AdminError::MethodNotAllowed("GET, PATCH, DELETE"))
+        }
         ("users" | "services", _, Some(_)) => Err(AdminError::MethodNotAllowed("GET, DELETE")),
         _ => Err(no_such()),
     }

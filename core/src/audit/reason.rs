@@ -34,8 +34,12 @@ pub enum Reason {
     /// The token's scope does not name the service, or a token request asked for more than
     /// the credential may have (`invalid_scope`).
     Scope,
-    /// The service's policy (its allowed users) does not admit the user.
+    /// The service's allowed users do not include the user.
     Policy,
+    /// A deny rule of the service's policy matched the request ([`crate::policy`]).
+    PolicyDenied,
+    /// The service has policy rules and none matched the request (default deny).
+    PolicyNoMatch,
     UnknownService,
     /// A host that is neither the root domain nor one of its services.
     UnknownHost,
@@ -99,6 +103,8 @@ impl Reason {
         Reason::CredentialInactive,
         Reason::Scope,
         Reason::Policy,
+        Reason::PolicyDenied,
+        Reason::PolicyNoMatch,
         Reason::UnknownService,
         Reason::UnknownHost,
         Reason::NotFound,
@@ -140,6 +146,8 @@ impl Reason {
             "credential_inactive",
             "scope",
             "policy",
+            "policy_denied",
+            "policy_no_match",
             "unknown_service",
             "unknown_host",
             "not_found",
@@ -199,6 +207,8 @@ impl From<&BearerError> for Reason {
             BearerError::InsufficientScope { refusal, .. } => match refusal {
                 ScopeRefusal::NotInScope => Reason::Scope,
                 ScopeRefusal::Policy => Reason::Policy,
+                ScopeRefusal::DeniedByRule => Reason::PolicyDenied,
+                ScopeRefusal::NoRuleMatched => Reason::PolicyNoMatch,
             },
             BearerError::UnknownService => Reason::UnknownService,
             BearerError::Unavailable(_) => Reason::Unavailable,

@@ -58,6 +58,7 @@ pub(super) fn seen() -> Seen {
         credential: Some(Rc::new(CredentialStatus {
             credential,
             user_enabled: true,
+            groups: vec![],
         })),
     }
 }

@@ -80,6 +80,10 @@ pub enum ScopeRefusal {
     NotInScope,
     /// The service's policy (its allowed users) does not admit the token's user.
     Policy,
+    /// A deny rule of the service's policy matched the request.
+    DeniedByRule,
+    /// The service has policy rules and none admits the request (default deny).
+    NoRuleMatched,
 }
 
 impl ScopeRefusal {
@@ -87,6 +91,9 @@ impl ScopeRefusal {
         match self {
             ScopeRefusal::NotInScope => "the access token's scope does not include this service",
             ScopeRefusal::Policy => "this service's policy does not admit this user",
+            ScopeRefusal::DeniedByRule | ScopeRefusal::NoRuleMatched => {
+                "this service's policy does not admit this request"
+            }
         }
     }
 }

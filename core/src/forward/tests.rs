@@ -20,6 +20,7 @@ fn service() -> Service {
         created_at: 0,
         rate_limit: None,
         upstream_auth: None,
+        rules: vec![],
     }
 }
 

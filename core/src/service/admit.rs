@@ -1,11 +1,12 @@
 //! The checks of a verified token against storage ([`admit`]), shared by a request's flow
 //! ([`super::authorize_service`]) and an open connection's re-check ([`super::session`]).
 
-use super::{check_scope, decide_access, ServiceCaches};
+use super::{check_scope, decide_access, decide_users, ServiceCaches};
 use crate::capability::{Now, SqlDb};
 use crate::error::{BearerError, TokenRefusal};
 use crate::lifecycle::{live_credential, TokenTimes};
 use crate::model::{CredentialStatus, Service};
+use crate::policy;
 use crate::scope::ScopeSet;
 use std::rc::Rc;
 
@@ -19,6 +20,9 @@ pub(crate) struct Holder<'a> {
     pub exp: i64,
     /// `None`: the token's `scope` claim does not parse.
     pub scopes: Option<&'a ScopeSet>,
+    /// The request's method and path, for the service's policy rules; `None` for an open
+    /// connection's re-check (its rules were decided when it was admitted).
+    pub request: Option<(&'a str, &'a str)>,
 }
 
 /// The checks of a verified token against what storage says, for a request and again for an
@@ -64,6 +68,20 @@ pub(crate) async fn admit<D: SqlDb>(
         .service(db, service_name, now)
         .await?
         .ok_or(BearerError::UnknownService)?;
-    decide_access(scopes, status.credential.user_id, &service)?;
+    let user = status.credential.user_id;
+    match holder.request {
+        Some((method, path)) => {
+            let request = policy::Request {
+                user,
+                groups: &status.groups,
+                client_id: holder.client_id,
+                scopes,
+                method,
+                path,
+            };
+            decide_access(&request, &service)?;
+        }
+        None => decide_users(scopes, user, &service)?,
+    }
     Ok((status, service))
 }

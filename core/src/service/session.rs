@@ -150,6 +150,7 @@ async fn still_admitted<D: SqlDb>(
         iat: session.iat,
         exp: session.exp,
         scopes: scopes.as_ref(),
+        request: None,
     };
     admit(caches, db, holder, &session.service, now, &mut None).await?;
     Ok(())

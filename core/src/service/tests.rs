@@ -59,10 +59,22 @@ fn rfc6750_2_3_access_token_query_parameter_is_refused_even_percent_encoded() {
     );
 }
 
+/// A GET / by `user` holding `scopes`, in no group.
+fn request(user: i64, scopes: &ScopeSet) -> policy::Request<'_> {
+    policy::Request {
+        user,
+        groups: &[],
+        client_id: "c",
+        scopes,
+        method: "GET",
+        path: "/",
+    }
+}
+
 #[test]
 fn service_policy_admits_only_its_allowed_users_by_id() {
-    const ALICE: UserId = 3;
-    const BOB: UserId = 4;
+    const ALICE: i64 = 3;
+    const BOB: i64 = 4;
     let service = Service {
         name: "s".into(),
         upstream: "http://o".into(),
@@ -71,16 +83,17 @@ fn service_policy_admits_only_its_allowed_users_by_id() {
         created_at: 0,
         rate_limit: None,
         upstream_auth: None,
+        rules: vec![],
     };
     let all = ScopeSet::all_services();
-    assert_eq!(decide_access(&all, ALICE, &service), Ok(()));
+    assert_eq!(decide_access(&request(ALICE, &all), &service), Ok(()));
     assert!(matches!(
-        decide_access(&all, BOB, &service),
+        decide_access(&request(BOB, &all), &service),
         Err(BearerError::InsufficientScope { .. })
     ));
     let other = ScopeSet::parse("service:t").unwrap();
     assert!(matches!(
-        decide_access(&other, ALICE, &service),
+        decide_access(&request(ALICE, &other), &service),
         Err(BearerError::InsufficientScope { .. })
     ));
     // A policy whose only user was deleted admits nobody, not everybody; nor does the id 0
@@ -89,5 +102,47 @@ fn service_policy_admits_only_its_allowed_users_by_id() {
         allowed_user_ids: vec![0],
         ..service
     };
-    assert!(decide_access(&all, BOB, &orphaned).is_err());
+    assert!(decide_access(&request(BOB, &all), &orphaned).is_err());
+}
+
+#[test]
+fn allowed_users_are_checked_before_the_rules_and_rules_refuse_with_their_own_reason() {
+    const ALICE: i64 = 3;
+    const BOB: i64 = 4;
+    let rules = vec![
+        policy::parse_rule("deny paths=/admin").unwrap(),
+        policy::parse_rule("allow methods=GET").unwrap(),
+    ];
+    let service = Service {
+        name: "s".into(),
+        upstream: "http://o".into(),
+        allowed_user_ids: vec![ALICE],
+        allowed_users: vec!["alice".into()],
+        created_at: 0,
+        rate_limit: None,
+        upstream_auth: None,
+        rules,
+    };
+    let all = ScopeSet::all_services();
+    let refusal = |r: &policy::Request<'_>| match decide_access(r, &service) {
+        Err(BearerError::InsufficientScope { refusal, scope }) => {
+            assert_eq!(scope, "service:s");
+            Some(refusal)
+        }
+        Err(e) => panic!("{e:?}"),
+        Ok(()) => None,
+    };
+    assert_eq!(refusal(&request(ALICE, &all)), None);
+    // An allow rule does not let in a user the allowed users leave out.
+    assert_eq!(refusal(&request(BOB, &all)), Some(ScopeRefusal::Policy));
+    let admin = policy::Request {
+        path: "/admin/x",
+        ..request(ALICE, &all)
+    };
+    assert_eq!(refusal(&admin), Some(ScopeRefusal::DeniedByRule));
+    let post = policy::Request {
+        method: "POST",
+        ..request(ALICE, &all)
+    };
+    assert_eq!(refusal(&post), Some(ScopeRefusal::NoRuleMatched));
 }

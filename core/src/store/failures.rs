@@ -1,7 +1,7 @@
 //! The counts of failed authentications ([`crate::throttle`]): the lockouts that apply read
 //! with the credential, and a failure counted in one batch.
 
-use super::rows::{credential_from_row, int};
+use super::rows::{credential_from_row, group_ids_from_cell, int};
 use super::{sql, SqlDb, SqlValue, Store};
 use crate::capability::Now;
 use crate::error::StoreError;
@@ -47,6 +47,7 @@ impl<D: SqlDb> Store<'_, D> {
         let status = CredentialStatus {
             credential: credential_from_row(credential)?,
             user_enabled: int(credential, sql::CREDENTIAL_COLUMNS)? != 0,
+            groups: group_ids_from_cell(credential, sql::CREDENTIAL_COLUMNS + 1)?,
         };
         Ok((Some(status), lockouts))
     }

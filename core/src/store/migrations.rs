@@ -42,6 +42,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../infra/migrations/0005_service_rate_limit.sql"),
     },
     Migration {
+        version: 6,
+        name: "0006_groups_policy",
+        sql: include_str!("../../../infra/migrations/0006_groups_policy.sql"),
+    },
+    Migration {
         version: 7,
         name: "0007_credential_lifecycle",
         sql: include_str!("../../../infra/migrations/0007_credential_lifecycle.sql"),

@@ -3,7 +3,10 @@
 
 use super::SqlValue;
 use crate::error::StoreError;
-use crate::model::{Credential, CredentialKind, Lifecycle, Service, UpstreamAuth, User};
+use crate::model::{
+    Credential, CredentialKind, Group, GroupId, Lifecycle, Rule, Service, UpstreamAuth, User,
+};
+use crate::policy::parse_rule;
 use crate::rate_limit::{Count, RateLimit};
 use crate::scope::ScopeSet;
 use crate::secret::SecretHash;
@@ -46,7 +49,47 @@ pub(super) fn user_from_row(row: &[SqlValue]) -> Result<User, StoreError> {
         name: text(row, 1)?,
         enabled: int(row, 2)? != 0,
         created_at: int(row, 3)?,
+        groups: names_from_cell(row, 4)?,
     })
+}
+
+/// A `group_concat(name, ' ')` column (names hold no space), sorted; NULL: none.
+fn names_from_cell(row: &[SqlValue], i: usize) -> Result<Vec<String>, StoreError> {
+    let mut names: Vec<String> = opt_text(row, i)?
+        .map(|t| t.split(' ').map(str::to_owned).collect())
+        .unwrap_or_default();
+    names.sort();
+    Ok(names)
+}
+
+pub(super) fn group_from_row(row: &[SqlValue]) -> Result<Group, StoreError> {
+    Ok(Group {
+        id: int(row, 0)?,
+        name: text(row, 1)?,
+        created_at: int(row, 2)?,
+        members: names_from_cell(row, 3)?,
+    })
+}
+
+/// The user's groups as the credential reads return them: `group_concat(group_id)` (any order:
+/// the policy only asks whether one is there).
+pub(super) fn group_ids_from_cell(row: &[SqlValue], i: usize) -> Result<Vec<GroupId>, StoreError> {
+    match opt_text(row, i)? {
+        None => Ok(vec![]),
+        Some(list) => list
+            .split(',')
+            .map(|id| id.parse().map_err(|_| corrupt("groups")))
+            .collect(),
+    }
+}
+
+/// The cell [`group_ids_from_cell`] reads: what a fake database answers with.
+pub fn group_ids_cell(ids: &[GroupId]) -> SqlValue {
+    if ids.is_empty() {
+        return SqlValue::Null;
+    }
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+    list.join(",").into()
 }
 
 pub(super) fn service_from_row(row: &[SqlValue]) -> Result<Service, StoreError> {
@@ -62,6 +105,15 @@ pub(super) fn service_from_row(row: &[SqlValue]) -> Result<Service, StoreError> 
     let upstream_auth = opt_text(row, 6)?
         .map(|a| UpstreamAuth::parse(&a).map_err(|_| corrupt("upstream_auth")))
         .transpose()?;
+    // Stored rules were validated on the way in, likewise: a JSON list of their text forms.
+    let rules = match opt_text(row, 7)? {
+        Some(json) => serde_json::from_str::<Vec<String>>(&json)
+            .map_err(|_| corrupt("rules"))?
+            .iter()
+            .map(|text| parse_rule(text).map_err(|_| corrupt("rules")))
+            .collect::<Result<Vec<Rule>, _>>()?,
+        None => vec![],
+    };
     Ok(Service {
         name: text(row, 0)?,
         upstream: text(row, 1)?,
@@ -70,16 +122,31 @@ pub(super) fn service_from_row(row: &[SqlValue]) -> Result<Service, StoreError> 
         created_at: int(row, 4)?,
         rate_limit,
         upstream_auth,
+        rules,
     })
 }
 
 /// A service as its queries ([`super::sql::SERVICE`]) read it back: the inserted columns, then
-/// its rate limit and upstream credential (`NULL` without). What a fake database answers with.
+/// its rate limit, upstream credential and rules (`NULL` without). What a fake database answers
+/// with.
 pub fn service_read_row(s: &Service) -> Vec<SqlValue> {
     let mut row = service_row(s);
     row.push(s.rate_limit.map(|l| l.to_string()).into());
     row.push(s.upstream_auth.as_ref().map(|a| a.to_string()).into());
+    row.push(rules_cell(&s.rules));
     row
+}
+
+/// The stored form of a service's rules: a JSON list of their text forms (ids included), `NULL`
+/// for none.
+pub fn rules_cell(rules: &[Rule]) -> SqlValue {
+    if rules.is_empty() {
+        return SqlValue::Null;
+    }
+    let texts: Vec<String> = rules.iter().map(Rule::to_string).collect();
+    serde_json::to_string(&texts)
+        .expect("a list of strings serializes")
+        .into()
 }
 
 /// The count [`super::sql::COUNT_REQUEST`] returns.

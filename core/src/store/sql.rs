@@ -11,6 +11,14 @@ macro_rules! credential_columns {
     };
 }
 
+/// The ids of the groups of the credential's user, comma-separated (NULL: none): a subquery of
+/// the one credential read, so that policy rules cost no read of their own.
+macro_rules! user_groups {
+    () => {
+        "(SELECT group_concat(m.group_id) FROM isogate_group_members m WHERE m.user_id = c.user_id)"
+    };
+}
+
 /// The credentials with their lifecycle rows: a LEFT JOIN, so no read grows.
 macro_rules! credentials_joined {
     () => {
@@ -28,23 +36,35 @@ pub const SCHEMA_VERSION: &str = "SELECT version FROM isogate_schema";
 /// 0002).
 pub const LEGACY_SCHEMA_TABLES: &str = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' \
     AND name IN ('users', 'services', 'credentials', 'revoked_tokens')";
-pub const USER: &str = "SELECT id, name, enabled, created_at FROM isogate_users WHERE name = ?1";
-pub const USERS: &str = "SELECT id, name, enabled, created_at FROM isogate_users ORDER BY name";
+macro_rules! user_select {
+    () => {
+        "SELECT u.id, u.name, u.enabled, u.created_at, (SELECT group_concat(g.name, ' ') \
+         FROM isogate_group_members m JOIN isogate_groups g ON g.id = m.group_id \
+         WHERE m.user_id = u.id) FROM isogate_users u"
+    };
+}
+/// A user with its groups' names (space-separated, NULL: none).
+pub const USER: &str = concat!(user_select!(), " WHERE u.name = ?1");
+pub const USERS: &str = concat!(user_select!(), " ORDER BY u.name");
 /// Returns the new user's id; no row when the name is taken.
 pub const INSERT_USER: &str = "INSERT OR IGNORE INTO isogate_users (name, enabled, created_at) \
     VALUES (?1, ?2, ?3) RETURNING id";
 pub const DELETE_USER_CREDENTIALS: &str = "DELETE FROM isogate_credentials WHERE user_id = ?1";
 pub const DELETE_USER: &str = "DELETE FROM isogate_users WHERE id = ?1";
-/// A service with its rate limit (`NULL` without one): one read, whatever the limit.
-/// And its upstream credential's spec (`NULL` without one; names only), joined the same way.
-pub const SERVICE: &str = "SELECT s.name, s.upstream, s.allowed_user_ids, s.allowed_users, \
-    s.created_at, r.rate_limit, u.upstream_auth FROM isogate_services s \
-    LEFT JOIN isogate_service_rate_limits r ON r.service = s.name \
-    LEFT JOIN isogate_service_upstream_auth u ON u.service = s.name WHERE s.name = ?1";
-pub const SERVICES: &str = "SELECT s.name, s.upstream, s.allowed_user_ids, s.allowed_users, \
-    s.created_at, r.rate_limit, u.upstream_auth FROM isogate_services s \
-    LEFT JOIN isogate_service_rate_limits r ON r.service = s.name \
-    LEFT JOIN isogate_service_upstream_auth u ON u.service = s.name ORDER BY s.name";
+pub const DELETE_USER_MEMBERSHIPS: &str = "DELETE FROM isogate_group_members WHERE user_id = ?1";
+macro_rules! service_select {
+    () => {
+        "SELECT s.name, s.upstream, s.allowed_user_ids, s.allowed_users, s.created_at, \
+         r.rate_limit, u.upstream_auth, p.rules FROM isogate_services s \
+         LEFT JOIN isogate_service_rate_limits r ON r.service = s.name \
+         LEFT JOIN isogate_service_upstream_auth u ON u.service = s.name \
+         LEFT JOIN isogate_service_policies p ON p.service = s.name"
+    };
+}
+/// A service with its rate limit, its upstream credential's spec (names only) and its policy
+/// rules (`NULL` without each): one read, whatever they are.
+pub const SERVICE: &str = concat!(service_select!(), " WHERE s.name = ?1");
+pub const SERVICES: &str = concat!(service_select!(), " ORDER BY s.name");
 pub const INSERT_SERVICE: &str = "INSERT OR IGNORE INTO isogate_services \
     (name, upstream, allowed_user_ids, allowed_users, created_at) VALUES (?1, ?2, ?3, ?4, ?5)";
 pub const DELETE_SERVICE: &str = "DELETE FROM isogate_services WHERE name = ?1";
@@ -56,6 +76,34 @@ pub const DELETE_SERVICE_UPSTREAM_AUTH: &str =
 /// Sets service `?1`'s rate limit to `?2` (`NULL`: none).
 pub const SET_SERVICE_RATE_LIMIT: &str =
     "INSERT OR REPLACE INTO isogate_service_rate_limits (service, rate_limit) VALUES (?1, ?2)";
+/// Sets service `?1`'s rules to `?2` (JSON; `NULL`: none).
+pub const SET_SERVICE_POLICY: &str =
+    "INSERT OR REPLACE INTO isogate_service_policies (service, rules) VALUES (?1, ?2)";
+
+// -- Groups (crate::policy): members, and the groups a credential's user is in.
+
+macro_rules! group_select {
+    () => {
+        "SELECT g.id, g.name, g.created_at, (SELECT group_concat(u.name, ' ') \
+         FROM isogate_group_members m JOIN isogate_users u ON u.id = m.user_id \
+         WHERE m.group_id = g.id) FROM isogate_groups g"
+    };
+}
+/// A group with its members' names (space-separated, NULL: none).
+pub const GROUP: &str = concat!(group_select!(), " WHERE g.name = ?1");
+pub const GROUPS: &str = concat!(group_select!(), " ORDER BY g.name");
+/// Returns the new group's id; no row when the name is taken.
+pub const INSERT_GROUP: &str = "INSERT OR IGNORE INTO isogate_groups (name, created_at) \
+    VALUES (?1, ?2) RETURNING id";
+pub const DELETE_GROUP_MEMBERS: &str = "DELETE FROM isogate_group_members WHERE group_id = ?1";
+pub const DELETE_GROUP: &str = "DELETE FROM isogate_groups WHERE id = ?1";
+/// The client ids of the credentials of group `?1`'s members (whose cached groups change).
+pub const GROUP_CREDENTIALS: &str = "SELECT c.client_id FROM isogate_credentials c \
+    JOIN isogate_group_members m ON m.user_id = c.user_id WHERE m.group_id = ?1";
+pub const REMOVE_GROUP_MEMBER: &str =
+    "DELETE FROM isogate_group_members WHERE group_id = ?1 AND user_id = ?2";
+pub const ADD_GROUP_MEMBER: &str =
+    "INSERT OR IGNORE INTO isogate_group_members (group_id, user_id) VALUES (?1, ?2)";
 /// Counts one request of credential `?2` to service `?1` at `?5` (unix ms), for a window of
 /// `?3` ms ending at `?4` (the credential's window that holds `?5`), and returns the count:
 /// `rate_limit::RateLimit::count` in SQL. One more in the stored window while `?5` is before its
@@ -73,7 +121,8 @@ pub const COUNT_REQUEST: &str = "INSERT INTO isogate_rate_counts \
 pub const CREDENTIAL_STATUS: &str = concat!(
     "SELECT ",
     credential_columns!(),
-    ", u.enabled",
+    ", u.enabled, ",
+    user_groups!(),
     credentials_joined!(),
     " JOIN isogate_users u ON u.id = c.user_id WHERE c.client_id = ?1"
 );
@@ -158,7 +207,7 @@ const fn count_columns(list: &str) -> usize {
 
 /// The token, revocation and introspection endpoints' one read (and the admin API's, with no
 /// client id): the lockouts that apply to the attempt at ?5 (unix ms), then the credential of
-/// ?1 with its user's `enabled` as [`CREDENTIAL_STATUS`] reads it (NULLs when there is none, or
+/// ?1 with its user's `enabled` and groups as [`CREDENTIAL_STATUS`] reads them (NULLs when there is none, or
 /// its user is gone). Always one row. The keys are ?2 client id + address, ?3 address, ?4
 /// client id (NULL for a key not counted). Column 0 is the address's lockout; column 1 the
 /// pair's, or the client id's when this address has failed for the id (its pair row is
@@ -167,7 +216,9 @@ pub const CREDENTIAL_STATUS_AND_LOCKOUTS: &str = concat!(
     "SELECT coalesce(a.locked_until, 0), max(coalesce(p.locked_until, 0), ",
     "iif(coalesce(p.expires_at, 0) > ?5, coalesce(i.locked_until, 0), 0)), ",
     credential_columns!(),
-    ", u.enabled FROM (SELECT 1) one",
+    ", u.enabled, ",
+    user_groups!(),
+    " FROM (SELECT 1) one",
     " LEFT JOIN isogate_auth_failures a ON a.key = ?3",
     " LEFT JOIN isogate_auth_failures p ON p.key = ?2",
     " LEFT JOIN isogate_auth_failures i ON i.key = ?4",

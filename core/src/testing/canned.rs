@@ -3,7 +3,7 @@
 use crate::capability::Now;
 use crate::error::StoreError;
 use crate::model::{CredentialStatus, Service};
-use crate::store::{credential_read_row, service_read_row, sql, SqlDb, SqlValue};
+use crate::store::{credential_read_row, group_ids_cell, service_read_row, sql, SqlDb, SqlValue};
 use crate::throttle::{Counts, FailureCount};
 use std::cell::Cell;
 use std::collections::HashSet;
@@ -93,6 +93,7 @@ impl SqlDb for CannedDb {
                     .map(|s| {
                         let mut row = credential_read_row(&s.credential);
                         row.push(s.user_enabled.into());
+                        row.push(group_ids_cell(&s.groups));
                         row
                     })
                     .collect())
@@ -118,8 +119,9 @@ impl SqlDb for CannedDb {
                     Some(s) => {
                         row.extend(credential_read_row(&s.credential));
                         row.push(s.user_enabled.into());
+                        row.push(group_ids_cell(&s.groups));
                     }
-                    None => row.extend(vec![SqlValue::Null; sql::CREDENTIAL_COLUMNS + 1]),
+                    None => row.extend(vec![SqlValue::Null; sql::CREDENTIAL_COLUMNS + 2]),
                 }
                 Ok(vec![row])
             }

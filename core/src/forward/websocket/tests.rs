@@ -19,6 +19,7 @@ fn plan(head: &RequestHead) -> crate::forward::ForwardPlan {
         created_at: 0,
         rate_limit: None,
         upstream_auth: None,
+        rules: vec![],
     };
     let principal = Principal {
         user: "root".into(),
