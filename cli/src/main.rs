@@ -209,7 +209,6 @@ enum RotateWhat {
     },
 }
 
-
 #[derive(Args)]
 struct UpdateArgs {
     name: String,
