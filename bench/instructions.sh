@@ -53,6 +53,8 @@ rate_limit_headers 2000
 assertion_sign 100
 assertion_cached 2000
 token_endpoint 100
+token_endpoint_resource 100
+resource_metadata 2000
 throttle_check 2000
 token_throttled 1000
 audit_line 2000

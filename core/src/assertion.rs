@@ -8,7 +8,7 @@
 //! (RFC 8037) by the gateway's signing key, the one that signs access tokens, whose public half
 //! the JWKS (`/.well-known/jwks.json`, `/oauth2/jwks`) publishes under the header's `kid`. Its
 //! header `typ` is [`ASSERTION_TYP`]; its claims are [`AssertionClaims`]; `aud` is the
-//! service's URL ([`ServiceAudience`]). [`mint::Minter`](crate::mint::Minter) signs it, like
+//! service's URL ([`ServiceUrls`](crate::resource::ServiceUrls)). [`mint::Minter`](crate::mint::Minter) signs it, like
 //! every token this gateway makes.
 //!
 //! **The two kinds never pass for each other** (RFC 8725 §3.11 explicit typing, §3.12 mutually
@@ -53,7 +53,7 @@ pub(crate) const MAX_CACHED_ASSERTIONS: usize = 4096;
 pub struct AssertionClaims {
     /// The issuer, as in access tokens.
     pub iss: String,
-    /// The service's URL ([`ServiceAudience`]): an assertion for one service is refused by
+    /// The service's URL ([`ServiceUrls`](crate::resource::ServiceUrls)): an assertion for one service is refused by
     /// another's origin.
     pub aud: String,
     /// The user the access token acts for.
@@ -67,36 +67,6 @@ pub struct AssertionClaims {
     pub jti: String,
     pub iat: i64,
     pub exp: i64,
-}
-
-/// The URLs assertions are addressed to: `<scheme>://<service>.<domain>`, with the scheme of
-/// the issuer (`ISOGATE_ISSUER`, default `https`, `http` for a local domain) and the domain
-/// exactly as `ISOGATE_DOMAIN` names it (lower-case, with its port if it has one):
-/// `https://my-api.example.com`; locally `http://my-api.localhost:8787`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServiceAudience {
-    /// `https://`
-    prefix: String,
-    /// `.example.com`
-    suffix: String,
-}
-
-impl ServiceAudience {
-    pub fn new(issuer: &str, domain: &str) -> ServiceAudience {
-        let scheme = match issuer.split_once("://") {
-            Some((scheme, _)) if scheme.eq_ignore_ascii_case("http") => "http",
-            _ => "https",
-        };
-        ServiceAudience {
-            prefix: format!("{scheme}://"),
-            suffix: format!(".{domain}"),
-        }
-    }
-
-    /// The `aud` of assertions for `service`.
-    pub fn of(&self, service: &str) -> String {
-        [self.prefix.as_str(), service, self.suffix.as_str()].concat()
-    }
 }
 
 /// An authorized request, as its assertion states it.

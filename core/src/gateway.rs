@@ -4,7 +4,8 @@
 //! ```text
 //! <DOMAIN>          /oauth2/token, /oauth2/revoke, /oauth2/introspect, /admin/...  NeedBody
 //!                   metadata, JWKS, /healthz (GET, HEAD)                           Respond
-//! <svc>.<DOMAIN>    service flow (crate::service)                                  Forward | Respond
+//! <svc>.<DOMAIN>    /.well-known/oauth-protected-resource (RFC 9728; GET, HEAD)    Respond
+//!                   anything else: the service flow (crate::service)               Forward | Respond
 //! any other host                                                                   Respond 404
 //! ```
 //!
@@ -15,12 +16,13 @@ use crate::admin;
 use crate::audit::{AuditContext, AuditRecord, Entry, Outcome, Reason, Who, REQUEST_ID_HEADER};
 use crate::capability::{Capabilities, Ed25519, Now, SqlDb};
 use crate::config::{gateway_settings, ConfigError, GatewayConfig};
-use crate::error::{BearerError, GatewayError};
+use crate::error::{BearerError, Challenge, GatewayError};
 use crate::http::{Method, RequestHead, Response};
 use crate::keys::{KeySet, SigningKey, VerifyingKey};
 use crate::mint::Minter;
 use crate::model::is_valid_service_name;
 use crate::oauth;
+use crate::resource::{ServiceUrls, METADATA_PATH};
 use crate::service::session::Session;
 use crate::service::{authorize_service, Seen, ServiceCaches};
 use crate::step::{
@@ -65,7 +67,8 @@ impl Gateway {
         let mut keys = vec![own.clone()];
         keys.extend(extra_keys.into_iter().filter(|k| k.kid != own.kid));
         Gateway {
-            verifier: Verifier::new(KeySet::new(keys), &config.issuer, &config.issuer),
+            verifier: Verifier::new(KeySet::new(keys), &config.issuer, &config.issuer)
+                .with_services(ServiceUrls::new(&config.issuer, &config.domain)),
             minter: Minter::new(
                 signing_key,
                 &config.issuer,
@@ -149,6 +152,12 @@ impl Gateway {
             Route::Service(name) => name,
             Route::UnknownHost => return refused(&audit, &head, GatewayError::UnknownHost),
         };
+        // RFC 9728 §3: the service's metadata is the gateway's to answer, to anyone.
+        if head.path == METADATA_PATH {
+            return self
+                .resource_metadata(caps.db, &head, &name, now, &audit)
+                .await;
+        }
         let mut seen = Seen::default();
         let authorized = authorize_service(
             &self.verifier,
@@ -179,8 +188,55 @@ impl Gateway {
                     session,
                 })
             }
-            Err(e) => service_refused(&audit, &head, &name, &seen, &e, &self.config.realm),
+            Err(e) => self.refuse_service(&audit, &head, &name, &seen, &e),
         }
+    }
+
+    /// `GET <service URL>/.well-known/oauth-protected-resource` (RFC 9728 §3): the service's
+    /// metadata, from the cached service record; no token needed, nothing forwarded. No such
+    /// service: 404, as a request with a token would get.
+    async fn resource_metadata<D: SqlDb>(
+        &self,
+        db: &D,
+        head: &RequestHead,
+        name: &str,
+        now: Now,
+        audit: &AuditContext,
+    ) -> Step<'static> {
+        if !matches!(head.method, Method::Get | Method::Head) {
+            return Step::respond(GatewayError::ReadOnly.to_response());
+        }
+        let refused = match self.caches.service(db, name, now).await {
+            Ok(Some(_)) => {
+                let urls = self.minter.services();
+                return Step::respond(oauth::resource_metadata_response(
+                    urls,
+                    &self.config.issuer,
+                    name,
+                ));
+            }
+            Ok(None) => BearerError::UnknownService,
+            Err(e) => BearerError::Unavailable(e),
+        };
+        self.refuse_service(audit, head, name, &Seen::default(), &refused)
+    }
+
+    /// A service request refused, its challenges naming the realm and where the service's
+    /// metadata is (RFC 9728 §5.1).
+    fn refuse_service(
+        &self,
+        audit: &AuditContext,
+        head: &RequestHead,
+        service: &str,
+        seen: &Seen,
+        e: &BearerError,
+    ) -> Step<'static> {
+        let metadata = self.minter.services().metadata_url(service);
+        let challenge = Challenge {
+            realm: &self.config.realm,
+            resource_metadata: Some(&metadata),
+        };
+        service_refused(audit, head, service, seen, e, &challenge)
     }
 
     async fn root<D: SqlDb, E: Ed25519>(
@@ -252,9 +308,9 @@ fn service_refused(
     service: &str,
     seen: &Seen,
     e: &BearerError,
-    realm: &str,
+    challenge: &Challenge<'_>,
 ) -> Step<'static> {
-    let response = e.to_response(realm);
+    let response = e.to_response(challenge);
     let entry = Entry {
         head,
         service: Some(service),

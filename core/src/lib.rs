@@ -52,7 +52,7 @@
 //! | runtime boundary | [`capability`], [`http`], [`step`], [`gateway`] |
 //! | endpoints | [`oauth`] (token, revoke, introspect, metadata, client auth), [`service`], [`admin`] |
 //! | tokens | [`mint`] (the one signer), [`verify`] (the one verifier), [`token`], [`assertion`], [`keys`] |
-//! | records | [`model`], [`lifecycle`], [`policy`], [`upstream`], [`upstream_auth`], [`path`], [`rate_limit`], [`store`], [`cache`], [`scope`], [`secret`], [`token_request`], [`throttle`] |
+//! | records | [`model`], [`lifecycle`], [`policy`], [`upstream`], [`upstream_auth`], [`path`], [`rate_limit`], [`resource`], [`store`], [`cache`], [`scope`], [`secret`], [`token_request`], [`throttle`] |
 //! | settings, errors, audit | [`config`], [`error`], [`forward`], [`audit`] |
 //!
 //! Dependencies point down the table and never back: no module imports one that imports it.
@@ -75,6 +75,7 @@ pub mod oauth;
 pub mod path;
 pub mod policy;
 pub mod rate_limit;
+pub mod resource;
 pub mod scope;
 pub mod secret;
 pub mod service;

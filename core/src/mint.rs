@@ -8,16 +8,16 @@
 //!   same token and service while it has long enough to live.
 
 use crate::assertion::{
-    assertion_claims, AssertedRequest, ServiceAudience, SignedAssertion, SignedAssertions,
-    ASSERTION_TYP,
+    assertion_claims, AssertedRequest, SignedAssertion, SignedAssertions, ASSERTION_TYP,
 };
 use crate::capability::{Now, RandomSource};
 use crate::keys::{Ed25519, SigningKey, VerifyingKey};
 use crate::model::Credential;
+use crate::resource::ServiceUrls;
 use crate::scope::ScopeSet;
 use crate::secret::TOKEN_ID_BYTES;
 use crate::token::{
-    jws_signing_input, unsigned_access_token, with_signature, IssuedToken, TokenGrant,
+    jws_signing_input, unsigned_access_token, with_signature, Audience, IssuedToken, TokenGrant,
 };
 use std::rc::Rc;
 
@@ -28,7 +28,7 @@ pub struct Minter {
     issuer: String,
     audience: String,
     default_ttl_secs: i64,
-    services: ServiceAudience,
+    services: ServiceUrls,
     assertions: SignedAssertions,
 }
 
@@ -43,7 +43,7 @@ pub struct Grant<'a> {
 
 impl Minter {
     /// `audience` is that of access tokens; `domain` (`ISOGATE_DOMAIN`) is the one services
-    /// answer under, for the `aud` of assertions ([`ServiceAudience`]).
+    /// answer under, for the `aud` of assertions ([`ServiceUrls`]).
     pub fn new(
         signing_key: SigningKey,
         issuer: &str,
@@ -56,13 +56,18 @@ impl Minter {
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             default_ttl_secs,
-            services: ServiceAudience::new(issuer, domain),
+            services: ServiceUrls::new(issuer, domain),
             assertions: SignedAssertions::default(),
         }
     }
 
     pub fn verifying_key(&self) -> &VerifyingKey {
         self.signing_key.verifying_key()
+    }
+
+    /// The services' URLs (resource identifiers, RFC 8707 / RFC 9728).
+    pub fn services(&self) -> &ServiceUrls {
+        &self.services
     }
 
     /// Signs a token for `grant` at `now` with the runtime's `ed25519`, its `jti` from
@@ -74,6 +79,20 @@ impl Minter {
         grant: Grant<'_>,
         now: Now,
     ) -> IssuedToken {
+        self.issue_for(ed25519, random, grant, &[], now).await
+    }
+
+    /// [`Minter::issue`], the token's `aud` being the URLs of `services` (RFC 8707: the
+    /// resources asked for, already checked to exist and be in scope), or this deployment's
+    /// audience when there are none.
+    pub async fn issue_for(
+        &self,
+        ed25519: &impl Ed25519,
+        random: &dyn RandomSource,
+        grant: Grant<'_>,
+        services: &[String],
+        now: Now,
+    ) -> IssuedToken {
         let now = now.unix_secs();
         let mut expires_at = now + grant.lifetime_secs.unwrap_or(self.default_ttl_secs);
         if let Some(credential_expiry) = grant.credential.expires_at {
@@ -81,9 +100,14 @@ impl Minter {
         }
         let mut jti = [0u8; TOKEN_ID_BYTES];
         random.fill(&mut jti);
+        let audience = if services.is_empty() {
+            Audience::from(self.audience.as_str())
+        } else {
+            Audience::new(services.iter().map(|s| self.services.of(s)).collect())
+        };
         let claims = TokenGrant {
             issuer: &self.issuer,
-            audience: &self.audience,
+            audience,
             subject: &grant.credential.user,
             client_id: &grant.credential.client_id,
             scopes: grant.scopes,
@@ -187,7 +211,7 @@ mod tests {
         let t = issue(&credential(None), None);
         let c = &t.claims;
         assert_eq!(
-            (c.iss.as_str(), c.aud.as_str(), c.sub.as_str()),
+            (c.iss.as_str(), c.aud.single().unwrap(), c.sub.as_str()),
             ("https://i", "https://a", "root")
         );
         assert_eq!(

@@ -2,7 +2,7 @@
 //! forwarded, in the order it happens:
 //!
 //! ```text
-//! extract_bearer ─► Verifier::verify ─► credential (cache/store) ─► is the jti revoked (cache/store)
+//! extract_bearer ─► Verifier::verify ─► the token's audience (RFC 8707) ─► credential (cache/store) ─► is the jti revoked (cache/store)
 //!                ─► check_scope ─► service (cache/store) ─► decide_access (allowed users,
 //!                   policy rules: the user's groups came with the credential, the rules with
 //!                   the service)
@@ -20,7 +20,7 @@
 use crate::assertion::{AssertedRequest, ASSERTION_HEADER};
 use crate::cache::{CacheInvalidation, IsolateCounts, TtlCache};
 use crate::capability::{Capabilities, InstanceMemory, Now, SqlDb};
-use crate::error::{BearerError, ScopeRefusal, TokenRefusal};
+use crate::error::{BearerError, ScopeRefusal, StoreError, TokenRefusal};
 use crate::forward::websocket::bearer_subprotocol;
 use crate::forward::{plan_forward, ForwardPlan, Principal};
 use crate::http::RequestHead;
@@ -105,14 +105,15 @@ impl ServiceCaches {
         Ok(self.revoked.get_or_load(jti, now.unix_ms(), load).await?)
     }
 
-    async fn service<D: SqlDb>(
+    /// The service named, from the cache or storage (`None`: no such service).
+    pub(crate) async fn service<D: SqlDb>(
         &self,
         db: &D,
         name: &str,
         now: Now,
-    ) -> Result<Option<Rc<Service>>, BearerError> {
+    ) -> Result<Option<Rc<Service>>, StoreError> {
         let load = || async { Ok(Store::new(db).service(name).await?.map(Rc::new)) };
-        Ok(self.services.get_or_load(name, now.unix_ms(), load).await?)
+        self.services.get_or_load(name, now.unix_ms(), load).await
     }
 
     /// Counts the request against the service's rate limit, if it has one, and refuses it past
@@ -200,6 +201,11 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
         .await
         .map_err(|e| BearerError::InvalidToken(TokenRefusal::Invalid(e)))?;
     seen.token = Some(verified.clone());
+    // RFC 8707: a token issued for other services (its `aud`) is refused here whatever its
+    // scope, before any storage is read for it.
+    if !verified.audience.admits(service_name) {
+        return Err(BearerError::InvalidToken(TokenRefusal::OtherResource));
+    }
     let claims = &verified.claims;
     let holder = Holder {
         client_id: &claims.client_id,

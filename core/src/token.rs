@@ -24,7 +24,9 @@ pub struct AccessTokenClaims {
     pub iss: String,
     /// The user the token acts for.
     pub sub: String,
-    pub aud: String,
+    /// The issuer (every service the scope allows), or the services' URLs of a token issued
+    /// with RFC 8707 `resource` parameters ([`crate::resource`]).
+    pub aud: Audience,
     pub exp: i64,
     pub iat: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -34,6 +36,70 @@ pub struct AccessTokenClaims {
     pub client_id: String,
     /// Space-delimited granted scopes.
     pub scope: String,
+}
+
+/// The `aud` claim (RFC 7519 §4.1.3): a string when it holds one value, as every token this
+/// gateway signed before RFC 8707 had, else an array. Read in either form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Audience(Vec<String>);
+
+impl Audience {
+    pub fn new(values: Vec<String>) -> Audience {
+        Audience(values)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+
+    /// The value, when there is exactly one.
+    pub fn single(&self) -> Option<&str> {
+        match self.0.as_slice() {
+            [one] => Some(one),
+            _ => None,
+        }
+    }
+}
+
+impl From<&str> for Audience {
+    fn from(value: &str) -> Audience {
+        Audience(vec![value.to_owned()])
+    }
+}
+
+impl Serialize for Audience {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.single() {
+            Some(one) => s.serialize_str(one),
+            None => self.0.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Audience {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Audience, D::Error> {
+        struct Values;
+        impl<'de> serde::de::Visitor<'de> for Values {
+            type Value = Audience;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Audience, E> {
+                Ok(Audience::from(v))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Audience, A::Error> {
+                let mut values = Vec::new();
+                while let Some(v) = seq.next_element::<String>()? {
+                    values.push(v);
+                }
+                Ok(Audience(values))
+            }
+        }
+        d.deserialize_any(Values)
+    }
 }
 
 /// A JWS header (RFC 7515 §4): what every token this gateway signs carries.
@@ -73,7 +139,7 @@ pub(crate) fn with_signature(mut signing_input: String, signature: [u8; 64]) -> 
 #[derive(Clone, Debug)]
 pub struct TokenGrant<'a> {
     pub issuer: &'a str,
-    pub audience: &'a str,
+    pub audience: Audience,
     pub subject: &'a str,
     pub client_id: &'a str,
     pub scopes: &'a ScopeSet,
@@ -128,7 +194,7 @@ pub fn unsigned_access_token(
     let claims = AccessTokenClaims {
         iss: grant.issuer.to_owned(),
         sub: grant.subject.to_owned(),
-        aud: grant.audience.to_owned(),
+        aud: grant.audience.clone(),
         exp: grant.expires_at,
         iat: grant.issued_at,
         nbf: None,
@@ -196,19 +262,12 @@ impl SignedToken<'_> {
         self.signed.as_bytes()
     }
 
-    /// The claims, once the signature was found `genuine`, checked for issuer and audience.
-    pub fn claims_if(
-        self,
-        genuine: bool,
-        issuer: &str,
-        audience: &str,
-    ) -> Result<AccessTokenClaims, TokenInvalid> {
+    /// The claims, once the signature was found `genuine`, checked for the issuer (the
+    /// audience is the verifier's to judge: [`crate::resource::TokenAudience::classify`]).
+    pub fn claims_if(self, genuine: bool, issuer: &str) -> Result<AccessTokenClaims, TokenInvalid> {
         let claims: AccessTokenClaims = self.payload_if(genuine)?;
         if claims.iss != issuer {
             return Err(TokenInvalid::WrongIssuer);
-        }
-        if claims.aud != audience {
-            return Err(TokenInvalid::WrongAudience);
         }
         Ok(claims)
     }

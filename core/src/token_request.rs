@@ -78,6 +78,10 @@ pub struct TokenRequest {
     pub scope: Option<ScopeSet>,
     /// The raw `scope` string as sent, to tell whether the granted scope differs (§5.1).
     pub scope_raw: Option<String>,
+    /// RFC 8707 `resource` values, as sent (the one parameter that may repeat). Judged only
+    /// once the client is authenticated ([`crate::resource::requested_services`]): a
+    /// throttled or unauthenticated request pays nothing for them.
+    pub resources: Vec<String>,
 }
 
 /// A client-authenticated form request to one of the OAuth2 endpoints (token, revocation,
@@ -160,15 +164,22 @@ pub fn parse_token_request(head: &RequestHead, body: &[u8]) -> Result<TokenReque
         None => None,
         Some(raw) => Some(ScopeSet::parse(raw).map_err(|e| TokenError::InvalidScope(e.0))?),
     };
+    let resources = params.all(RESOURCE).map(str::to_owned).collect();
     Ok(TokenRequest {
         client,
         grant_type,
         scope,
         scope_raw,
+        resources,
     })
 }
 
-/// Form parameters with §3.1's rules: no repeats, empty values count as omitted.
+/// RFC 8707 §2: "the resource parameter ... can be used multiple times"; every other
+/// parameter at most once (RFC 6749 §3.2).
+const RESOURCE: &str = "resource";
+
+/// Form parameters with §3.1's rules: no repeats (but `resource`), empty values count as
+/// omitted.
 #[derive(Debug, Default)]
 pub struct FormParams(Vec<(String, String)>);
 
@@ -177,6 +188,14 @@ impl FormParams {
         self.0
             .iter()
             .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `name`, in order (more than one only for `resource`).
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0
+            .iter()
+            .filter(move |(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
 }
@@ -190,7 +209,7 @@ pub fn parse_form(body: &str) -> Result<FormParams, TokenError> {
             .ok_or_else(|| TokenError::invalid_request("malformed percent-encoding in the body"))?;
         let value = form_urldecode(value)
             .ok_or_else(|| TokenError::invalid_request("malformed percent-encoding in the body"))?;
-        if params.iter().any(|(n, _)| *n == name) {
+        if name != RESOURCE && params.iter().any(|(n, _)| *n == name) {
             // §3.2: "Request and response parameters MUST NOT be included more than once."
             return Err(TokenError::invalid_request(format!(
                 "parameter {} is repeated",

@@ -9,6 +9,7 @@
 use crate::cache::Lru;
 use crate::capability::Now;
 use crate::keys::{Ed25519, KeySet};
+use crate::resource::{ServiceUrls, TokenAudience};
 use crate::scope::ScopeSet;
 use crate::token::{
     check_token_time, parse_access_token, AccessTokenClaims, TokenInvalid, MAX_TOKEN_BYTES,
@@ -28,6 +29,8 @@ pub struct VerifiedToken {
     /// outside this gateway's code could carry: the service path refuses such a token,
     /// introspection describes it as it is.
     pub scopes: Option<ScopeSet>,
+    /// What its `aud` lets it reach: every service, or (RFC 8707) the services it names.
+    pub audience: TokenAudience,
 }
 
 /// Verifies tokens against this deployment's keys, issuer and audience.
@@ -35,6 +38,9 @@ pub struct Verifier {
     keys: KeySet,
     issuer: String,
     audience: String,
+    /// The services' URLs, the other `aud` values accepted (RFC 8707); `None`: only
+    /// `audience`.
+    services: Option<ServiceUrls>,
     verified: VerifiedTokens,
 }
 
@@ -44,8 +50,16 @@ impl Verifier {
             keys,
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
+            services: None,
             verified: VerifiedTokens::default(),
         }
+    }
+
+    /// Also accepts tokens whose `aud` is one or more of these services' URLs (tokens issued
+    /// with RFC 8707 `resource`), each then good at those services only.
+    pub fn with_services(mut self, services: ServiceUrls) -> Verifier {
+        self.services = Some(services);
+        self
     }
 
     /// The published keys (the JWKS).
@@ -112,9 +126,25 @@ impl Verifier {
         let genuine = ed25519
             .verify(signed.key, signed.signing_input(), &signed.signature)
             .await;
-        let claims = signed.claims_if(genuine, &self.issuer, &self.audience)?;
+        let claims = signed.claims_if(genuine, &self.issuer)?;
+        let audience = match &self.services {
+            Some(services) => TokenAudience::classify(claims.aud.iter(), &self.audience, services),
+            None => claims
+                .aud
+                .iter()
+                .all(|a| a == self.audience)
+                .then_some(TokenAudience::Gateway),
+        };
+        // RFC 9068 §4: an `aud` that names nothing this gateway serves is another audience's.
+        let audience = audience
+            .filter(|_| claims.aud.iter().next().is_some())
+            .ok_or(TokenInvalid::WrongAudience)?;
         let scopes = ScopeSet::parse(&claims.scope).ok();
-        Ok(VerifiedToken { claims, scopes })
+        Ok(VerifiedToken {
+            claims,
+            scopes,
+            audience,
+        })
     }
 }
 

@@ -44,7 +44,9 @@ fn rfc6750_3_1_request_without_a_token_gets_a_bare_challenge() {
         assert_eq!(r.status, 401, "{case}");
         assert_eq!(
             r.header("www-authenticate"),
-            Some("Bearer realm=\"isogate\""),
+            Some(
+                "Bearer realm=\"isogate\", resource_metadata=\"https://my-api.example.com/.well-known/oauth-protected-resource\""
+            ),
             "{case}"
         );
         assert_eq!(r.header("cache-control"), Some("no-store"), "{case}");

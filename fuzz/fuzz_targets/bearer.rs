@@ -49,7 +49,7 @@ fuzz_target!(|head: FuzzHead| {
             );
         }
         Err(e) => {
-            let r = e.to_response("isogate");
+            let r = e.to_response(&isogate_core::error::Challenge::realm("isogate"));
             assert_clean_refusal(&r, "bearer", &[]);
             assert!(matches!(r.status, 400 | 401), "status {}", r.status);
             assert!(

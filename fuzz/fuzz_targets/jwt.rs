@@ -14,7 +14,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine as _;
 use isogate_core::assertion::AssertedRequest;
 use isogate_core::capability::Now;
-use isogate_core::error::{BearerError, TokenRefusal};
+use isogate_core::error::{BearerError, Challenge, TokenRefusal};
 use isogate_core::forward::Principal;
 use isogate_core::keys::{KeySet, PortableEd25519, SigningKey};
 use isogate_core::mint::{Grant, Minter};
@@ -272,7 +272,8 @@ fuzz_target!(|input: Input| FIXTURE.with(|f| {
             }
         },
         Err(e) => {
-            let r = BearerError::InvalidToken(TokenRefusal::Invalid(e)).to_response("isogate");
+            let r = BearerError::InvalidToken(TokenRefusal::Invalid(e))
+                .to_response(&Challenge::realm("isogate"));
             assert_eq!(r.status, 401);
             assert_clean_refusal(&r, "jwt", &[]);
         }

@@ -99,7 +99,8 @@ describe(`services (${process.env.ISOGATE_RUNTIME ?? "workers"})`, () => {
   it("rfc6750_3_1_no_credential_gets_a_bare_bearer_challenge", async () => {
     const r = await gw.service("my-api", "/");
     assert.equal(r.status, 401);
-    assert.match(r.headers["www-authenticate"], /^Bearer realm="[^"]+"$/);
+    // No error code (§3.1); only where the service's metadata is (RFC 9728 §5.1).
+    assert.equal(r.headers["www-authenticate"], `Bearer realm="isogate", resource_metadata="${gw.serviceUrl("my-api")}/.well-known/oauth-protected-resource"`);
   });
 
   it("rfc6750_3_1_bad_tokens_are_invalid_token", async () => {

@@ -77,6 +77,8 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("assertion_sign", "build and sign an identity assertion (Ed25519, portable): Minter::sign_assertion"),
     ("assertion_cached", "the warm lookup of an identity assertion signed before: Minter::identity_assertion"),
     ("token_endpoint", "Gateway::start + NeedBody + finish: parse, load (canned db), verify, grant, issue, respond"),
+    ("token_endpoint_resource", "token_endpoint with one RFC 8707 resource: parsed, in scope, the service found (cached), aud set to it"),
+    ("resource_metadata", "Gateway::start for a service's RFC 9728 metadata with a warm service cache: the document, no read"),
     ("throttle_check", "what every client authentication adds: its throttle keys, the isolate's lockouts, the lockouts read judged"),
     ("token_throttled", "a token request on a lockout this isolate knows: Gateway::start + finish answered 429, no read, no hash"),
     ("audit_line", "format one forwarded request's audit line (who, what, outcome, status, duration)"),
@@ -303,7 +305,7 @@ fn main() {
                 black_box(black_box(&limited).headers());
             }
         }
-        "token_endpoint" => {
+        "token_endpoint" | "token_endpoint_resource" => {
             let gw = f.gateway();
             let caps = Capabilities {
                 db: &f.db,
@@ -312,25 +314,68 @@ fn main() {
                 memory: InstanceMemory::Kept,
                 secrets: &NoOriginSecrets,
             };
-            for _ in 0..n {
+            let form = match op {
+                "token_endpoint" => f.token_body.clone(),
+                _ => format!("{}&resource=https%3A%2F%2F{SERVICE}.{DOMAIN}", f.token_body),
+            };
+            let issue = || {
                 // The runtime hands over the head and the body it read; both are the step's.
                 let step = block_on(gw.start(caps, black_box(&f.token_head).clone(), NOW));
                 let Step::NeedBody { resume, .. } = step else {
-                    eprintln!(
-                        "token_endpoint: the token endpoint did not ask for its body: {step:?}"
-                    );
+                    eprintln!("{op}: the token endpoint did not ask for its body: {step:?}");
                     std::process::exit(1);
                 };
-                let body = Body::Complete(black_box(f.token_body.as_bytes()).to_vec());
+                let body = Body::Complete(black_box(form.as_bytes()).to_vec());
                 match block_on(resume.finish(caps, body)) {
-                    Step::Respond { response, .. } if response.status == 200 => {
-                        black_box(response);
-                    }
+                    Step::Respond { response, .. } if response.status == 200 => response,
                     other => {
-                        eprintln!("token_endpoint: expected a 200 response, got {other:?}");
+                        eprintln!("{op}: expected a 200 response, got {other:?}");
                         std::process::exit(1);
                     }
                 }
+            };
+            // A resource's service is read once, then found in the isolate's cache (a no-op
+            // for the plain request, which reads nothing but the credential).
+            issue();
+            for _ in 0..n {
+                black_box(issue());
+            }
+        }
+        "resource_metadata" => {
+            let gw = f.gateway();
+            let caps = Capabilities {
+                db: &f.db,
+                ed25519: &PanickingEd25519,
+                random: &RANDOM,
+                memory: InstanceMemory::Kept,
+                secrets: &NoOriginSecrets,
+            };
+            let service_host = format!("{SERVICE}.{DOMAIN}");
+            let metadata = head(
+                "GET",
+                &service_host,
+                "/.well-known/oauth-protected-resource",
+                None,
+                &[
+                    ("host", service_host.as_str()),
+                    ("accept", "application/json"),
+                ],
+            );
+            let fetch = |head: &RequestHead| match block_on(gw.start(caps, head.clone(), NOW)) {
+                Step::Respond { response, .. } if response.status == 200 => response,
+                other => {
+                    eprintln!("{op}: expected a 200 response, got {other:?}");
+                    std::process::exit(1);
+                }
+            };
+            fetch(&metadata);
+            let warm = f.db.reads();
+            for _ in 0..n {
+                black_box(fetch(black_box(&metadata)));
+            }
+            if f.db.reads() != warm {
+                eprintln!("{op}: storage reads with a warm service cache (expected 0)");
+                std::process::exit(1);
             }
         }
         "throttle_check" => {

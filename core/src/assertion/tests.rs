@@ -97,36 +97,6 @@ fn check(assertion: &str, audience: &str, now: i64) -> Result<AssertionClaims, T
 }
 
 #[test]
-fn the_audience_is_the_service_url_with_the_issuers_scheme() {
-    let cases = [
-        (
-            "https://example.com",
-            "example.com",
-            "https://my-api.example.com",
-        ),
-        (
-            "http://localhost:8787",
-            "localhost:8787",
-            "http://my-api.localhost:8787",
-        ),
-        // A separate issuer host changes only the scheme taken from it.
-        (
-            "https://auth.example.org",
-            "example.com",
-            "https://my-api.example.com",
-        ),
-        (
-            "HTTP://localhost:1",
-            "localhost:1",
-            "http://my-api.localhost:1",
-        ),
-    ];
-    for (issuer, domain, aud) in cases {
-        assert_eq!(ServiceAudience::new(issuer, domain).of("my-api"), aud);
-    }
-}
-
-#[test]
 fn an_assertion_is_typed_signed_by_the_published_key_and_states_the_request() {
     let signed = sign(T0 + 3600);
     let header = jwt_part(&signed.assertion, 0);

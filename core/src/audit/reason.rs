@@ -86,6 +86,11 @@ pub enum Reason {
     Rotated,
     /// A `--max-uses` credential whose uses are spent.
     UsesExhausted,
+    /// A token bound to other services by RFC 8707 `resource` (its `aud`), presented here.
+    WrongResource,
+    /// A token request's `resource` that is malformed, outside the scope or no service
+    /// (RFC 8707 `invalid_target`).
+    InvalidTarget,
 }
 
 impl Reason {
@@ -129,6 +134,8 @@ impl Reason {
         Reason::CredentialExpired,
         Reason::Rotated,
         Reason::UsesExhausted,
+        Reason::WrongResource,
+        Reason::InvalidTarget,
     ];
 
     /// The reason's word in the log (the words in declaration order).
@@ -172,6 +179,8 @@ impl Reason {
             "credential_expired",
             "rotated",
             "uses_exhausted",
+            "wrong_resource",
+            "invalid_target",
         ];
         WORDS[self as usize]
     }
@@ -203,6 +212,7 @@ impl From<&BearerError> for Reason {
                 TokenRefusal::Superseded => Reason::Rotated,
                 TokenRefusal::Revoked => Reason::Revoked,
                 TokenRefusal::BadScope => Reason::Malformed,
+                TokenRefusal::OtherResource => Reason::WrongResource,
             },
             BearerError::InsufficientScope { refusal, .. } => match refusal {
                 ScopeRefusal::NotInScope => Reason::Scope,
@@ -253,6 +263,7 @@ impl From<&TokenError> for Reason {
             TokenError::UnauthorizedClient(_) => Reason::UnauthorizedClient,
             TokenError::UnsupportedGrantType => Reason::UnsupportedGrantType,
             TokenError::InvalidScope(_) => Reason::Scope,
+            TokenError::InvalidTarget(_) => Reason::InvalidTarget,
             TokenError::TooManyRevocations => Reason::TooManyRevocations,
             TokenError::Unavailable(_) => Reason::Unavailable,
             TokenError::Throttled { .. } => Reason::TooManyFailures,

@@ -54,6 +54,7 @@ pub(super) fn seen() -> Seen {
         token: Some(Rc::new(VerifiedToken {
             claims,
             scopes: None,
+            audience: crate::resource::TokenAudience::Gateway,
         })),
         credential: Some(Rc::new(CredentialStatus {
             credential,

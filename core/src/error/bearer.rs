@@ -55,6 +55,9 @@ pub enum TokenRefusal {
     Revoked,
     /// Its `scope` claim does not parse (only a token signed outside this code carries one).
     BadScope,
+    /// Its `aud` names other services (RFC 8707 resource indicators): refused here whatever
+    /// its scope.
+    OtherResource,
 }
 
 impl TokenRefusal {
@@ -69,6 +72,7 @@ impl TokenRefusal {
             }
             TokenRefusal::Revoked => "the access token was revoked",
             TokenRefusal::BadScope => "the access token has an invalid scope",
+            TokenRefusal::OtherResource => "the access token is for another resource",
         }
     }
 }
@@ -119,7 +123,7 @@ impl BearerError {
         }
     }
 
-    pub fn to_response(&self, realm: &str) -> Response {
+    pub fn to_response(&self, challenge: &Challenge<'_>) -> Response {
         match self {
             BearerError::Forward(e) => return e.to_response(),
             // The same answer as any unreachable origin: nothing about the credential.
@@ -129,19 +133,15 @@ impl BearerError {
             _ => {}
         }
         let (status, code, description) = self.parts();
-        // §3: the challenge repeats the error code (none for a missing token, §3.1), with
-        // values restricted to what a quoted-string may hold.
-        let challenge = match self {
-            BearerError::Missing => Some(format!("Bearer realm=\"{realm}\"")),
-            BearerError::InvalidRequest(_) | BearerError::InvalidToken(_) => Some(format!(
-                "Bearer realm=\"{realm}\", error=\"{code}\", error_description=\"{}\"",
-                quote_safe(description)
-            )),
-            BearerError::InsufficientScope { scope, .. } => Some(format!(
-                "Bearer realm=\"{realm}\", error=\"{code}\", error_description=\"{}\", scope=\"{}\"",
-                quote_safe(description),
-                quote_safe(scope)
-            )),
+        let header = match self {
+            // §3.1: no error code for a request without a token.
+            BearerError::Missing => Some(challenge.header(None)),
+            BearerError::InvalidRequest(_) | BearerError::InvalidToken(_) => {
+                Some(challenge.header(Some((code, description, None))))
+            }
+            BearerError::InsufficientScope { scope, .. } => {
+                Some(challenge.header(Some((code, description, Some(scope)))))
+            }
             BearerError::UnknownService
             | BearerError::RateLimited(_)
             | BearerError::Unavailable(_)
@@ -163,10 +163,58 @@ impl BearerError {
                 resp = resp.with_header(name, value);
             }
         }
-        match challenge {
+        match header {
             Some(c) => resp.with_header("www-authenticate", c),
             None => resp,
         }
+    }
+}
+
+/// What every challenge of a service says besides its error, and the one place a
+/// `WWW-Authenticate` value for a service is written (RFC 6750 §3): the realm and, on a
+/// service host, the URL of the service's protected resource metadata (RFC 9728 §5.1:
+/// `resource_metadata`, so that a client holding no token, or the wrong one, finds out where
+/// to get the right one). Another scheme's parameters (DPoP's `algs`, RFC 9449 §7.1) belong
+/// here too.
+#[derive(Clone, Copy, Debug)]
+pub struct Challenge<'a> {
+    pub realm: &'a str,
+    /// `<service URL>/.well-known/oauth-protected-resource` ([`crate::resource::ServiceUrls`]).
+    pub resource_metadata: Option<&'a str>,
+}
+
+impl<'a> Challenge<'a> {
+    /// A challenge with the realm alone (no metadata to point at).
+    pub fn realm(realm: &'a str) -> Challenge<'a> {
+        Challenge {
+            realm,
+            resource_metadata: None,
+        }
+    }
+
+    /// The `Bearer` challenge: `error` is (code, description, scope needed), absent for a
+    /// request without a token (§3.1). Values are limited to what a quoted-string may hold
+    /// (§3: printable ASCII without `"` and `\`).
+    fn header(&self, error: Option<(&str, &str, Option<&str>)>) -> String {
+        let mut v = format!("Bearer realm=\"{}\"", quote_safe(self.realm));
+        let mut param = |name: &str, value: &str| {
+            v.push_str(", ");
+            v.push_str(name);
+            v.push_str("=\"");
+            v.push_str(&quote_safe(value));
+            v.push('"');
+        };
+        if let Some((code, description, scope)) = error {
+            param("error", code);
+            param("error_description", description);
+            if let Some(scope) = scope {
+                param("scope", scope);
+            }
+        }
+        if let Some(url) = self.resource_metadata {
+            param("resource_metadata", url);
+        }
+        v
     }
 }
 

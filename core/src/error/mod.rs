@@ -15,7 +15,7 @@ mod forward;
 mod token;
 
 pub use admin::AdminError;
-pub use bearer::{BearerError, ScopeRefusal, TokenRefusal};
+pub use bearer::{BearerError, Challenge, ScopeRefusal, TokenRefusal};
 pub use forward::ForwardError;
 pub use token::{ClientAuthFailure, TokenError};
 

@@ -17,7 +17,7 @@ fn error_bodies_are_byte_identical_to_the_published_wire_form() {
         refusal: ScopeRefusal::Policy,
         scope: "service:a".into(),
     }
-    .to_response("r");
+    .to_response(&Challenge::realm("r"));
     assert_eq!(
         body(&r),
         r#"{"error":"insufficient_scope","error_description":"this service's policy does not admit this user","scope":"service:a"}"#
@@ -48,7 +48,8 @@ fn storage_failures_are_the_source_and_never_on_the_wire() {
 #[test]
 fn rfc6750_3_challenge_values_are_quoted_string_safe() {
     assert_eq!(quote_safe("a \"quoted\" \\ value\n"), "a quoted  value");
-    let r = BearerError::InvalidRequest("a \"quoted\" \\ value\n".into()).to_response("r");
+    let r = BearerError::InvalidRequest("a \"quoted\" \\ value\n".into())
+        .to_response(&Challenge::realm("r"));
     assert_eq!(
         r.header("www-authenticate"),
         Some(r#"Bearer realm="r", error="invalid_request", error_description="a quoted  value""#)

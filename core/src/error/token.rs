@@ -2,6 +2,7 @@
 
 use super::{error_response, throttled_description, StoreError};
 use crate::http::Response;
+use crate::resource::InvalidTarget;
 use std::error::Error;
 use std::fmt;
 
@@ -27,6 +28,9 @@ pub enum TokenError {
     UnsupportedGrantType,
     /// `invalid_scope`.
     InvalidScope(String),
+    /// `invalid_target` (RFC 8707 §2): a `resource` parameter that is malformed, outside the
+    /// granted scope, or no service of this gateway.
+    InvalidTarget(InvalidTarget),
     /// 400 `invalid_request` at the revocation endpoint: the client holds as many unexpired
     /// revocations as one credential may. RFC 7009 §2.2.1 answers errors in the RFC 6749
     /// §5.2 form, whose codes are 400s (429 is no OAuth error and clients treat it as a
@@ -122,6 +126,7 @@ impl TokenError {
                 "only grant_type=client_credentials is supported",
             ),
             TokenError::InvalidScope(d) => (400, "invalid_scope", d),
+            TokenError::InvalidTarget(why) => (400, "invalid_target", why.description()),
             TokenError::TooManyRevocations => (
                 400,
                 "invalid_request",

@@ -14,6 +14,7 @@ use crate::http::{RequestHead, Response};
 use crate::oauth::client_auth::{authenticate_client, ClientAttempt};
 use crate::store::Store;
 use crate::throttle::AuthThrottle;
+use crate::token::Audience;
 use crate::token_request::{parse_client_request, ClientRequest};
 use crate::verify::Verifier;
 use serde::Serialize;
@@ -22,7 +23,8 @@ use serde::Serialize;
 #[derive(Serialize)]
 struct Active<'a> {
     active: bool,
-    aud: &'a str,
+    /// A string, or (RFC 8707, several resources) an array, as in the token.
+    aud: &'a Audience,
     client_id: &'a str,
     exp: i64,
     iat: i64,

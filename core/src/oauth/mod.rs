@@ -1,6 +1,7 @@
 //! The OAuth 2.0 endpoints of the root domain: token (RFC 6749 §4.4), revocation (RFC 7009),
 //! introspection (RFC 7662), client authentication (RFC 6749 §2.3.1) shared by all three, and
-//! the documents a client discovers them with (RFC 8414 metadata, the RFC 7517 JWKS).
+//! the documents a client discovers them with (RFC 8414 metadata, the RFC 7517 JWKS, and each
+//! service's RFC 9728 protected resource metadata).
 
 pub mod client_auth;
 pub mod introspect;
@@ -9,6 +10,7 @@ pub mod token;
 
 use crate::http::Response;
 use crate::keys::KeySet;
+use crate::resource::{ResourceMetadata, ServiceUrls};
 use serde_json::json;
 
 pub use client_auth::{authenticate_client, verify_client_secret};
@@ -33,12 +35,21 @@ pub fn metadata(issuer: &str) -> serde_json::Value {
         "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "scopes_supported": ["service:*"],
+        // RFC 8707 `resource` at the token endpoint (a name not in the IANA registry, used by
+        // some servers; clients ignore members they do not know, RFC 8414 §3.2).
+        "resource_indicators_supported": true,
     })
 }
 
 /// The metadata document's response.
 pub fn metadata_response(issuer: &str) -> Response {
     Response::json(200, &metadata(issuer)).with_header("cache-control", DISCOVERY_CACHE_CONTROL)
+}
+
+/// A service's protected resource metadata response (RFC 9728 §3.2).
+pub fn resource_metadata_response(urls: &ServiceUrls, issuer: &str, service: &str) -> Response {
+    Response::json(200, &ResourceMetadata::of(urls, issuer, service))
+        .with_header("cache-control", DISCOVERY_CACHE_CONTROL)
 }
 
 /// The JWKS document's response (RFC 7517 §5): every key tokens may be signed with.

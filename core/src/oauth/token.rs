@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! parse_token_request ─► authenticate_client (one storage read; throttled) ─► grant type ─► grant_scopes
+//!                     ─► RFC 8707 resources (each in scope, each a service: cached reads)
 //!                     ─► a use spent (`--max-uses` credentials only: one UPDATE)
 //!                     ─► Minter::issue ─► §5.1 token response
 //! ```
@@ -12,7 +13,9 @@ use crate::error::{ClientAuthFailure, TokenError};
 use crate::http::{RequestHead, Response};
 use crate::mint::{Grant, Minter};
 use crate::oauth::client_auth::{authenticate_client, ClientAttempt};
+use crate::resource::{requested_services, InvalidTarget};
 use crate::scope::{credential_ceiling, grant_scopes};
+use crate::service::ServiceCaches;
 use crate::store::Store;
 use crate::throttle::AuthThrottle;
 use crate::token_request::{parse_token_request, GrantType};
@@ -31,8 +34,12 @@ struct TokenResponse<'a> {
 
 /// Answers a token request whose (bounded) body has been read; who asked, and for which
 /// token, goes in `caller`.
+// The isolate's parts, the runtime's capabilities, the request and the clock, and where the
+// caller goes: as `authorize_service`.
+#[allow(clippy::too_many_arguments)]
 pub async fn token_endpoint<D: SqlDb, E: Ed25519>(
     minter: &Minter,
+    caches: &ServiceCaches,
     throttle: &AuthThrottle,
     caps: Capabilities<'_, D, E>,
     head: &RequestHead,
@@ -53,6 +60,15 @@ pub async fn token_endpoint<D: SqlDb, E: Ed25519>(
     let ceiling = credential_ceiling(&status.credential.scopes);
     let granted = grant_scopes(&ceiling, request.scope.as_ref())
         .map_err(|e| TokenError::InvalidScope(e.0))?;
+    // RFC 8707: the services asked for, each in the granted scope and existing (one cached
+    // read each); none asked for, none read.
+    let services = requested_services(minter.services(), &request.resources, &granted)
+        .map_err(TokenError::InvalidTarget)?;
+    for name in &services {
+        if caches.service(caps.db, name, now).await?.is_none() {
+            return Err(TokenError::InvalidTarget(InvalidTarget::UnknownService));
+        }
+    }
     // A `--max-uses` credential spends a use on each token, in one atomic statement (Octelium's
     // maxAuthentications): concurrent requests on any isolate never get more tokens than it
     // has uses. Last, so a request refused for another reason spends none.
@@ -71,7 +87,9 @@ pub async fn token_endpoint<D: SqlDb, E: Ed25519>(
         scopes: &granted,
         lifetime_secs: None,
     };
-    let issued = minter.issue(caps.ed25519, caps.random, grant, now).await;
+    let issued = minter
+        .issue_for(caps.ed25519, caps.random, grant, &services, now)
+        .await;
     caller.jti = Some(issued.claims.jti.clone());
     let scope = (request.scope_raw.as_deref() != Some(issued.claims.scope.as_str()))
         .then(|| issued.claims.scope.clone());

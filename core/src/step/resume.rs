@@ -151,6 +151,7 @@ impl<'g> Resume<'g> {
             Endpoint::Token => (
                 oauth::token_endpoint(
                     parts.minter,
+                    parts.caches,
                     parts.throttle,
                     caps,
                     &head,

@@ -10,7 +10,7 @@ fn unsigned(key: &SigningKey) -> UnsignedToken {
     let scopes = ScopeSet::parse("service:a").unwrap();
     let grant = TokenGrant {
         issuer: "https://i",
-        audience: "https://i",
+        audience: "https://i".into(),
         subject: "root",
         client_id: "abcd-efgh",
         scopes: &scopes,
@@ -72,7 +72,7 @@ fn rfc7519_time_claims_honour_the_leeway() {
     let claims = |iat, exp| AccessTokenClaims {
         iss: String::new(),
         sub: String::new(),
-        aud: String::new(),
+        aud: "".into(),
         exp,
         iat,
         nbf: None,

@@ -19,7 +19,7 @@ fn issue(k: &SigningKey, iat: i64, exp: i64) -> String {
     let scopes = ScopeSet::parse("service:a").unwrap();
     let grant = TokenGrant {
         issuer: ISS,
-        audience: ISS,
+        audience: ISS.into(),
         subject: "root",
         client_id: "abcd-efgh",
         scopes: &scopes,
@@ -188,6 +188,7 @@ fn a_full_verified_token_cache_evicts_the_least_recently_used_token_only() {
         Rc::new(VerifiedToken {
             claims,
             scopes: Some(ScopeSet::default()),
+            audience: TokenAudience::Gateway,
         })
     };
     let digest = |s: &str| -> [u8; 32] { Sha256::digest(s.as_bytes()).into() };
