@@ -110,12 +110,19 @@ impl ScopeSet {
     }
 
     /// Whether a token with these scopes may reach `service` (no allocation: this runs on
-    /// every service request).
+    /// every service request; always inlined, so that a second caller, the token endpoint's
+    /// resource check, does not make the service path pay a call).
+    #[inline(always)]
     pub fn allows_service(&self, service: &str) -> bool {
-        self.0.iter().any(|s| match s {
-            Scope::AllServices => true,
-            Scope::Service(name) => name == service,
-        })
+        // A loop, not `any` with a closure: nothing left for the inliner to keep out of line.
+        for scope in &self.0 {
+            match scope {
+                Scope::AllServices => return true,
+                Scope::Service(name) if name == service => return true,
+                Scope::Service(_) => {}
+            }
+        }
+        false
     }
 
     /// Whether every scope of `requested` lies within this set.
