@@ -409,19 +409,3 @@ fn rfc7662_2_2_introspection_shows_the_audience_and_rfc7009_revokes_a_bound_toke
         false
     );
 }
-
-#[test]
-fn rfc8414_the_authorization_server_metadata_advertises_resource_indicators() {
-    let h = Harness::new();
-    let r = h.root(
-        &head(
-            "GET",
-            DOMAIN,
-            "/.well-known/oauth-authorization-server",
-            None,
-            &[],
-        ),
-        b"",
-    );
-    assert_eq!(json_body(&r)["resource_indicators_supported"], true);
-}

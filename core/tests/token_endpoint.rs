@@ -443,6 +443,8 @@ fn rfc8414_metadata_and_jwks_describe_the_tokens_issued() {
         b"",
     );
     assert_eq!(meta.status, 200);
+    // RFC 8707 resource indicators (tests/protected_resources.rs).
+    assert_eq!(json_body(&meta)["resource_indicators_supported"], true);
     let meta = json_body(&meta);
     assert_eq!(meta["issuer"], ISSUER);
     assert_eq!(meta["token_endpoint"], "https://example.com/oauth2/token");
