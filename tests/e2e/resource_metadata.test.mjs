@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { startGateway, decodeJwt, ROOT, RUNTIME } from "./harness.mjs";
+import { startGateway, decodeJwt, runProgram, ROOT, RUNTIME } from "./harness.mjs";
 import { rawExchange, requestHead } from "./rawhttp.mjs";
 
 const METADATA = "/.well-known/oauth-protected-resource";
@@ -152,6 +152,29 @@ describe(`protected resources: RFC 9728 metadata, RFC 8707 resource indicators (
     // Advertised in the authorization server metadata.
     const meta = await gw.root("/.well-known/oauth-authorization-server");
     assert.equal(meta.json.resource_indicators_supported, true);
+  });
+
+  it("readme_curl_commands_fetch_the_metadata_and_a_bound_token", async () => {
+    // The README's own lines (section "Protected resources"), port and placeholders filled in.
+    const readme = fs.readFileSync(path.join(ROOT, "README.md"), "utf8");
+    const section = readme.slice(readme.indexOf("## Protected resources: metadata and audience-restricted tokens"));
+    const commands = [...section.matchAll(/```sh\n([\s\S]*?)```/g)]
+      .flatMap(([, block]) => block.replace(/\\\n\s*/g, "").split("\n"))
+      .filter((l) => l.startsWith("curl "));
+    const run = async (needle) => {
+      const line = commands.find((c) => c.includes(needle));
+      assert.ok(line, `README has no curl line with ${needle}`);
+      const filled = line.replaceAll("8787", String(gw.port)).replaceAll("<CLIENT_ID>", cred.client_id).replaceAll("<CLIENT_SECRET>", cred.client_secret);
+      const r = await runProgram("bash", ["-c", filled]);
+      assert.equal(r.code, 0, `${filled}: ${r.stderr}`);
+      return JSON.parse(r.stdout);
+    };
+    assert.deepEqual(await run("oauth-protected-resource"), {
+      authorization_servers: [gw.issuer], bearer_methods_supported: ["header"],
+      resource: gw.serviceUrl("my-api"), scopes_supported: ["service:my-api"],
+    });
+    const token = await run("resource=");
+    assert.equal(decodeJwt(token.access_token).payload.aud, gw.serviceUrl("my-api"));
   });
 
   it("rfc9728_discovery_with_openid_client_v6_from_the_challenge_to_a_bound_token", async () => {
