@@ -86,6 +86,11 @@ pub enum Reason {
     Rotated,
     /// A `--max-uses` credential whose uses are spent.
     UsesExhausted,
+    /// A DPoP proof (RFC 9449) missing where one is needed, or refused (`invalid_dpop_proof`).
+    DpopProof,
+    /// A DPoP-bound token presented as a bearer token, or a bearer token under the `DPoP`
+    /// scheme.
+    DpopBinding,
 }
 
 impl Reason {
@@ -129,6 +134,8 @@ impl Reason {
         Reason::CredentialExpired,
         Reason::Rotated,
         Reason::UsesExhausted,
+        Reason::DpopProof,
+        Reason::DpopBinding,
     ];
 
     /// The reason's word in the log (the words in declaration order).
@@ -172,6 +179,8 @@ impl Reason {
             "credential_expired",
             "rotated",
             "uses_exhausted",
+            "dpop_proof",
+            "dpop_binding",
         ];
         WORDS[self as usize]
     }
@@ -203,7 +212,9 @@ impl From<&BearerError> for Reason {
                 TokenRefusal::Superseded => Reason::Rotated,
                 TokenRefusal::Revoked => Reason::Revoked,
                 TokenRefusal::BadScope => Reason::Malformed,
+                TokenRefusal::DpopBoundAsBearer | TokenRefusal::NotDpopBound => Reason::DpopBinding,
             },
+            BearerError::InvalidDpopProof(_) => Reason::DpopProof,
             BearerError::InsufficientScope { refusal, .. } => match refusal {
                 ScopeRefusal::NotInScope => Reason::Scope,
                 ScopeRefusal::Policy => Reason::Policy,
@@ -256,6 +267,7 @@ impl From<&TokenError> for Reason {
             TokenError::TooManyRevocations => Reason::TooManyRevocations,
             TokenError::Unavailable(_) => Reason::Unavailable,
             TokenError::Throttled { .. } => Reason::TooManyFailures,
+            TokenError::InvalidDpopProof(_) => Reason::DpopProof,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! RFC 6750 §3 refusals on service hosts.
 
 use super::{quote_safe, ErrorBody, ForwardError, StoreError};
+use crate::dpop::{DpopAlg, DpopInvalid, ProofFailure};
 use crate::http::Response;
 use crate::rate_limit::Limited;
 use crate::token::TokenInvalid;
@@ -17,6 +18,9 @@ pub enum BearerError {
     InvalidRequest(String),
     /// `invalid_token`, 401: malformed, badly signed, expired or revoked.
     InvalidToken(TokenRefusal),
+    /// `invalid_dpop_proof`, 401 with a `DPoP` challenge (RFC 9449 §7.1, §12.2): the proof of
+    /// a DPoP-bound token is missing or refused.
+    InvalidDpopProof(DpopInvalid),
     /// `insufficient_scope`, 403: valid token, but its scope or the service's policy refuses;
     /// `scope` is the scope the request needs (§3.1).
     InsufficientScope {
@@ -55,6 +59,10 @@ pub enum TokenRefusal {
     Revoked,
     /// Its `scope` claim does not parse (only a token signed outside this code carries one).
     BadScope,
+    /// A DPoP-bound token (`cnf.jkt`) sent as a bearer token (RFC 9449 §7.2: refused).
+    DpopBoundAsBearer,
+    /// A token without `cnf.jkt` sent under the `DPoP` scheme (RFC 9449 §7.1).
+    NotDpopBound,
 }
 
 impl TokenRefusal {
@@ -69,6 +77,10 @@ impl TokenRefusal {
             }
             TokenRefusal::Revoked => "the access token was revoked",
             TokenRefusal::BadScope => "the access token has an invalid scope",
+            TokenRefusal::DpopBoundAsBearer => {
+                "the access token is DPoP-bound: send it as Authorization: DPoP with a DPoP proof"
+            }
+            TokenRefusal::NotDpopBound => "the access token is not DPoP-bound",
         }
     }
 }
@@ -104,6 +116,7 @@ impl BearerError {
             BearerError::Missing => (401, "unauthorized", "an access token is required"),
             BearerError::InvalidRequest(d) => (400, "invalid_request", d),
             BearerError::InvalidToken(why) => (401, "invalid_token", why.description()),
+            BearerError::InvalidDpopProof(why) => (401, "invalid_dpop_proof", why.description()),
             BearerError::InsufficientScope { refusal, .. } => {
                 (403, "insufficient_scope", refusal.description())
             }
@@ -133,6 +146,17 @@ impl BearerError {
         // values restricted to what a quoted-string may hold.
         let challenge = match self {
             BearerError::Missing => Some(format!("Bearer realm=\"{realm}\"")),
+            // RFC 9449 §7.1: the DPoP scheme's own challenge, naming the algorithms, for a
+            // proof refused and for a token sent under the wrong scheme (a bound token as
+            // bearer, §7.2, or a bearer token under DPoP).
+            BearerError::InvalidDpopProof(_)
+            | BearerError::InvalidToken(
+                TokenRefusal::DpopBoundAsBearer | TokenRefusal::NotDpopBound,
+            ) => Some(format!(
+                "DPoP error=\"{code}\", error_description=\"{}\", algs=\"{}\"",
+                quote_safe(description),
+                DpopAlg::challenge_list()
+            )),
             BearerError::InvalidRequest(_) | BearerError::InvalidToken(_) => Some(format!(
                 "Bearer realm=\"{realm}\", error=\"{code}\", error_description=\"{}\"",
                 quote_safe(description)
@@ -200,5 +224,14 @@ impl From<StoreError> for BearerError {
 impl From<ForwardError> for BearerError {
     fn from(e: ForwardError) -> Self {
         BearerError::Forward(e)
+    }
+}
+
+impl From<ProofFailure> for BearerError {
+    fn from(e: ProofFailure) -> Self {
+        match e {
+            ProofFailure::Invalid(why) => BearerError::InvalidDpopProof(why),
+            ProofFailure::Unavailable(e) => BearerError::Unavailable(e),
+        }
     }
 }

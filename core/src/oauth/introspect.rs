@@ -14,6 +14,7 @@ use crate::http::{RequestHead, Response};
 use crate::oauth::client_auth::{authenticate_client, ClientAttempt};
 use crate::store::Store;
 use crate::throttle::AuthThrottle;
+use crate::token::Confirmation;
 use crate::token_request::{parse_client_request, ClientRequest};
 use crate::verify::Verifier;
 use serde::Serialize;
@@ -23,6 +24,9 @@ use serde::Serialize;
 struct Active<'a> {
     active: bool,
     aud: &'a str,
+    /// RFC 9449 §6.2: the key a DPoP-bound token is bound to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<&'a Confirmation>,
     client_id: &'a str,
     exp: i64,
     iat: i64,
@@ -78,6 +82,7 @@ pub async fn introspection_endpoint<D: SqlDb, E: Ed25519>(
     let active = Active {
         active: true,
         aud: &claims.aud,
+        cnf: claims.cnf.as_ref(),
         client_id: &claims.client_id,
         exp: claims.exp,
         iat: claims.iat,
@@ -85,7 +90,11 @@ pub async fn introspection_endpoint<D: SqlDb, E: Ed25519>(
         jti: &claims.jti,
         scope: &claims.scope,
         sub: &claims.sub,
-        token_type: "Bearer",
+        token_type: if claims.cnf.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
+        },
         username: &claims.sub,
     };
     Ok(Response::json(200, &active).no_store())

@@ -7,6 +7,7 @@ pub mod introspect;
 pub mod revoke;
 pub mod token;
 
+use crate::dpop::DpopAlg;
 use crate::http::Response;
 use crate::keys::KeySet;
 use serde_json::json;
@@ -33,6 +34,9 @@ pub fn metadata(issuer: &str) -> serde_json::Value {
         "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "scopes_supported": ["service:*"],
+        // RFC 9449 §5.1: DPoP-bound tokens, with proofs signed by these.
+        "dpop_signing_alg_values_supported":
+            DpopAlg::SUPPORTED.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
     })
 }
 

@@ -152,6 +152,7 @@ impl<'g> Resume<'g> {
                 oauth::token_endpoint(
                     parts.minter,
                     parts.throttle,
+                    parts.caches.proofs(),
                     caps,
                     &head,
                     &body,
