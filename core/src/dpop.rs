@@ -19,8 +19,9 @@
 //! instance (Spin), in the database, one insert per proof, so it holds across every instance
 //! sharing the database. No server nonces (`DPoP-Nonce`, §8): see the README.
 //!
-//! Algorithms are a typed list ([`DpopAlg`]): EdDSA (Ed25519) through the runtime's
-//! [`Ed25519`] capability (Web Crypto on Workers, portable Rust on Spin).
+//! Algorithms are a typed list ([`DpopAlg`]): EdDSA over Ed25519 (named `EdDSA`, RFC 8037, or
+//! `Ed25519`, RFC 9864) through the runtime's [`Ed25519`] capability (Web Crypto on Workers,
+//! portable Rust on Spin).
 
 use crate::cache::Lru;
 use crate::capability::{InstanceMemory, Now, SqlDb};
@@ -56,17 +57,21 @@ const MAX_SEEN_PROOFS: usize = 10_000;
 /// its key type in [`ProofKey`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DpopAlg {
-    /// Ed25519 (RFC 8037), through the runtime's [`Ed25519`].
+    /// EdDSA over Ed25519 (RFC 8037), through the runtime's [`Ed25519`].
     EdDSA,
+    /// The same signature under its fully-specified name (RFC 9864 §2.2), which current
+    /// clients send for an Ed25519 key (openid-client v6 / oauth4webapi do).
+    Ed25519,
 }
 
 impl DpopAlg {
     /// Every algorithm accepted, as advertised in the metadata and the `algs` of challenges.
-    pub const SUPPORTED: &'static [DpopAlg] = &[DpopAlg::EdDSA];
+    pub const SUPPORTED: &'static [DpopAlg] = &[DpopAlg::EdDSA, DpopAlg::Ed25519];
 
     pub fn as_str(self) -> &'static str {
         match self {
             DpopAlg::EdDSA => "EdDSA",
+            DpopAlg::Ed25519 => "Ed25519",
         }
     }
 
@@ -319,7 +324,7 @@ fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, DpopInva
 /// The key of `jwk` for `alg`: its type must be the algorithm's (RFC 8037 §2 for EdDSA).
 fn proof_key(alg: DpopAlg, jwk: &Jwk) -> Result<ProofKey, DpopInvalid> {
     match alg {
-        DpopAlg::EdDSA => {
+        DpopAlg::EdDSA | DpopAlg::Ed25519 => {
             if jwk.kty != "OKP" || jwk.crv.as_deref() != Some("Ed25519") {
                 return Err(DpopInvalid::BadKey);
             }
@@ -484,9 +489,10 @@ mod tests {
     #[test]
     fn the_algorithms_are_a_typed_list() {
         assert_eq!(DpopAlg::parse("EdDSA"), Some(DpopAlg::EdDSA));
-        for refused in ["none", "HS256", "eddsa", ""] {
+        assert_eq!(DpopAlg::parse("Ed25519"), Some(DpopAlg::Ed25519));
+        for refused in ["none", "HS256", "eddsa", "ES256", ""] {
             assert_eq!(DpopAlg::parse(refused), None, "{refused}");
         }
-        assert_eq!(DpopAlg::challenge_list(), "EdDSA");
+        assert_eq!(DpopAlg::challenge_list(), "EdDSA Ed25519");
     }
 }

@@ -52,7 +52,7 @@ fn assert_proof_refused(r: &Response, why: &str) {
     let challenge = r.header("www-authenticate").unwrap_or_default();
     assert!(
         challenge.starts_with("DPoP error=\"invalid_dpop_proof\"")
-            && challenge.ends_with("algs=\"EdDSA\""),
+            && challenge.ends_with("algs=\"EdDSA Ed25519\""),
         "{why}: {challenge}"
     );
 }
@@ -97,7 +97,7 @@ fn rfc9449_5_1_metadata_advertises_the_proof_algorithms() {
     );
     assert_eq!(
         json_body(&r)["dpop_signing_alg_values_supported"],
-        json!(["EdDSA"])
+        json!(["EdDSA", "Ed25519"])
     );
 }
 
@@ -404,4 +404,22 @@ fn dpop_failures_have_their_audit_reason() {
         "{}",
         line.as_str()
     );
+}
+
+#[test]
+fn rfc9864_the_fully_specified_ed25519_name_is_accepted_as_eddsa() {
+    // openid-client v6 (oauth4webapi) signs proofs of an Ed25519 key with `alg: Ed25519`.
+    let (h, client) = Harness::seeded();
+    let key = DpopKey::new(1);
+    let mut header = key.header();
+    header["alg"] = "Ed25519".into();
+    let proof = key.sign(&header, &key.claims("POST", TOKEN_URL, now(&h), None));
+    let r = token_request(&h, &client, Some(&proof));
+    assert_eq!(json_body(&r)["token_type"], "DPoP", "{}", text(&r));
+    let token = json_body(&r)["access_token"].as_str().unwrap().to_owned();
+    let proof = key.sign(
+        &header,
+        &key.claims("GET", SERVICE_URL, now(&h), Some(&token)),
+    );
+    authorized(call(&h, "DPoP", &token, &[&proof]));
 }
