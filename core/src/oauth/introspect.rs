@@ -24,10 +24,10 @@ use serde::Serialize;
 struct Active<'a> {
     active: bool,
     aud: &'a str,
+    client_id: &'a str,
     /// RFC 9449 §6.2: the key a DPoP-bound token is bound to.
     #[serde(skip_serializing_if = "Option::is_none")]
     cnf: Option<&'a Confirmation>,
-    client_id: &'a str,
     exp: i64,
     iat: i64,
     iss: &'a str,
@@ -82,8 +82,8 @@ pub async fn introspection_endpoint<D: SqlDb, E: Ed25519>(
     let active = Active {
         active: true,
         aud: &claims.aud,
-        cnf: claims.cnf.as_ref(),
         client_id: &claims.client_id,
+        cnf: claims.cnf.as_ref(),
         exp: claims.exp,
         iat: claims.iat,
         iss: &claims.iss,
