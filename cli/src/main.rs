@@ -196,6 +196,10 @@ struct CredentialArgs {
     /// oauth2 only.
     #[arg(long = "max-uses", value_name = "N")]
     max_uses: Option<i64>,
+    /// Refuse token requests without a DPoP proof (RFC 9449): every token it gets is bound to
+    /// the client's key and useless without it. oauth2 only.
+    #[arg(long = "require-dpop")]
+    require_dpop: bool,
 }
 
 #[derive(Subcommand)]
@@ -419,6 +423,7 @@ fn run(cli: &Cli, api: &Api, rules: &[String]) -> Result<(), String> {
                     expire_in: c.expire_in.clone(),
                     max_uses: c.max_uses,
                     name: c.name.clone(),
+                    require_dpop: c.require_dpop,
                     scopes: scope_list(&c.scope),
                     kind: c.kind.clone(),
                     user: c.user.clone(),

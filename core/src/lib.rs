@@ -63,6 +63,7 @@ pub mod audit;
 pub mod cache;
 pub mod capability;
 pub mod config;
+pub mod dpop;
 pub mod error;
 pub mod forward;
 pub mod gateway;

@@ -39,6 +39,8 @@ pub struct Grant<'a> {
     pub credential: &'a Credential,
     pub scopes: &'a ScopeSet,
     pub lifetime_secs: Option<i64>,
+    /// The thumbprint of the DPoP key to bind the token to (RFC 9449 §6); `None`: bearer.
+    pub jkt: Option<&'a str>,
 }
 
 impl Minter {
@@ -113,6 +115,7 @@ impl Minter {
             scopes: grant.scopes,
             issued_at: now,
             expires_at,
+            jkt: grant.jkt,
         };
         let unsigned = unsigned_access_token(&self.signing_key, &claims, &jti);
         let signature = ed25519
@@ -180,6 +183,7 @@ mod tests {
             enabled: true,
             created_at: 0,
             can_introspect: false,
+            require_dpop: false,
             lifecycle: Default::default(),
         }
     }
@@ -197,6 +201,7 @@ mod tests {
             credential,
             scopes: &scopes,
             lifetime_secs,
+            jkt: None,
         };
         block_on(minter.issue(
             &PortableEd25519,

@@ -105,6 +105,9 @@ pub struct Credential {
     pub created_at: i64,
     /// May introspect (RFC 7662) other clients' tokens; without it, only its own.
     pub can_introspect: bool,
+    /// Refuses token requests without a DPoP proof, and so only ever has DPoP-bound tokens
+    /// (RFC 9449; `isogate create cred --require-dpop`, oauth2 only).
+    pub require_dpop: bool,
     /// Rotation and use limit ([`crate::lifecycle`]); the default without either.
     pub lifecycle: Lifecycle,
 }
@@ -191,6 +194,7 @@ mod tests {
             enabled: true,
             created_at: 0,
             can_introspect: false,
+            require_dpop: false,
             lifecycle: Lifecycle::default(),
         };
         let live = CredentialStatus {

@@ -234,6 +234,8 @@ pub struct ResourceMetadata<'a> {
     /// §2: how the token may be sent. The header only: RFC 6750 §2.2 form bodies are the
     /// origin's, and §2.3 query tokens are refused.
     pub bearer_methods_supported: [&'static str; 1],
+    /// §2 (RFC 9449 §5.1): the algorithms a DPoP proof sent here may be signed with.
+    pub dpop_signing_alg_values_supported: Vec<&'static str>,
     /// §2 / §3.3: identical to the URL the metadata was requested under, minus the suffix.
     pub resource: String,
     /// §2: the scope that reaches this service (`service:*` reaches it too).
@@ -245,6 +247,10 @@ impl<'a> ResourceMetadata<'a> {
         ResourceMetadata {
             authorization_servers: [issuer],
             bearer_methods_supported: ["header"],
+            dpop_signing_alg_values_supported: crate::dpop::DpopAlg::SUPPORTED
+                .iter()
+                .map(|a| a.as_str())
+                .collect(),
             resource: urls.of(service),
             scopes_supported: [format!("service:{service}")],
         }

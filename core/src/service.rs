@@ -20,6 +20,7 @@
 use crate::assertion::{AssertedRequest, ASSERTION_HEADER};
 use crate::cache::{CacheInvalidation, IsolateCounts, TtlCache};
 use crate::capability::{Capabilities, InstanceMemory, Now, SqlDb};
+use crate::dpop::{accept_proof, proof_header, request_url, DpopInvalid, ProofTarget, SeenProofs};
 use crate::error::{BearerError, ScopeRefusal, StoreError, TokenRefusal};
 use crate::forward::websocket::bearer_subprotocol;
 use crate::forward::{plan_forward, ForwardPlan, Principal};
@@ -51,6 +52,8 @@ pub struct ServiceCaches {
     revoked: TtlCache<bool>,
     /// Origins' tokens of services with `oauth2-client-credentials` upstream credentials.
     origin_tokens: OriginTokens,
+    /// DPoP proofs accepted on this isolate (RFC 9449 §11.1), token endpoint and services.
+    proofs: SeenProofs,
 }
 
 impl ServiceCaches {
@@ -70,7 +73,13 @@ impl ServiceCaches {
             credentials: cache(ttl_ms, shared_loads),
             revoked: cache(ttl_ms, shared_loads),
             origin_tokens: OriginTokens::new(shared_loads),
+            proofs: SeenProofs::default(),
         }
+    }
+
+    /// The DPoP proofs this isolate accepted ([`crate::dpop`]).
+    pub fn proofs(&self) -> &SeenProofs {
+        &self.proofs
     }
 
     /// A token was revoked through this isolate: refused here from now on.
@@ -195,7 +204,7 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
     let db = caps.db;
     // Path and framing first: refusing them needs no credential (and costs no signature check).
     crate::forward::check_request(head)?;
-    let token = extract_bearer(head)?;
+    let (token, scheme) = extract_access_token(head)?;
     let (verified, token_digest) = verifier
         .verify_with_digest(caps.ed25519, token, now)
         .await
@@ -207,6 +216,15 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
         return Err(BearerError::InvalidToken(TokenRefusal::OtherResource));
     }
     let claims = &verified.claims;
+    // RFC 9449 §7.1-7.2: a bound token only under the DPoP scheme, and only a bound one.
+    let bound_to = match (&claims.cnf, scheme) {
+        (None, Scheme::Bearer) => None,
+        (Some(cnf), Scheme::DPoP) => Some(cnf.jkt.as_str()),
+        (Some(_), Scheme::Bearer) => {
+            return Err(BearerError::InvalidToken(TokenRefusal::DpopBoundAsBearer))
+        }
+        (None, Scheme::DPoP) => return Err(BearerError::InvalidToken(TokenRefusal::NotDpopBound)),
+    };
     let holder = Holder {
         client_id: &claims.client_id,
         user: &claims.sub,
@@ -219,6 +237,22 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
     let (status, service) =
         admit(caches, db, holder, service_name, now, &mut seen.credential).await?;
     let credential = &status.credential;
+    // The proof of a bound token, once the token and its credential passed every other check
+    // (a refused request spends no replay slot and no signature check on it).
+    if let Some(jkt) = bound_to {
+        let proof = proof_header(head)
+            .map_err(BearerError::InvalidDpopProof)?
+            .ok_or(BearerError::InvalidDpopProof(DpopInvalid::Missing))?;
+        let url = request_url(&head.scheme, &head.host, &head.path);
+        let target = ProofTarget {
+            method: head.method.as_str(),
+            url: &url,
+            access_token: Some(token),
+            bound_to: Some(jkt),
+        };
+        let proofs = &caches.proofs;
+        accept_proof(proofs, db, caps.memory, caps.ed25519, proof, &target, now).await?;
+    }
     // Counted only once the credential, its scope and the service's policy have admitted the
     // request: nobody without the credential can spend its quota. Before the plan and the
     // assertion, so a refused request costs neither.
@@ -261,11 +295,32 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
     Ok(Authorized { plan, principal })
 }
 
+/// The authentication scheme a token came under (RFC 9110 §11.1: compared without case).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scheme {
+    /// RFC 6750: `Authorization: Bearer`, `X-Octelium-Auth`, the WebSocket subprotocol.
+    Bearer,
+    /// RFC 9449 §7.1: `Authorization: DPoP`, with a `DPoP` proof beside it.
+    DPoP,
+}
+
+/// The token of a request ([`extract_bearer`]'s rules, with `Authorization: DPoP` too) and
+/// the scheme it came under.
+pub fn extract_access_token(head: &RequestHead) -> Result<(&str, Scheme), BearerError> {
+    let mut scheme = Scheme::Bearer;
+    let token = extract_token(head, &mut scheme)?;
+    Ok((token, scheme))
+}
+
 /// RFC 6750 §2: the token comes from `Authorization: Bearer`, `X-Octelium-Auth` or, on a
 /// WebSocket handshake, an `isogate.bearer.<token>` subprotocol, exactly one of them, and
 /// never from the query string (§2.3 is deliberately not supported: URLs end
-/// up in logs).
+/// up in logs). `Authorization: DPoP` counts as one of them ([`extract_access_token`]).
 pub fn extract_bearer(head: &RequestHead) -> Result<&str, BearerError> {
+    extract_token(head, &mut Scheme::Bearer)
+}
+
+fn extract_token<'h>(head: &'h RequestHead, scheme: &mut Scheme) -> Result<&'h str, BearerError> {
     // Checked first, whatever the headers hold: a token in the query beside one in a header is
     // two methods at once (§2, §3.1 `invalid_request`), and the query would carry it on to the
     // origin's URL and logs.
@@ -286,8 +341,12 @@ pub fn extract_bearer(head: &RequestHead) -> Result<&str, BearerError> {
         None => None,
         Some(value) => {
             let value = value.trim();
-            let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
-            if scheme.eq_ignore_ascii_case("bearer") {
+            let (name, token) = value.split_once(' ').unwrap_or((value, ""));
+            let dpop = name.eq_ignore_ascii_case("dpop");
+            if dpop || name.eq_ignore_ascii_case("bearer") {
+                if dpop {
+                    *scheme = Scheme::DPoP;
+                }
                 let token = token.trim();
                 if token.is_empty() {
                     return Err(BearerError::InvalidRequest(

@@ -151,6 +151,7 @@ impl<'a, D: SqlDb> Store<'a, D> {
         self.db
             .execute_batch(&[
                 (sql::DELETE_USER_CREDENTIAL_LIFECYCLES, vec![user.id.into()]),
+                (sql::DELETE_USER_CREDENTIAL_DPOP, vec![user.id.into()]),
                 (sql::DELETE_USER_CREDENTIALS, vec![user.id.into()]),
                 (sql::DELETE_USER_MEMBERSHIPS, vec![user.id.into()]),
                 (sql::DELETE_USER, vec![user.id.into()]),
@@ -329,6 +330,33 @@ impl<'a, D: SqlDb> Store<'a, D> {
         })
     }
 
+    /// Makes a new credential refuse token requests without a DPoP proof.
+    pub async fn set_require_dpop(&self, client_id: &str) -> Result<(), StoreError> {
+        self.db
+            .execute(sql::SET_REQUIRE_DPOP, &[client_id.into()])
+            .await
+            .map(drop)
+    }
+
+    /// Records a DPoP proof accepted at `now` (Unix seconds; RFC 9449 §11.1), first pruning
+    /// the proofs past their window: `false` when it was recorded before, by any instance
+    /// sharing this database. For runtimes without instance memory ([`crate::dpop`]).
+    pub async fn first_use_of_proof(
+        &self,
+        replay_key: &[u8; 32],
+        remember_until: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        use base64::Engine as _;
+        self.db
+            .execute(sql::PRUNE_DPOP_PROOFS, &[now.into()])
+            .await?;
+        let key = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(replay_key);
+        let params = [key.into(), remember_until.into()];
+        let rows = self.db.query(sql::INSERT_DPOP_PROOF, &params).await?;
+        Ok(!rows.is_empty())
+    }
+
     pub async fn is_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
         Ok(!self
             .db
@@ -342,6 +370,9 @@ impl<'a, D: SqlDb> Store<'a, D> {
         // deletion stopped half-way would be harmless, as no other credential has its id.
         self.db
             .execute(sql::DELETE_CREDENTIAL_LIFECYCLE, &[name.into()])
+            .await?;
+        self.db
+            .execute(sql::DELETE_CREDENTIAL_DPOP, &[name.into()])
             .await?;
         Ok(self
             .db

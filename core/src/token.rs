@@ -36,6 +36,16 @@ pub struct AccessTokenClaims {
     pub client_id: String,
     /// Space-delimited granted scopes.
     pub scope: String,
+    /// The key the token is bound to (RFC 9449 §6: DPoP); absent: a bearer token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// RFC 7800 §3.1 confirmation claim, with the one member DPoP uses (RFC 9449 §6.1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// The RFC 7638 thumbprint of the client's DPoP key.
+    pub jkt: String,
 }
 
 /// The `aud` claim (RFC 7519 §4.1.3): a string when it holds one value, as every token this
@@ -145,6 +155,8 @@ pub struct TokenGrant<'a> {
     pub scopes: &'a ScopeSet,
     pub issued_at: i64,
     pub expires_at: i64,
+    /// The thumbprint of the DPoP key the token is bound to (RFC 9449 §6); `None`: bearer.
+    pub jkt: Option<&'a str>,
 }
 
 /// An issued token and its claims.
@@ -201,6 +213,9 @@ pub fn unsigned_access_token(
         jti: B64URL.encode(jti_bytes),
         client_id: grant.client_id.to_owned(),
         scope: grant.scopes.to_string(),
+        cnf: grant.jkt.map(|jkt| Confirmation {
+            jkt: jkt.to_owned(),
+        }),
     };
     UnsignedToken {
         signing_input: jws_signing_input(key, "at+jwt", &claims),

@@ -62,6 +62,8 @@ fn rfc9728_3_a_service_answers_its_metadata_itself_without_a_token() {
                 "authorization_servers": [ISSUER],
                 "scopes_supported": ["service:my-api"],
                 "bearer_methods_supported": ["header"],
+                // RFC 9449 §5.1 (as RFC 9728 §2 names it): DPoP proofs are accepted here.
+                "dpop_signing_alg_values_supported": ["EdDSA", "Ed25519"],
             })
         );
     }

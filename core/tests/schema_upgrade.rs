@@ -64,6 +64,7 @@ fn token_of(h: &Harness, name: &str, random: u8) -> String {
         credential: &credential,
         scopes: &scopes,
         lifetime_secs: None,
+        jkt: None,
     };
     block_on(
         h.gw.minter()

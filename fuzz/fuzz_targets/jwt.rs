@@ -63,6 +63,7 @@ fn fixture() -> Fixture {
         enabled: true,
         created_at: 0,
         can_introspect: false,
+        require_dpop: false,
         lifecycle: Default::default(),
     };
     let scopes = ScopeSet::all_services();
@@ -70,6 +71,7 @@ fn fixture() -> Fixture {
         credential: &credential,
         scopes: &scopes,
         lifetime_secs: None,
+        jkt: None,
     };
     let issued = block_on(minter.issue(&PortableEd25519, &FixedRandom(3), grant, now(0)));
     // The identity assertion for a request made with that token: same key, another `typ`.

@@ -215,6 +215,7 @@ const ERROR_CODES: &[&str] = &[
     "unsupported_grant_type",
     "invalid_scope",
     "invalid_token",
+    "invalid_dpop_proof",
     "insufficient_scope",
     "unauthorized",
     "not_found",

@@ -21,9 +21,14 @@ use worker::console_error;
 #[derive(Default)]
 pub struct WebCryptoEd25519 {
     signing_key: RefCell<Option<JsValue>>,
-    /// By kid; a handful at most (the signing key's and those of a rotation).
+    /// By kid: the signing key's, those of a rotation, and clients' DPoP keys (RFC 9449),
+    /// at most [`MAX_IMPORTED_KEYS`], the oldest import out first.
     verifying_keys: RefCell<Vec<(String, JsValue)>>,
 }
+
+/// Verifying keys kept imported: clients' DPoP keys come and go, so the list is bounded (a
+/// key that fell out is imported again, one Web Crypto call).
+const MAX_IMPORTED_KEYS: usize = 32;
 
 thread_local! {
     static ED25519: Rc<WebCryptoEd25519> = Rc::new(WebCryptoEd25519::default());
@@ -69,9 +74,11 @@ impl WebCryptoEd25519 {
             Some(k) => k,
             None => {
                 let k = JsFuture::from(js_import_verifying_key(&key.raw())).await?;
-                self.verifying_keys
-                    .borrow_mut()
-                    .push((key.kid.clone(), k.clone()));
+                let mut keys = self.verifying_keys.borrow_mut();
+                if keys.len() >= MAX_IMPORTED_KEYS {
+                    keys.remove(0);
+                }
+                keys.push((key.kid.clone(), k.clone()));
                 k
             }
         };

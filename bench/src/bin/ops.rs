@@ -21,6 +21,7 @@ use isogate_core::audit::{AuditContext, AuditLevel, Entry, Outcome, Who};
 use isogate_core::cache::IsolateCounts;
 use isogate_core::capability::{InstanceMemory, NoOriginSecrets, OriginSecrets};
 use isogate_core::config::GatewayConfig;
+use isogate_core::dpop::{check_proof, ProofTarget};
 use isogate_core::forward::{plan_forward, Principal, UpstreamOutcome};
 use isogate_core::http::RequestHead;
 use isogate_core::keys::{Ed25519, KeySet, PortableEd25519, SigningKey, VerifyingKey};
@@ -34,7 +35,9 @@ use isogate_core::rate_limit::{Limited, RateLimit, Window, MAX_REQUESTS};
 use isogate_core::scope::ScopeSet;
 use isogate_core::secret::Secret;
 use isogate_core::service::{authorize_service, decide_access, Seen};
-use isogate_core::testing::{block_on, head, CannedDb, FakeSecrets, FixedRandom, CLIENT_IP};
+use isogate_core::testing::{
+    block_on, head, CannedDb, DpopKey, FakeSecrets, FixedRandom, CLIENT_IP,
+};
 use isogate_core::throttle::{AuthThrottle, FailureCount, Lockouts, ThrottleConfig};
 use isogate_core::token_request::parse_token_request;
 use isogate_core::verify::Verifier;
@@ -60,6 +63,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("issue_access_token", "build and sign an RFC 9068 access token (Ed25519): Minter::issue"),
     ("validate_access_token", "decode, verify the signature, check the claims of an access token: Verifier::validate"),
     ("signature_check_only", "ed25519-compact verify of the same token's signing input, nothing else"),
+    ("dpop_proof_check", "check a DPoP proof (RFC 9449 §4.3) for a service request: decode, jwk, htm/htu/iat/ath/jkt, Ed25519 (portable): dpop::check_proof"),
     ("decide_access", "scope and service policy decision"),
     ("plan_forward", "build the forward plan (headers filtered, identity attached, URL)"),
     ("authorize_service", "the whole service flow with warm caches: bearer, verify, cache, decide, plan, cached assertion"),
@@ -136,6 +140,7 @@ fn main() {
                     credential: black_box(&f.status.credential),
                     scopes: black_box(&f.scopes),
                     lifetime_secs: None,
+                    jkt: None,
                 };
                 black_box(block_on(f.minter.issue(
                     &PortableEd25519,
@@ -170,6 +175,28 @@ fn main() {
                             .verify(black_box(signed.as_bytes()), black_box(&signature)),
                     ),
                 );
+            }
+        }
+        "dpop_proof_check" => {
+            // The proof a client sends with its bound token for GET https://my-api.bench.test/.
+            let key = DpopKey::new(1);
+            let url = "https://my-api.bench.test/";
+            let proof = key.proof("GET", url, NOW.unix_secs(), Some(&f.token));
+            let jkt = key.thumbprint();
+            let target = ProofTarget {
+                method: "GET",
+                url,
+                access_token: Some(&f.token),
+                bound_to: Some(&jkt),
+            };
+            for _ in 0..n {
+                let r = block_on(check_proof(
+                    &PortableEd25519,
+                    black_box(&proof),
+                    black_box(&target),
+                    black_box(NOW),
+                ));
+                black_box(ok(op, r));
             }
         }
         "decide_access" => {
@@ -742,6 +769,7 @@ impl Fixture {
                 enabled: true,
                 created_at: 0,
                 can_introspect: false,
+                require_dpop: false,
                 lifecycle: Default::default(),
             },
             user_enabled: true,
@@ -752,6 +780,7 @@ impl Fixture {
             credential: &status.credential,
             scopes: &scopes,
             lifetime_secs: None,
+            jkt: None,
         };
         let token = block_on(minter.issue(&PortableEd25519, &RANDOM, grant, NOW)).access_token;
         let service = Service {

@@ -63,6 +63,10 @@ pub struct NewCredential {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_uses: Option<i64>,
     pub name: String,
+    /// Refuse token requests without a DPoP proof (RFC 9449): every token of the credential
+    /// is bound to the client's key (oauth2 only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_dpop: bool,
     /// Scope ceiling; empty = every service the user's policies admit.
     #[serde(default)]
     pub scopes: Vec<String>,
@@ -158,6 +162,9 @@ pub struct CredentialView {
     #[serde(default)]
     pub max_uses: Option<i64>,
     pub name: String,
+    /// Token requests must carry a DPoP proof (RFC 9449); absent: false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_dpop: bool,
     /// The last rotation (Unix seconds); null: never rotated.
     #[serde(default)]
     pub rotated_at: Option<i64>,
@@ -219,6 +226,7 @@ impl CredentialView {
             grace_until: c.lifecycle.grace_until,
             max_uses: c.lifecycle.max_uses,
             name: c.name.clone(),
+            require_dpop: c.require_dpop,
             rotated_at: c.lifecycle.rotated_at,
             scopes: credential_ceiling(&c.scopes)
                 .iter()
@@ -338,6 +346,7 @@ mod tests {
             grace_until: None,
             max_uses: None,
             name: "c".into(),
+            require_dpop: false,
             rotated_at: None,
             scopes: vec!["service:*".into()],
             state: "active".into(),

@@ -160,6 +160,13 @@ pub(super) async fn create_credential<D: SqlDb, E: Ed25519>(
             ))
         }
     };
+    // An access-token credential is a bearer token made by the admin API, with no client key
+    // to bind it to: it cannot be DPoP-bound, so the flag would only mislead.
+    if req.require_dpop && kind != CredentialKind::OAuth2 {
+        return Err(AdminError::BadRequest(
+            "require_dpop binds the tokens a client requests: oauth2 credentials only".into(),
+        ));
+    }
     let user = store
         .user(&req.user)
         .await?
@@ -188,6 +195,7 @@ pub(super) async fn create_credential<D: SqlDb, E: Ed25519>(
             enabled: true,
             created_at: secs,
             can_introspect: req.can_introspect,
+            require_dpop: req.require_dpop,
             lifecycle: Lifecycle {
                 max_uses,
                 ..Lifecycle::default()
@@ -202,6 +210,9 @@ pub(super) async fn create_credential<D: SqlDb, E: Ed25519>(
         if let Some(max) = max_uses {
             store.set_max_uses(&credential.client_id, max).await?;
         }
+        if credential.require_dpop {
+            store.set_require_dpop(&credential.client_id).await?;
+        }
         let access_token = match &secret {
             Some(_) => None,
             None => {
@@ -211,6 +222,7 @@ pub(super) async fn create_credential<D: SqlDb, E: Ed25519>(
                     credential: &credential,
                     scopes: &ceiling,
                     lifetime_secs,
+                    jkt: None,
                 };
                 Some(
                     ctx.minter

@@ -105,6 +105,7 @@ pub(super) async fn rotate_credential<D: SqlDb, E: Ed25519>(
                 credential: &c,
                 scopes: &ceiling,
                 lifetime_secs: Some(lifetime),
+                jkt: None,
             };
             let issued = ctx
                 .minter

@@ -174,6 +174,7 @@ fn rfc8725_3_12_an_access_token_is_not_an_assertion() {
         enabled: true,
         created_at: 0,
         can_introspect: false,
+        require_dpop: false,
         lifecycle: Default::default(),
     };
     let scopes = ScopeSet::all_services();
@@ -181,6 +182,7 @@ fn rfc8725_3_12_an_access_token_is_not_an_assertion() {
         credential: &credential,
         scopes: &scopes,
         lifetime_secs: None,
+        jkt: None,
     };
     let token = block_on(minter().issue(&PortableEd25519, &FixedRandom(9), grant, at(T0)));
     // Same key, same issuer, and the token's own audience: only the type tells them apart.

@@ -91,6 +91,11 @@ pub enum Reason {
     /// A token request's `resource` that is malformed, outside the scope or no service
     /// (RFC 8707 `invalid_target`).
     InvalidTarget,
+    /// A DPoP proof (RFC 9449) missing where one is needed, or refused (`invalid_dpop_proof`).
+    DpopProof,
+    /// A DPoP-bound token presented as a bearer token, or a bearer token under the `DPoP`
+    /// scheme.
+    DpopBinding,
 }
 
 impl Reason {
@@ -136,6 +141,8 @@ impl Reason {
         Reason::UsesExhausted,
         Reason::WrongResource,
         Reason::InvalidTarget,
+        Reason::DpopProof,
+        Reason::DpopBinding,
     ];
 
     /// The reason's word in the log (the words in declaration order).
@@ -181,6 +188,8 @@ impl Reason {
             "uses_exhausted",
             "wrong_resource",
             "invalid_target",
+            "dpop_proof",
+            "dpop_binding",
         ];
         WORDS[self as usize]
     }
@@ -213,7 +222,9 @@ impl From<&BearerError> for Reason {
                 TokenRefusal::Revoked => Reason::Revoked,
                 TokenRefusal::BadScope => Reason::Malformed,
                 TokenRefusal::OtherResource => Reason::WrongResource,
+                TokenRefusal::DpopBoundAsBearer | TokenRefusal::NotDpopBound => Reason::DpopBinding,
             },
+            BearerError::InvalidDpopProof(_) => Reason::DpopProof,
             BearerError::InsufficientScope { refusal, .. } => match refusal {
                 ScopeRefusal::NotInScope => Reason::Scope,
                 ScopeRefusal::Policy => Reason::Policy,
@@ -267,6 +278,7 @@ impl From<&TokenError> for Reason {
             TokenError::TooManyRevocations => Reason::TooManyRevocations,
             TokenError::Unavailable(_) => Reason::Unavailable,
             TokenError::Throttled { .. } => Reason::TooManyFailures,
+            TokenError::InvalidDpopProof(_) => Reason::DpopProof,
         }
     }
 }

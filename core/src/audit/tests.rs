@@ -35,6 +35,7 @@ pub(super) fn seen() -> Seen {
         jti: "jti-1".into(),
         client_id: "abcd-efgh".into(),
         scope: "service:*".into(),
+        cnf: None,
     };
     let credential = Credential {
         client_id: "abcd-efgh".into(),
@@ -48,6 +49,7 @@ pub(super) fn seen() -> Seen {
         enabled: true,
         created_at: 0,
         can_introspect: false,
+        require_dpop: false,
         lifecycle: Default::default(),
     };
     Seen {

@@ -1,6 +1,7 @@
 //! RFC 6750 §3 refusals on service hosts.
 
 use super::{quote_safe, ErrorBody, ForwardError, StoreError};
+use crate::dpop::{DpopAlg, DpopInvalid, ProofFailure};
 use crate::http::Response;
 use crate::rate_limit::Limited;
 use crate::token::TokenInvalid;
@@ -17,6 +18,9 @@ pub enum BearerError {
     InvalidRequest(String),
     /// `invalid_token`, 401: malformed, badly signed, expired or revoked.
     InvalidToken(TokenRefusal),
+    /// `invalid_dpop_proof`, 401 with a `DPoP` challenge (RFC 9449 §7.1, §12.2): the proof of
+    /// a DPoP-bound token is missing or refused.
+    InvalidDpopProof(DpopInvalid),
     /// `insufficient_scope`, 403: valid token, but its scope or the service's policy refuses;
     /// `scope` is the scope the request needs (§3.1).
     InsufficientScope {
@@ -58,6 +62,10 @@ pub enum TokenRefusal {
     /// Its `aud` names other services (RFC 8707 resource indicators): refused here whatever
     /// its scope.
     OtherResource,
+    /// A DPoP-bound token (`cnf.jkt`) sent as a bearer token (RFC 9449 §7.2: refused).
+    DpopBoundAsBearer,
+    /// A token without `cnf.jkt` sent under the `DPoP` scheme (RFC 9449 §7.1).
+    NotDpopBound,
 }
 
 impl TokenRefusal {
@@ -73,6 +81,10 @@ impl TokenRefusal {
             TokenRefusal::Revoked => "the access token was revoked",
             TokenRefusal::BadScope => "the access token has an invalid scope",
             TokenRefusal::OtherResource => "the access token is for another resource",
+            TokenRefusal::DpopBoundAsBearer => {
+                "the access token is DPoP-bound: send it as Authorization: DPoP with a DPoP proof"
+            }
+            TokenRefusal::NotDpopBound => "the access token is not DPoP-bound",
         }
     }
 }
@@ -108,6 +120,7 @@ impl BearerError {
             BearerError::Missing => (401, "unauthorized", "an access token is required"),
             BearerError::InvalidRequest(d) => (400, "invalid_request", d),
             BearerError::InvalidToken(why) => (401, "invalid_token", why.description()),
+            BearerError::InvalidDpopProof(why) => (401, "invalid_dpop_proof", why.description()),
             BearerError::InsufficientScope { refusal, .. } => {
                 (403, "insufficient_scope", refusal.description())
             }
@@ -136,6 +149,13 @@ impl BearerError {
         let header = match self {
             // §3.1: no error code for a request without a token.
             BearerError::Missing => Some(challenge.header(None)),
+            // RFC 9449 §7.1: the DPoP scheme's own challenge, naming the algorithms, for a
+            // proof refused and for a token sent under the wrong scheme (a bound token as
+            // bearer, §7.2, or a bearer token under DPoP).
+            BearerError::InvalidDpopProof(_)
+            | BearerError::InvalidToken(
+                TokenRefusal::DpopBoundAsBearer | TokenRefusal::NotDpopBound,
+            ) => Some(challenge.dpop_header(code, description)),
             BearerError::InvalidRequest(_) | BearerError::InvalidToken(_) => {
                 Some(challenge.header(Some((code, description, None))))
             }
@@ -216,6 +236,23 @@ impl<'a> Challenge<'a> {
         }
         v
     }
+
+    /// The `DPoP` challenge (RFC 9449 §7.1): the error, the algorithms a proof may use
+    /// (`algs`), and the metadata URL as on a `Bearer` one.
+    fn dpop_header(&self, code: &str, description: &str) -> String {
+        let mut v = format!(
+            "DPoP error=\"{}\", error_description=\"{}\", algs=\"{}\"",
+            quote_safe(code),
+            quote_safe(description),
+            DpopAlg::challenge_list()
+        );
+        if let Some(url) = self.resource_metadata {
+            v.push_str(", resource_metadata=\"");
+            v.push_str(&quote_safe(url));
+            v.push('"');
+        }
+        v
+    }
 }
 
 impl fmt::Display for BearerError {
@@ -248,5 +285,14 @@ impl From<StoreError> for BearerError {
 impl From<ForwardError> for BearerError {
     fn from(e: ForwardError) -> Self {
         BearerError::Forward(e)
+    }
+}
+
+impl From<ProofFailure> for BearerError {
+    fn from(e: ProofFailure) -> Self {
+        match e {
+            ProofFailure::Invalid(why) => BearerError::InvalidDpopProof(why),
+            ProofFailure::Unavailable(e) => BearerError::Unavailable(e),
+        }
     }
 }

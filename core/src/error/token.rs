@@ -1,6 +1,7 @@
 //! RFC 6749 §5.2 errors of the token, revocation and introspection endpoints.
 
 use super::{error_response, throttled_description, StoreError};
+use crate::dpop::{DpopInvalid, ProofFailure};
 use crate::http::Response;
 use crate::resource::InvalidTarget;
 use std::error::Error;
@@ -44,6 +45,9 @@ pub enum TokenError {
         retry_after_secs: u64,
         description: String,
     },
+    /// 400 `invalid_dpop_proof` (RFC 9449 §5, §12.2): the token request's DPoP proof is
+    /// refused, or missing for a credential that requires one.
+    InvalidDpopProof(DpopInvalid),
     /// Storage unavailable: `temporarily_unavailable`, 503.
     Unavailable(StoreError),
 }
@@ -134,6 +138,7 @@ impl TokenError {
                  to end all of its tokens at once",
             ),
             TokenError::Throttled { description, .. } => (429, "invalid_client", description),
+            TokenError::InvalidDpopProof(why) => (400, "invalid_dpop_proof", why.description()),
             TokenError::Unavailable(_) => (503, "temporarily_unavailable", "try again shortly"),
         }
     }
@@ -180,5 +185,14 @@ impl Error for TokenError {
 impl From<StoreError> for TokenError {
     fn from(e: StoreError) -> Self {
         TokenError::Unavailable(e)
+    }
+}
+
+impl From<ProofFailure> for TokenError {
+    fn from(e: ProofFailure) -> Self {
+        match e {
+            ProofFailure::Invalid(why) => TokenError::InvalidDpopProof(why),
+            ProofFailure::Unavailable(e) => TokenError::Unavailable(e),
+        }
     }
 }

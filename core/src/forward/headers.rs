@@ -104,9 +104,10 @@ pub(super) const STRIPPED: &[&str] = &[
     "content-length",
     // the request id: the gateway's (the client's own only when acceptable: crate::audit)
     "x-request-id",
-    // the inbound credential
+    // the inbound credential, and its DPoP proof (RFC 9449)
     "authorization",
     "x-octelium-auth",
+    "dpop",
     // forwarding and client addresses
     "forwarded",
     "x-real-ip",
@@ -182,7 +183,9 @@ fn has_stripped_prefix(name: &[u8]) -> bool {
 ///   `expect` (a forwarded `100-continue` breaks the runtimes' fetch), `host` (the fetch sets
 ///   the origin's) and `content-length` (re-added by the plan when, and only when, the body
 ///   goes too: RFC 9112 §6.3). Names listed in `Connection` are stripped by the caller.
-/// - **the inbound credential**: `authorization`, `x-octelium-auth`.
+/// - **the inbound credential**: `authorization`, `x-octelium-auth`, and `dpop` (a DPoP
+///   proof, RFC 9449: bound to this request, of no use to the origin, and with the
+///   credential's `ath` in it).
 /// - **identity the gateway asserts**: every `x-isogate-*`.
 /// - **forwarding and client-address claims**, which frameworks trust for URLs, schemes and
 ///   IP decisions: `forwarded` (RFC 7239), every `x-forwarded-*` (For, Proto, Host, Port,

@@ -105,6 +105,7 @@ fn states_in_the_order_an_operator_needs_them() {
         enabled: true,
         created_at: 0,
         can_introspect: false,
+        require_dpop: false,
         lifecycle: rotated(CredentialKind::OAuth2),
     };
     assert_eq!(c.state(1_000), CredentialState::Rotating);

@@ -15,6 +15,7 @@ use crate::oauth::client_auth::{authenticate_client, ClientAttempt};
 use crate::store::Store;
 use crate::throttle::AuthThrottle;
 use crate::token::Audience;
+use crate::token::Confirmation;
 use crate::token_request::{parse_client_request, ClientRequest};
 use crate::verify::Verifier;
 use serde::Serialize;
@@ -26,6 +27,9 @@ struct Active<'a> {
     /// A string, or (RFC 8707, several resources) an array, as in the token.
     aud: &'a Audience,
     client_id: &'a str,
+    /// RFC 9449 §6.2: the key a DPoP-bound token is bound to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<&'a Confirmation>,
     exp: i64,
     iat: i64,
     iss: &'a str,
@@ -81,13 +85,18 @@ pub async fn introspection_endpoint<D: SqlDb, E: Ed25519>(
         active: true,
         aud: &claims.aud,
         client_id: &claims.client_id,
+        cnf: claims.cnf.as_ref(),
         exp: claims.exp,
         iat: claims.iat,
         iss: &claims.iss,
         jti: &claims.jti,
         scope: &claims.scope,
         sub: &claims.sub,
-        token_type: "Bearer",
+        token_type: if claims.cnf.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
+        },
         username: &claims.sub,
     };
     Ok(Response::json(200, &active).no_store())

@@ -8,6 +8,7 @@ pub mod introspect;
 pub mod revoke;
 pub mod token;
 
+use crate::dpop::DpopAlg;
 use crate::http::Response;
 use crate::keys::KeySet;
 use crate::resource::{ResourceMetadata, ServiceUrls};
@@ -38,6 +39,9 @@ pub fn metadata(issuer: &str) -> serde_json::Value {
         // RFC 8707 `resource` at the token endpoint (a name not in the IANA registry, used by
         // some servers; clients ignore members they do not know, RFC 8414 §3.2).
         "resource_indicators_supported": true,
+        // RFC 9449 §5.1: DPoP-bound tokens, with proofs signed by these.
+        "dpop_signing_alg_values_supported":
+            DpopAlg::SUPPORTED.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
     })
 }
 

@@ -3,12 +3,14 @@
 //! ```text
 //! parse_token_request ─► authenticate_client (one storage read; throttled) ─► grant type ─► grant_scopes
 //!                     ─► RFC 8707 resources (each in scope, each a service: cached reads)
+//!                     ─► the DPoP proof, if sent or required (RFC 9449 §5: crate::dpop)
 //!                     ─► a use spent (`--max-uses` credentials only: one UPDATE)
-//!                     ─► Minter::issue ─► §5.1 token response
+//!                     ─► Minter::issue (bound to the proof's key: cnf.jkt) ─► §5.1 token response
 //! ```
 
 use crate::audit::Caller;
 use crate::capability::{Capabilities, Ed25519, Now, SqlDb};
+use crate::dpop::{accept_proof, proof_header, request_url, DpopInvalid, ProofTarget, SeenProofs};
 use crate::error::{ClientAuthFailure, TokenError};
 use crate::http::{RequestHead, Response};
 use crate::mint::{Grant, Minter};
@@ -34,13 +36,13 @@ struct TokenResponse<'a> {
 
 /// Answers a token request whose (bounded) body has been read; who asked, and for which
 /// token, goes in `caller`.
-// The isolate's parts, the runtime's capabilities, the request and the clock, and where the
-// caller goes: as `authorize_service`.
+// The isolate's parts, the runtime's capabilities, the request, the clock and the caller.
 #[allow(clippy::too_many_arguments)]
 pub async fn token_endpoint<D: SqlDb, E: Ed25519>(
     minter: &Minter,
     caches: &ServiceCaches,
     throttle: &AuthThrottle,
+    proofs: &SeenProofs,
     caps: Capabilities<'_, D, E>,
     head: &RequestHead,
     body: &[u8],
@@ -69,6 +71,34 @@ pub async fn token_endpoint<D: SqlDb, E: Ed25519>(
         // which every request (a throttled one too) pays to move, resources or not.
         Box::pin(services_exist(caches, caps.db, &services, now)).await?;
     }
+    // RFC 9449 §5: a proof binds the token to the client's key; checked only now that the
+    // client is authenticated, so nobody else can spend a signature check or a replay slot.
+    let jkt = match proof_header(head).map_err(TokenError::InvalidDpopProof)? {
+        Some(proof) => {
+            let url = request_url(&head.scheme, &head.host, &head.path);
+            let target = ProofTarget {
+                method: head.method.as_str(),
+                url: &url,
+                access_token: None,
+                bound_to: None,
+            };
+            let checked = accept_proof(
+                proofs,
+                caps.db,
+                caps.memory,
+                caps.ed25519,
+                proof,
+                &target,
+                now,
+            )
+            .await?;
+            Some(checked.jkt)
+        }
+        None if status.credential.require_dpop => {
+            return Err(TokenError::InvalidDpopProof(DpopInvalid::Missing))
+        }
+        None => None,
+    };
     // A `--max-uses` credential spends a use on each token, in one atomic statement (Octelium's
     // maxAuthentications): concurrent requests on any isolate never get more tokens than it
     // has uses. Last, so a request refused for another reason spends none.
@@ -86,6 +116,7 @@ pub async fn token_endpoint<D: SqlDb, E: Ed25519>(
         credential: &status.credential,
         scopes: &granted,
         lifetime_secs: None,
+        jkt: jkt.as_deref(),
     };
     let issued = minter
         .issue_for(caps.ed25519, caps.random, grant, &services, now)
@@ -97,7 +128,8 @@ pub async fn token_endpoint<D: SqlDb, E: Ed25519>(
         access_token: &issued.access_token,
         expires_in: issued.claims.exp - now.unix_secs(),
         scope,
-        token_type: "Bearer",
+        // RFC 9449 §5.1: a bound token's type is DPoP.
+        token_type: if jkt.is_some() { "DPoP" } else { "Bearer" },
     };
     Ok(Response::json(200, &body).no_store())
 }

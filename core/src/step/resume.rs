@@ -153,6 +153,7 @@ impl<'g> Resume<'g> {
                     parts.minter,
                     parts.caches,
                     parts.throttle,
+                    parts.caches.proofs(),
                     caps,
                     &head,
                     &body,

@@ -56,6 +56,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0008_upstream_auth",
         sql: include_str!("../../../infra/migrations/0008_upstream_auth.sql"),
     },
+    Migration {
+        version: 9,
+        name: "0009_dpop",
+        sql: include_str!("../../../infra/migrations/0009_dpop.sql"),
+    },
 ];
 
 /// The schema version this code reads and writes.

@@ -205,6 +205,7 @@ pub(super) fn credential_from_row(row: &[SqlValue]) -> Result<Credential, StoreE
         enabled: int(row, 8)? != 0,
         created_at: int(row, 9)?,
         can_introspect: int(row, 10)? != 0,
+        require_dpop: int(row, 19)? != 0,
         lifecycle: Lifecycle {
             previous_secret_hash: opt_text(row, 11)?.map(SecretHash),
             rotated_at: opt_int(row, 12)?,
@@ -219,8 +220,8 @@ pub(super) fn credential_from_row(row: &[SqlValue]) -> Result<Credential, StoreE
 }
 
 /// A credential as its queries ([`super::sql::CREDENTIAL_BY_NAME`]) read it back: the inserted
-/// columns, then its lifecycle's (`NULL`s and 0 uses when it has none). What a fake database
-/// answers with.
+/// columns, then its lifecycle's (`NULL`s and 0 uses when it has none), then whether it
+/// requires DPoP. What a fake database answers with.
 pub fn credential_read_row(c: &Credential) -> Vec<SqlValue> {
     let l = &c.lifecycle;
     let mut row = credential_row(c);
@@ -233,6 +234,7 @@ pub fn credential_read_row(c: &Credential) -> Vec<SqlValue> {
         l.previous_token_jti.as_deref().into(),
         l.max_uses.into(),
         l.uses.into(),
+        c.require_dpop.into(),
     ]);
     row
 }

@@ -7,7 +7,8 @@ macro_rules! credential_columns {
     () => {
         "c.client_id, c.name, c.user_id, c.user_name, c.kind, c.secret_hash, c.scopes, c.expires_at, \
          c.enabled, c.created_at, c.can_introspect, l.previous_secret_hash, l.rotated_at, \
-         l.grace_until, l.previous_rotated_at, l.token_jti, l.previous_token_jti, l.max_uses, l.uses"
+         l.grace_until, l.previous_rotated_at, l.token_jti, l.previous_token_jti, l.max_uses, l.uses, \
+         d.client_id IS NOT NULL"
     };
 }
 
@@ -23,7 +24,8 @@ macro_rules! user_groups {
 macro_rules! credentials_joined {
     () => {
         " FROM isogate_credentials c \
-         LEFT JOIN isogate_credential_lifecycle l ON l.client_id = c.client_id"
+         LEFT JOIN isogate_credential_lifecycle l ON l.client_id = c.client_id \
+         LEFT JOIN isogate_credential_dpop d ON d.client_id = c.client_id"
     };
 }
 
@@ -175,6 +177,19 @@ pub const USE_CREDENTIAL: &str = "UPDATE isogate_credential_lifecycle SET uses =
     WHERE client_id = ?1 AND uses < max_uses RETURNING uses";
 pub const DELETE_CREDENTIAL_LIFECYCLE: &str = "DELETE FROM isogate_credential_lifecycle \
     WHERE client_id IN (SELECT client_id FROM isogate_credentials WHERE name = ?1)";
+/// A new credential refuses token requests without a DPoP proof (`infra/migrations/0009_*.sql`).
+pub const SET_REQUIRE_DPOP: &str =
+    "INSERT OR IGNORE INTO isogate_credential_dpop (client_id) VALUES (?1)";
+pub const DELETE_CREDENTIAL_DPOP: &str = "DELETE FROM isogate_credential_dpop \
+    WHERE client_id IN (SELECT client_id FROM isogate_credentials WHERE name = ?1)";
+pub const DELETE_USER_CREDENTIAL_DPOP: &str = "DELETE FROM isogate_credential_dpop \
+    WHERE client_id IN (SELECT client_id FROM isogate_credentials WHERE user_id = ?1)";
+/// Proofs past their window at ?1 (unix seconds): refused as stale whatever this table says.
+pub const PRUNE_DPOP_PROOFS: &str = "DELETE FROM isogate_dpop_proofs WHERE expires_at < ?1";
+/// Records proof ?1 (until ?2); a row back when it is new, none when it was used before (a
+/// row, not a change count: see [`USE_CREDENTIAL`]).
+pub const INSERT_DPOP_PROOF: &str = "INSERT INTO isogate_dpop_proofs (key, expires_at) \
+    VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING RETURNING 1";
 pub const DELETE_USER_CREDENTIAL_LIFECYCLES: &str = "DELETE FROM isogate_credential_lifecycle \
     WHERE client_id IN (SELECT client_id FROM isogate_credentials WHERE user_id = ?1)";
 pub const PRUNE_REVOKED_TOKENS: &str = "DELETE FROM revoked_tokens WHERE expires_at < ?1";
@@ -224,6 +239,7 @@ pub const CREDENTIAL_STATUS_AND_LOCKOUTS: &str = concat!(
     " LEFT JOIN isogate_auth_failures i ON i.key = ?4",
     " LEFT JOIN isogate_credentials c ON c.client_id = ?1",
     " LEFT JOIN isogate_credential_lifecycle l ON l.client_id = c.client_id",
+    " LEFT JOIN isogate_credential_dpop d ON d.client_id = c.client_id",
     " LEFT JOIN isogate_users u ON u.id = c.user_id"
 );
 /// Rows that say nothing any more (window over, strikes forgiven) at ?1.

@@ -17,10 +17,12 @@ fn credential_queries_read_the_columns_the_row_encoder_writes() {
         .starts_with("SELECT c.client_id, c.name, c.user_id, c.user_name, c.kind, c.secret_hash,"));
     assert!(sql::CREDENTIAL_STATUS.ends_with(
         "c.created_at, c.can_introspect, l.previous_secret_hash, l.rotated_at, l.grace_until, \
-         l.previous_rotated_at, l.token_jti, l.previous_token_jti, l.max_uses, l.uses, u.enabled, \
+         l.previous_rotated_at, l.token_jti, l.previous_token_jti, l.max_uses, l.uses, \
+         d.client_id IS NOT NULL, u.enabled, \
          (SELECT group_concat(m.group_id) FROM isogate_group_members m WHERE m.user_id = c.user_id) \
          FROM isogate_credentials c \
          LEFT JOIN isogate_credential_lifecycle l ON l.client_id = c.client_id \
+         LEFT JOIN isogate_credential_dpop d ON d.client_id = c.client_id \
          JOIN isogate_users u ON u.id = c.user_id WHERE c.client_id = ?1"
     ));
     // Every credential read joins the lifecycle row: no statement of its own.
@@ -31,6 +33,7 @@ fn credential_queries_read_the_columns_the_row_encoder_writes() {
         sql::CREDENTIAL_STATUS_AND_LOCKOUTS,
     ] {
         assert!(statement.contains("LEFT JOIN isogate_credential_lifecycle l"));
+        assert!(statement.contains("LEFT JOIN isogate_credential_dpop d"));
     }
     assert!(sql::INSERT_CREDENTIAL.contains(
         "(client_id, name, user_id, user_name, kind, secret_hash, scopes, expires_at, enabled, \

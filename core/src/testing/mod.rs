@@ -10,16 +10,19 @@
 //! - [`FixedRandom`] and [`SeededRandom`]: the random sources;
 //! - [`block_on`], [`head`]: drive a step, build a request head;
 //! - [`FakeSecrets`]: the runtime's secret store and token endpoint (upstream credentials);
+//! - [`DpopKey`]: a client's DPoP key pair and its proofs (RFC 9449);
 //! - [`Harness`]: a deployment (database, gateway, clock, random source) driven through
 //!   `Gateway::start` exactly as a runtime adapter drives it.
 
 mod canned;
+mod dpop;
 mod harness;
 mod memdb;
 mod secrets;
 mod wire;
 
 pub use canned::CannedDb;
+pub use dpop::DpopKey;
 pub use harness::*;
 pub use memdb::MemDb;
 pub use secrets::FakeSecrets;

@@ -107,7 +107,9 @@ pub fn assert_challenge_on_401(r: &Response) {
     if r.status == 401 {
         let challenge = r.header("www-authenticate").unwrap_or("");
         assert!(
-            challenge.starts_with("Basic realm=") || challenge.starts_with("Bearer realm="),
+            challenge.starts_with("Basic realm=")
+                || challenge.starts_with("Bearer realm=")
+                || challenge.starts_with("DPoP "),
             "a 401 without a challenge: {:?} {}",
             challenge,
             text(r)

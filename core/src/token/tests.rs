@@ -16,6 +16,7 @@ fn unsigned(key: &SigningKey) -> UnsignedToken {
         scopes: &scopes,
         issued_at: 1000,
         expires_at: 4600,
+        jkt: None,
     };
     unsigned_access_token(key, &grant, &[9; TOKEN_ID_BYTES])
 }
@@ -79,6 +80,7 @@ fn rfc7519_time_claims_honour_the_leeway() {
         jti: String::new(),
         client_id: String::new(),
         scope: String::new(),
+        cnf: None,
     };
     let at = |secs: i64| Now::from_unix_ms(secs as u64 * 1000);
     assert_eq!(

@@ -25,6 +25,7 @@ fn issue(k: &SigningKey, iat: i64, exp: i64) -> String {
         scopes: &scopes,
         issued_at: iat,
         expires_at: exp,
+        jkt: None,
     };
     let unsigned = unsigned_access_token(k, &grant, &[9; TOKEN_ID_BYTES]);
     let signature = block_on(PortableEd25519.sign(k, unsigned.signing_input()));
@@ -184,6 +185,7 @@ fn a_full_verified_token_cache_evicts_the_least_recently_used_token_only() {
             jti: "j".into(),
             client_id: "c".into(),
             scope: String::new(),
+            cnf: None,
         };
         Rc::new(VerifiedToken {
             claims,
