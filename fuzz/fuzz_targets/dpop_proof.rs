@@ -131,7 +131,8 @@ fuzz_target!(|input: Input| {
             }
         }
         Err(e) => {
-            let r = BearerError::InvalidDpopProof(e).to_response("isogate");
+            let r = BearerError::InvalidDpopProof(e)
+                .to_response(&isogate_core::error::Challenge::realm("isogate"));
             assert_eq!(r.status, 401);
             assert_clean_refusal(&r, "dpop_proof", &[]);
         }
