@@ -1,8 +1,11 @@
 //! The capabilities a runtime injects into the core, in one place. The core has no clock, no
 //! random source, no storage and no crypto backend of its own: each request gets a [`Now`] and
-//! a [`Capabilities`] (database, Ed25519, random bytes) from the runtime, which is why the same
+//! a [`Capabilities`] (database, Ed25519, JWS verification, random bytes) from the runtime, which is why the same
 //! core runs on Workers, on Spin and in the deterministic tests.
 
+#[cfg(feature = "portable-jws")]
+pub use crate::jws::PortableJws;
+pub use crate::jws::{JwsAlg, JwsVerifier, PublicJwk};
 pub use crate::keys::{Ed25519, PortableEd25519};
 pub use crate::store::SqlDb;
 pub use crate::upstream_auth::{TokenFetch, TokenReply};
@@ -113,6 +116,8 @@ pub struct Capabilities<'a, D: SqlDb, E: Ed25519> {
     pub memory: InstanceMemory,
     /// Upstream credentials' secrets and token fetches.
     pub secrets: &'a dyn OriginSecrets,
+    /// Signature checks of client assertions (`private_key_jwt`, [`crate::client_assertion`]).
+    pub jws: &'a dyn JwsVerifier,
 }
 
 impl<D: SqlDb, E: Ed25519> Clone for Capabilities<'_, D, E> {

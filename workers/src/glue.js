@@ -261,6 +261,26 @@ export async function ed25519Verify(key, signature, message) {
   return crypto.subtle.verify({ name: "Ed25519" }, key, signature, message);
 }
 
+// Client assertions (private_key_jwt), for the core's `JwsVerifier`: the key arrives as the
+// JSON of its required JWK members, built by the core from a parsed key (never a member a
+// client chose), and is imported for this one check. Resolves false for anything Web Crypto
+// refuses.
+const JWS_ALGORITHMS = {
+  EdDSA: [{ name: "Ed25519" }, { name: "Ed25519" }],
+  ES256: [{ name: "ECDSA", namedCurve: "P-256" }, { name: "ECDSA", hash: "SHA-256" }],
+  RS256: [{ name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, { name: "RSASSA-PKCS1-v1_5" }],
+};
+
+export async function jwsVerify(alg, jwk, signature, message) {
+  const [importParams, verifyParams] = JWS_ALGORITHMS[alg];
+  try {
+    const key = await crypto.subtle.importKey("jwk", JSON.parse(jwk), importParams, false, ["verify"]);
+    return await crypto.subtle.verify(verifyParams, key, signature, message);
+  } catch {
+    return false;
+  }
+}
+
 // D1, for the core's `SqlDb`: `params` is an Array of null, numbers and strings.
 
 /** Rows as arrays of column values (D1's `raw()`). */

@@ -63,10 +63,14 @@ pub struct NewCredential {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_uses: Option<i64>,
     pub name: String,
+    /// `private-key-jwt` only: the client's public key, a JWK or a JWK set (RFC 7517) of
+    /// OKP/Ed25519, EC/P-256 or RSA (2048-4096 bits) keys; never a private key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<crate::jws::RawJwk>,
     /// Scope ceiling; empty = every service the user's policies admit.
     #[serde(default)]
     pub scopes: Vec<String>,
-    /// `oauth2` or `access-token`.
+    /// `oauth2`, `access-token` or `private-key-jwt`.
     #[serde(rename = "type")]
     pub kind: String,
     pub user: String,

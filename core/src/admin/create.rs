@@ -8,6 +8,7 @@ use crate::capability::{Capabilities, Ed25519, Now, RandomSource, SqlDb};
 use crate::config::parse_duration;
 use crate::error::AdminError;
 use crate::http::Response;
+use crate::jws::JwkSet;
 use crate::mint::Grant;
 use crate::model::{
     is_valid_name, is_valid_service_name, Credential, CredentialKind, Lifecycle, RateLimit,
@@ -133,8 +134,27 @@ pub(super) async fn create_credential<D: SqlDb, E: Ed25519>(
             "credential names are 1-64 letters, digits, '.', '_' or '-'".into(),
         ));
     }
-    let kind = CredentialKind::parse(&req.kind)
-        .ok_or_else(|| AdminError::BadRequest("type must be oauth2 or access-token".into()))?;
+    let kind = CredentialKind::parse(&req.kind).ok_or_else(|| {
+        AdminError::BadRequest("type must be oauth2, access-token or private-key-jwt".into())
+    })?;
+    // private_key_jwt: the client's public keys, validated and kept as public members only.
+    let jwks = match (kind, &req.public_key) {
+        (CredentialKind::PrivateKeyJwt, Some(key)) => Some(
+            JwkSet::from_raw(key)
+                .map_err(|e| AdminError::BadRequest(format!("public_key: {e}")))?,
+        ),
+        (CredentialKind::PrivateKeyJwt, None) => {
+            return Err(AdminError::BadRequest(
+                "a private-key-jwt credential needs public_key (a JWK or JWK set)".into(),
+            ))
+        }
+        (_, Some(_)) => {
+            return Err(AdminError::BadRequest(
+                "public_key is for private-key-jwt credentials only".into(),
+            ))
+        }
+        (_, None) => None,
+    };
     let scopes = ScopeSet::parse(&req.scopes.join(" ")).map_err(|e| AdminError::BadRequest(e.0))?;
     let lifetime = req
         .expire_in
@@ -146,17 +166,18 @@ pub(super) async fn create_credential<D: SqlDb, E: Ed25519>(
     let expires_at = match (kind, lifetime) {
         (_, Some(lifetime)) => Some(secs + lifetime),
         (CredentialKind::AccessToken, None) => Some(secs + DEFAULT_ACCESS_TOKEN_CREDENTIAL_SECS),
-        (CredentialKind::OAuth2, None) => None,
+        (CredentialKind::OAuth2 | CredentialKind::PrivateKeyJwt, None) => None,
     };
     let max_uses = match (req.max_uses, kind) {
         (None, _) => None,
-        (Some(n), CredentialKind::OAuth2) if n >= 1 => Some(n),
-        (Some(_), CredentialKind::OAuth2) => {
+        (Some(n), CredentialKind::OAuth2 | CredentialKind::PrivateKeyJwt) if n >= 1 => Some(n),
+        (Some(_), CredentialKind::OAuth2 | CredentialKind::PrivateKeyJwt) => {
             return Err(AdminError::BadRequest("max_uses is at least 1".into()))
         }
         (Some(_), CredentialKind::AccessToken) => {
             return Err(AdminError::BadRequest(
-                "max_uses counts token requests: oauth2 credentials only".into(),
+                "max_uses counts token requests: oauth2 and private-key-jwt credentials only"
+                    .into(),
             ))
         }
     };
@@ -202,9 +223,15 @@ pub(super) async fn create_credential<D: SqlDb, E: Ed25519>(
         if let Some(max) = max_uses {
             store.set_max_uses(&credential.client_id, max).await?;
         }
-        let access_token = match &secret {
-            Some(_) => None,
-            None => {
+        if let Some(jwks) = &jwks {
+            let stored = jwks.to_json();
+            store
+                .set_credential_keys(&credential.client_id, &stored)
+                .await?;
+        }
+        let access_token = match kind {
+            CredentialKind::OAuth2 | CredentialKind::PrivateKeyJwt => None,
+            CredentialKind::AccessToken => {
                 let ceiling = credential_ceiling(&credential.scopes);
                 let lifetime_secs = Some(expires_at.unwrap_or(secs) - secs);
                 let grant = Grant {

@@ -41,8 +41,10 @@ pub async fn revocation_endpoint<D: SqlDb, E: Ed25519>(
         client: &client,
         client_ip: head.client_ip.as_deref(),
         throttle,
+        issuer: verifier.issuer(),
+        endpoint: &head.path,
     };
-    let status = authenticate_client(caps.db, attempt, now, caller).await?;
+    let status = authenticate_client(caps.db, caps.jws, attempt, now, caller).await?;
     let token = params
         .get("token")
         .ok_or_else(|| TokenError::invalid_request("token is required"))?;

@@ -45,8 +45,10 @@ pub async fn token_endpoint<D: SqlDb, E: Ed25519>(
         client: &request.client,
         client_ip: head.client_ip.as_deref(),
         throttle,
+        issuer: minter.issuer(),
+        endpoint: &head.path,
     };
-    let status = authenticate_client(caps.db, attempt, now, caller).await?;
+    let status = authenticate_client(caps.db, caps.jws, attempt, now, caller).await?;
     if request.grant_type != GrantType::ClientCredentials {
         return Err(TokenError::UnsupportedGrantType);
     }

@@ -56,6 +56,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0008_upstream_auth",
         sql: include_str!("../../../infra/migrations/0008_upstream_auth.sql"),
     },
+    Migration {
+        version: 10,
+        name: "0010_client_assertions",
+        sql: include_str!("../../../infra/migrations/0010_client_assertions.sql"),
+    },
 ];
 
 /// The schema version this code reads and writes.

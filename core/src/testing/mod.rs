@@ -10,16 +10,19 @@
 //! - [`FixedRandom`] and [`SeededRandom`]: the random sources;
 //! - [`block_on`], [`head`]: drive a step, build a request head;
 //! - [`FakeSecrets`]: the runtime's secret store and token endpoint (upstream credentials);
+//! - [`ClientKey`]: clients' EdDSA, ES256 and RS256 keys, signing `private_key_jwt` assertions;
 //! - [`Harness`]: a deployment (database, gateway, clock, random source) driven through
 //!   `Gateway::start` exactly as a runtime adapter drives it.
 
 mod canned;
+mod client_keys;
 mod harness;
 mod memdb;
 mod secrets;
 mod wire;
 
 pub use canned::CannedDb;
+pub use client_keys::{assertion_claims, ClientKey, JWT_BEARER};
 pub use harness::*;
 pub use memdb::MemDb;
 pub use secrets::FakeSecrets;
