@@ -189,6 +189,21 @@ struct CredentialArgs {
     /// OKP/Ed25519, EC/P-256 or RSA). Never the private key.
     #[arg(long = "public-key", value_name = "FILE")]
     public_key: Option<PathBuf>,
+    /// federated: the external issuer whose tokens the workload presents (their `iss`), e.g.
+    /// https://token.actions.githubusercontent.com; its keys come from its OIDC discovery
+    /// document unless --jwks-uri is given.
+    #[arg(long, value_name = "URL")]
+    issuer: Option<String>,
+    /// federated: the `sub` admitted, exact or a glob (`*`: any run of characters), e.g.
+    /// system:serviceaccount:ci:builder or repo:acme/api:*.
+    #[arg(long, value_name = "SUB")]
+    subject: Option<String>,
+    /// federated: the `aud` the tokens must name (default: this gateway's issuer).
+    #[arg(long, value_name = "AUD")]
+    audience: Option<String>,
+    /// federated: the issuer's JWKS URL, instead of its discovery document's jwks_uri.
+    #[arg(long = "jwks-uri", value_name = "URL")]
+    jwks_uri: Option<String>,
     /// Lifetime, e.g. 30d, 12h, 90m.
     #[arg(long = "expire-in")]
     expire_in: Option<String>,
@@ -428,6 +443,10 @@ fn run(cli: &Cli, api: &Api, rules: &[String]) -> Result<(), String> {
                     max_uses: c.max_uses,
                     name: c.name.clone(),
                     public_key,
+                    issuer: c.issuer.clone(),
+                    subject: c.subject.clone(),
+                    audience: c.audience.clone(),
+                    jwks_uri: c.jwks_uri.clone(),
                     scopes: scope_list(&c.scope),
                     kind: c.kind.clone(),
                     user: c.user.clone(),

@@ -29,6 +29,27 @@ pub trait OriginSecrets {
     /// [`crate::upstream_auth::origin_token::MAX_REPLY_BYTES`] + 1 bytes of its body, or the
     /// runtime's words for why there is none (never a header value: they hold the secret).
     fn fetch_token(&self, request: TokenFetch) -> LocalFuture<'_, Result<TokenReply, String>>;
+    /// GETs a public document (no credential, no redirect followed) within `timeout_ms`: an
+    /// external issuer's discovery document or JWKS (Workers: `fetch`; Spin: wasi:http, the
+    /// host in `allowed_outbound_hosts`). Without outbound HTTP: an error.
+    fn fetch_document(
+        &self,
+        url: &str,
+        timeout_ms: u64,
+    ) -> LocalFuture<'_, Result<DocumentReply, String>> {
+        let _ = (url, timeout_ms);
+        Box::pin(async { Err("this runtime has no outbound HTTP".to_owned()) })
+    }
+}
+
+/// The answer to a GET of a public document (an OIDC discovery document, a JWKS: workload
+/// identity federation, [`crate::federation`]): its status, at most
+/// [`crate::federation::MAX_DOCUMENT_BYTES`] + 1 bytes of its body, and its `Cache-Control`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DocumentReply {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub cache_control: Option<String>,
 }
 
 /// No secrets and no outbound HTTP: for tests and tools that forward to no origin needing a

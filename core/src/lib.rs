@@ -67,6 +67,7 @@ pub mod capability;
 pub mod client_assertion;
 pub mod config;
 pub mod error;
+pub mod federation;
 pub mod forward;
 pub mod gateway;
 pub mod http;

@@ -69,6 +69,9 @@ pub enum CredentialKind {
     /// Registered public keys, no secret: the client authenticates at the token endpoint with
     /// a JWT it signs (`private_key_jwt`, RFC 7523 §2.2; [`crate::client_assertion`]).
     PrivateKeyJwt,
+    /// No secret and no key of its own: the client presents a token of an external issuer
+    /// (workload identity federation, [`crate::federation`]).
+    Federated,
 }
 
 impl CredentialKind {
@@ -77,6 +80,7 @@ impl CredentialKind {
             CredentialKind::OAuth2 => "oauth2",
             CredentialKind::AccessToken => "access-token",
             CredentialKind::PrivateKeyJwt => "private-key-jwt",
+            CredentialKind::Federated => "federated",
         }
     }
 
@@ -91,6 +95,7 @@ impl CredentialKind {
             "oauth2" => Some(CredentialKind::OAuth2),
             "access-token" | "access_token" | "accesstoken" => Some(CredentialKind::AccessToken),
             "private-key-jwt" | "private_key_jwt" => Some(CredentialKind::PrivateKeyJwt),
+            "federated" => Some(CredentialKind::Federated),
             _ => None,
         }
     }

@@ -7,6 +7,7 @@ use super::{parse_body, AdminContext, DEFAULT_ACCESS_TOKEN_CREDENTIAL_SECS};
 use crate::capability::{Capabilities, Ed25519, Now, RandomSource, SqlDb};
 use crate::config::parse_duration;
 use crate::error::AdminError;
+use crate::federation::FederationSpec;
 use crate::http::Response;
 use crate::jws::JwkSet;
 use crate::mint::Grant;
@@ -135,8 +136,36 @@ pub(super) async fn create_credential<D: SqlDb, E: Ed25519>(
         ));
     }
     let kind = CredentialKind::parse(&req.kind).ok_or_else(|| {
-        AdminError::BadRequest("type must be oauth2, access-token or private-key-jwt".into())
+        AdminError::BadRequest(
+            "type must be oauth2, access-token, private-key-jwt or federated".into(),
+        )
     })?;
+    let federation = match (kind, req.issuer.as_deref(), req.subject.as_deref()) {
+        (CredentialKind::Federated, Some(issuer), Some(subject)) => Some(
+            FederationSpec::new(
+                issuer,
+                subject,
+                req.audience.as_deref(),
+                req.jwks_uri.as_deref(),
+            )
+            .map_err(|e| AdminError::BadRequest(e.to_string()))?,
+        ),
+        (CredentialKind::Federated, _, _) => {
+            return Err(AdminError::BadRequest(
+                "a federated credential needs issuer and subject".into(),
+            ))
+        }
+        _ if req.issuer.is_some()
+            || req.subject.is_some()
+            || req.audience.is_some()
+            || req.jwks_uri.is_some() =>
+        {
+            return Err(AdminError::BadRequest(
+                "issuer, subject, audience and jwks_uri are for federated credentials only".into(),
+            ))
+        }
+        _ => None,
+    };
     // private_key_jwt: the client's public keys, validated and kept as public members only.
     let jwks = match (kind, &req.public_key) {
         (CredentialKind::PrivateKeyJwt, Some(key)) => Some(
@@ -166,17 +195,17 @@ pub(super) async fn create_credential<D: SqlDb, E: Ed25519>(
     let expires_at = match (kind, lifetime) {
         (_, Some(lifetime)) => Some(secs + lifetime),
         (CredentialKind::AccessToken, None) => Some(secs + DEFAULT_ACCESS_TOKEN_CREDENTIAL_SECS),
-        (CredentialKind::OAuth2 | CredentialKind::PrivateKeyJwt, None) => None,
+        (_, None) => None,
     };
     let max_uses = match (req.max_uses, kind) {
         (None, _) => None,
-        (Some(n), CredentialKind::OAuth2 | CredentialKind::PrivateKeyJwt) if n >= 1 => Some(n),
-        (Some(_), CredentialKind::OAuth2 | CredentialKind::PrivateKeyJwt) => {
+        (Some(n), kind) if kind.uses_token_endpoint() && n >= 1 => Some(n),
+        (Some(_), kind) if kind.uses_token_endpoint() => {
             return Err(AdminError::BadRequest("max_uses is at least 1".into()))
         }
-        (Some(_), CredentialKind::AccessToken) => {
+        (Some(_), _) => {
             return Err(AdminError::BadRequest(
-                "max_uses counts token requests: oauth2 and private-key-jwt credentials only"
+                "max_uses counts token requests: oauth2, private-key-jwt and federated credentials only"
                     .into(),
             ))
         }
@@ -223,14 +252,19 @@ pub(super) async fn create_credential<D: SqlDb, E: Ed25519>(
         if let Some(max) = max_uses {
             store.set_max_uses(&credential.client_id, max).await?;
         }
-        if let Some(jwks) = &jwks {
-            let stored = jwks.to_json();
+        let spec = jwks
+            .as_ref()
+            .map(JwkSet::to_json)
+            .or_else(|| federation.as_ref().map(|f| f.to_json().to_string()));
+        if let Some(stored) = spec {
             store
                 .set_credential_keys(&credential.client_id, &stored)
                 .await?;
         }
         let access_token = match kind {
-            CredentialKind::OAuth2 | CredentialKind::PrivateKeyJwt => None,
+            CredentialKind::OAuth2 | CredentialKind::PrivateKeyJwt | CredentialKind::Federated => {
+                None
+            }
             CredentialKind::AccessToken => {
                 let ceiling = credential_ceiling(&credential.scopes);
                 let lifetime_secs = Some(expires_at.unwrap_or(secs) - secs);

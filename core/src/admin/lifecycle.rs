@@ -87,7 +87,7 @@ pub(super) async fn rotate_credential<D: SqlDb, E: Ed25519>(
     match c.kind {
         // Its secret is the client's private key, which Isogate never sees: the client rotates
         // it, and a new credential registers the new public key.
-        CredentialKind::PrivateKeyJwt => {
+        CredentialKind::PrivateKeyJwt | CredentialKind::Federated => {
             return Err(bad(
                 "a private-key-jwt credential has no secret to rotate: create a credential \
                  with the new public key, then delete this one",

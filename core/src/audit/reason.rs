@@ -263,6 +263,7 @@ impl From<&TokenError> for Reason {
                     Reason::ReplayedAssertion
                 }
                 ClientAuthFailure::Assertion(_) => Reason::BadAssertion,
+                ClientAuthFailure::Federation(_) => Reason::BadAssertion,
             },
             TokenError::UnauthorizedClient(_) => Reason::UnauthorizedClient,
             TokenError::UnsupportedGrantType => Reason::UnsupportedGrantType,

@@ -2,6 +2,7 @@
 
 use super::{error_response, throttled_description, StoreError};
 use crate::client_assertion::AssertionFailure;
+use crate::federation::FederationFailure;
 use crate::http::Response;
 use std::error::Error;
 use std::fmt;
@@ -72,6 +73,8 @@ pub enum ClientAuthFailure {
     /// A `private_key_jwt` assertion refused (RFC 7521 §4.2.1), and why; or one presented
     /// for a credential that takes none.
     Assertion(AssertionFailure),
+    /// A federated credential's external token refused ([`crate::federation`]), and why.
+    Federation(FederationFailure),
 }
 
 impl ClientAuthFailure {
@@ -89,7 +92,8 @@ impl ClientAuthFailure {
             | ClientAuthFailure::Expired
             | ClientAuthFailure::Rotated
             | ClientAuthFailure::UsedUp
-            | ClientAuthFailure::Assertion(_) => "client authentication failed",
+            | ClientAuthFailure::Assertion(_)
+            | ClientAuthFailure::Federation(_) => "client authentication failed",
         }
     }
 }

@@ -12,9 +12,10 @@
 //! verified assertion spends its `jti` (one insert on a unique key) before it is accepted.
 
 use crate::audit::Caller;
-use crate::capability::{JwsVerifier, Now, SqlDb};
+use crate::capability::{JwsVerifier, Now, OriginSecrets, SqlDb};
 use crate::client_assertion::{verify_client_assertion, AssertionFailure, Expected};
 use crate::error::{ClientAuthFailure, TokenError};
+use crate::federation::{verify_federated, FederatedKeys, FederationFailure, FederationSpec};
 use crate::jws::JwkSet;
 use crate::model::{CredentialKind, CredentialStatus, Inactive};
 use crate::secret::{constant_time_eq, SecretHash};
@@ -32,6 +33,8 @@ pub struct ClientAttempt<'a> {
     /// audiences a client assertion may name.
     pub issuer: &'a str,
     pub endpoint: &'a str,
+    /// The isolate's cache of external issuers' keys (federated credentials).
+    pub federated: &'a FederatedKeys,
 }
 
 /// Loads the client's credential and verifies its secret, unless the attempt is throttled; who
@@ -41,6 +44,7 @@ pub struct ClientAttempt<'a> {
 pub async fn authenticate_client<D: SqlDb>(
     db: &D,
     jws: &dyn JwsVerifier,
+    fetcher: &dyn OriginSecrets,
     attempt: ClientAttempt<'_>,
     now: Now,
     caller: &mut Caller,
@@ -51,6 +55,7 @@ pub async fn authenticate_client<D: SqlDb>(
         throttle,
         issuer,
         endpoint,
+        federated,
     } = attempt;
     let keys = throttle
         .config()
@@ -85,6 +90,8 @@ pub async fn authenticate_client<D: SqlDb>(
                     endpoint,
                 },
                 jwks: spec,
+                federated,
+                fetcher,
             };
             checked.verify(&store, status, now).await?
         }
@@ -120,11 +127,60 @@ struct AssertionCheck<'a> {
     jws: &'a dyn JwsVerifier,
     assertion: &'a str,
     expected: Expected<'a>,
-    /// The credential's registered keys, as stored.
+    /// The credential's registered keys (or federation spec), as stored.
     jwks: Option<String>,
+    /// Federated credentials: the isolate's cache of issuers' keys, and the runtime's GET.
+    federated: &'a FederatedKeys,
+    fetcher: &'a dyn OriginSecrets,
+}
+
+/// Why a credential that exists may not be used, as a client authentication failure.
+fn inactive_failure(status: &CredentialStatus, secs: i64) -> Option<ClientAuthFailure> {
+    match status.inactive(secs) {
+        Some(Inactive::Disabled) => Some(ClientAuthFailure::Disabled),
+        Some(Inactive::Expired) => Some(ClientAuthFailure::Expired),
+        Some(Inactive::UserDisabled) => Some(ClientAuthFailure::Inactive),
+        None => None,
+    }
 }
 
 impl AssertionCheck<'_> {
+    /// A federated credential: the external issuer's token, its keys found through the
+    /// isolate's cache ([`crate::federation`]). No `jti` is spent: such tokens (a Kubernetes
+    /// service account's, GitHub's) are presented again until they expire, by design.
+    async fn verify_federated(
+        self,
+        status: CredentialStatus,
+        now: Now,
+    ) -> Result<Result<CredentialStatus, TokenError>, TokenError> {
+        let refused = |failure| {
+            Ok(Err(TokenError::InvalidClient {
+                failure,
+                basic_attempted: false,
+            }))
+        };
+        let Some(spec) = self.jwks.as_deref().and_then(FederationSpec::from_json) else {
+            return refused(ClientAuthFailure::Federation(FederationFailure::UnknownKey));
+        };
+        let verified = verify_federated(
+            self.federated,
+            self.fetcher,
+            self.jws,
+            self.assertion,
+            &spec,
+            self.expected.issuer,
+            now.unix_ms(),
+        )
+        .await;
+        if let Err(failure) = verified {
+            return refused(ClientAuthFailure::Federation(failure));
+        }
+        match inactive_failure(&status, now.unix_secs()) {
+            Some(failure) => refused(failure),
+            None => Ok(Ok(status)),
+        }
+    }
+
     /// The credential, if the assertion is genuine, fresh and its `jti` unspent (spent now);
     /// then, as for a secret, whether the credential may be used.
     async fn verify<D: SqlDb>(
@@ -142,6 +198,9 @@ impl AssertionCheck<'_> {
         let Some(status) = status else {
             return refused(ClientAuthFailure::UnknownClient);
         };
+        if status.credential.kind == CredentialKind::Federated {
+            return self.verify_federated(status, now).await;
+        }
         if status.credential.kind != CredentialKind::PrivateKeyJwt {
             return refused(ClientAuthFailure::Assertion(AssertionFailure::UnknownKey));
         }
@@ -159,13 +218,7 @@ impl AssertionCheck<'_> {
             Err(failure) => return refused(ClientAuthFailure::Assertion(failure)),
         };
         // An inactive credential spends no jti.
-        let failure = match status.inactive(secs) {
-            Some(Inactive::Disabled) => Some(ClientAuthFailure::Disabled),
-            Some(Inactive::Expired) => Some(ClientAuthFailure::Expired),
-            Some(Inactive::UserDisabled) => Some(ClientAuthFailure::Inactive),
-            None => None,
-        };
-        if let Some(failure) = failure {
+        if let Some(failure) = inactive_failure(&status, secs) {
             return refused(failure);
         }
         let client_id = &status.credential.client_id;

@@ -9,6 +9,7 @@
 use crate::audit::Caller;
 use crate::capability::{Capabilities, Ed25519, Now, SqlDb};
 use crate::error::{ClientAuthFailure, TokenError};
+use crate::federation::FederatedKeys;
 use crate::http::{RequestHead, Response};
 use crate::mint::{Grant, Minter};
 use crate::oauth::client_auth::{authenticate_client, ClientAttempt};
@@ -31,9 +32,12 @@ struct TokenResponse<'a> {
 
 /// Answers a token request whose (bounded) body has been read; who asked, and for which
 /// token, goes in `caller`.
+// The isolate's parts the endpoint uses, then the request's: as revocation_endpoint takes them.
+#[allow(clippy::too_many_arguments)]
 pub async fn token_endpoint<D: SqlDb, E: Ed25519>(
     minter: &Minter,
     throttle: &AuthThrottle,
+    federated: &FederatedKeys,
     caps: Capabilities<'_, D, E>,
     head: &RequestHead,
     body: &[u8],
@@ -47,8 +51,9 @@ pub async fn token_endpoint<D: SqlDb, E: Ed25519>(
         throttle,
         issuer: minter.issuer(),
         endpoint: &head.path,
+        federated,
     };
-    let status = authenticate_client(caps.db, caps.jws, attempt, now, caller).await?;
+    let status = authenticate_client(caps.db, caps.jws, caps.secrets, attempt, now, caller).await?;
     if request.grant_type != GrantType::ClientCredentials {
         return Err(TokenError::UnsupportedGrantType);
     }

@@ -104,6 +104,8 @@ pub(crate) struct Parts<'g> {
     pub verifier: &'g Verifier,
     pub caches: &'g ServiceCaches,
     pub throttle: &'g AuthThrottle,
+    /// External issuers' keys (federated credentials), per isolate.
+    pub federated: &'g crate::federation::FederatedKeys,
 }
 
 /// A root-domain request waiting for its body.
@@ -152,6 +154,7 @@ impl<'g> Resume<'g> {
                 oauth::token_endpoint(
                     parts.minter,
                     parts.throttle,
+                    parts.federated,
                     caps,
                     &head,
                     &body,
@@ -167,6 +170,7 @@ impl<'g> Resume<'g> {
                     parts.caches,
                     parts.config.max_revocations_per_credential,
                     parts.throttle,
+                    parts.federated,
                     caps,
                     &head,
                     &body,
@@ -180,6 +184,7 @@ impl<'g> Resume<'g> {
                 oauth::introspection_endpoint(
                     parts.verifier,
                     parts.throttle,
+                    parts.federated,
                     caps,
                     &head,
                     &body,
