@@ -114,24 +114,47 @@ pub fn claimed_client_id(assertion: &str) -> Option<String> {
         .map(|c| c.sub)
 }
 
-/// The registered claims (RFC 7519 §4.1) an assertion is judged by, typed: a claim of the
-/// wrong type makes the assertion malformed.
-#[derive(Debug, Default, Deserialize)]
+/// The registered claims (RFC 7519 §4.1) an assertion is judged by. Read with one small
+/// visitor (the worker's size); a claim of another type than its own counts as absent, which
+/// every check then refuses.
+#[derive(Debug, Default)]
 pub struct Claims {
-    #[serde(default)]
     pub iss: Option<String>,
-    #[serde(default)]
     pub sub: Option<String>,
-    #[serde(default)]
     pub aud: Option<Audience>,
-    #[serde(default)]
     pub exp: Option<NumericDate>,
-    #[serde(default)]
     pub nbf: Option<NumericDate>,
-    #[serde(default)]
     pub iat: Option<NumericDate>,
-    #[serde(default)]
     pub jti: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Claims {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Claims;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JWT claims set")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut a: A) -> Result<Claims, A::Error> {
+                let mut c = Claims::default();
+                while let Some(name) = a.next_key::<String>()? {
+                    match name.as_str() {
+                        "iss" => c.iss = a.next_value::<crate::jws::StringOrSkip>()?.0,
+                        "sub" => c.sub = a.next_value::<crate::jws::StringOrSkip>()?.0,
+                        "jti" => c.jti = a.next_value::<crate::jws::StringOrSkip>()?.0,
+                        "aud" => c.aud = Some(a.next_value()?),
+                        "exp" => c.exp = Some(a.next_value()?),
+                        "nbf" => c.nbf = Some(a.next_value()?),
+                        "iat" => c.iat = Some(a.next_value()?),
+                        _ => drop(a.next_value::<de::IgnoredAny>()?),
+                    }
+                }
+                Ok(c)
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 /// `aud`: one string or an array of strings (RFC 7519 §4.1.3).

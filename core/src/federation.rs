@@ -20,8 +20,6 @@ use crate::cache::lru::Lru;
 use crate::capability::{DocumentReply, OriginSecrets};
 use crate::client_assertion::{Claims, LEEWAY_SECS};
 use crate::jws::{parse_compact, JwsAlg, JwsVerifier, PublicJwk, RawJwk};
-use serde::Deserialize;
-use serde_json::{json, Value};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -124,19 +122,34 @@ impl FederationSpec {
     }
 
     /// The stored form (`isogate_credential_keys.spec`).
-    pub fn to_json(&self) -> Value {
-        json!({
-            "issuer": self.issuer, "subject": self.subject,
-            "audience": self.audience, "jwks_uri": self.jwks_uri,
-        })
+    pub fn to_json(&self) -> String {
+        let s = |v: &str| serde_json::to_string(v).expect("a string serializes");
+        let mut json = format!(
+            r#"{{"issuer":{},"subject":{}"#,
+            s(&self.issuer),
+            s(&self.subject)
+        );
+        if let Some(a) = &self.audience {
+            json.push_str(&format!(r#","audience":{}"#, s(a)));
+        }
+        if let Some(u) = &self.jwks_uri {
+            json.push_str(&format!(r#","jwks_uri":{}"#, s(u)));
+        }
+        json.push('}');
+        json
     }
 
     /// The stored form read back (validated again: a spec that does not validate admits
     /// nothing).
     pub fn from_json(text: &str) -> Option<FederationSpec> {
-        let v: Value = serde_json::from_str(text).ok()?;
-        let s = |name: &str| v.get(name).and_then(Value::as_str);
-        FederationSpec::new(s("issuer")?, s("subject")?, s("audience"), s("jwks_uri")).ok()
+        let v: RawJwk = serde_json::from_str(text).ok()?;
+        FederationSpec::new(
+            v.get("issuer")?,
+            v.get("subject")?,
+            v.get("audience"),
+            v.get("jwks_uri"),
+        )
+        .ok()
     }
 
     /// Whether `sub` is admitted: equal to the subject, or matched by it as a glob (`*`: any
@@ -251,18 +264,11 @@ pub fn ttl_ms(cache_control: Option<&str>) -> u64 {
     })
 }
 
-fn json_of<T: serde::de::DeserializeOwned>(reply: &DocumentReply) -> Option<T> {
+fn json_of(reply: &DocumentReply) -> Option<RawJwk> {
     if reply.status != 200 || reply.body.len() > MAX_DOCUMENT_BYTES {
         return None;
     }
     serde_json::from_slice(&reply.body).ok()
-}
-
-/// The members of a discovery document used here (OpenID Connect Discovery 1.0 §3).
-#[derive(Deserialize)]
-struct Discovery {
-    issuer: String,
-    jwks_uri: String,
 }
 
 /// The keys of a JWK set document that can verify signatures here; the others (encryption
@@ -358,11 +364,13 @@ async fn fetch_keys(
                 .fetch_document(&spec.discovery_url(), FETCH_TIMEOUT_MS)
                 .await
                 .map_err(|_| unavailable)?;
-            let doc: Discovery = json_of(&reply).ok_or(unavailable)?;
-            if doc.issuer != spec.issuer || !is_fetchable_url(&doc.jwks_uri) {
-                return Err(unavailable);
+            // (OpenID Connect Discovery 1.0 §3: its string members, read as a JWK's are.)
+            let doc: RawJwk = json_of(&reply).ok_or(unavailable)?;
+            let uri = doc.get("jwks_uri").filter(|u| is_fetchable_url(u));
+            match (doc.get("issuer"), uri) {
+                (Some(issuer), Some(uri)) if issuer == spec.issuer => uri.to_owned(),
+                _ => return Err(unavailable),
             }
-            doc.jwks_uri
         }
     };
     let reply = fetcher

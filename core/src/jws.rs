@@ -97,8 +97,9 @@ impl fmt::Display for JwkError {
 
 impl std::error::Error for JwkError {}
 
-/// A JWK or a JWK set as sent (RFC 7517 §4, §5): its string members by name (every other
-/// member skipped), and `keys` for a set. One small visitor rather than a derived struct of a
+/// A JWK or a JWK set as sent (RFC 7517 §4, §5), or any JSON object read the same way (a JWS
+/// header, a discovery document): its string members by name (a member of another type is
+/// kept empty), and `keys` for a set. One small visitor rather than a derived struct of a
 /// dozen optional fields, and no generic JSON value: the worker's size.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RawJwk {
@@ -118,7 +119,7 @@ impl RawJwk {
 }
 
 /// A member's value if it is a string; any other value is read and skipped.
-struct StringOrSkip(Option<String>);
+pub struct StringOrSkip(pub Option<String>);
 
 impl<'de> Deserialize<'de> for StringOrSkip {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -181,8 +182,11 @@ impl<'de> Deserialize<'de> for RawJwk {
                 while let Some(name) = a.next_key::<String>()? {
                     if name == "keys" {
                         jwk.keys = Some(a.next_value()?);
-                    } else if let StringOrSkip(Some(value)) = a.next_value()? {
-                        jwk.members.push((name, value));
+                    } else {
+                        // A member of another type is kept by name, empty: so that its
+                        // presence (`d`, `crit`) is still seen.
+                        let StringOrSkip(value) = a.next_value()?;
+                        jwk.members.push((name, value.unwrap_or_default()));
                     }
                 }
                 Ok(jwk)
@@ -489,18 +493,6 @@ pub struct CompactJws<'a> {
     pub signature: Vec<u8>,
 }
 
-/// The header members every caller needs. `crit` is read only to be refused.
-#[derive(Deserialize)]
-struct Header {
-    alg: String,
-    #[serde(default)]
-    kid: Option<String>,
-    #[serde(default)]
-    typ: Option<String>,
-    #[serde(default)]
-    crit: Option<Vec<String>>,
-}
-
 /// Longest compact JWS read: a client assertion is well under 2 KB (a JWT-SVID or an OIDC
 /// token from a cloud issuer, with an RS256 signature, under 4 KB).
 pub const MAX_JWS_BYTES: usize = 6 * 1024;
@@ -526,17 +518,21 @@ pub fn parse_compact(token: &str) -> Result<CompactJws<'_>, JwsError> {
     let header_json = decode(h)?;
     let payload = decode(p)?;
     let signature = decode(s)?;
-    let header: Header = serde_json::from_slice(&header_json)
-        .map_err(|_| JwsError("the JWT header is not a JSON object with an alg"))?;
-    if header.crit.is_some() {
+    // The header's string members (the set reader skips every other value; `crit`, whatever
+    // its value, is refused below).
+    let header: RawJwk = serde_json::from_slice(&header_json)
+        .map_err(|_| JwsError("the JWT header is not a JSON object"))?;
+    if header.get("crit").is_some() {
         return Err(JwsError("the JWT names critical extensions"));
     }
-    let alg = JwsAlg::parse(&header.alg)
+    let alg = header
+        .get("alg")
+        .and_then(JwsAlg::parse)
         .ok_or(JwsError("the JWT's alg must be EdDSA, ES256 or RS256"))?;
     Ok(CompactJws {
         alg,
-        kid: header.kid,
-        typ: header.typ,
+        kid: header.get("kid").map(str::to_owned),
+        typ: header.get("typ").map(str::to_owned),
         header_json,
         payload,
         signing_input: &token[..h.len() + 1 + p.len()],

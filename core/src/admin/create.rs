@@ -255,7 +255,7 @@ pub(super) async fn create_credential<D: SqlDb, E: Ed25519>(
         let spec = jwks
             .as_ref()
             .map(JwkSet::to_json)
-            .or_else(|| federation.as_ref().map(|f| f.to_json().to_string()));
+            .or_else(|| federation.as_ref().map(FederationSpec::to_json));
         if let Some(stored) = spec {
             store
                 .set_credential_keys(&credential.client_id, &stored)

@@ -1,4 +1,5 @@
 use super::*;
+use serde_json::{json, Value};
 use crate::capability::{DocumentReply, LocalFuture, OriginSecrets};
 use crate::jws::PortableJws;
 use crate::testing::{block_on, ClientKey};
