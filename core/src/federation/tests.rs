@@ -1,9 +1,9 @@
 use super::*;
-use serde_json::{json, Value};
 use crate::capability::{DocumentReply, LocalFuture, OriginSecrets};
 use crate::jws::PortableJws;
 use crate::testing::{block_on, ClientKey};
 use crate::upstream_auth::{TokenFetch, TokenReply};
+use serde_json::{json, Value};
 use std::cell::{Cell, RefCell};
 
 const ISSUER: &str = "https://issuer.example";
