@@ -53,6 +53,10 @@ rate_limit_check 2000
 rate_limit_headers 2000
 assertion_sign 100
 assertion_cached 2000
+client_assertion_eddsa 100
+client_assertion_es256 100
+client_assertion_rs256 100
+client_assertion_claims 1000
 token_endpoint 100
 token_endpoint_resource 100
 resource_metadata 2000

@@ -25,6 +25,7 @@ export const ORDER = [
   "authorize_service_upstream_bearer", "authorize_service_upstream_oauth2",
   "authorize_service_lifecycle", "authorize_service_with_policy", "rule_evaluation",
   "rate_limit_check", "rate_limit_headers", "assertion_sign", "assertion_cached",
+  "client_assertion_eddsa", "client_assertion_es256", "client_assertion_rs256", "client_assertion_claims",
   "token_endpoint", "token_endpoint_resource", "resource_metadata", "throttle_check", "token_throttled",
   "audit_line", "service_request", "service_request_audit_off",
 ];

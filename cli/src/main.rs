@@ -7,6 +7,7 @@
 //! isogate create service my-api --upstream http://127.0.0.1:9000 [--rate-limit 100/s] \
 //!     [--allow 'group=finance'] [--deny 'paths=/admin/*'] ...
 //! isogate create cred --user root --type oauth2 my-oauth-cred
+//! isogate create cred --user root --type private-key-jwt --public-key client.jwk.json my-key-cred
 //! isogate get creds -o json
 //! isogate rotate cred my-oauth-cred --grace 1h
 //! isogate update cred my-oauth-cred --disable
@@ -27,6 +28,7 @@ use isogate_core::admin::api::{
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -58,7 +60,7 @@ struct Cli {
     /// A file holding the admin credential (surrounding whitespace ignored); wins over
     /// ISOGATE_ADMIN_TOKEN.
     #[arg(long, global = true, value_name = "PATH")]
-    token_file: Option<std::path::PathBuf>,
+    token_file: Option<PathBuf>,
     /// Output format.
     #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Output::Text)]
     output: Output,
@@ -179,9 +181,29 @@ struct CredentialArgs {
     name: String,
     #[arg(long)]
     user: String,
-    /// oauth2 (client id + secret) or access-token (a bearer token used directly).
+    /// oauth2 (client id + secret), access-token (a bearer token used directly) or
+    /// private-key-jwt (no secret: the client signs assertions with its key, RFC 7523).
     #[arg(long = "type", default_value = "oauth2")]
     kind: String,
+    /// private-key-jwt: a file holding the client's public key, a JWK or a JWK set (JSON;
+    /// OKP/Ed25519, EC/P-256 or RSA). Never the private key.
+    #[arg(long = "public-key", value_name = "FILE")]
+    public_key: Option<PathBuf>,
+    /// federated: the external issuer whose tokens the workload presents (their `iss`), e.g.
+    /// https://token.actions.githubusercontent.com; its keys come from its OIDC discovery
+    /// document unless --jwks-uri is given.
+    #[arg(long, value_name = "URL")]
+    issuer: Option<String>,
+    /// federated: the `sub` admitted, exact or a glob (`*`: any run of characters), e.g.
+    /// system:serviceaccount:ci:builder or repo:acme/api:*.
+    #[arg(long, value_name = "SUB")]
+    subject: Option<String>,
+    /// federated: the `aud` the tokens must name (default: this gateway's issuer).
+    #[arg(long, value_name = "AUD")]
+    audience: Option<String>,
+    /// federated: the issuer's JWKS URL, instead of its discovery document's jwks_uri.
+    #[arg(long = "jwks-uri", value_name = "URL")]
+    jwks_uri: Option<String>,
     /// Lifetime, e.g. 30d, 12h, 90m.
     #[arg(long = "expire-in")]
     expire_in: Option<String>,
@@ -418,12 +440,18 @@ fn run(cli: &Cli, api: &Api, rules: &[String]) -> Result<(), String> {
                 confirm_created(json_out, &created, "Service", &s.name);
             }
             CreateWhat::Credential(c) => {
+                let public_key = c.public_key.as_deref().map(read_public_key).transpose()?;
                 let new = NewCredential {
                     can_introspect: c.can_introspect,
                     expire_in: c.expire_in.clone(),
                     max_uses: c.max_uses,
                     name: c.name.clone(),
                     require_dpop: c.require_dpop,
+                    public_key,
+                    issuer: c.issuer.clone(),
+                    subject: c.subject.clone(),
+                    audience: c.audience.clone(),
+                    jwks_uri: c.jwks_uri.clone(),
                     scopes: scope_list(&c.scope),
                     kind: c.kind.clone(),
                     user: c.user.clone(),
@@ -588,11 +616,22 @@ fn scope_list(flags: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// The lines of what is shown once: the client id and secret, or the access token.
+/// A `--public-key` file: JSON (a JWK or a JWK set), checked by the server.
+fn read_public_key(path: &Path) -> Result<isogate_core::jws::RawJwk, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    serde_json::from_str(&text)
+        .map_err(|_| format!("{} is not JSON (a JWK or a JWK set)", path.display()))
+}
+
+/// The lines of what is shown once: the client id and secret, or the access token; for a
+/// private-key-jwt credential the client id alone (it has no secret).
 fn print_once(created: &CreatedCredential) {
     if let Some(secret) = &created.client_secret {
         println!("Client ID: {}", created.client_id);
         println!("Client Secret: {secret}");
+    } else if created.access_token.is_none() {
+        println!("Client ID: {}", created.client_id);
     }
     if let Some(token) = &created.access_token {
         println!("Access Token: {token}");

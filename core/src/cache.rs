@@ -16,7 +16,7 @@
 
 mod counts;
 mod flight;
-mod lru;
+pub(crate) mod lru;
 
 pub use counts::IsolateCounts;
 pub(crate) use lru::Lru;

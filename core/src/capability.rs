@@ -1,8 +1,11 @@
 //! The capabilities a runtime injects into the core, in one place. The core has no clock, no
 //! random source, no storage and no crypto backend of its own: each request gets a [`Now`] and
-//! a [`Capabilities`] (database, Ed25519, random bytes) from the runtime, which is why the same
+//! a [`Capabilities`] (database, Ed25519, JWS verification, random bytes) from the runtime, which is why the same
 //! core runs on Workers, on Spin and in the deterministic tests.
 
+#[cfg(feature = "portable-jws")]
+pub use crate::jws::PortableJws;
+pub use crate::jws::{JwsAlg, JwsVerifier, PublicJwk};
 pub use crate::keys::{Ed25519, PortableEd25519};
 pub use crate::store::SqlDb;
 pub use crate::upstream_auth::{TokenFetch, TokenReply};
@@ -26,6 +29,27 @@ pub trait OriginSecrets {
     /// [`crate::upstream_auth::origin_token::MAX_REPLY_BYTES`] + 1 bytes of its body, or the
     /// runtime's words for why there is none (never a header value: they hold the secret).
     fn fetch_token(&self, request: TokenFetch) -> LocalFuture<'_, Result<TokenReply, String>>;
+    /// GETs a public document (no credential, no redirect followed) within `timeout_ms`: an
+    /// external issuer's discovery document or JWKS (Workers: `fetch`; Spin: wasi:http, the
+    /// host in `allowed_outbound_hosts`). Without outbound HTTP: an error.
+    fn fetch_document(
+        &self,
+        url: &str,
+        timeout_ms: u64,
+    ) -> LocalFuture<'_, Result<DocumentReply, String>> {
+        let _ = (url, timeout_ms);
+        Box::pin(async { Err("this runtime has no outbound HTTP".to_owned()) })
+    }
+}
+
+/// The answer to a GET of a public document (an OIDC discovery document, a JWKS: workload
+/// identity federation, [`crate::federation`]): its status, at most
+/// [`crate::federation::MAX_DOCUMENT_BYTES`] + 1 bytes of its body, and its `Cache-Control`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DocumentReply {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub cache_control: Option<String>,
 }
 
 /// No secrets and no outbound HTTP: for tests and tools that forward to no origin needing a
@@ -113,6 +137,8 @@ pub struct Capabilities<'a, D: SqlDb, E: Ed25519> {
     pub memory: InstanceMemory,
     /// Upstream credentials' secrets and token fetches.
     pub secrets: &'a dyn OriginSecrets,
+    /// Signature checks of client assertions (`private_key_jwt`, [`crate::client_assertion`]).
+    pub jws: &'a dyn JwsVerifier,
 }
 
 impl<D: SqlDb, E: Ed25519> Clone for Capabilities<'_, D, E> {

@@ -55,6 +55,7 @@ pub struct Gateway {
     verifier: Verifier,
     caches: ServiceCaches,
     throttle: AuthThrottle,
+    federated: crate::federation::FederatedKeys,
 }
 
 impl Gateway {
@@ -80,6 +81,7 @@ impl Gateway {
             ),
             caches: ServiceCaches::new(config.cache_ttl_ms, config.shared_loads),
             throttle: AuthThrottle::new(config.throttle),
+            federated: crate::federation::FederatedKeys::default(),
             config,
         }
     }
@@ -273,6 +275,7 @@ impl Gateway {
             verifier: &self.verifier,
             caches: &self.caches,
             throttle: &self.throttle,
+            federated: &self.federated,
         };
         // The admin credential first, before any body byte is read: one read of the
         // address's failure counts when one is presented (a wrong one is counted, a throttled

@@ -36,7 +36,9 @@
 //! ## The two request flows
 //!
 //! - token endpoint (root domain): [`token_request::parse_token_request`] → one storage read →
-//!   [`oauth::verify_client_secret`] → [`scope::grant_scopes`] → [`mint::Minter::issue`];
+//!   [`oauth::verify_client_secret`] (or, for `private_key_jwt`,
+//!   [`client_assertion::verify_client_assertion`] and the `jti` spent) →
+//!   [`scope::grant_scopes`] → [`mint::Minter::issue`];
 //! - services (`<name>.<DOMAIN>`): [`service::extract_bearer`] → [`verify::Verifier::verify`]
 //!   → cached credential, revocation (by `jti`) and service ([`service::ServiceCaches`]) →
 //!   [`service::decide_access`] → the service's rate limit, if any ([`rate_limit`]) →
@@ -51,7 +53,7 @@
 //! |---|---|
 //! | runtime boundary | [`capability`], [`http`], [`step`], [`gateway`] |
 //! | endpoints | [`oauth`] (token, revoke, introspect, metadata, client auth), [`service`], [`admin`] |
-//! | tokens | [`mint`] (the one signer), [`verify`] (the one verifier), [`token`], [`assertion`], [`keys`] |
+//! | tokens | [`mint`] (the one signer), [`verify`] (the one verifier), [`token`], [`assertion`], [`keys`], [`jws`] (client JWTs: EdDSA, ES256, RS256), [`client_assertion`] (`private_key_jwt`), [`dpop`] (RFC 9449 proofs) |
 //! | records | [`model`], [`lifecycle`], [`policy`], [`upstream`], [`upstream_auth`], [`path`], [`rate_limit`], [`resource`], [`store`], [`cache`], [`scope`], [`secret`], [`token_request`], [`throttle`] |
 //! | settings, errors, audit | [`config`], [`error`], [`forward`], [`audit`] |
 //!
@@ -62,12 +64,15 @@ pub mod assertion;
 pub mod audit;
 pub mod cache;
 pub mod capability;
+pub mod client_assertion;
 pub mod config;
 pub mod dpop;
 pub mod error;
+pub mod federation;
 pub mod forward;
 pub mod gateway;
 pub mod http;
+pub mod jws;
 pub mod keys;
 pub mod lifecycle;
 pub mod mint;

@@ -110,7 +110,8 @@ impl Lifecycle {
                         || self.previous_token_jti.as_deref().is_some_and(|p| p != jti)
                 }
             },
-            CredentialKind::OAuth2 => {
+            // A private-key-jwt credential is never rotated (its keys are): no rotation fields.
+            CredentialKind::OAuth2 | CredentialKind::PrivateKeyJwt | CredentialKind::Federated => {
                 // Issued before the rotation, or (capped to the grace) with the previous secret.
                 let of_old_secret = |r: i64| iat < r || self.grace_until.is_some_and(|g| exp <= g);
                 self.previous_rotated_at.is_some_and(|r| iat < r)

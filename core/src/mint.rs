@@ -63,6 +63,11 @@ impl Minter {
         }
     }
 
+    /// The tokens' `iss` (also the audience client assertions may name).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
     pub fn verifying_key(&self) -> &VerifyingKey {
         self.signing_key.verifying_key()
     }

@@ -66,6 +66,12 @@ pub enum CredentialKind {
     OAuth2,
     /// A long-lived access token used directly as the bearer.
     AccessToken,
+    /// Registered public keys, no secret: the client authenticates at the token endpoint with
+    /// a JWT it signs (`private_key_jwt`, RFC 7523 §2.2; [`crate::client_assertion`]).
+    PrivateKeyJwt,
+    /// No secret and no key of its own: the client presents a token of an external issuer
+    /// (workload identity federation, [`crate::federation`]).
+    Federated,
 }
 
 impl CredentialKind {
@@ -73,13 +79,23 @@ impl CredentialKind {
         match self {
             CredentialKind::OAuth2 => "oauth2",
             CredentialKind::AccessToken => "access-token",
+            CredentialKind::PrivateKeyJwt => "private-key-jwt",
+            CredentialKind::Federated => "federated",
         }
+    }
+
+    /// Whether it obtains tokens at the token endpoint (a secret or a key; an access-token
+    /// credential is its own token).
+    pub fn uses_token_endpoint(self) -> bool {
+        self != CredentialKind::AccessToken
     }
 
     pub fn parse(s: &str) -> Option<CredentialKind> {
         match s {
             "oauth2" => Some(CredentialKind::OAuth2),
             "access-token" | "access_token" | "accesstoken" => Some(CredentialKind::AccessToken),
+            "private-key-jwt" | "private_key_jwt" => Some(CredentialKind::PrivateKeyJwt),
+            "federated" => Some(CredentialKind::Federated),
             _ => None,
         }
     }

@@ -71,6 +71,7 @@ pub enum Inserted {
     AlreadyExists,
 }
 
+mod assertions;
 mod counts;
 mod failures;
 mod groups;
@@ -79,6 +80,7 @@ mod migrations;
 mod rows;
 pub mod sql;
 
+pub use assertions::Spent;
 pub use migrations::{split_sql, Migration, MIGRATIONS, SCHEMA_VERSION};
 
 use rows::{credential_from_row, opt_int, service_from_row, user_from_row};
@@ -152,6 +154,7 @@ impl<'a, D: SqlDb> Store<'a, D> {
             .execute_batch(&[
                 (sql::DELETE_USER_CREDENTIAL_LIFECYCLES, vec![user.id.into()]),
                 (sql::DELETE_USER_CREDENTIAL_DPOP, vec![user.id.into()]),
+                (sql::DELETE_USER_CREDENTIAL_KEYS, vec![user.id.into()]),
                 (sql::DELETE_USER_CREDENTIALS, vec![user.id.into()]),
                 (sql::DELETE_USER_MEMBERSHIPS, vec![user.id.into()]),
                 (sql::DELETE_USER, vec![user.id.into()]),
@@ -373,6 +376,9 @@ impl<'a, D: SqlDb> Store<'a, D> {
             .await?;
         self.db
             .execute(sql::DELETE_CREDENTIAL_DPOP, &[name.into()])
+            .await?;
+        self.db
+            .execute(sql::DELETE_CREDENTIAL_KEYS, &[name.into()])
             .await?;
         Ok(self
             .db

@@ -3,6 +3,7 @@
 //! Everything syntactic is decided here, before any storage is touched: method, content type,
 //! size, form encoding, repeated parameters, where the client's credentials came from.
 
+use crate::client_assertion::{claimed_client_id, AssertionFailure, JWT_BEARER};
 use crate::error::{ClientAuthFailure, TokenError};
 use crate::http::{Method, RequestHead};
 use crate::scope::ScopeSet;
@@ -26,20 +27,32 @@ pub enum ClientAuth {
         client_id: String,
         client_secret: Secret,
     },
+    /// `client_assertion` with `client_assertion_type` jwt-bearer (`private_key_jwt`, RFC
+    /// 7523 §2.2): a JWT signed with the client's key. The client id is the body's
+    /// `client_id` if sent (RFC 7521 §4.2: optional), else the assertion's `sub`, unverified:
+    /// only to find the keys that then verify it.
+    Assertion {
+        client_id: String,
+        assertion: String,
+    },
 }
 
 impl ClientAuth {
     pub fn client_id(&self) -> &str {
         match self {
-            ClientAuth::Basic { client_id, .. } | ClientAuth::Post { client_id, .. } => client_id,
+            ClientAuth::Basic { client_id, .. }
+            | ClientAuth::Post { client_id, .. }
+            | ClientAuth::Assertion { client_id, .. } => client_id,
         }
     }
 
-    pub fn client_secret(&self) -> &Secret {
+    /// The presented secret (`None` for an assertion, which holds none).
+    pub fn client_secret(&self) -> Option<&Secret> {
         match self {
             ClientAuth::Basic { client_secret, .. } | ClientAuth::Post { client_secret, .. } => {
-                client_secret
+                Some(client_secret)
             }
+            ClientAuth::Assertion { .. } => None,
         }
     }
 
@@ -130,6 +143,10 @@ pub fn parse_client_request(head: &RequestHead, body: &[u8]) -> Result<ClientReq
         failure: ClientAuthFailure::Missing,
         basic_attempted: false,
     };
+    if let Some(client) = parse_client_assertion(&params, basic.is_some() || body_secret.is_some())?
+    {
+        return Ok(ClientRequest { client, params });
+    }
     let client = match (basic, body_id, body_secret) {
         (Some(_), _, Some(_)) => {
             return Err(TokenError::invalid_request(
@@ -149,6 +166,51 @@ pub fn parse_client_request(head: &RequestHead, body: &[u8]) -> Result<ClientReq
         (None, _, _) => return Err(unauthenticated()),
     };
     Ok(ClientRequest { client, params })
+}
+
+/// RFC 7521 §4.2 / RFC 7523 §2.2: `client_assertion` and `client_assertion_type` together,
+/// and with no other client authentication (RFC 6749 §2.3: exactly one method). `None`
+/// when neither is sent.
+fn parse_client_assertion(
+    params: &FormParams,
+    other_method: bool,
+) -> Result<Option<ClientAuth>, TokenError> {
+    let assertion = params.get("client_assertion");
+    let assertion_type = params.get("client_assertion_type");
+    let assertion = match (assertion, assertion_type) {
+        (None, None) => return Ok(None),
+        (Some(_), Some(_)) if other_method => {
+            return Err(TokenError::invalid_request(
+                "use exactly one client authentication method (RFC 6749 §2.3): \
+                 a client assertion or a secret, not both",
+            ));
+        }
+        (Some(a), Some(t)) if t == JWT_BEARER => a,
+        (Some(_), Some(_)) => {
+            return Err(TokenError::InvalidClient {
+                failure: ClientAuthFailure::Malformed(
+                    "client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                basic_attempted: false,
+            })
+        }
+        _ => {
+            return Err(TokenError::invalid_request(
+                "client_assertion and client_assertion_type go together (RFC 7521 §4.2)",
+            ))
+        }
+    };
+    let client_id = match params.get("client_id") {
+        Some(id) => id.to_owned(),
+        None => claimed_client_id(assertion).ok_or(TokenError::InvalidClient {
+            failure: ClientAuthFailure::Assertion(AssertionFailure::Malformed),
+            basic_attempted: false,
+        })?,
+    };
+    Ok(Some(ClientAuth::Assertion {
+        client_id,
+        assertion: assertion.to_owned(),
+    }))
 }
 
 /// Parses a token request (RFC 6749 §4.4.2).

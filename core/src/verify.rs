@@ -62,6 +62,11 @@ impl Verifier {
         self
     }
 
+    /// The issuer tokens must name (also the audience client assertions may name).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
     /// The published keys (the JWKS).
     pub fn keys(&self) -> &KeySet {
         &self.keys

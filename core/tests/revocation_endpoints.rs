@@ -217,7 +217,11 @@ fn rfc8414_metadata_lists_revocation_and_introspection() {
         v["introspection_endpoint"],
         format!("{ISSUER}/oauth2/introspect")
     );
-    let methods = serde_json::json!(["client_secret_basic", "client_secret_post"]);
+    let methods = serde_json::json!([
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt"
+    ]);
     assert_eq!(v["revocation_endpoint_auth_methods_supported"], methods);
     assert_eq!(v["introspection_endpoint_auth_methods_supported"], methods);
 }

@@ -197,6 +197,7 @@ fn concurrent_requests_missing_the_same_entries_make_one_storage_read_each() {
         random: &FixedRandom(1),
         memory: isogate_core::capability::InstanceMemory::Kept,
         secrets: &isogate_core::capability::NoOriginSecrets,
+        jws: &isogate_core::jws::PortableJws,
     };
     let auth = format!("Bearer {token}");
     let request = head("GET", SERVICE_HOST, "/", None, &[("authorization", &auth)]);

@@ -39,6 +39,7 @@ fn check(h: &Harness, gw: &Gateway, session: &Session) -> ConnectionCheck {
         random: &random,
         memory: InstanceMemory::Kept,
         secrets: &NoOriginSecrets,
+        jws: &isogate_core::jws::PortableJws,
     };
     block_on(gw.check_connection(caps, session, h.clock()))
 }

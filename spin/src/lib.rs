@@ -84,6 +84,8 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
         memory: InstanceMemory::PerRequest,
         // Upstream credentials: Spin variables by name, token requests over wasi:http.
         secrets: &origin::SpinSecrets,
+        // ES256/RS256/EdDSA client assertions in portable Rust.
+        jws: &isogate_core::jws::PortableJws,
     };
     let setting = |name: &str| spin_sdk::variables::get(&name.to_ascii_lowercase()).ok();
     let body = RequestBody::take(&req);

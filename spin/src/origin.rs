@@ -7,7 +7,8 @@
 
 use crate::forward::{request_options, response_head};
 use crate::wasi_io::{read_chunk, write_all};
-use isogate_core::capability::{LocalFuture, OriginSecrets};
+use isogate_core::capability::{DocumentReply, LocalFuture, OriginSecrets};
+use isogate_core::federation::MAX_DOCUMENT_BYTES;
 use isogate_core::forward::{UpstreamFailure, UpstreamOutcome};
 use isogate_core::http::split_url;
 use isogate_core::upstream_auth::origin_token::MAX_REPLY_BYTES;
@@ -25,6 +26,14 @@ impl OriginSecrets for SpinSecrets {
 
     fn fetch_token(&self, request: TokenFetch) -> LocalFuture<'_, Result<TokenReply, String>> {
         Box::pin(fetch(request))
+    }
+
+    fn fetch_document(
+        &self,
+        url: &str,
+        timeout_ms: u64,
+    ) -> LocalFuture<'_, Result<DocumentReply, String>> {
+        Box::pin(get_document(url.to_owned(), timeout_ms))
     }
 }
 
@@ -86,5 +95,61 @@ async fn fetch(request: TokenFetch) -> Result<TokenReply, String> {
     Ok(TokenReply {
         status,
         body: bytes,
+    })
+}
+
+/// GETs a federated credential's issuer document (discovery, JWKS): no body, no credential,
+/// at most [`MAX_DOCUMENT_BYTES`] + 1 bytes read, within `timeout_ms` (head and body). The
+/// host must be in `allowed_outbound_hosts` (`isogate_federation_issuers` in spin.toml).
+pub async fn get_document(url: String, timeout_ms: u64) -> Result<DocumentReply, String> {
+    let url = split_url(&url);
+    let outgoing = wasi_http::OutgoingRequest::new(wasi_http::Fields::new());
+    let scheme = match url.scheme {
+        "https" => wasi_http::Scheme::Https,
+        _ => wasi_http::Scheme::Http,
+    };
+    let refused = |_| "the host refused the request".to_owned();
+    outgoing
+        .set_method(&wasi_http::Method::Get)
+        .map_err(refused)?;
+    outgoing.set_scheme(Some(&scheme)).map_err(refused)?;
+    outgoing
+        .set_authority(Some(url.authority))
+        .map_err(refused)?;
+    let path = if url.path.is_empty() { "/" } else { url.path };
+    outgoing.set_path_with_query(Some(path)).map_err(refused)?;
+    let body = outgoing.body().map_err(refused)?;
+    let deadline = monotonic_clock::now().saturating_add(timeout_ms.saturating_mul(1_000_000));
+    let pending = outgoing_handler::handle(outgoing, Some(request_options(timeout_ms)))
+        .map_err(|code| format!("{code:?}"))?;
+    wasi_http::OutgoingBody::finish(body, None).map_err(|code| format!("{code:?}"))?;
+    let response = response_head(&pending, deadline)
+        .await
+        .map_err(|outcome| match outcome {
+            UpstreamOutcome::Failed(UpstreamFailure::Unreachable(why)) => why,
+            _ => "timed out".to_owned(),
+        })?;
+    let status = response.status();
+    let cache_control = response
+        .headers()
+        .get(&"cache-control".to_owned())
+        .into_iter()
+        .next()
+        .and_then(|v| String::from_utf8(v).ok());
+    let incoming = response.consume().map_err(refused)?;
+    let stream = incoming.stream().map_err(refused)?;
+    let mut bytes = Vec::new();
+    while bytes.len() <= MAX_DOCUMENT_BYTES {
+        match read_chunk(&stream).await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            Ok(None) => break,
+            Err(e) => return Err(format!("reading the document: {e:?}")),
+        }
+    }
+    bytes.truncate(MAX_DOCUMENT_BYTES + 1);
+    Ok(DocumentReply {
+        status,
+        body: bytes,
+        cache_control,
     })
 }

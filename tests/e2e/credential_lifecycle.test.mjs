@@ -232,7 +232,7 @@ describe(`credential lifecycle (${RUNTIME})`, () => {
       [["update", "cred", "json-cred"], /nothing to update/],
       [["update", "cred", "nobody", "--disable"], /does not exist \(HTTP 404\)/],
       [["rotate", "cred", "json-cred", "--grace", "40d"], /at most 31d \(HTTP 400\)/],
-      [["create", "cred", "bad-uses", "--user", "root", "--type", "access-token", "--max-uses", "1"], /oauth2 credentials only/],
+      [["create", "cred", "bad-uses", "--user", "root", "--type", "access-token", "--max-uses", "1"], /max_uses counts token requests: oauth2.*credentials only/],
     ]) {
       const out = await gw.cli(args);
       assert.notEqual(out.code, 0, args.join(" "));

@@ -418,14 +418,15 @@ export class GatewayClient {
   }
 
   /**
-   * `isogate create credential NAME --user U --type T [--scope S]... [--expire-in E] [--can-introspect] [--require-dpop]`;
+   * `isogate create credential NAME --user U --type T [--scope S]... [--expire-in E] [--can-introspect] [--require-dpop] [--public-key FILE]`;
    * resolves what the CLI prints: { credential, client_id, client_secret } or { credential, access_token }.
    */
-  async createCredential(name, { user = "root", type = "oauth2", scopes = [], expire_in, can_introspect = false, require_dpop = false, ...unknown } = {}) {
+  async createCredential(name, { user = "root", type = "oauth2", scopes = [], expire_in, can_introspect = false, require_dpop = false, public_key, ...unknown } = {}) {
     noUnknownOptions("createCredential", unknown);
     return this.cliJson(["create", "credential", name, "--user", user, "--type", type,
       ...scopes.flatMap((s) => ["--scope", s]), ...(expire_in ? ["--expire-in", expire_in] : []),
-      ...(can_introspect ? ["--can-introspect"] : []), ...(require_dpop ? ["--require-dpop"] : [])]);
+      ...(can_introspect ? ["--can-introspect"] : []), ...(require_dpop ? ["--require-dpop"] : []),
+      ...(public_key ? ["--public-key", public_key] : [])]);
   }
 
   /** `isogate delete KIND NAME` (KIND: user, service, credential). */

@@ -64,8 +64,8 @@ describe(`revocation and introspection (${process.env.ISOGATE_RUNTIME ?? "worker
     const meta = (await gw.root("/.well-known/oauth-authorization-server")).json;
     assert.equal(meta.revocation_endpoint, `http://${gw.domain}/oauth2/revoke`);
     assert.equal(meta.introspection_endpoint, `http://${gw.domain}/oauth2/introspect`);
-    assert.deepEqual(meta.revocation_endpoint_auth_methods_supported, ["client_secret_basic", "client_secret_post"]);
-    assert.deepEqual(meta.introspection_endpoint_auth_methods_supported, ["client_secret_basic", "client_secret_post"]);
+    assert.deepEqual(meta.revocation_endpoint_auth_methods_supported, ["client_secret_basic", "client_secret_post", "private_key_jwt"]);
+    assert.deepEqual(meta.introspection_endpoint_auth_methods_supported, ["client_secret_basic", "client_secret_post", "private_key_jwt"]);
   });
 });
 

@@ -163,7 +163,7 @@ describe(`token endpoint (${process.env.ISOGATE_RUNTIME ?? "workers"})`, () => {
     assert.equal(meta.json.issuer, iss);
     assert.equal(meta.json.token_endpoint, `${iss}/oauth2/token`);
     assert.deepEqual(meta.json.grant_types_supported, ["client_credentials"]);
-    assert.deepEqual(meta.json.token_endpoint_auth_methods_supported, ["client_secret_basic", "client_secret_post"]);
+    assert.deepEqual(meta.json.token_endpoint_auth_methods_supported, ["client_secret_basic", "client_secret_post", "private_key_jwt"]);
     assert.ok(meta.json.scopes_supported.includes("service:*"));
     const jwks = await gw.root(new URL(meta.json.jwks_uri).pathname);
     assert.equal(jwks.status, 200);

@@ -261,6 +261,43 @@ export async function ed25519Verify(key, signature, message) {
   return crypto.subtle.verify({ name: "Ed25519" }, key, signature, message);
 }
 
+/**
+ * A GET of a public document (an external issuer's OIDC discovery document or JWKS, for the
+ * core's `OriginSecrets::fetch_document`): resolves to [status, the first `maxBytes` bytes of
+ * the body, Cache-Control or null]; redirects are not followed. Rejects with the runtime's
+ * words.
+ */
+export async function documentFetch(url, timeoutMs, maxBytes) {
+  let response;
+  try {
+    response = await fetch(url, { headers: { accept: "application/json" }, redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
+  } catch (e) {
+    throw e?.name === "TimeoutError" ? "timed out" : String(e?.message ?? e);
+  }
+  const body = new Uint8Array(await response.arrayBuffer()).subarray(0, maxBytes);
+  return [response.status, body, response.headers.get("cache-control")];
+}
+
+// Client assertions (private_key_jwt), for the core's `JwsVerifier`: the key arrives as the
+// JSON of its required JWK members, built by the core from a parsed key (never a member a
+// client chose), and is imported for this one check. Resolves false for anything Web Crypto
+// refuses.
+const JWS_ALGORITHMS = {
+  EdDSA: [{ name: "Ed25519" }, { name: "Ed25519" }],
+  ES256: [{ name: "ECDSA", namedCurve: "P-256" }, { name: "ECDSA", hash: "SHA-256" }],
+  RS256: [{ name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" }, { name: "RSASSA-PKCS1-v1_5" }],
+};
+
+export async function jwsVerify(alg, jwk, signature, message) {
+  const [importParams, verifyParams] = JWS_ALGORITHMS[alg];
+  try {
+    const key = await crypto.subtle.importKey("jwk", JSON.parse(jwk), importParams, false, ["verify"]);
+    return await crypto.subtle.verify(verifyParams, key, signature, message);
+  } catch {
+    return false;
+  }
+}
+
 // D1, for the core's `SqlDb`: `params` is an Array of null, numbers and strings.
 
 /** Rows as arrays of column values (D1's `raw()`). */

@@ -67,6 +67,11 @@ extern "C" {
     pub fn js_import_verifying_key(raw: &[u8]) -> js_sys::Promise;
     #[wasm_bindgen(js_name = ed25519Sign)]
     pub fn js_ed25519_sign(key: &JsValue, message: &[u8]) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = documentFetch)]
+    pub fn js_document_fetch(url: &str, timeout_ms: f64, max_bytes: f64) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = jwsVerify)]
+    pub fn js_jws_verify(alg: &str, jwk: &str, signature: &[u8], message: &[u8])
+        -> js_sys::Promise;
     #[wasm_bindgen(js_name = ed25519Verify)]
     pub fn js_ed25519_verify(key: &JsValue, signature: &[u8], message: &[u8]) -> js_sys::Promise;
 }

@@ -124,6 +124,8 @@ async fn handle(req: web_sys::Request, env: Env) -> JsValue {
         memory: InstanceMemory::Kept,
         // Upstream credentials: the Worker's secrets by name, token requests by fetch.
         secrets: &secrets,
+        // Client assertions' signatures: Web Crypto.
+        jws: &web_crypto::WebCryptoJws,
     };
     match isolate_gateway(&env) {
         Ok(gateway) => {
@@ -402,6 +404,7 @@ fn check_connection(env: JsValue, session: String) -> js_sys::Promise {
             random: &OsRandom,
             memory: InstanceMemory::Kept,
             secrets: &secrets,
+            jws: &web_crypto::WebCryptoJws,
         };
         match gateway.check_connection(caps, &session, now()).await {
             ConnectionCheck::Open { recheck_in_ms } => Ok(JsValue::from_f64(recheck_in_ms as f64)),

@@ -3,8 +3,9 @@
 //! request is one `fetch` (in `glue.js`, like every Fetch object). The core decides what to
 //! read and send; nothing here looks at a value.
 
-use crate::glue::js_token_fetch;
-use isogate_core::capability::{LocalFuture, OriginSecrets};
+use crate::glue::{js_document_fetch, js_token_fetch};
+use isogate_core::capability::{DocumentReply, LocalFuture, OriginSecrets};
+use isogate_core::federation::MAX_DOCUMENT_BYTES;
 use isogate_core::upstream_auth::origin_token::MAX_REPLY_BYTES;
 use isogate_core::upstream_auth::{TokenFetch, TokenReply};
 use wasm_bindgen::{JsCast, JsValue};
@@ -36,6 +37,28 @@ impl OriginSecrets for WorkerSecrets<'_> {
             Ok(TokenReply { status, body })
         })
     }
+
+    fn fetch_document(
+        &self,
+        url: &str,
+        timeout_ms: u64,
+    ) -> LocalFuture<'_, Result<DocumentReply, String>> {
+        document(url, timeout_ms)
+    }
+}
+
+/// A federated credential's issuer documents (discovery, JWKS): one `fetch` each.
+fn document(url: &str, timeout_ms: u64) -> LocalFuture<'static, Result<DocumentReply, String>> {
+    let promise = js_document_fetch(url, timeout_ms as f64, (MAX_DOCUMENT_BYTES + 1) as f64);
+    Box::pin(async move {
+        let answer = JsFuture::from(promise).await.map_err(|e| words(&e))?;
+        let answer: js_sys::Array = answer.unchecked_into();
+        Ok(DocumentReply {
+            status: answer.get(0).as_f64().unwrap_or(0.0) as u16,
+            body: js_sys::Uint8Array::new(&answer.get(1)).to_vec(),
+            cache_control: answer.get(2).as_string(),
+        })
+    })
 }
 
 fn words(e: &JsValue) -> String {

@@ -1,10 +1,13 @@
 //! Ed25519 through Web Crypto: native code in workerd, several times faster than the portable
-//! implementation compiled to wasm (see bench/).
+//! implementation compiled to wasm (see bench/); and client assertions' signatures (EdDSA,
+//! ES256, RS256), which cost the worker no crypto code of its own.
 
 use crate::glue::{
     js_ed25519_sign, js_ed25519_verify, js_import_signing_key, js_import_verifying_key,
+    js_jws_verify,
 };
-use isogate_core::capability::Ed25519;
+use isogate_core::capability::{Ed25519, LocalFuture};
+use isogate_core::jws::{JwsAlg, JwsVerifier, PublicJwk};
 use isogate_core::keys::{SigningKey, VerifyingKey};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -106,5 +109,36 @@ impl Ed25519 for WebCryptoEd25519 {
                 false
             }
         }
+    }
+}
+
+/// The core's [`JwsVerifier`] over Web Crypto: Ed25519, ECDSA P-256 with SHA-256 (JWS's
+/// `r || s` is Web Crypto's own signature form) and RSASSA-PKCS1-v1_5 with SHA-256. The key is
+/// imported for each check (an assertion is checked once per token request).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WebCryptoJws;
+
+impl JwsVerifier for WebCryptoJws {
+    fn verify<'a>(
+        &'a self,
+        alg: JwsAlg,
+        key: &'a PublicJwk,
+        signing_input: &'a [u8],
+        signature: &'a [u8],
+    ) -> LocalFuture<'a, bool> {
+        Box::pin(async move {
+            if alg != key.algorithm() {
+                return false;
+            }
+            let jwk = key.required_members();
+            let promise = js_jws_verify(alg.as_str(), &jwk, signature, signing_input);
+            match JsFuture::from(promise).await {
+                Ok(genuine) => genuine.as_bool() == Some(true),
+                Err(e) => {
+                    console_error!("isogate: Web Crypto signature check failed: {e:?}");
+                    false
+                }
+            }
+        })
     }
 }

@@ -67,10 +67,26 @@ pub struct NewCredential {
     /// is bound to the client's key (oauth2 only).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub require_dpop: bool,
+    /// `private-key-jwt` only: the client's public key, a JWK or a JWK set (RFC 7517) of
+    /// OKP/Ed25519, EC/P-256 or RSA (2048-4096 bits) keys; never a private key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<crate::jws::RawJwk>,
+    /// `federated` only: the external issuer whose tokens the client presents (its `iss`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// `federated` only: the `sub` admitted, exact or a glob (`*`: any run of characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// `federated` only: the `aud` the tokens must name; absent: Isogate's issuer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+    /// `federated` only: where the issuer's keys are; absent: its OIDC discovery document's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
     /// Scope ceiling; empty = every service the user's policies admit.
     #[serde(default)]
     pub scopes: Vec<String>,
-    /// `oauth2` or `access-token`.
+    /// `oauth2`, `access-token` or `private-key-jwt`.
     #[serde(rename = "type")]
     pub kind: String,
     pub user: String,

@@ -7,7 +7,9 @@ use super::{parse_body, AdminContext, DEFAULT_ACCESS_TOKEN_CREDENTIAL_SECS};
 use crate::capability::{Capabilities, Ed25519, Now, RandomSource, SqlDb};
 use crate::config::parse_duration;
 use crate::error::AdminError;
+use crate::federation::FederationSpec;
 use crate::http::Response;
+use crate::jws::JwkSet;
 use crate::mint::Grant;
 use crate::model::{
     is_valid_name, is_valid_service_name, Credential, CredentialKind, Lifecycle, RateLimit,
@@ -133,8 +135,55 @@ pub(super) async fn create_credential<D: SqlDb, E: Ed25519>(
             "credential names are 1-64 letters, digits, '.', '_' or '-'".into(),
         ));
     }
-    let kind = CredentialKind::parse(&req.kind)
-        .ok_or_else(|| AdminError::BadRequest("type must be oauth2 or access-token".into()))?;
+    let kind = CredentialKind::parse(&req.kind).ok_or_else(|| {
+        AdminError::BadRequest(
+            "type must be oauth2, access-token, private-key-jwt or federated".into(),
+        )
+    })?;
+    let federation = match (kind, req.issuer.as_deref(), req.subject.as_deref()) {
+        (CredentialKind::Federated, Some(issuer), Some(subject)) => Some(
+            FederationSpec::new(
+                issuer,
+                subject,
+                req.audience.as_deref(),
+                req.jwks_uri.as_deref(),
+            )
+            .map_err(|e| AdminError::BadRequest(e.to_string()))?,
+        ),
+        (CredentialKind::Federated, _, _) => {
+            return Err(AdminError::BadRequest(
+                "a federated credential needs issuer and subject".into(),
+            ))
+        }
+        _ if req.issuer.is_some()
+            || req.subject.is_some()
+            || req.audience.is_some()
+            || req.jwks_uri.is_some() =>
+        {
+            return Err(AdminError::BadRequest(
+                "issuer, subject, audience and jwks_uri are for federated credentials only".into(),
+            ))
+        }
+        _ => None,
+    };
+    // private_key_jwt: the client's public keys, validated and kept as public members only.
+    let jwks = match (kind, &req.public_key) {
+        (CredentialKind::PrivateKeyJwt, Some(key)) => Some(
+            JwkSet::from_raw(key)
+                .map_err(|e| AdminError::BadRequest(format!("public_key: {e}")))?,
+        ),
+        (CredentialKind::PrivateKeyJwt, None) => {
+            return Err(AdminError::BadRequest(
+                "a private-key-jwt credential needs public_key (a JWK or JWK set)".into(),
+            ))
+        }
+        (_, Some(_)) => {
+            return Err(AdminError::BadRequest(
+                "public_key is for private-key-jwt credentials only".into(),
+            ))
+        }
+        (_, None) => None,
+    };
     let scopes = ScopeSet::parse(&req.scopes.join(" ")).map_err(|e| AdminError::BadRequest(e.0))?;
     let lifetime = req
         .expire_in
@@ -146,17 +195,18 @@ pub(super) async fn create_credential<D: SqlDb, E: Ed25519>(
     let expires_at = match (kind, lifetime) {
         (_, Some(lifetime)) => Some(secs + lifetime),
         (CredentialKind::AccessToken, None) => Some(secs + DEFAULT_ACCESS_TOKEN_CREDENTIAL_SECS),
-        (CredentialKind::OAuth2, None) => None,
+        (_, None) => None,
     };
     let max_uses = match (req.max_uses, kind) {
         (None, _) => None,
-        (Some(n), CredentialKind::OAuth2) if n >= 1 => Some(n),
-        (Some(_), CredentialKind::OAuth2) => {
+        (Some(n), kind) if kind.uses_token_endpoint() && n >= 1 => Some(n),
+        (Some(_), kind) if kind.uses_token_endpoint() => {
             return Err(AdminError::BadRequest("max_uses is at least 1".into()))
         }
-        (Some(_), CredentialKind::AccessToken) => {
+        (Some(_), _) => {
             return Err(AdminError::BadRequest(
-                "max_uses counts token requests: oauth2 credentials only".into(),
+                "max_uses counts token requests: oauth2, private-key-jwt and federated credentials only"
+                    .into(),
             ))
         }
     };
@@ -213,9 +263,20 @@ pub(super) async fn create_credential<D: SqlDb, E: Ed25519>(
         if credential.require_dpop {
             store.set_require_dpop(&credential.client_id).await?;
         }
-        let access_token = match &secret {
-            Some(_) => None,
-            None => {
+        let spec = jwks
+            .as_ref()
+            .map(JwkSet::to_json)
+            .or_else(|| federation.as_ref().map(FederationSpec::to_json));
+        if let Some(stored) = spec {
+            store
+                .set_credential_keys(&credential.client_id, &stored)
+                .await?;
+        }
+        let access_token = match kind {
+            CredentialKind::OAuth2 | CredentialKind::PrivateKeyJwt | CredentialKind::Federated => {
+                None
+            }
+            CredentialKind::AccessToken => {
                 let ceiling = credential_ceiling(&credential.scopes);
                 let lifetime_secs = Some(expires_at.unwrap_or(secs) - secs);
                 let grant = Grant {

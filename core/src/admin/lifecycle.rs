@@ -85,6 +85,14 @@ pub(super) async fn rotate_credential<D: SqlDb, E: Ed25519>(
     };
     let (mut client_secret, mut access_token) = (None, None);
     match c.kind {
+        // Its secret is the client's private key, which Isogate never sees: the client rotates
+        // it, and a new credential registers the new public key.
+        CredentialKind::PrivateKeyJwt | CredentialKind::Federated => {
+            return Err(bad(
+                "a private-key-jwt credential has no secret to rotate: create a credential \
+                 with the new public key, then delete this one",
+            ))
+        }
         CredentialKind::OAuth2 => {
             let mut bytes = [0u8; CLIENT_SECRET_BYTES];
             caps.random.fill(&mut bytes);

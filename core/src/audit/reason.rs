@@ -1,6 +1,7 @@
 //! The reason of an audit line, in a fixed vocabulary, and the one place where the core's
 //! errors map to it. A new error variant fails to compile here until it has a reason.
 
+use crate::client_assertion::AssertionFailure;
 use crate::error::{
     AdminError, BearerError, ClientAuthFailure, ForwardError, GatewayError, ScopeRefusal,
     TokenError, TokenRefusal,
@@ -96,6 +97,11 @@ pub enum Reason {
     /// A DPoP-bound token presented as a bearer token, or a bearer token under the `DPoP`
     /// scheme.
     DpopBinding,
+    /// A `private_key_jwt` client assertion refused: unreadable, by an unknown key, a bad
+    /// signature, for another client or audience, expired or too long-lived (RFC 7523 §3).
+    BadAssertion,
+    /// A client assertion whose `jti` was used before (RFC 7523 §3 item 7).
+    ReplayedAssertion,
 }
 
 impl Reason {
@@ -143,6 +149,8 @@ impl Reason {
         Reason::InvalidTarget,
         Reason::DpopProof,
         Reason::DpopBinding,
+        Reason::BadAssertion,
+        Reason::ReplayedAssertion,
     ];
 
     /// The reason's word in the log (the words in declaration order).
@@ -190,6 +198,8 @@ impl Reason {
             "invalid_target",
             "dpop_proof",
             "dpop_binding",
+            "bad_assertion",
+            "replayed_assertion",
         ];
         WORDS[self as usize]
     }
@@ -270,6 +280,11 @@ impl From<&TokenError> for Reason {
                 ClientAuthFailure::Expired => Reason::CredentialExpired,
                 ClientAuthFailure::Rotated => Reason::Rotated,
                 ClientAuthFailure::UsedUp => Reason::UsesExhausted,
+                ClientAuthFailure::Assertion(AssertionFailure::Replayed) => {
+                    Reason::ReplayedAssertion
+                }
+                ClientAuthFailure::Assertion(_) => Reason::BadAssertion,
+                ClientAuthFailure::Federation(_) => Reason::BadAssertion,
             },
             TokenError::UnauthorizedClient(_) => Reason::UnauthorizedClient,
             TokenError::UnsupportedGrantType => Reason::UnsupportedGrantType,

@@ -1,7 +1,9 @@
 //! RFC 6749 §5.2 errors of the token, revocation and introspection endpoints.
 
 use super::{error_response, throttled_description, StoreError};
+use crate::client_assertion::AssertionFailure;
 use crate::dpop::{DpopInvalid, ProofFailure};
+use crate::federation::FederationFailure;
 use crate::http::Response;
 use crate::resource::InvalidTarget;
 use std::error::Error;
@@ -76,13 +78,19 @@ pub enum ClientAuthFailure {
     Rotated,
     /// A `--max-uses` credential whose uses are spent.
     UsedUp,
+    /// A `private_key_jwt` assertion refused (RFC 7521 §4.2.1), and why; or one presented
+    /// for a credential that takes none.
+    Assertion(AssertionFailure),
+    /// A federated credential's external token refused ([`crate::federation`]), and why.
+    Federation(FederationFailure),
 }
 
 impl ClientAuthFailure {
     pub fn description(self) -> &'static str {
         match self {
             ClientAuthFailure::Missing => {
-                "client authentication is required (client_secret_basic or client_secret_post)"
+                "client authentication is required (client_secret_basic, client_secret_post or \
+                 private_key_jwt)"
             }
             ClientAuthFailure::Malformed(why) => why,
             ClientAuthFailure::UnknownClient
@@ -91,7 +99,9 @@ impl ClientAuthFailure {
             | ClientAuthFailure::Disabled
             | ClientAuthFailure::Expired
             | ClientAuthFailure::Rotated
-            | ClientAuthFailure::UsedUp => "client authentication failed",
+            | ClientAuthFailure::UsedUp
+            | ClientAuthFailure::Assertion(_)
+            | ClientAuthFailure::Federation(_) => "client authentication failed",
         }
     }
 }

@@ -31,6 +31,7 @@ fn start_with<'g>(gw: &'g Gateway, db: &MemDb, head: RequestHead) -> Step<'g> {
         random: &FixedRandom(1),
         memory: crate::capability::InstanceMemory::Kept,
         secrets: &crate::capability::NoOriginSecrets,
+        jws: &crate::jws::PortableJws,
     };
     block_on(gw.start(caps, head, Now::from_unix_ms(0)))
 }
@@ -103,6 +104,7 @@ fn a_chunked_body_over_the_limit_gets_the_same_413_as_a_declared_one() {
             random: &FixedRandom(1),
             memory: crate::capability::InstanceMemory::Kept,
             secrets: &crate::capability::NoOriginSecrets,
+            jws: &crate::jws::PortableJws,
         };
         let read = Body::Complete(vec![b'a'; limit + 1]);
         let Step::Respond { response, .. } = block_on(resume.finish(caps, read)) else {
@@ -175,6 +177,7 @@ fn unreadable_body_is_400_invalid_request_on_every_body_route() {
             random: &FixedRandom(1),
             memory: crate::capability::InstanceMemory::Kept,
             secrets: &crate::capability::NoOriginSecrets,
+            jws: &crate::jws::PortableJws,
         };
         let Step::Respond {
             response,

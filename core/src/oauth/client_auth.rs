@@ -6,14 +6,21 @@
 //! isolate knows of is refused before any storage read; otherwise the failure counts come with
 //! the credential in the one read, and a locked attempt is refused before its secret is hashed.
 //! Only a failed secret check is counted (one write); a success counts and resets nothing.
+//!
+//! A client assertion (`private_key_jwt`, [`crate::client_assertion`]) is throttled and
+//! counted the same way: the read then also brings the credential's public keys, and a
+//! verified assertion spends its `jti` (one insert on a unique key) before it is accepted.
 
 use crate::audit::Caller;
-use crate::capability::{Now, SqlDb};
+use crate::capability::{JwsVerifier, Now, OriginSecrets, SqlDb};
+use crate::client_assertion::{verify_client_assertion, AssertionFailure, Expected};
 use crate::error::{ClientAuthFailure, TokenError};
+use crate::federation::{verify_federated, FederatedKeys, FederationFailure, FederationSpec};
+use crate::jws::JwkSet;
 use crate::model::{CredentialKind, CredentialStatus, Inactive};
 use crate::secret::{constant_time_eq, SecretHash};
-use crate::store::Store;
-use crate::throttle::{AuthThrottle, Lockout};
+use crate::store::{Spent, Store};
+use crate::throttle::{Attempt, AuthThrottle, Lockout};
 use crate::token_request::ClientAuth;
 
 /// Who is authenticating, as the endpoints hand it over: the client's credentials and the
@@ -22,6 +29,12 @@ pub struct ClientAttempt<'a> {
     pub client: &'a ClientAuth,
     pub client_ip: Option<&'a str>,
     pub throttle: &'a AuthThrottle,
+    /// This deployment's issuer, and the path of the endpoint asked (`/oauth2/token`): the
+    /// audiences a client assertion may name.
+    pub issuer: &'a str,
+    pub endpoint: &'a str,
+    /// The isolate's cache of external issuers' keys (federated credentials).
+    pub federated: &'a FederatedKeys,
 }
 
 /// Loads the client's credential and verifies its secret, unless the attempt is throttled; who
@@ -30,6 +43,8 @@ pub struct ClientAttempt<'a> {
 /// be a secret pasted into the wrong field, so it never reaches the log).
 pub async fn authenticate_client<D: SqlDb>(
     db: &D,
+    jws: &dyn JwsVerifier,
+    fetcher: &dyn OriginSecrets,
     attempt: ClientAttempt<'_>,
     now: Now,
     caller: &mut Caller,
@@ -38,6 +53,9 @@ pub async fn authenticate_client<D: SqlDb>(
         client,
         client_ip,
         throttle,
+        issuer,
+        endpoint,
+        federated,
     } = attempt;
     let keys = throttle
         .config()
@@ -47,8 +65,13 @@ pub async fn authenticate_client<D: SqlDb>(
         return Err(throttled(lockout));
     }
     let store = Store::new(db);
-    let (status, lockouts) = store
-        .credential_status_and_lockouts(client.client_id(), &keys, now)
+    // One read either way; an assertion's also brings the credential's keys.
+    let assertion = match client {
+        ClientAuth::Assertion { assertion, .. } => Some(assertion.as_str()),
+        _ => None,
+    };
+    let (status, lockouts, spec) = store
+        .read_attempt(client.client_id(), &keys, now, assertion.is_some())
         .await?;
     if status.is_some() {
         caller.client_id = Some(client.client_id().to_owned());
@@ -56,13 +79,157 @@ pub async fn authenticate_client<D: SqlDb>(
     if let Some(lockout) = throttle.judge(&keys, lockouts, now) {
         return Err(throttled(lockout));
     }
-    let verified = verify_client_secret(client, status, now);
+    let verified = match assertion {
+        Some(assertion) => {
+            let checked = AssertionCheck {
+                jws,
+                assertion,
+                expected: Expected {
+                    client_id: client.client_id(),
+                    issuer,
+                    endpoint,
+                },
+                jwks: spec,
+                federated,
+                fetcher,
+            };
+            checked.verify(&store, status, now).await?
+        }
+        None => verify_client_secret(client, status, now),
+    };
+    settle(&store, &keys, throttle, verified, now, caller).await
+}
+
+/// The outcome of a check: an authenticated caller, or a failure counted against the
+/// attempt's keys. Fails closed: a failure that cannot be counted is not answered as a plain
+/// 401.
+async fn settle<D: SqlDb>(
+    store: &Store<'_, D>,
+    keys: &Attempt,
+    throttle: &AuthThrottle,
+    verified: Result<CredentialStatus, TokenError>,
+    now: Now,
+    caller: &mut Caller,
+) -> Result<CredentialStatus, TokenError> {
     match &verified {
         Ok(status) => caller.authenticated(&status.credential),
-        // Fails closed: a failure that cannot be counted is not answered as a plain 401.
-        Err(_) => store.record_failure(&keys, throttle.config(), now).await?,
+        // Only refused authentications count (a storage failure is no guess).
+        Err(TokenError::InvalidClient { .. }) => {
+            store.record_failure(keys, throttle.config(), now).await?
+        }
+        Err(_) => {}
     }
     verified
+}
+
+/// A client assertion to check against the credential it names.
+struct AssertionCheck<'a> {
+    jws: &'a dyn JwsVerifier,
+    assertion: &'a str,
+    expected: Expected<'a>,
+    /// The credential's registered keys (or federation spec), as stored.
+    jwks: Option<String>,
+    /// Federated credentials: the isolate's cache of issuers' keys, and the runtime's GET.
+    federated: &'a FederatedKeys,
+    fetcher: &'a dyn OriginSecrets,
+}
+
+/// Why a credential that exists may not be used, as a client authentication failure.
+fn inactive_failure(status: &CredentialStatus, secs: i64) -> Option<ClientAuthFailure> {
+    match status.inactive(secs) {
+        Some(Inactive::Disabled) => Some(ClientAuthFailure::Disabled),
+        Some(Inactive::Expired) => Some(ClientAuthFailure::Expired),
+        Some(Inactive::UserDisabled) => Some(ClientAuthFailure::Inactive),
+        None => None,
+    }
+}
+
+impl AssertionCheck<'_> {
+    /// A federated credential: the external issuer's token, its keys found through the
+    /// isolate's cache ([`crate::federation`]). No `jti` is spent: such tokens (a Kubernetes
+    /// service account's, GitHub's) are presented again until they expire, by design.
+    async fn verify_federated(
+        self,
+        status: CredentialStatus,
+        now: Now,
+    ) -> Result<Result<CredentialStatus, TokenError>, TokenError> {
+        let refused = |failure| {
+            Ok(Err(TokenError::InvalidClient {
+                failure,
+                basic_attempted: false,
+            }))
+        };
+        let Some(spec) = self.jwks.as_deref().and_then(FederationSpec::from_json) else {
+            return refused(ClientAuthFailure::Federation(FederationFailure::UnknownKey));
+        };
+        let verified = verify_federated(
+            self.federated,
+            self.fetcher,
+            self.jws,
+            self.assertion,
+            &spec,
+            self.expected.issuer,
+            now.unix_ms(),
+        )
+        .await;
+        if let Err(failure) = verified {
+            return refused(ClientAuthFailure::Federation(failure));
+        }
+        match inactive_failure(&status, now.unix_secs()) {
+            Some(failure) => refused(failure),
+            None => Ok(Ok(status)),
+        }
+    }
+
+    /// The credential, if the assertion is genuine, fresh and its `jti` unspent (spent now);
+    /// then, as for a secret, whether the credential may be used.
+    async fn verify<D: SqlDb>(
+        self,
+        store: &Store<'_, D>,
+        status: Option<CredentialStatus>,
+        now: Now,
+    ) -> Result<Result<CredentialStatus, TokenError>, TokenError> {
+        let refused = |failure| {
+            Ok(Err(TokenError::InvalidClient {
+                failure,
+                basic_attempted: false,
+            }))
+        };
+        let Some(status) = status else {
+            return refused(ClientAuthFailure::UnknownClient);
+        };
+        if status.credential.kind == CredentialKind::Federated {
+            return self.verify_federated(status, now).await;
+        }
+        if status.credential.kind != CredentialKind::PrivateKeyJwt {
+            return refused(ClientAuthFailure::Assertion(AssertionFailure::UnknownKey));
+        }
+        // Stored keys were validated on the way in: keys that do not parse match nothing.
+        let keys = self
+            .jwks
+            .as_deref()
+            .and_then(|j| JwkSet::parse(j).ok())
+            .unwrap_or_default();
+        let secs = now.unix_secs();
+        let verified =
+            verify_client_assertion(self.jws, self.assertion, &keys, self.expected, secs).await;
+        let verified = match verified {
+            Ok(v) => v,
+            Err(failure) => return refused(ClientAuthFailure::Assertion(failure)),
+        };
+        // An inactive credential spends no jti.
+        if let Some(failure) = inactive_failure(&status, secs) {
+            return refused(failure);
+        }
+        let client_id = &status.credential.client_id;
+        match store
+            .spend_assertion(client_id, &verified.jti, verified.exp, secs)
+            .await?
+        {
+            Spent::Now => Ok(Ok(status)),
+            Spent::Before => refused(ClientAuthFailure::Assertion(AssertionFailure::Replayed)),
+        }
+    }
 }
 
 /// Checks the presented secret against the stored hash in constant time, and against the
@@ -78,7 +245,12 @@ pub fn verify_client_secret(
     now: Now,
 ) -> Result<CredentialStatus, TokenError> {
     const NO_SUCH_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-    let presented = client.client_secret().hash();
+    let Some(presented) = client.client_secret().map(|s| s.hash()) else {
+        return Err(TokenError::InvalidClient {
+            failure: ClientAuthFailure::Missing,
+            basic_attempted: false,
+        });
+    };
     let matches = |stored: Option<&SecretHash>| {
         let stored = stored.map_or(NO_SUCH_HASH, |h| h.as_str());
         constant_time_eq(stored.as_bytes(), presented.as_str().as_bytes())
@@ -92,6 +264,7 @@ pub fn verify_client_secret(
     let failure = match status {
         None => ClientAuthFailure::UnknownClient,
         Some(_) if !current_ok && !previous_ok => ClientAuthFailure::BadSecret,
+        // (A private-key-jwt credential has no secret hash: no secret matches it.)
         Some(s) if s.credential.kind != CredentialKind::OAuth2 => ClientAuthFailure::Inactive,
         Some(s) => match s.inactive(secs) {
             Some(Inactive::Disabled) => ClientAuthFailure::Disabled,

@@ -10,6 +10,7 @@
 use crate::audit::Caller;
 use crate::capability::{Capabilities, Ed25519, Now, SqlDb};
 use crate::error::TokenError;
+use crate::federation::FederatedKeys;
 use crate::http::{RequestHead, Response};
 use crate::oauth::client_auth::{authenticate_client, ClientAttempt};
 use crate::store::Store;
@@ -46,9 +47,12 @@ struct Inactive {
     active: bool,
 }
 
+// The isolate's parts the endpoint uses, then the request's: as revocation_endpoint takes them.
+#[allow(clippy::too_many_arguments)]
 pub async fn introspection_endpoint<D: SqlDb, E: Ed25519>(
     verifier: &Verifier,
     throttle: &AuthThrottle,
+    federated: &FederatedKeys,
     caps: Capabilities<'_, D, E>,
     head: &RequestHead,
     body: &[u8],
@@ -60,8 +64,11 @@ pub async fn introspection_endpoint<D: SqlDb, E: Ed25519>(
         client: &client,
         client_ip: head.client_ip.as_deref(),
         throttle,
+        issuer: verifier.issuer(),
+        endpoint: &head.path,
+        federated,
     };
-    let status = authenticate_client(caps.db, attempt, now, caller).await?;
+    let status = authenticate_client(caps.db, caps.jws, caps.secrets, attempt, now, caller).await?;
     let token = params
         .get("token")
         .ok_or_else(|| TokenError::invalid_request("token is required"))?;

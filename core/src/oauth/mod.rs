@@ -22,6 +22,17 @@ pub use token::token_endpoint;
 /// Discovery documents may be cached by clients for five minutes.
 const DISCOVERY_CACHE_CONTROL: &str = "public, max-age=300";
 
+/// Client authentication methods of the token, revocation and introspection endpoints.
+const AUTH_METHODS: [&str; 3] = [
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+];
+
+/// The algorithms `private_key_jwt` assertions may be signed with (`Ed25519`: RFC 9864's name
+/// of EdDSA with Ed25519).
+const ASSERTION_ALGS: [&str; 4] = ["EdDSA", "Ed25519", "ES256", "RS256"];
+
 /// RFC 8414 authorization server metadata for `issuer`.
 pub fn metadata(issuer: &str) -> serde_json::Value {
     json!({
@@ -30,11 +41,15 @@ pub fn metadata(issuer: &str) -> serde_json::Value {
         "jwks_uri": format!("{issuer}/oauth2/jwks"),
         "grant_types_supported": ["client_credentials"],
         "response_types_supported": [],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        // RFC 8414 §2: the algorithms of private_key_jwt assertions (RFC 7523).
+        "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
         "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "revocation_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
         "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "introspection_endpoint_auth_methods_supported": AUTH_METHODS,
+        "introspection_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
         "scopes_supported": ["service:*"],
         // RFC 8707 `resource` at the token endpoint (a name not in the IANA registry, used by
         // some servers; clients ignore members they do not know, RFC 8414 §3.2).

@@ -12,6 +12,7 @@ use crate::audit::Caller;
 use crate::capability::{Capabilities, Ed25519, Now, SqlDb};
 use crate::dpop::{accept_proof, proof_header, request_url, DpopInvalid, ProofTarget, SeenProofs};
 use crate::error::{ClientAuthFailure, TokenError};
+use crate::federation::FederatedKeys;
 use crate::http::{RequestHead, Response};
 use crate::mint::{Grant, Minter};
 use crate::oauth::client_auth::{authenticate_client, ClientAttempt};
@@ -43,6 +44,7 @@ pub async fn token_endpoint<D: SqlDb, E: Ed25519>(
     caches: &ServiceCaches,
     throttle: &AuthThrottle,
     proofs: &SeenProofs,
+    federated: &FederatedKeys,
     caps: Capabilities<'_, D, E>,
     head: &RequestHead,
     body: &[u8],
@@ -54,8 +56,11 @@ pub async fn token_endpoint<D: SqlDb, E: Ed25519>(
         client: &request.client,
         client_ip: head.client_ip.as_deref(),
         throttle,
+        issuer: minter.issuer(),
+        endpoint: &head.path,
+        federated,
     };
-    let status = authenticate_client(caps.db, attempt, now, caller).await?;
+    let status = authenticate_client(caps.db, caps.jws, caps.secrets, attempt, now, caller).await?;
     if request.grant_type != GrantType::ClientCredentials {
         return Err(TokenError::UnsupportedGrantType);
     }

@@ -104,6 +104,8 @@ pub(crate) struct Parts<'g> {
     pub verifier: &'g Verifier,
     pub caches: &'g ServiceCaches,
     pub throttle: &'g AuthThrottle,
+    /// External issuers' keys (federated credentials), per isolate.
+    pub federated: &'g crate::federation::FederatedKeys,
 }
 
 /// A root-domain request waiting for its body.
@@ -154,6 +156,7 @@ impl<'g> Resume<'g> {
                     parts.caches,
                     parts.throttle,
                     parts.caches.proofs(),
+                    parts.federated,
                     caps,
                     &head,
                     &body,
@@ -169,6 +172,7 @@ impl<'g> Resume<'g> {
                     parts.caches,
                     parts.config.max_revocations_per_credential,
                     parts.throttle,
+                    parts.federated,
                     caps,
                     &head,
                     &body,
@@ -182,6 +186,7 @@ impl<'g> Resume<'g> {
                 oauth::introspection_endpoint(
                     parts.verifier,
                     parts.throttle,
+                    parts.federated,
                     caps,
                     &head,
                     &body,

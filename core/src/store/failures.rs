@@ -1,7 +1,7 @@
 //! The counts of failed authentications ([`crate::throttle`]): the lockouts that apply read
 //! with the credential, and a failure counted in one batch.
 
-use super::rows::{credential_from_row, group_ids_from_cell, int};
+use super::rows::{credential_from_row, group_ids_from_cell, int, opt_text};
 use super::{sql, SqlDb, SqlValue, Store};
 use crate::capability::Now;
 use crate::error::StoreError;
@@ -21,6 +21,34 @@ impl<D: SqlDb> Store<'_, D> {
         attempt: &Attempt,
         now: Now,
     ) -> Result<(Option<CredentialStatus>, Lockouts), StoreError> {
+        let (status, lockouts, _) = self.read_attempt(client_id, attempt, now, false).await?;
+        Ok((status, lockouts))
+    }
+
+    /// As [`Store::credential_status_and_lockouts`], with the credential's registered public
+    /// keys (a JWK set's JSON; `None` without): the read of a token request that presents a
+    /// client assertion.
+    pub async fn credential_status_lockouts_and_keys(
+        &self,
+        client_id: &str,
+        attempt: &Attempt,
+        now: Now,
+    ) -> Result<(Option<CredentialStatus>, Lockouts, Option<String>), StoreError> {
+        self.read_attempt(client_id, attempt, now, true).await
+    }
+
+    /// [`Store::credential_status_and_lockouts`], with the keys when `with_keys`.
+    pub(crate) async fn read_attempt(
+        &self,
+        client_id: &str,
+        attempt: &Attempt,
+        now: Now,
+        with_keys: bool,
+    ) -> Result<(Option<CredentialStatus>, Lockouts, Option<String>), StoreError> {
+        let statement = match with_keys {
+            true => sql::CREDENTIAL_STATUS_LOCKOUTS_AND_KEYS,
+            false => sql::CREDENTIAL_STATUS_AND_LOCKOUTS,
+        };
         let params = [
             client_id.into(),
             key_param(&attempt.pair),
@@ -28,10 +56,7 @@ impl<D: SqlDb> Store<'_, D> {
             key_param(&attempt.client),
             (now.unix_ms() as i64).into(),
         ];
-        let rows = self
-            .db
-            .query(sql::CREDENTIAL_STATUS_AND_LOCKOUTS, &params)
-            .await?;
+        let rows = self.db.query(statement, &params).await?;
         let row = rows.first().map_or(&[][..], |r| &r[..]);
         let lockouts = Lockouts {
             address: int(row, 0)?,
@@ -42,14 +67,18 @@ impl<D: SqlDb> Store<'_, D> {
         if credential.first() == Some(&SqlValue::Null)
             || credential.get(sql::CREDENTIAL_COLUMNS) == Some(&SqlValue::Null)
         {
-            return Ok((None, lockouts));
+            return Ok((None, lockouts, None));
         }
         let status = CredentialStatus {
             credential: credential_from_row(credential)?,
             user_enabled: int(credential, sql::CREDENTIAL_COLUMNS)? != 0,
             groups: group_ids_from_cell(credential, sql::CREDENTIAL_COLUMNS + 1)?,
         };
-        Ok((Some(status), lockouts))
+        let keys = match with_keys {
+            true => opt_text(credential, sql::CREDENTIAL_COLUMNS + 2)?,
+            false => None,
+        };
+        Ok((Some(status), lockouts, keys))
     }
 
     /// Counts one failure against each of the attempt's keys at `now`, atomically, after

@@ -61,6 +61,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0009_dpop",
         sql: include_str!("../../../infra/migrations/0009_dpop.sql"),
     },
+    Migration {
+        version: 10,
+        name: "0010_client_assertions",
+        sql: include_str!("../../../infra/migrations/0010_client_assertions.sql"),
+    },
 ];
 
 /// The schema version this code reads and writes.

@@ -242,6 +242,39 @@ pub const CREDENTIAL_STATUS_AND_LOCKOUTS: &str = concat!(
     " LEFT JOIN isogate_credential_dpop d ON d.client_id = c.client_id",
     " LEFT JOIN isogate_users u ON u.id = c.user_id"
 );
+/// [`CREDENTIAL_STATUS_AND_LOCKOUTS`] with one more column, last: what the credential's client
+/// assertions are checked with (`infra/migrations/0010_*.sql`; NULL without). The read of a token request
+/// that presents a client assertion; no other read carries the keys.
+pub const CREDENTIAL_STATUS_LOCKOUTS_AND_KEYS: &str = concat!(
+    "SELECT coalesce(a.locked_until, 0), max(coalesce(p.locked_until, 0), ",
+    "iif(coalesce(p.expires_at, 0) > ?5, coalesce(i.locked_until, 0), 0)), ",
+    credential_columns!(),
+    ", u.enabled, ",
+    user_groups!(),
+    ", k.spec",
+    " FROM (SELECT 1) one",
+    " LEFT JOIN isogate_auth_failures a ON a.key = ?3",
+    " LEFT JOIN isogate_auth_failures p ON p.key = ?2",
+    " LEFT JOIN isogate_auth_failures i ON i.key = ?4",
+    " LEFT JOIN isogate_credentials c ON c.client_id = ?1",
+    " LEFT JOIN isogate_credential_lifecycle l ON l.client_id = c.client_id",
+    " LEFT JOIN isogate_users u ON u.id = c.user_id",
+    " LEFT JOIN isogate_credential_keys k ON k.client_id = c.client_id"
+);
+/// What credential `?1`'s assertions are checked with (`?2`: a JWK set, or a federation's
+/// spec), written once at its creation.
+pub const SET_CREDENTIAL_KEYS: &str =
+    "INSERT OR REPLACE INTO isogate_credential_keys (client_id, spec) VALUES (?1, ?2)";
+pub const DELETE_CREDENTIAL_KEYS: &str = "DELETE FROM isogate_credential_keys \
+    WHERE client_id IN (SELECT client_id FROM isogate_credentials WHERE name = ?1)";
+pub const DELETE_USER_CREDENTIAL_KEYS: &str = "DELETE FROM isogate_credential_keys \
+    WHERE client_id IN (SELECT client_id FROM isogate_credentials WHERE user_id = ?1)";
+/// Assertions whose exp has passed at ?1: refused as expired anyway.
+pub const PRUNE_USED_ASSERTIONS: &str = "DELETE FROM isogate_used_assertions WHERE expires_at < ?1";
+/// Spends jti ?2 of client ?1 until ?3: a row back the first time, none for a replay (the
+/// primary key; a row, not a change count, as for `USE_CREDENTIAL`).
+pub const SPEND_ASSERTION: &str = "INSERT INTO isogate_used_assertions (client_id, jti, \
+    expires_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING RETURNING 1";
 /// Rows that say nothing any more (window over, strikes forgiven) at ?1.
 pub const PRUNE_AUTH_FAILURES: &str = "DELETE FROM isogate_auth_failures WHERE expires_at <= ?1";
 /// A key's row before its first failure: what [`COUNT_AUTH_FAILURE`] counts from.

@@ -184,6 +184,7 @@ impl Harness {
             random: self.random.as_ref(),
             memory: self.memory,
             secrets: self.secrets.as_ref(),
+            jws: &crate::jws::PortableJws,
         };
         let mut step = block_on(gw.start(caps, head, self.clock()));
         loop {

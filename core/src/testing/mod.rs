@@ -11,10 +11,12 @@
 //! - [`block_on`], [`head`]: drive a step, build a request head;
 //! - [`FakeSecrets`]: the runtime's secret store and token endpoint (upstream credentials);
 //! - [`DpopKey`]: a client's DPoP key pair and its proofs (RFC 9449);
+//! - [`ClientKey`]: clients' EdDSA, ES256 and RS256 keys, signing `private_key_jwt` assertions;
 //! - [`Harness`]: a deployment (database, gateway, clock, random source) driven through
 //!   `Gateway::start` exactly as a runtime adapter drives it.
 
 mod canned;
+mod client_keys;
 mod dpop;
 mod harness;
 mod memdb;
@@ -22,6 +24,7 @@ mod secrets;
 mod wire;
 
 pub use canned::CannedDb;
+pub use client_keys::{assertion_claims, ClientKey, JWT_BEARER};
 pub use dpop::DpopKey;
 pub use harness::*;
 pub use memdb::MemDb;

@@ -28,7 +28,7 @@ fn auth(r: &TokenRequest) -> (bool, &str, &str) {
     (
         r.client.is_basic(),
         r.client.client_id(),
-        r.client.client_secret().expose(),
+        r.client.client_secret().unwrap().expose(),
     )
 }
 
