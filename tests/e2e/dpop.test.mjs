@@ -180,7 +180,7 @@ test("the token endpoint refuses a bad proof with 400 invalid_dpop_proof, and a 
   // An access-token credential is a bearer token: it cannot require DPoP.
   const at = await gw.cli(["create", "credential", "at-bound", "--user", "root", "--type", "access-token", "--require-dpop"]);
   assert.notEqual(at.code, 0);
-  assert.match(at.stderr, /oauth2 credentials only/);
+  assert.match(at.stderr, /not for access-token credentials/);
 });
 
 test("DPoP refusals leave audit lines with their reasons", async () => {

@@ -212,9 +212,10 @@ pub(super) async fn create_credential<D: SqlDb, E: Ed25519>(
     };
     // An access-token credential is a bearer token made by the admin API, with no client key
     // to bind it to: it cannot be DPoP-bound, so the flag would only mislead.
-    if req.require_dpop && kind != CredentialKind::OAuth2 {
+    if req.require_dpop && kind == CredentialKind::AccessToken {
         return Err(AdminError::BadRequest(
-            "require_dpop binds the tokens a client requests: oauth2 credentials only".into(),
+            "require_dpop binds the tokens a client requests: not for access-token credentials"
+                .into(),
         ));
     }
     let user = store

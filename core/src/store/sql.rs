@@ -258,6 +258,7 @@ pub const CREDENTIAL_STATUS_LOCKOUTS_AND_KEYS: &str = concat!(
     " LEFT JOIN isogate_auth_failures i ON i.key = ?4",
     " LEFT JOIN isogate_credentials c ON c.client_id = ?1",
     " LEFT JOIN isogate_credential_lifecycle l ON l.client_id = c.client_id",
+    " LEFT JOIN isogate_credential_dpop d ON d.client_id = c.client_id",
     " LEFT JOIN isogate_users u ON u.id = c.user_id",
     " LEFT JOIN isogate_credential_keys k ON k.client_id = c.client_id"
 );
