@@ -579,6 +579,7 @@ fn token_endpoint_resource(op: &str, n: u64, f: &Fixture) {
         random: &RANDOM,
         memory: InstanceMemory::Kept,
         secrets: &NoOriginSecrets,
+        jws: &isogate_core::jws::PortableJws,
     };
     let form = format!("{}&resource=https%3A%2F%2F{SERVICE}.{DOMAIN}", f.token_body);
     let issue = || {
@@ -614,6 +615,7 @@ fn resource_metadata(op: &str, n: u64, f: &Fixture) {
         random: &RANDOM,
         memory: InstanceMemory::Kept,
         secrets: &NoOriginSecrets,
+        jws: &isogate_core::jws::PortableJws,
     };
     let service_host = format!("{SERVICE}.{DOMAIN}");
     let metadata = head(
