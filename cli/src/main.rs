@@ -8,6 +8,7 @@
 //!     [--allow 'group=finance'] [--deny 'paths=/admin/*'] ...
 //! isogate create cred --user root --type oauth2 my-oauth-cred
 //! isogate create cred --user root --type private-key-jwt --public-key client.jwk.json my-key-cred
+//! isogate create cred --user root --type private-key-jwt --jwks-uri https://ci.example.com/jwks.json my-key-cred
 //! isogate get creds -o json
 //! isogate rotate cred my-oauth-cred --grace 1h
 //! isogate update cred my-oauth-cred --disable
@@ -201,7 +202,8 @@ struct CredentialArgs {
     /// federated: the `aud` the tokens must name (default: this gateway's issuer).
     #[arg(long, value_name = "AUD")]
     audience: Option<String>,
-    /// federated: the issuer's JWKS URL, instead of its discovery document's jwks_uri.
+    /// federated: the issuer's JWKS URL, instead of its discovery document's jwks_uri;
+    /// private-key-jwt: where the client publishes its public keys, instead of --public-key.
     #[arg(long = "jwks-uri", value_name = "URL")]
     jwks_uri: Option<String>,
     /// Lifetime, e.g. 30d, 12h, 90m.

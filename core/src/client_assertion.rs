@@ -7,11 +7,17 @@
 //!   aud, exp ≤ now + 5 min, nbf, iat) ─► the jti spent (storage insert, unique key)
 //! ```
 //!
+//! The keys are registered with the credential (`--public-key`), or published by the client at
+//! a `jwks_uri` (`--jwks-uri`, RFC 7591 §2's client metadata of that name): fetched and cached
+//! per isolate like a federated issuer's ([`crate::federation::FederatedKeys`]: `Cache-Control`
+//! honoured, bounded, refreshed for an unknown `kid` at most once per interval), so a client
+//! rotates its key without the admin API.
+//!
 //! The signature is checked before anything is written, so that only the key's holder can
 //! spend a `jti`. Every refusal is `invalid_client` (RFC 7521 §4.2.1, RFC 6749 §5.2) and is
 //! counted by the throttle like a wrong secret.
 
-use crate::jws::{parse_compact, JwkSet, JwsVerifier};
+use crate::jws::{parse_compact, CompactJws, JwkSet, JwsVerifier, PublicJwk, RawJwk};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::fmt;
@@ -223,6 +229,39 @@ impl Claims {
     }
 }
 
+/// Where a `private_key_jwt` credential's keys are, as stored with it
+/// (`isogate_credential_keys.spec`): registered (a JWK set), or published by the client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientKeys {
+    Registered(JwkSet),
+    /// `{"jwks_uri": "..."}`: an https URL (or http to loopback), checked at registration.
+    Published {
+        jwks_uri: String,
+    },
+}
+
+impl ClientKeys {
+    pub fn to_json(&self) -> String {
+        match self {
+            ClientKeys::Registered(keys) => keys.to_json(),
+            ClientKeys::Published { jwks_uri } => {
+                serde_json::json!({ "jwks_uri": jwks_uri }).to_string()
+            }
+        }
+    }
+
+    /// The stored spec; `None` for one that does not parse (it matches no key).
+    pub fn from_json(text: &str) -> Option<ClientKeys> {
+        let raw: RawJwk = serde_json::from_str(text).ok()?;
+        match raw.get("jwks_uri") {
+            Some(uri) => Some(ClientKeys::Published {
+                jwks_uri: uri.to_owned(),
+            }),
+            None => JwkSet::from_raw(&raw).ok().map(ClientKeys::Registered),
+        }
+    }
+}
+
 /// Checks an assertion's signature with the credential's `keys`, then its claims at `now`
 /// (Unix seconds). The `jti` is the caller's to spend.
 pub async fn verify_client_assertion(
@@ -236,6 +275,18 @@ pub async fn verify_client_assertion(
     let key = keys
         .select(parsed.alg, parsed.kid.as_deref())
         .ok_or(AssertionFailure::UnknownKey)?;
+    verify_signed(jws, &parsed, key, expected, now).await
+}
+
+/// Checks a parsed assertion's signature with `key` (of its `alg`, found by the caller), then
+/// its claims at `now` (Unix seconds).
+pub async fn verify_signed(
+    jws: &dyn JwsVerifier,
+    parsed: &CompactJws<'_>,
+    key: &PublicJwk,
+    expected: Expected<'_>,
+    now: i64,
+) -> Result<VerifiedAssertion, AssertionFailure> {
     let genuine = jws
         .verify(
             parsed.alg,

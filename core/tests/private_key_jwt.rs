@@ -466,3 +466,86 @@ fn rfc7009_revocation_takes_an_assertion_whose_aud_is_the_revocation_endpoint() 
     assert_eq!(r.status, 200, "{}", text(&r));
     assert_bearer_error(&refused(h.call(&token)), 401, "invalid_token");
 }
+
+/// RFC 7591 §2 `jwks_uri`: the client publishes its keys; the gateway fetches them once per
+/// cache lifetime, finds a rotated key (a new `kid`) by fetching again, and refuses with
+/// `invalid_client` when the keys cannot be fetched. The registration takes a key or a URL.
+#[test]
+fn rfc7591_2_jwks_uri_keys_are_fetched_cached_and_refreshed_for_a_new_kid() {
+    const JWKS_URI: &str = "https://ci.example.net/jwks.json";
+    let secrets = FakeSecrets::default();
+    let h = Harness::with_settings(&NO_THROTTLE).with_secrets(secrets.clone());
+    let old = ClientKey::new(JwsAlg::ES256, 5, "k1");
+    let jwks = |keys: &[&ClientKey]| {
+        json!({"keys": keys.iter().map(|k| k.public_jwk()).collect::<Vec<_>>()}).to_string()
+    };
+    secrets.publish(JWKS_URI, Some(jwks(&[&old])));
+    let body = json!({"name": "published", "user": "root", "type": "private-key-jwt", "jwks_uri": JWKS_URI});
+    let r = h.admin("POST", "/admin/v1/credentials", Some(body));
+    assert_eq!(r.status, 201, "{}", text(&r));
+    let id = json_body(&r)["client_id"].as_str().unwrap().to_owned();
+
+    let (r, _) = present(&h, &signed(&h, &old, &id, ISSUER, "a"));
+    assert_eq!(r.status, 200, "{}", text(&r));
+    let (r, _) = present(&h, &signed(&h, &old, &id, ISSUER, "b"));
+    assert_eq!(r.status, 200, "{}", text(&r));
+    assert_eq!(secrets.document_fetches.get(), 1, "the keys are cached");
+
+    // The client rotates: a new key under a new kid, published at the same URL.
+    let new = ClientKey::new(JwsAlg::EdDSA, 6, "k2");
+    secrets.publish(JWKS_URI, Some(jwks(&[&old, &new])));
+    h.advance_ms(isogate_core::federation::REFRESH_INTERVAL_MS);
+    let (r, _) = present(&h, &signed(&h, &new, &id, ISSUER, "c"));
+    assert_eq!(r.status, 200, "the rotated key is found: {}", text(&r));
+    assert_eq!(secrets.document_fetches.get(), 2);
+    // A key of another client's is still refused, and a replayed jti too.
+    let stranger = ClientKey::new(JwsAlg::EdDSA, 7, "k3");
+    let (r, line) = present(&h, &signed(&h, &stranger, &id, ISSUER, "d"));
+    refused_as(&r, &line, "bad_assertion");
+    let (r, line) = present(&h, &signed(&h, &new, &id, ISSUER, "c"));
+    refused_as(&r, &line, "replayed_assertion");
+
+    // A key the client no longer publishes is refused once the cache has expired.
+    secrets.publish(JWKS_URI, Some(jwks(&[&old])));
+    h.advance_ms(isogate_core::federation::MAX_TTL_MS);
+    let (r, line) = present(&h, &signed(&h, &new, &id, ISSUER, "e"));
+    refused_as(&r, &line, "bad_assertion");
+    // Keys that cannot be fetched at all: invalid_client. (A failed fetch keeps serving the
+    // keys cached before it, like a federated issuer's: an outage of the client's server does
+    // not lock it out at once.)
+    let gone = "https://gone.example.net/jwks.json";
+    let body = json!({"name": "gone", "user": "root", "type": "private-key-jwt", "jwks_uri": gone});
+    let r = h.admin("POST", "/admin/v1/credentials", Some(body));
+    let gone_id = json_body(&r)["client_id"].as_str().unwrap().to_owned();
+    let (r, line) = present(&h, &signed(&h, &old, &gone_id, ISSUER, "f"));
+    refused_as(&r, &line, "bad_assertion");
+
+    // Registration: a key or a URL, not both, not neither, and only a fetchable URL.
+    for (body, why) in [
+        (
+            json!({"jwks_uri": JWKS_URI, "public_key": old.public_jwk()}),
+            "both",
+        ),
+        (json!({}), "neither"),
+        (
+            json!({"jwks_uri": "http://ci.example.net/jwks.json"}),
+            "plain http",
+        ),
+        (
+            json!({"jwks_uri": "https://ci.example.net/jwks.json#x"}),
+            "fragment",
+        ),
+    ] {
+        let mut body = body;
+        body["name"] = "refused".into();
+        body["user"] = "root".into();
+        body["type"] = "private-key-jwt".into();
+        let r = h.admin("POST", "/admin/v1/credentials", Some(body));
+        assert_eq!(r.status, 400, "{why}: {}", text(&r));
+    }
+    let body = json!({"name": "o", "user": "root", "type": "oauth2", "jwks_uri": JWKS_URI});
+    assert_eq!(
+        h.admin("POST", "/admin/v1/credentials", Some(body)).status,
+        400
+    );
+}

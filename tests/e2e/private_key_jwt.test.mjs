@@ -10,6 +10,7 @@ import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import fs from "node:fs";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { startGateway, runProgram, decodeJwt, ROOT, RUNTIME } from "./harness.mjs";
@@ -209,5 +210,55 @@ describe(`private_key_jwt (${RUNTIME})`, () => {
     const rotate = await gw.cli(["rotate", "cred", "pkjwt-life"]);
     assert.notEqual(rotate.code, 0);
     assert.match(rotate.stderr, /no secret to rotate/);
+  });
+
+  it("RFC 7591 §2 jwks_uri: keys the client publishes are fetched, cached, and a rotated kid found", async () => {
+    // The client's own key server on loopback (allowed outbound on Spin by spin.toml's
+    // isogate_federation_issuers default), counting the gateway's fetches.
+    const first = makeKey("ES256", "pub-1", dir);
+    const second = makeKey("EdDSA", "pub-2", dir);
+    let published = [first.jwk];
+    let fetches = 0;
+    const server = http.createServer((req, res) => {
+      fetches++;
+      res.writeHead(200, { "content-type": "application/json", "cache-control": "max-age=300" });
+      res.end(JSON.stringify({ keys: published }));
+    });
+    await new Promise((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const jwksUri = `http://127.0.0.1:${server.address().port}/jwks.json`;
+      const made = await gw.cli(["create", "cred", "pkjwt-published", "--user", "root", "--type", "private-key-jwt", "--jwks-uri", jwksUri]);
+      assert.equal(made.code, 0, made.stderr);
+      const clientId = made.stdout.match(/Client ID: (\S+)/)[1];
+      for (let i = 0; i < 2; i++) {
+        const r = await rawToken(gw, assertionForm(sign(first, claimsFor(clientId, gw.issuer))));
+        assert.equal(r.status, 200, JSON.stringify(r.json));
+        const s = await gw.service("my-api", "/anything", { headers: { authorization: `Bearer ${r.json.access_token}` } });
+        assert.equal(s.json.headers["x-isogate-client-id"], clientId);
+      }
+      // Workers keep the keys per isolate (one fetch); Spin's fresh instance per request fetches each time.
+      if (RUNTIME === "workers") assert.equal(fetches, 1, "the published keys are cached");
+      else assert.ok(fetches >= 1);
+      // The client rotates to a new key under a new kid: found by a refetch (at most one per 10 s per isolate).
+      published = [first.jwk, second.jwk];
+      let rotated;
+      for (let i = 0; i < 30; i++) {
+        rotated = await rawToken(gw, assertionForm(sign(second, claimsFor(clientId, gw.issuer))));
+        if (rotated.status === 200) break;
+        await sleep(500);
+      }
+      assert.equal(rotated.status, 200, JSON.stringify(rotated.json));
+      // A key the client never published is refused.
+      const stranger = makeKey("EdDSA", "pub-2", dir);
+      const r = await rawToken(gw, assertionForm(sign(stranger, claimsFor(clientId, gw.issuer))));
+      assert.deepEqual([r.status, r.json.error], [401, "invalid_client"]);
+      await auditReason(gw, clientId, "bad_assertion");
+      // A key or a URL, not both.
+      const both = await gw.cli(["create", "cred", "pkjwt-both", "--user", "root", "--type", "private-key-jwt", "--jwks-uri", jwksUri, "--public-key", first.publicFile]);
+      assert.notEqual(both.code, 0);
+      assert.match(both.stderr, /public_key or jwks_uri, not both/);
+    } finally {
+      server.close();
+    }
   });
 });

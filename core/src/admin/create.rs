@@ -5,9 +5,10 @@ use super::api::*;
 use super::groups::{group_ids, resolve_rules};
 use super::{parse_body, AdminContext, DEFAULT_ACCESS_TOKEN_CREDENTIAL_SECS};
 use crate::capability::{Capabilities, Ed25519, Now, RandomSource, SqlDb};
+use crate::client_assertion::ClientKeys;
 use crate::config::parse_duration;
 use crate::error::AdminError;
-use crate::federation::FederationSpec;
+use crate::federation::{is_fetchable_url, FederationSpec};
 use crate::http::Response;
 use crate::jws::JwkSet;
 use crate::mint::Grant;
@@ -155,34 +156,52 @@ pub(super) async fn create_credential<D: SqlDb, E: Ed25519>(
                 "a federated credential needs issuer and subject".into(),
             ))
         }
-        _ if req.issuer.is_some()
-            || req.subject.is_some()
-            || req.audience.is_some()
-            || req.jwks_uri.is_some() =>
-        {
+        _ if req.issuer.is_some() || req.subject.is_some() || req.audience.is_some() => {
             return Err(AdminError::BadRequest(
-                "issuer, subject, audience and jwks_uri are for federated credentials only".into(),
+                "issuer, subject and audience are for federated credentials only".into(),
+            ))
+        }
+        (CredentialKind::OAuth2 | CredentialKind::AccessToken, ..) if req.jwks_uri.is_some() => {
+            return Err(AdminError::BadRequest(
+                "jwks_uri is for private-key-jwt and federated credentials only".into(),
             ))
         }
         _ => None,
     };
     // private_key_jwt: the client's public keys, validated and kept as public members only.
-    let jwks = match (kind, &req.public_key) {
-        (CredentialKind::PrivateKeyJwt, Some(key)) => Some(
-            JwkSet::from_raw(key)
-                .map_err(|e| AdminError::BadRequest(format!("public_key: {e}")))?,
-        ),
-        (CredentialKind::PrivateKeyJwt, None) => {
+    // Or the URL where the client publishes them (RFC 7591 §2 `jwks_uri`).
+    let jwks = match (kind, &req.public_key, req.jwks_uri.as_deref()) {
+        (CredentialKind::PrivateKeyJwt, Some(_), Some(_)) => {
             return Err(AdminError::BadRequest(
-                "a private-key-jwt credential needs public_key (a JWK or JWK set)".into(),
+                "a private-key-jwt credential takes public_key or jwks_uri, not both".into(),
             ))
         }
-        (_, Some(_)) => {
+        (CredentialKind::PrivateKeyJwt, Some(key), None) => Some(ClientKeys::Registered(
+            JwkSet::from_raw(key)
+                .map_err(|e| AdminError::BadRequest(format!("public_key: {e}")))?,
+        )),
+        (CredentialKind::PrivateKeyJwt, None, Some(uri)) => {
+            if !is_fetchable_url(uri) {
+                return Err(AdminError::BadRequest(
+                    "jwks_uri must be an https URL (http only to a loopback host), without query or fragment".into(),
+                ));
+            }
+            Some(ClientKeys::Published {
+                jwks_uri: uri.to_owned(),
+            })
+        }
+        (CredentialKind::PrivateKeyJwt, None, None) => {
+            return Err(AdminError::BadRequest(
+                "a private-key-jwt credential needs public_key (a JWK or JWK set) or jwks_uri"
+                    .into(),
+            ))
+        }
+        (_, Some(_), _) => {
             return Err(AdminError::BadRequest(
                 "public_key is for private-key-jwt credentials only".into(),
             ))
         }
-        (_, None) => None,
+        (_, None, _) => None,
     };
     let scopes = ScopeSet::parse(&req.scopes.join(" ")).map_err(|e| AdminError::BadRequest(e.0))?;
     let lifetime = req
@@ -266,7 +285,7 @@ pub(super) async fn create_credential<D: SqlDb, E: Ed25519>(
         }
         let spec = jwks
             .as_ref()
-            .map(JwkSet::to_json)
+            .map(ClientKeys::to_json)
             .or_else(|| federation.as_ref().map(FederationSpec::to_json));
         if let Some(stored) = spec {
             store

@@ -13,10 +13,13 @@
 
 use crate::audit::Caller;
 use crate::capability::{JwsVerifier, Now, OriginSecrets, SqlDb};
-use crate::client_assertion::{verify_client_assertion, AssertionFailure, Expected};
+use crate::client_assertion::{
+    verify_client_assertion, verify_signed, AssertionFailure, ClientKeys, Expected,
+    VerifiedAssertion,
+};
 use crate::error::{ClientAuthFailure, TokenError};
 use crate::federation::{verify_federated, FederatedKeys, FederationFailure, FederationSpec};
-use crate::jws::JwkSet;
+use crate::jws::{parse_compact, JwkSet};
 use crate::model::{CredentialKind, CredentialStatus, Inactive};
 use crate::secret::{constant_time_eq, SecretHash};
 use crate::store::{Spent, Store};
@@ -181,6 +184,45 @@ impl AssertionCheck<'_> {
         }
     }
 
+    /// An assertion checked with the keys the client publishes at `jwks_uri`: found through
+    /// the isolate's key cache, as a federated issuer's are (the cache is keyed by the URL).
+    /// Keys that cannot be fetched are an `invalid_client` to the client, audited as
+    /// `bad_assertion` like any key that does not verify.
+    async fn verify_published(
+        &self,
+        client_id: &str,
+        jwks_uri: String,
+        now: Now,
+    ) -> Result<VerifiedAssertion, ClientAuthFailure> {
+        let parsed = parse_compact(self.assertion)
+            .map_err(|_| ClientAuthFailure::Assertion(AssertionFailure::Malformed))?;
+        let source = FederationSpec {
+            issuer: client_id.to_owned(),
+            subject: client_id.to_owned(),
+            audience: None,
+            jwks_uri: Some(jwks_uri),
+        };
+        let key = self
+            .federated
+            .key(
+                self.fetcher,
+                &source,
+                parsed.alg,
+                parsed.kid.as_deref(),
+                now.unix_ms(),
+            )
+            .await
+            .map_err(|failure| match failure {
+                FederationFailure::UnknownKey => {
+                    ClientAuthFailure::Assertion(AssertionFailure::UnknownKey)
+                }
+                other => ClientAuthFailure::Federation(other),
+            })?;
+        verify_signed(self.jws, &parsed, &key, self.expected, now.unix_secs())
+            .await
+            .map_err(ClientAuthFailure::Assertion)
+    }
+
     /// The credential, if the assertion is genuine, fresh and its `jti` unspent (spent now);
     /// then, as for a secret, whether the credential may be used.
     async fn verify<D: SqlDb>(
@@ -205,17 +247,31 @@ impl AssertionCheck<'_> {
             return refused(ClientAuthFailure::Assertion(AssertionFailure::UnknownKey));
         }
         // Stored keys were validated on the way in: keys that do not parse match nothing.
-        let keys = self
-            .jwks
-            .as_deref()
-            .and_then(|j| JwkSet::parse(j).ok())
-            .unwrap_or_default();
+        let keys = self.jwks.as_deref().and_then(ClientKeys::from_json);
         let secs = now.unix_secs();
-        let verified =
-            verify_client_assertion(self.jws, self.assertion, &keys, self.expected, secs).await;
+        let verified = match keys {
+            Some(ClientKeys::Published { jwks_uri }) => {
+                self.verify_published(&status.credential.client_id, jwks_uri, now)
+                    .await
+            }
+            Some(ClientKeys::Registered(keys)) => {
+                verify_client_assertion(self.jws, self.assertion, &keys, self.expected, secs)
+                    .await
+                    .map_err(ClientAuthFailure::Assertion)
+            }
+            None => verify_client_assertion(
+                self.jws,
+                self.assertion,
+                &JwkSet::default(),
+                self.expected,
+                secs,
+            )
+            .await
+            .map_err(ClientAuthFailure::Assertion),
+        };
         let verified = match verified {
             Ok(v) => v,
-            Err(failure) => return refused(ClientAuthFailure::Assertion(failure)),
+            Err(failure) => return refused(failure),
         };
         // An inactive credential spends no jti.
         if let Some(failure) = inactive_failure(&status, secs) {

@@ -1,7 +1,7 @@
 //! [`FakeSecrets`]: a runtime's secret store and token endpoint for upstream credentials
 //! (`crate::upstream_auth`), with the fetches counted and the last request kept.
 
-use crate::capability::{LocalFuture, OriginSecrets};
+use crate::capability::{DocumentReply, LocalFuture, OriginSecrets};
 use crate::upstream_auth::{TokenFetch, TokenReply};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -16,6 +16,10 @@ pub struct FakeSecrets {
     pub reply: Rc<RefCell<Result<TokenReply, String>>>,
     pub fetches: Rc<Cell<usize>>,
     pub last_fetch: Rc<RefCell<Option<TokenFetch>>>,
+    /// Public documents by URL (a JWKS a client publishes), answered 200 with
+    /// `Cache-Control: max-age=300`; any other URL is a failed fetch.
+    pub documents: Rc<RefCell<HashMap<String, String>>>,
+    pub document_fetches: Rc<Cell<usize>>,
 }
 
 impl FakeSecrets {
@@ -45,6 +49,15 @@ impl FakeSecrets {
     pub fn answer(&self, reply: Result<TokenReply, String>) {
         *self.reply.borrow_mut() = reply;
     }
+
+    /// Serves `body` at `url` from now on (`None`: no longer).
+    pub fn publish(&self, url: &str, body: Option<String>) {
+        let mut documents = self.documents.borrow_mut();
+        match body {
+            Some(body) => documents.insert(url.to_owned(), body),
+            None => documents.remove(url),
+        };
+    }
 }
 
 impl OriginSecrets for FakeSecrets {
@@ -58,6 +71,23 @@ impl OriginSecrets for FakeSecrets {
         let reply = self.reply.borrow().clone();
         Box::pin(async move { reply })
     }
+
+    fn fetch_document(
+        &self,
+        url: &str,
+        _timeout_ms: u64,
+    ) -> LocalFuture<'_, Result<DocumentReply, String>> {
+        self.document_fetches.set(self.document_fetches.get() + 1);
+        let reply = match self.documents.borrow().get(url) {
+            Some(body) => Ok(DocumentReply {
+                status: 200,
+                body: body.clone().into_bytes(),
+                cache_control: Some("max-age=300".into()),
+            }),
+            None => Err("connection refused".to_owned()),
+        };
+        Box::pin(async move { reply })
+    }
 }
 
 impl Default for FakeSecrets {
@@ -67,6 +97,8 @@ impl Default for FakeSecrets {
             reply: Rc::new(RefCell::new(Err("no token endpoint".into()))),
             fetches: Rc::default(),
             last_fetch: Rc::default(),
+            documents: Rc::default(),
+            document_fetches: Rc::default(),
         }
     }
 }
