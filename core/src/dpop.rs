@@ -45,7 +45,7 @@ pub const DPOP_HEADER: &str = "dpop";
 pub const PROOF_TYP: &str = "dpop+jwt";
 /// How far a proof's `iat` may be from the gateway's clock, either way (§4.3 step 11, §11.1).
 pub const IAT_WINDOW_SECS: i64 = 60;
-/// Proofs longer than this are refused before any decoding (an Ed25519 proof is ~400 bytes).
+/// Proofs longer than this are refused before any decoding (an Ed25519 proof is ~400 bytes, an ES256 one ~500).
 pub const MAX_PROOF_BYTES: usize = 2048;
 /// A `jti` longer than this is refused (§4.2 asks for 96 bits of randomness; 128 characters
 /// leave room for any encoding of it).
