@@ -37,6 +37,7 @@ issue_access_token 100
 validate_access_token 100
 signature_check_only 100
 dpop_proof_check 100
+dpop_proof_check_es256 100
 decide_access 5000
 plan_forward 2000
 authorize_service 100

@@ -19,7 +19,8 @@ export const FLOOD_PAIRS = [
 export const FLOOD_TOLERANCE = 0.01;
 export const ORDER = [
   "parse_token_request", "verify_client_secret", "issue_access_token", "validate_access_token",
-  "signature_check_only", "dpop_proof_check", "decide_access", "plan_forward", "authorize_service",
+  "signature_check_only", "dpop_proof_check", "dpop_proof_check_es256",
+  "decide_access", "plan_forward", "authorize_service",
   "authorize_service_after_revocation_flood", "authorize_service_refill",
   "authorize_service_refill_after_revocation_flood", "authorize_service_rate_limited",
   "authorize_service_upstream_bearer", "authorize_service_upstream_oauth2",

@@ -20,19 +20,20 @@
 //! sharing the database. No server nonces (`DPoP-Nonce`, §8): see the README.
 //!
 //! Algorithms are a typed list ([`DpopAlg`]): EdDSA over Ed25519 (named `EdDSA`, RFC 8037, or
-//! `Ed25519`, RFC 9864) through the runtime's [`Ed25519`] capability (Web Crypto on Workers,
-//! portable Rust on Spin).
+//! `Ed25519`, RFC 9864) through the runtime's [`Ed25519`] capability, and ES256 (ECDSA P-256,
+//! RFC 7518 §3.4: openid-client v6's default key) through its [`JwsVerifier`] (Web Crypto on
+//! Workers, portable Rust on Spin).
 
 use crate::cache::Lru;
 use crate::capability::{InstanceMemory, Now, SqlDb};
 use crate::error::StoreError;
 use crate::http::RequestHead;
+use crate::jws::{JwsAlg, JwsVerifier, PublicJwk, PublicKey, RawJwk};
 use crate::keys::{Ed25519, VerifyingKey};
 #[cfg(feature = "instance-per-request")]
 use crate::store::Store;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine as _;
-use serde::de::IgnoredAny;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
@@ -44,7 +45,7 @@ pub const DPOP_HEADER: &str = "dpop";
 pub const PROOF_TYP: &str = "dpop+jwt";
 /// How far a proof's `iat` may be from the gateway's clock, either way (§4.3 step 11, §11.1).
 pub const IAT_WINDOW_SECS: i64 = 60;
-/// Proofs longer than this are refused before any decoding (an Ed25519 proof is ~400 bytes).
+/// Proofs longer than this are refused before any decoding (an Ed25519 proof is ~400 bytes, an ES256 one ~500).
 pub const MAX_PROOF_BYTES: usize = 2048;
 /// A `jti` longer than this is refused (§4.2 asks for 96 bits of randomness; 128 characters
 /// leave room for any encoding of it).
@@ -62,16 +63,20 @@ pub enum DpopAlg {
     /// The same signature under its fully-specified name (RFC 9864 §2.2), which current
     /// clients send for an Ed25519 key (openid-client v6 / oauth4webapi do).
     Ed25519,
+    /// ECDSA over P-256 with SHA-256 (RFC 7518 §3.4), through the runtime's [`JwsVerifier`]:
+    /// the key `randomDPoPKeyPair()` of openid-client v6 makes by default.
+    ES256,
 }
 
 impl DpopAlg {
     /// Every algorithm accepted, as advertised in the metadata and the `algs` of challenges.
-    pub const SUPPORTED: &'static [DpopAlg] = &[DpopAlg::EdDSA, DpopAlg::Ed25519];
+    pub const SUPPORTED: &'static [DpopAlg] = &[DpopAlg::EdDSA, DpopAlg::Ed25519, DpopAlg::ES256];
 
     pub fn as_str(self) -> &'static str {
         match self {
             DpopAlg::EdDSA => "EdDSA",
             DpopAlg::Ed25519 => "Ed25519",
+            DpopAlg::ES256 => "ES256",
         }
     }
 
@@ -95,6 +100,12 @@ impl DpopAlg {
 #[derive(Clone)]
 pub enum ProofKey {
     Ed25519(VerifyingKey),
+    /// EC / P-256 (RFC 7518 §6.2.1), with its RFC 7638 thumbprint (members `crv`, `kty`, `x`,
+    /// `y`: [`PublicJwk::thumbprint`]).
+    P256 {
+        jwk: PublicJwk,
+        jkt: String,
+    },
 }
 
 impl ProofKey {
@@ -103,6 +114,7 @@ impl ProofKey {
         match self {
             // Its `kid` is the thumbprint of its JWK (`keys::jwk_thumbprint`).
             ProofKey::Ed25519(key) => &key.kid,
+            ProofKey::P256 { jkt, .. } => jkt,
         }
     }
 }
@@ -201,20 +213,8 @@ pub struct CheckedProof {
 struct ProofHeader {
     typ: String,
     alg: String,
-    jwk: Jwk,
-}
-
-/// The members of the `jwk` a proof may carry; `d` only to refuse it (a private key, §4.3
-/// step 7: for OKP and EC keys the private part is `d`).
-#[derive(Deserialize)]
-struct Jwk {
-    kty: String,
-    #[serde(default)]
-    crv: Option<String>,
-    #[serde(default)]
-    x: Option<String>,
-    #[serde(default)]
-    d: Option<IgnoredAny>,
+    /// Its string members (any other value kept empty, so that a `d` of any type is seen).
+    jwk: RawJwk,
 }
 
 /// The claims of a proof (§4.2). Others (`nonce`, ...) are ignored.
@@ -239,11 +239,13 @@ pub fn token_hash(token: &str) -> String {
     B64URL.encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Checks a proof for `target` at `now` (§4.3), its signature with the runtime's `ed25519`:
-/// everything but the replay check, which the caller makes once this passed (it stores).
-/// The cheap checks come first: a proof for the wrong request costs no signature check.
+/// Checks a proof for `target` at `now` (§4.3), its signature with the runtime's `ed25519`
+/// (EdDSA) or `jws` (ES256): everything but the replay check, which the caller makes once
+/// this passed (it stores). The cheap checks come first: a proof for the wrong request costs
+/// no signature check.
 pub async fn check_proof(
     ed25519: &impl Ed25519,
+    jws: &dyn JwsVerifier,
     proof: &str,
     target: &ProofTarget<'_>,
     now: Now,
@@ -263,7 +265,8 @@ pub async fn check_proof(
         return Err(DpopInvalid::WrongType);
     }
     let alg = DpopAlg::parse(&header.alg).ok_or(DpopInvalid::UnsupportedAlg)?;
-    if header.jwk.d.is_some() {
+    // For OKP and EC keys the private part is `d` (RFC 8037 §2, RFC 7518 §6.2.2.1).
+    if header.jwk.get("d").is_some() {
         return Err(DpopInvalid::PrivateKey);
     }
     let key = proof_key(alg, &header.jwk)?;
@@ -292,14 +295,20 @@ pub async fn check_proof(
         return Err(DpopInvalid::WrongKey);
     }
     let signature = B64URL.decode(s64).map_err(|_| DpopInvalid::Malformed)?;
+    let signed = &proof.trim()[..h64.len() + 1 + c64.len()];
     let genuine = match &key {
         ProofKey::Ed25519(public) => {
             let signature: [u8; 64] = signature
                 .try_into()
                 .map_err(|_| DpopInvalid::BadSignature)?;
-            let signed = &proof.trim()[..h64.len() + 1 + c64.len()];
             ed25519.verify(public, signed.as_bytes(), &signature).await
         }
+        // JWS's form of an ECDSA signature: `r || s`, 32 bytes each (RFC 7518 §3.4).
+        ProofKey::P256 { jwk, .. } if signature.len() == 64 => {
+            jws.verify(JwsAlg::ES256, jwk, signed.as_bytes(), &signature)
+                .await
+        }
+        ProofKey::P256 { .. } => false,
     };
     if !genuine {
         return Err(DpopInvalid::BadSignature);
@@ -321,16 +330,27 @@ fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, DpopInva
     serde_json::from_slice(&json).map_err(|_| DpopInvalid::Malformed)
 }
 
-/// The key of `jwk` for `alg`: its type must be the algorithm's (RFC 8037 §2 for EdDSA).
-fn proof_key(alg: DpopAlg, jwk: &Jwk) -> Result<ProofKey, DpopInvalid> {
+/// The key of `jwk` for `alg`: its type must be the algorithm's (RFC 8037 §2 for EdDSA, RFC
+/// 7518 §6.2.1 for ES256).
+fn proof_key(alg: DpopAlg, jwk: &RawJwk) -> Result<ProofKey, DpopInvalid> {
     match alg {
         DpopAlg::EdDSA | DpopAlg::Ed25519 => {
-            if jwk.kty != "OKP" || jwk.crv.as_deref() != Some("Ed25519") {
+            if jwk.get("kty") != Some("OKP") || jwk.get("crv") != Some("Ed25519") {
                 return Err(DpopInvalid::BadKey);
             }
-            let x = jwk.x.as_deref().ok_or(DpopInvalid::BadKey)?;
+            let x = jwk.get("x").ok_or(DpopInvalid::BadKey)?;
             let key = VerifyingKey::from_jwk_x(x).map_err(|_| DpopInvalid::BadKey)?;
             Ok(ProofKey::Ed25519(key))
+        }
+        DpopAlg::ES256 => {
+            // The registered-key parser: EC/P-256 with 32-byte x and y, no private member, a
+            // `use`/`alg` (if any) that fits.
+            let public = PublicJwk::parse(jwk).map_err(|_| DpopInvalid::BadKey)?;
+            if !matches!(public.key, PublicKey::P256 { .. }) {
+                return Err(DpopInvalid::BadKey);
+            }
+            let jkt = public.thumbprint();
+            Ok(ProofKey::P256 { jwk: public, jkt })
         }
     }
 }
@@ -429,12 +449,12 @@ pub async fn accept_proof<D: SqlDb, E: Ed25519>(
     seen: &SeenProofs,
     db: &D,
     memory: InstanceMemory,
-    ed25519: &E,
+    (ed25519, jws): (&E, &dyn JwsVerifier),
     proof: &str,
     target: &ProofTarget<'_>,
     now: Now,
 ) -> Result<CheckedProof, ProofFailure> {
-    let checked = check_proof(ed25519, proof, target, now).await?;
+    let checked = check_proof(ed25519, jws, proof, target, now).await?;
     let first = match memory {
         InstanceMemory::Kept => seen.first_use(&checked, now),
         #[cfg(feature = "instance-per-request")]
@@ -490,9 +510,10 @@ mod tests {
     fn the_algorithms_are_a_typed_list() {
         assert_eq!(DpopAlg::parse("EdDSA"), Some(DpopAlg::EdDSA));
         assert_eq!(DpopAlg::parse("Ed25519"), Some(DpopAlg::Ed25519));
-        for refused in ["none", "HS256", "eddsa", "ES256", ""] {
+        assert_eq!(DpopAlg::parse("ES256"), Some(DpopAlg::ES256));
+        for refused in ["none", "HS256", "eddsa", "es256", "RS256", "ES384", ""] {
             assert_eq!(DpopAlg::parse(refused), None, "{refused}");
         }
-        assert_eq!(DpopAlg::challenge_list(), "EdDSA Ed25519");
+        assert_eq!(DpopAlg::challenge_list(), "EdDSA Ed25519 ES256");
     }
 }

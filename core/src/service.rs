@@ -251,7 +251,8 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
             bound_to: Some(jkt),
         };
         let proofs = &caches.proofs;
-        accept_proof(proofs, db, caps.memory, caps.ed25519, proof, &target, now).await?;
+        let crypto = (caps.ed25519, caps.jws);
+        accept_proof(proofs, db, caps.memory, crypto, proof, &target, now).await?;
     }
     // Counted only once the credential, its scope and the service's policy have admitted the
     // request: nobody without the credential can spend its quota. Before the plan and the

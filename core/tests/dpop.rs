@@ -52,7 +52,7 @@ fn assert_proof_refused(r: &Response, why: &str) {
     let challenge = r.header("www-authenticate").unwrap_or_default();
     assert!(
         challenge.starts_with("DPoP error=\"invalid_dpop_proof\"")
-            && challenge.contains("algs=\"EdDSA Ed25519\"")
+            && challenge.contains("algs=\"EdDSA Ed25519 ES256\"")
             // RFC 9728 §5.1: every challenge of a service names its metadata.
             && challenge.ends_with("resource_metadata=\"https://my-api.example.com/.well-known/oauth-protected-resource\""),
         "{why}: {challenge}"
@@ -99,7 +99,7 @@ fn rfc9449_5_1_metadata_advertises_the_proof_algorithms() {
     );
     assert_eq!(
         json_body(&r)["dpop_signing_alg_values_supported"],
-        json!(["EdDSA", "Ed25519"])
+        json!(["EdDSA", "Ed25519", "ES256"])
     );
 }
 
@@ -424,4 +424,95 @@ fn rfc9864_the_fully_specified_ed25519_name_is_accepted_as_eddsa() {
         &key.claims("GET", SERVICE_URL, now(&h), Some(&token)),
     );
     authorized(call(&h, "DPoP", &token, &[&proof]));
+}
+
+#[test]
+fn rfc9449_es256_a_p256_key_gets_a_bound_token_and_passes_a_service() {
+    // openid-client v6's `randomDPoPKeyPair()` makes an ES256 (P-256) key by default.
+    let (h, client) = Harness::seeded();
+    let key = DpopKey::es256(1);
+    assert_eq!(key.header()["alg"], "ES256");
+    let token = dpop_token(&h, &client, &key);
+    // RFC 7638 §3.2: the thumbprint of an EC key hashes crv, kty, x, y in that order.
+    let jwk = key.jwk();
+    let canonical = format!(
+        r#"{{"crv":"P-256","kty":"EC","x":{},"y":{}}}"#,
+        jwk["x"], jwk["y"]
+    );
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let jkt = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(canonical.as_bytes()));
+    assert_eq!(jwt_part(&token, 1)["cnf"], json!({ "jkt": jkt }));
+    assert_eq!(key.thumbprint(), jkt);
+    let proof = key.proof("GET", SERVICE_URL, now(&h), Some(&token));
+    authorized(call(&h, "DPoP", &token, &[&proof]));
+}
+
+#[test]
+fn rfc9449_es256_a_wrong_signature_or_key_is_refused() {
+    let (h, client) = Harness::seeded();
+    let key = DpopKey::es256(1);
+    let token = dpop_token(&h, &client, &key);
+    let t = now(&h);
+    let good = key.proof("GET", SERVICE_URL, t, Some(&token));
+    // RFC 7518 §3.4: the signature is r || s; another one, or the DER form, is no signature.
+    let mut forged = good.clone();
+    forged.replace_range(forged.len() - 4.., "AAAA");
+    let (input, _) = good.rsplit_once('.').unwrap();
+    let short = format!("{input}.{}", "A".repeat(84)); // 63 bytes
+    let claims = || key.claims("GET", SERVICE_URL, t, Some(&token));
+    let mut okp_jwk = key.header();
+    okp_jwk["jwk"] = DpopKey::new(1).jwk();
+    let mut eddsa_ec = key.header();
+    eddsa_ec["alg"] = "EdDSA".into();
+    let mut p384 = key.header();
+    p384["jwk"]["crv"] = "P-384".into();
+    let private = json!({ "typ": "dpop+jwt", "alg": "ES256", "jwk": key.private_jwk() });
+    // A P-256 key's proof signed by another P-256 key (the jwk names the token's key).
+    let other = DpopKey::es256(2);
+    let signature = "the DPoP proof's signature is invalid";
+    let bad_key = "the DPoP proof's jwk is not a supported public key";
+    let cases: Vec<(&str, String, &str)> = vec![
+        ("signature", forged, signature),
+        ("63-byte signature", short, signature),
+        (
+            "signed by another key",
+            other.sign(&key.header(), &claims()),
+            signature,
+        ),
+        (
+            "ES256 with an OKP jwk",
+            key.sign(&okp_jwk, &claims()),
+            bad_key,
+        ),
+        (
+            "EdDSA with an EC jwk",
+            key.sign(&eddsa_ec, &claims()),
+            bad_key,
+        ),
+        ("P-384 jwk", key.sign(&p384, &claims()), bad_key),
+        (
+            "private jwk",
+            key.sign(&private, &claims()),
+            "the DPoP proof's jwk contains a private key",
+        ),
+        (
+            "another key",
+            other.proof("GET", SERVICE_URL, t, Some(&token)),
+            "the DPoP proof is not signed by the token's key",
+        ),
+    ];
+    for (why, proof, description) in &cases {
+        let r = refused(call(&h, "DPoP", &token, &[proof]));
+        assert_proof_refused(&r, why);
+        assert_eq!(json_body(&r)["error_description"], *description, "{why}");
+    }
+    authorized(call(&h, "DPoP", &token, &[&good]));
+    // At the token endpoint too: a forged ES256 proof gets no token.
+    let mut forged = key.proof("POST", TOKEN_URL, t, None);
+    forged.replace_range(forged.len() - 4.., "AAAA");
+    let r = token_request(&h, &client, Some(&forged));
+    assert_eq!(r.status, 400, "{}", text(&r));
+    assert_eq!(json_body(&r)["error"], "invalid_dpop_proof");
 }

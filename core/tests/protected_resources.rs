@@ -63,7 +63,7 @@ fn rfc9728_3_a_service_answers_its_metadata_itself_without_a_token() {
                 "scopes_supported": ["service:my-api"],
                 "bearer_methods_supported": ["header"],
                 // RFC 9449 §5.1 (as RFC 9728 §2 names it): DPoP proofs are accepted here.
-                "dpop_signing_alg_values_supported": ["EdDSA", "Ed25519"],
+                "dpop_signing_alg_values_supported": ["EdDSA", "Ed25519", "ES256"],
             })
         );
     }

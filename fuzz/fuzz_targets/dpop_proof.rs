@@ -10,6 +10,7 @@ use arbitrary::Arbitrary;
 use isogate_core::capability::Now;
 use isogate_core::dpop::{check_proof, ProofTarget};
 use isogate_core::error::BearerError;
+use isogate_core::jws::PortableJws;
 use isogate_core::keys::PortableEd25519;
 use isogate_core::testing::{block_on, DpopKey};
 use isogate_fuzz::assert_clean_refusal;
@@ -105,7 +106,13 @@ fuzz_target!(|input: Input| {
         bound_to: Some(&jkt),
     };
     let now = Now::from_unix_ms(NOW_SECS as u64 * 1000);
-    match block_on(check_proof(&PortableEd25519, &proof, &target, now)) {
+    match block_on(check_proof(
+        &PortableEd25519,
+        &PortableJws,
+        &proof,
+        &target,
+        now,
+    )) {
         Ok(checked) => {
             assert_eq!(checked.jkt, jkt);
             match parts {

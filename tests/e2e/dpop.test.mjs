@@ -1,5 +1,5 @@
 // DPoP (RFC 9449, issue #12.5) on the built gateway, on workerd and on Spin: openid-client v6
-// (`getDPoPHandle`, an EdDSA key pair) obtains a DPoP-bound token and calls a service through
+// (`getDPoPHandle`, an EdDSA key pair, and its default ES256 one) obtains a DPoP-bound token and calls a service through
 // it, then proofs made by hand and sent over raw sockets, as an attacker holding a stolen token
 // would, are refused one by one: another htu, another htm, a stale iat, a replay, a wrong ath,
 // the token as a bearer token, no proof, a private key in the jwk, and a `--require-dpop`
@@ -76,7 +76,7 @@ async function rawGet(headers, target = "/anything") {
 function assertProofRefused(r, why) {
   assert.equal(r.status, 401, `${why}: ${JSON.stringify(r.json)}`);
   assert.equal(r.json.error, "invalid_dpop_proof", why);
-  assert.match(r.headers["www-authenticate"], /^DPoP error="invalid_dpop_proof", .*algs="EdDSA Ed25519", resource_metadata="[^"]+"$/, why);
+  assert.match(r.headers["www-authenticate"], /^DPoP error="invalid_dpop_proof", .*algs="EdDSA Ed25519 ES256", resource_metadata="[^"]+"$/, why);
 }
 
 test("openid-client v6 gets a DPoP token with getDPoPHandle (EdDSA) and calls a service through it", async () => {
@@ -85,7 +85,7 @@ test("openid-client v6 gets a DPoP token with getDPoPHandle (EdDSA) and calls a 
     algorithm: "oauth2",
     execute: [client.allowInsecureRequests], // this test's gateway is plain http
   });
-  assert.deepEqual(config.serverMetadata().dpop_signing_alg_values_supported, ["EdDSA", "Ed25519"]);
+  assert.deepEqual(config.serverMetadata().dpop_signing_alg_values_supported, ["EdDSA", "Ed25519", "ES256"]);
   const keyPair = await client.randomDPoPKeyPair("EdDSA");
   const dpop = client.getDPoPHandle(config, keyPair);
   const token = await client.clientCredentialsGrant(config, { scope: "service:my-api" }, { DPoP: dpop });
@@ -116,6 +116,35 @@ test("openid-client v6 gets a DPoP token with getDPoPHandle (EdDSA) and calls a 
   assert.equal(r.json.active, true);
   assert.equal(r.json.token_type, "DPoP");
   assert.deepEqual(r.json.cnf, { jkt });
+});
+
+test("openid-client v6's default randomDPoPKeyPair() (ES256, P-256) gets a DPoP token and calls a service", async () => {
+  const config = await client.discovery(new URL(gw.issuer), cred.client_id, undefined, client.ClientSecretPost(cred.client_secret), {
+    algorithm: "oauth2",
+    execute: [client.allowInsecureRequests],
+  });
+  const keyPair = await client.randomDPoPKeyPair();
+  assert.equal(keyPair.publicKey.algorithm.name, "ECDSA");
+  const dpop = client.getDPoPHandle(config, keyPair);
+  const token = await client.clientCredentialsGrant(config, { scope: "service:my-api" }, { DPoP: dpop });
+  assert.equal(token.token_type, "dpop");
+  // RFC 7638 §3.2: an EC key's thumbprint hashes crv, kty, x, y in that order.
+  const jwk = await crypto.subtle.exportKey("jwk", keyPair.publicKey);
+  const jkt = crypto.createHash("sha256").update(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y })).digest("base64url");
+  assert.deepEqual(decodeJwt(token.access_token).payload.cnf, { jkt });
+  const before = gw.originRequests.length;
+  const response = await client.fetchProtectedResource(config, token.access_token, new URL(serviceUrl("/anything?lib=openid-client-es256")), "GET", undefined, undefined, { DPoP: dpop });
+  assert.equal(response.status, 200, await response.clone().text());
+  const seen = gw.originRequests.slice(before);
+  assert.equal(seen.length, 1);
+  assert.equal(seen[0].headers.dpop, undefined, "the DPoP proof reached the origin");
+  // Another ES256 key's proof for the same token is refused (§7.1).
+  const other = await client.randomDPoPKeyPair();
+  await assert.rejects(
+    client.fetchProtectedResource(config, token.access_token, new URL(serviceUrl()), "GET", undefined, undefined, { DPoP: client.getDPoPHandle(config, other) }),
+    (e) => e instanceof client.WWWAuthenticateChallengeError && e.cause[0].parameters.error === "invalid_dpop_proof",
+  );
+  assert.equal(gw.originRequests.length, before + 1);
 });
 
 test("hand-made proofs over raw sockets: each wrong one is refused, a good one passes once", async () => {

@@ -58,7 +58,7 @@ describe(`protected resources: RFC 9728 metadata, RFC 8707 resource indicators (
     assert.deepEqual(r.json, {
       authorization_servers: [gw.issuer],
       bearer_methods_supported: ["header"],
-      dpop_signing_alg_values_supported: ["EdDSA", "Ed25519"],
+      dpop_signing_alg_values_supported: ["EdDSA", "Ed25519", "ES256"],
       resource: gw.serviceUrl("my-api"),
       scopes_supported: ["service:my-api"],
     });
@@ -172,7 +172,7 @@ describe(`protected resources: RFC 9728 metadata, RFC 8707 resource indicators (
     };
     assert.deepEqual(await run("oauth-protected-resource"), {
       authorization_servers: [gw.issuer], bearer_methods_supported: ["header"],
-      dpop_signing_alg_values_supported: ["EdDSA", "Ed25519"], resource: gw.serviceUrl("my-api"), scopes_supported: ["service:my-api"],
+      dpop_signing_alg_values_supported: ["EdDSA", "Ed25519", "ES256"], resource: gw.serviceUrl("my-api"), scopes_supported: ["service:my-api"],
     });
     const token = await run("resource=");
     assert.equal(decodeJwt(token.access_token).payload.aud, gw.serviceUrl("my-api"));

@@ -67,6 +67,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("validate_access_token", "decode, verify the signature, check the claims of an access token: Verifier::validate"),
     ("signature_check_only", "ed25519-compact verify of the same token's signing input, nothing else"),
     ("dpop_proof_check", "check a DPoP proof (RFC 9449 §4.3) for a service request: decode, jwk, htm/htu/iat/ath/jkt, Ed25519 (portable): dpop::check_proof"),
+    ("dpop_proof_check_es256", "dpop_proof_check with an ES256 (P-256, the p256 crate) proof: openid-client v6's default key"),
     ("decide_access", "scope and service policy decision"),
     ("plan_forward", "build the forward plan (headers filtered, identity attached, URL)"),
     ("authorize_service", "the whole service flow with warm caches: bearer, verify, cache, decide, plan, cached assertion"),
@@ -184,9 +185,12 @@ fn main() {
                 );
             }
         }
-        "dpop_proof_check" => {
+        "dpop_proof_check" | "dpop_proof_check_es256" => {
             // The proof a client sends with its bound token for GET https://my-api.bench.test/.
-            let key = DpopKey::new(1);
+            let key = match op {
+                "dpop_proof_check" => DpopKey::new(1),
+                _ => DpopKey::es256(1),
+            };
             let url = "https://my-api.bench.test/";
             let proof = key.proof("GET", url, NOW.unix_secs(), Some(&f.token));
             let jkt = key.thumbprint();
@@ -199,6 +203,7 @@ fn main() {
             for _ in 0..n {
                 let r = block_on(check_proof(
                     &PortableEd25519,
+                    &PortableJws,
                     black_box(&proof),
                     black_box(&target),
                     black_box(NOW),

@@ -91,7 +91,7 @@ pub async fn token_endpoint<D: SqlDb, E: Ed25519>(
                 proofs,
                 caps.db,
                 caps.memory,
-                caps.ed25519,
+                (caps.ed25519, caps.jws),
                 proof,
                 &target,
                 now,

@@ -152,6 +152,6 @@ fn rfc9728_2_the_metadata_names_the_resource_its_server_scope_and_bearer_method(
     let metadata = ResourceMetadata::of(&urls(), "https://example.com", "my-api");
     assert_eq!(
         serde_json::to_string(&metadata).unwrap(),
-        r#"{"authorization_servers":["https://example.com"],"bearer_methods_supported":["header"],"dpop_signing_alg_values_supported":["EdDSA","Ed25519"],"resource":"https://my-api.example.com","scopes_supported":["service:my-api"]}"#
+        r#"{"authorization_servers":["https://example.com"],"bearer_methods_supported":["header"],"dpop_signing_alg_values_supported":["EdDSA","Ed25519","ES256"],"resource":"https://my-api.example.com","scopes_supported":["service:my-api"]}"#
     );
 }
