@@ -9,6 +9,11 @@
 #   export ISOGATE_INGRESS_CLASS=nginx                     # kubectl get ingressclass
 #   bash infra/kubernetes/render.sh | kubectl apply -f -
 #
+# Optional: ISOGATE_FEDERATION_ISSUERS, the one allowed_outbound_hosts pattern for the hosts of
+# federated credentials' issuers and private-key-jwt jwks_uris (README: workload identity
+# federation), e.g. 'https://token.actions.githubusercontent.com' or 'https://*'; unset, only
+# loopback (spin.toml's default), so no external issuer is reachable.
+#
 # ISOGATE_REPLICAS defaults to 2. Every other value must be set, and ISOGATE_IMAGE must be an
 # image reference with a tag or digest: an empty value or a placeholder stops here instead of
 # reaching the cluster as an InvalidImageName or an empty host. Secrets are never rendered:
@@ -17,7 +22,8 @@
 set -euo pipefail
 dir=$(cd "$(dirname "$0")" && pwd)
 : "${ISOGATE_REPLICAS:=2}"
-names=(ISOGATE_IMAGE ISOGATE_DOMAIN ISOGATE_UPSTREAMS ISOGATE_LIBSQL_URL ISOGATE_INGRESS_CLASS ISOGATE_REPLICAS)
+: "${ISOGATE_FEDERATION_ISSUERS:=http://127.0.0.1:*}"
+names=(ISOGATE_IMAGE ISOGATE_DOMAIN ISOGATE_UPSTREAMS ISOGATE_LIBSQL_URL ISOGATE_INGRESS_CLASS ISOGATE_REPLICAS ISOGATE_FEDERATION_ISSUERS)
 missing=()
 for name in "${names[@]}"; do
   value=${!name:-}

@@ -156,6 +156,16 @@ class Render(unittest.TestCase):
         self.assertIn("replicas: 3\n", r.stdout)
         self.assertEqual(problems_of(r.stdout), [])
 
+    def test_federation_issuers_default_to_loopback_and_are_filled_in(self):
+        # spin.toml's allowed_outbound_hosts names {{ isogate_federation_issuers }}: the SpinApp
+        # must set it, to the operator's pattern or to spin.toml's loopback-only default.
+        r = render()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn('- name: isogate_federation_issuers\n      value: "http://127.0.0.1:*"', r.stdout)
+        r = render(ISOGATE_FEDERATION_ISSUERS="https://token.actions.githubusercontent.com")
+        self.assertIn('value: "https://token.actions.githubusercontent.com"', r.stdout)
+        self.assertEqual(problems_of(r.stdout), [])
+
 
 class SpinRuntimeConfig(unittest.TestCase):
     def check(self, text):
