@@ -254,20 +254,15 @@ impl AssertionCheck<'_> {
                 self.verify_published(&status.credential.client_id, jwks_uri, now)
                     .await
             }
-            Some(ClientKeys::Registered(keys)) => {
+            registered => {
+                let keys = match registered {
+                    Some(ClientKeys::Registered(keys)) => keys,
+                    _ => JwkSet::default(),
+                };
                 verify_client_assertion(self.jws, self.assertion, &keys, self.expected, secs)
                     .await
                     .map_err(ClientAuthFailure::Assertion)
             }
-            None => verify_client_assertion(
-                self.jws,
-                self.assertion,
-                &JwkSet::default(),
-                self.expected,
-                secs,
-            )
-            .await
-            .map_err(ClientAuthFailure::Assertion),
         };
         let verified = match verified {
             Ok(v) => v,
