@@ -9,7 +9,8 @@
 #   bash bench/instructions.sh --check    # ... and fail if an op fails, costs > 5% more or > 20% less than
 #                                         #     bench/baseline/instructions.json, is missing from it (or it lists
 #                                         #     an op not run), or validate_access_token > 1.2x signature_check_only,
-#                                         #     or an *_after_revocation_flood op is not within 1% of its plain op
+#                                         #     or an *_after_revocation_flood op is not within 1% of its plain op,
+#                                         #     or authorize_service_all_features is over its budget (1.5x 57k)
 #   bash bench/instructions.sh --update   # ... and rewrite the baseline
 #
 # Writes bench/results/instructions.json. Installs valgrind with apt if it is missing.
@@ -49,6 +50,8 @@ authorize_service_upstream_bearer 100
 authorize_service_upstream_oauth2 100
 authorize_service_lifecycle 100
 authorize_service_with_policy 100
+authorize_service_all_features 100
+authorize_service_dpop 50
 rule_evaluation 2000
 rate_limit_check 2000
 rate_limit_headers 2000
@@ -65,7 +68,8 @@ throttle_check 2000
 token_throttled 1000
 audit_line 2000
 service_request 100
-service_request_audit_off 100"
+service_request_audit_off 100
+service_request_all_features 100"
 
 # One callgrind run of `ops OP N`: writes "OP N COUNT" to $work/counts/OP.N, or fails. callgrind prints
 # its "Collected :" total even when the program exits non-zero or aborts, so the driver's own

@@ -17,6 +17,11 @@ export const FLOOD_PAIRS = [
   ["authorize_service_refill_after_revocation_flood", "authorize_service_refill"],
 ];
 export const FLOOD_TOLERANCE = 0.01;
+/** Issue #14: with every per-request feature of a service on (rate limit, 10-rule policy,
+ * upstream auth, the cached assertion, the audit line), the warm service path stays within
+ * 1.5x of the 57k instructions `authorize_service` cost when the budget was set (enforced by
+ * --check; the budget is absolute, so the plain path's own growth counts against it). */
+export const HOT_PATH_BUDGET = { op: "authorize_service_all_features", reference: 57_000, factor: 1.5 };
 export const ORDER = [
   "parse_token_request", "verify_client_secret", "issue_access_token", "validate_access_token",
   "signature_check_only", "dpop_proof_check", "dpop_proof_check_es256",
@@ -24,11 +29,12 @@ export const ORDER = [
   "authorize_service_after_revocation_flood", "authorize_service_refill",
   "authorize_service_refill_after_revocation_flood", "authorize_service_rate_limited",
   "authorize_service_upstream_bearer", "authorize_service_upstream_oauth2",
-  "authorize_service_lifecycle", "authorize_service_with_policy", "rule_evaluation",
+  "authorize_service_lifecycle", "authorize_service_with_policy", "authorize_service_all_features",
+  "authorize_service_dpop", "rule_evaluation",
   "rate_limit_check", "rate_limit_headers", "assertion_sign", "assertion_cached",
   "client_assertion_eddsa", "client_assertion_es256", "client_assertion_rs256", "client_assertion_claims",
   "token_endpoint", "token_endpoint_resource", "resource_metadata", "throttle_check", "token_throttled",
-  "audit_line", "service_request", "service_request_audit_off",
+  "audit_line", "service_request", "service_request_audit_off", "service_request_all_features",
 ];
 
 const [countsPath, outPath, baselinePath, mode = ""] = process.argv.slice(2);
@@ -70,6 +76,10 @@ for (const [flood, plain] of FLOOD_PAIRS) {
   if (!met) floodMisses.push(`${flood} / ${plain} = ${r.toFixed(4)}x, not within ${FLOOD_TOLERANCE * 100}% of 1`);
   console.log(`${flood} / ${plain} = ${r.toFixed(4)}× (target 1 ± ${FLOOD_TOLERANCE}: ${met ? "met" : "MISSED"})`);
 }
+const budgetLimit = HOT_PATH_BUDGET.reference * HOT_PATH_BUDGET.factor;
+const budgetNow = ops[HOT_PATH_BUDGET.op].instructions;
+const budgetMet = budgetNow <= budgetLimit;
+console.log(`${HOT_PATH_BUDGET.op} = ${fmt(budgetNow)} = ${(budgetNow / HOT_PATH_BUDGET.reference).toFixed(3)}× of ${fmt(HOT_PATH_BUDGET.reference)} (budget ≤ ${HOT_PATH_BUDGET.factor}× = ${fmt(budgetLimit)}: ${budgetMet ? "met" : "MISSED"})`);
 
 if (mode === "--update") {
   fs.writeFileSync(baselinePath, JSON.stringify({ ...result, updated: new Date().toISOString().slice(0, 10) }, null, 2) + "\n");
@@ -90,11 +100,12 @@ if (mode === "--update") {
   if (drops.length) failures.push(`instruction counts over ${DROP_TOLERANCE * 100}% below the baseline: check that the operation still does its work; if it is a real improvement, record it with bash bench/instructions.sh --update:\n    ${drops.join("\n    ")}`);
   if (!(v <= VALIDATE_OVER_SIGNATURE_TARGET)) failures.push(`target missed: validate_access_token / signature_check_only = ${v.toFixed(3)}x > ${VALIDATE_OVER_SIGNATURE_TARGET}x`);
   for (const miss of floodMisses) failures.push(`target missed: ${miss}`);
+  if (!budgetMet) failures.push(`hot-path budget missed: ${HOT_PATH_BUDGET.op} costs ${fmt(budgetNow)} instructions, over ${HOT_PATH_BUDGET.factor}x the ${fmt(HOT_PATH_BUDGET.reference)} of authorize_service when the budget was set (limit ${fmt(budgetLimit)}, by ${fmt(budgetNow - budgetLimit)}): a per-request feature got dearer; find which with the per-feature ops (authorize_service_rate_limited, _with_policy, _upstream_bearer, audit_line, assertion_cached)`);
   if (failures.length) {
     console.error(`instructions --check FAILED:\n  ${failures.join("\n  ")}`);
     process.exit(1);
   }
   const faster = ORDER.filter((op) => ops[op].instructions < baseline.ops[op].instructions * (1 - TOLERANCE));
   if (faster.length) console.log(`cheaper than the baseline by over ${TOLERANCE * 100}%: ${faster.join(", ")} (consider --update)`);
-  console.log(`instructions: every operation within +${TOLERANCE * 100}% / -${DROP_TOLERANCE * 100}% of the baseline; validate/signature ${v.toFixed(3)}x <= ${VALIDATE_OVER_SIGNATURE_TARGET}x`);
+  console.log(`instructions: every operation within +${TOLERANCE * 100}% / -${DROP_TOLERANCE * 100}% of the baseline; validate/signature ${v.toFixed(3)}x <= ${VALIDATE_OVER_SIGNATURE_TARGET}x; ${HOT_PATH_BUDGET.op} ${(budgetNow / HOT_PATH_BUDGET.reference).toFixed(2)}x of ${fmt(HOT_PATH_BUDGET.reference)} <= ${HOT_PATH_BUDGET.factor}x`);
 }

@@ -79,6 +79,8 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("authorize_service_upstream_oauth2", "authorize_service on a service with oauth2-client-credentials upstream auth, its origin token cached in the isolate"),
     ("authorize_service_lifecycle", "authorize_service for a credential rotated (in its grace, after an earlier rotation) with a scope ceiling: the lifecycle checks on the cached record"),
     ("authorize_service_with_policy", "authorize_service on a service with a 10-rule policy, the matching rule last (the user in 2 groups)"),
+    ("authorize_service_all_features", "authorize_service on a service with a rate limit, a 10-rule policy and bearer upstream auth, the assertion cached, plus the forward's audit line: the hot-path budget"),
+    ("authorize_service_dpop", "authorize_service with a DPoP-bound token: the proof of each request checked (Ed25519, portable) and recorded against replay"),
     ("rule_evaluation", "policy::evaluate of a 10-rule policy on the bench request, the matching rule last"),
     ("rate_limit_check", "count a request of a credential already counted in the isolate and decide: IsolateCounts::hit + RateLimit::decide"),
     ("rate_limit_headers", "the Retry-After, RateLimit-Policy and RateLimit values of a 429: Limited::headers"),
@@ -96,6 +98,7 @@ const OPERATIONS: &[(&str, &str)] = &[
     ("audit_line", "format one forwarded request's audit line (who, what, outcome, status, duration)"),
     ("service_request", "what a runtime runs for a warm service request: Gateway::start (request id, authorize_service) + relay of a 200, audit line (ISOGATE_AUDIT=all)"),
     ("service_request_audit_off", "service_request with ISOGATE_AUDIT=off: request id and relay, no line"),
+    ("service_request_all_features", "service_request on the all-features service (rate limit, 10-rule policy, bearer upstream auth, audit line)"),
 ];
 
 /// Exits with status 1 (and says why) unless the operation succeeded.
@@ -362,6 +365,9 @@ fn main() {
             let _ballast = flood_ballast();
             authorize_warm(op, n, &f, &f.policy_db())
         }
+        // Out of `main`, as `token_endpoint_resource` below.
+        "authorize_service_all_features" => authorize_all_features(op, n, &f),
+        "authorize_service_dpop" => authorize_dpop(op, n, &f),
         "authorize_service_refill" => {
             let _ballast = flood_ballast();
             authorize_refill(op, n, &f, &f.db)
@@ -428,6 +434,7 @@ fn main() {
         // the other operations' loops, and so their counts.
         "token_endpoint_resource" => token_endpoint_resource(op, n, &f),
         "resource_metadata" => resource_metadata(op, n, &f),
+        "service_request_all_features" => service_request_all_features(op, n, &f),
         "throttle_check" => {
             let throttle = AuthThrottle::new(ThrottleConfig::default());
             // The lockouts of an attempt from an address with no failure (what the one read
@@ -647,6 +654,208 @@ fn resource_metadata(op: &str, n: u64, f: &Fixture) {
     }
     if f.db.reads() != warm {
         eprintln!("{op}: storage reads with a warm service cache (expected 0)");
+        std::process::exit(1);
+    }
+}
+
+/// The secret of the all-features service's `bearer` upstream auth, in the runtime's store.
+const ORIGIN_SECRET: (&str, &str) = ("ORIGIN_TOKEN", "origin-secret-0123456789abcdef");
+
+/// The hot-path budget of issue #14: `authorize_service` with warm caches on a service with
+/// every per-request feature a service can have on (a rate limit never reached, counted in the
+/// isolate; the 10-rule policy of `authorize_service_with_policy`; `bearer` upstream auth; the
+/// identity assertion, cached), plus the audit line of the forward (`ISOGATE_AUDIT=all`, the
+/// default). DPoP is the client's opt-in, measured apart (`authorize_service_dpop`).
+/// bench/lib/instructions.mjs fails when it costs over 1.5x the 57k of the plain operation.
+#[inline(never)]
+fn authorize_all_features(op: &str, n: u64, f: &Fixture) {
+    let _ballast = flood_ballast();
+    let db = f.db_with(f.all_features_service());
+    let secrets = FakeSecrets::with(&[ORIGIN_SECRET]);
+    let gw = f.gateway();
+    let caps = Capabilities {
+        db: &db,
+        ed25519: &PortableEd25519,
+        random: &RANDOM,
+        memory: InstanceMemory::Kept,
+        secrets: &secrets,
+        jws: &isogate_core::jws::PortableJws,
+    };
+    let request = |head: &RequestHead| {
+        let mut seen = Seen::default();
+        let authorized = block_on(own(authorize_service(
+            gw.verifier(),
+            gw.minter(),
+            gw.caches(),
+            caps,
+            head,
+            SERVICE,
+            NOW,
+            &mut seen,
+        )));
+        let authorized = ok(op, authorized);
+        // The line the relay writes once the origin answered (a context per request, as the
+        // gateway makes one: the request id).
+        let audit = AuditContext::new(AuditLevel::All, head, &RANDOM, NOW);
+        let entry = Entry {
+            head,
+            service: Some(SERVICE),
+            who: Who::from(&seen),
+            admin: None,
+            outcome: Outcome::Forwarded,
+            reason: None,
+            status: 200,
+        };
+        let line = ok(op, audit.record(&entry).finish(NOW).ok_or("no audit line"));
+        (authorized, line)
+    };
+    // Warm-up: every cache filled, the assertion signed. The features are really on: the plan
+    // carries the origin's credential and the assertion.
+    let (first, _) = request(&f.service_head);
+    let has = |name: &str| first.plan.headers.iter().any(|(n, _)| n == name);
+    if !has("authorization") || !has(isogate_core::assertion::ASSERTION_HEADER) {
+        eprintln!("{op}: the forward lacks the upstream credential or the assertion");
+        std::process::exit(1);
+    }
+    let warm = db.reads();
+    for _ in 0..n {
+        black_box(request(black_box(&f.service_head)));
+    }
+    if db.reads() != warm {
+        eprintln!("{op}: storage reads with warm caches (expected 0)");
+        std::process::exit(1);
+    }
+    if secrets.fetches.get() != 0 {
+        eprintln!("{op}: a bearer upstream credential made a fetch");
+        std::process::exit(1);
+    }
+}
+
+/// Proofs made before the loop of `authorize_service_dpop`, one per request (each its own
+/// `jti`: a proof is accepted once), the same number whatever `n` so that making them cancels
+/// out of count(2N) - count(N).
+const DPOP_PROOFS: usize = 201;
+
+/// `authorize_service` with warm caches for a DPoP-bound token (RFC 9449 §7): the token's
+/// signature is remembered, the proof of each request is checked (Ed25519, portable) and
+/// recorded in the isolate against replay.
+#[inline(never)]
+fn authorize_dpop(op: &str, n: u64, f: &Fixture) {
+    if n as usize >= DPOP_PROOFS {
+        eprintln!("{op}: at most {} iterations", DPOP_PROOFS - 1);
+        std::process::exit(2);
+    }
+    let _ballast = flood_ballast();
+    let key = DpopKey::new(1);
+    let jkt = key.thumbprint();
+    let grant = Grant {
+        credential: &f.status.credential,
+        scopes: &f.scopes,
+        lifetime_secs: None,
+        jkt: Some(&jkt),
+    };
+    let token = block_on(f.minter.issue(&PortableEd25519, &RANDOM, grant, NOW)).access_token;
+    let host = format!("{SERVICE}.{DOMAIN}");
+    let path = "/anything/items";
+    let url = isogate_core::dpop::request_url("https", &host, path);
+    let authorization = format!("DPoP {token}");
+    let heads: Vec<RequestHead> = (0..DPOP_PROOFS)
+        .map(|_| {
+            let proof = key.proof("GET", &url, NOW.unix_secs(), Some(&token));
+            let headers = [
+                ("host", host.as_str()),
+                ("user-agent", "bench/1.0"),
+                ("accept", "*/*"),
+                ("accept-encoding", "gzip"),
+                ("authorization", authorization.as_str()),
+                ("dpop", proof.as_str()),
+            ];
+            head("GET", &host, path, Some("page=2&sort=name"), &headers)
+        })
+        .collect();
+    let gw = f.gateway();
+    let caps = Capabilities {
+        db: &f.db,
+        ed25519: &PortableEd25519,
+        random: &RANDOM,
+        memory: InstanceMemory::Kept,
+        secrets: &NoOriginSecrets,
+        jws: &isogate_core::jws::PortableJws,
+    };
+    let authorize = |head: &RequestHead| {
+        block_on(own(authorize_service(
+            gw.verifier(),
+            gw.minter(),
+            gw.caches(),
+            caps,
+            head,
+            SERVICE,
+            NOW,
+            &mut Seen::default(),
+        )))
+    };
+    ok(op, authorize(&heads[0]));
+    let warm = f.db.reads();
+    for head in &heads[1..=n as usize] {
+        black_box(ok(op, authorize(black_box(head))));
+    }
+    if f.db.reads() != warm {
+        eprintln!("{op}: storage reads with warm caches (expected 0)");
+        std::process::exit(1);
+    }
+    // Each proof was recorded: the first one again is a replay.
+    if authorize(&heads[0]).is_ok() {
+        eprintln!("{op}: a replayed proof was accepted");
+        std::process::exit(1);
+    }
+}
+
+/// `service_request` (what a runtime runs: `Gateway::start`, relay, audit line) on the
+/// all-features service of `authorize_service_all_features`.
+#[inline(never)]
+fn service_request_all_features(op: &str, n: u64, f: &Fixture) {
+    let db = f.db_with(f.all_features_service());
+    let secrets = FakeSecrets::with(&[ORIGIN_SECRET]);
+    let gw = f.gateway();
+    let caps = Capabilities {
+        db: &db,
+        ed25519: &PortableEd25519,
+        random: &RANDOM,
+        memory: InstanceMemory::Kept,
+        secrets: &secrets,
+        jws: &isogate_core::jws::PortableJws,
+    };
+    let origin = [
+        ("content-type".to_owned(), "application/json".to_owned()),
+        ("content-length".to_owned(), "42".to_owned()),
+        (
+            "date".to_owned(),
+            "Tue, 14 Nov 2023 22:13:20 GMT".to_owned(),
+        ),
+    ];
+    let request = |head: &RequestHead| {
+        let Step::Forward(forward) = block_on(own(gw.start(caps, head.clone(), NOW))) else {
+            eprintln!("{op}: the service request was not forwarded");
+            std::process::exit(1)
+        };
+        let responded = UpstreamOutcome::Responded {
+            status: 200,
+            headers: &origin,
+        };
+        forward.record.relay(responded, NOW)
+    };
+    request(&f.service_head);
+    let warm = db.reads();
+    for _ in 0..n {
+        let (relayed, line) = request(black_box(&f.service_head));
+        if line.is_none() {
+            eprintln!("{op}: no audit line");
+            std::process::exit(1);
+        }
+        black_box((relayed, line));
+    }
+    if db.reads() != warm {
+        eprintln!("{op}: storage reads with warm caches (expected 0)");
         std::process::exit(1);
     }
 }
@@ -947,6 +1156,17 @@ impl Fixture {
         CannedDb::new()
             .with_credential(status)
             .with_service(self.service.clone())
+    }
+
+    /// The service with every per-request feature on: a rate limit no iteration reaches,
+    /// [`ten_rules`], and `bearer` upstream auth ([`ORIGIN_SECRET`]).
+    fn all_features_service(&self) -> Service {
+        Service {
+            rate_limit: Some(RateLimit::new(MAX_REQUESTS, Window::Second).unwrap()),
+            rules: ten_rules(),
+            upstream_auth: Some(UpstreamAuth::parse("bearer:ORIGIN_TOKEN").unwrap()),
+            ..self.service.clone()
+        }
     }
 
     /// The service with [`ten_rules`].
