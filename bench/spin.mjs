@@ -12,6 +12,9 @@
 //   spin.pass              a minimal pass-through component (bench/spin-passthrough): the
 //                          incoming request sent to the origin, its answer streamed back: the floor
 //   spin.isogate           Isogate forwarding with a valid token
+//   spin.all_features      the same to a service with every per-request feature on (a rate
+//                          limit, a 10-rule policy, bearer upstream auth, the assertion, the
+//                          audit line: bench/lib/setup.mjs), issue #14's budget
 //   spin.isogate_invalid   Isogate rejecting a token with a bad signature (full check, 401)
 //   spin.healthz           Isogate's no-op route (GET /healthz)
 //   spin.token             Isogate's token endpoint (client_secret_post)
@@ -30,7 +33,7 @@ import path from "node:path";
 import { ROOT, freePort, request, median } from "./lib/util.mjs";
 import { runWrk, summarizeRounds } from "./lib/wrk.mjs";
 import { PIN, SERVER_CPU, LOAD_CPU, spawnPinned, stopChild, waitForJson, waitForLine, check } from "./lib/proc.mjs";
-import { isogateSettings, setupIsogate, ISOGATE_DOMAIN, SERVICE_HOST, PASS_HOST } from "./lib/setup.mjs";
+import { isogateSettings, setupIsogate, setupAllFeatures, ISOGATE_DOMAIN, SERVICE_HOST, PASS_HOST, ALL_FEATURES_HOST, ALL_FEATURES_PATH } from "./lib/setup.mjs";
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -126,6 +129,7 @@ async function main() {
   const iso = await startHost(ISOGATE_WASM, { variables: settings, dir: isoDir, statsPort: await freePort(), logFile: hostLog });
   const pass = await startHost(PASS_WASM, { variables: { origin: `127.0.0.1:${originPort}` }, statsPort: await freePort(), logFile: hostLog });
   const setup = await setupIsogate(iso.port, settings, originUrl);
+  await setupAllFeatures(iso.port, settings, originUrl);
 
   const tamper = (t) => t.slice(0, -2) + (t.at(-2) === "A" ? "B" : "A") + t.at(-1);
   const bearer = (t) => ({ authorization: `Bearer ${t}` });
@@ -134,6 +138,7 @@ async function main() {
     { id: "direct", port: () => originPort, path: "/anything", expect: 200, forwards: true },
     { id: "spin.pass", port: () => pass.port, host: PASS_HOST, path: "/anything", expect: 200, forwards: true, host_stats: pass },
     { id: "spin.isogate", port: isoPort, host: SERVICE_HOST, path: "/anything?x=1", headers: bearer(setup.token), expect: 200, forwards: true, host_stats: iso },
+    { id: "spin.all_features", port: isoPort, host: ALL_FEATURES_HOST, path: ALL_FEATURES_PATH, headers: bearer(setup.token), expect: 200, forwards: true, host_stats: iso },
     { id: "spin.isogate_invalid", port: isoPort, host: SERVICE_HOST, path: "/anything?x=1", headers: bearer(tamper(setup.token)), expect: 401, host_stats: iso },
     { id: "spin.healthz", port: isoPort, host: ISOGATE_DOMAIN, path: "/healthz", expect: 200, host_stats: iso },
     { id: "spin.token", port: isoPort, host: ISOGATE_DOMAIN, path: "/oauth2/token", method: "POST", body: setup.tokenForm, expect: 200, host_stats: iso },

@@ -3,8 +3,10 @@
 // kept with the time of each line, and the check that a scenario answers as expected.
 import fs from "node:fs";
 import os from "node:os";
+import path from "node:path";
 import { spawn, execFileSync } from "node:child_process";
 import { request } from "./util.mjs";
+import { noteServerOutput } from "./machine.mjs";
 
 export function hasCommand(c) {
   try { execFileSync("sh", ["-c", `command -v ${c}`], { stdio: "ignore" }); return true; } catch { return false; }
@@ -26,7 +28,9 @@ export function spawnPinned(children, cmd, args, { logFile, ...opts } = {}) {
   children.push(child);
   const log = logFile ? fs.createWriteStream(logFile, { flags: "a" }) : null;
   let head = "";
+  const name = path.basename(cmd);
   const keep = (d) => {
+    noteServerOutput(name, d);
     if (head.length < 65536) head += String(d).slice(0, 65536 - head.length);
     log?.write(`[${new Date().toISOString().slice(11, 23)}] ${d}`);
   };

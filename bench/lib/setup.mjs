@@ -10,6 +10,13 @@ export const SERVICE_HOST = `my-api.${ISOGATE_DOMAIN}`;
 export const PEER_HOST = "localhost";
 export const PASS_HOST = "pass.localhost";
 export const REWRITE_HOST = "rewrite.localhost";
+/** The service with every per-request feature on (issue #14's budget): setupAllFeatures. */
+export const ALL_FEATURES_SERVICE = "all-features";
+export const ALL_FEATURES_HOST = `${ALL_FEATURES_SERVICE}.${ISOGATE_DOMAIN}`;
+/** The path its scenario requests: admitted by the last of the 10 rules. */
+export const ALL_FEATURES_PATH = "/anything/items?x=1";
+/** The runtime's secret that the service's `bearer` upstream auth sends to the origin. */
+const ORIGIN_SECRET_NAME = "BENCH_ORIGIN_TOKEN";
 
 /** The shared migrations (infra/migrations), split into statements as the e2e harness does. */
 export function migrationStatements() {
@@ -35,19 +42,24 @@ export function isogateSettings({ seed, adminToken } = {}) {
     ISOGATE_AUTH_FAILURES_PER_MINUTE: "0",
     ISOGATE_AUTH_FAILURES_PER_MINUTE_PER_ADDRESS: "0",
     ISOGATE_AUTH_FAILURES_PER_MINUTE_PER_CLIENT: "0",
+    // The origin's own credential of the all-features service (a Workers binding, a Spin
+    // variable: the runtime's secret store).
+    [ORIGIN_SECRET_NAME]: crypto.randomBytes(24).toString("base64url"),
     // The audit log at its default (every decision) unless BENCH_ISOGATE_AUDIT says otherwise
     // (off, denials), to see what the line costs.
     ...(process.env.BENCH_ISOGATE_AUDIT ? { ISOGATE_AUDIT: process.env.BENCH_ISOGATE_AUDIT } : {}),
   };
 }
 
+const adminApi = (port, settings) => (p, json, method = "POST") => request(port, {
+  method, host: ISOGATE_DOMAIN, path: `/admin/v1/${p}`,
+  headers: { authorization: `Bearer ${settings.ISOGATE_ADMIN_TOKEN}`, "content-type": "application/json" },
+  body: JSON.stringify(json),
+});
+
 /** Creates service `my-api` (upstream: the origin) and a credential; returns a valid token. */
 export async function setupIsogate(port, settings, originUrl) {
-  const admin = (p, json) => request(port, {
-    method: "POST", host: ISOGATE_DOMAIN, path: `/admin/v1/${p}`,
-    headers: { authorization: `Bearer ${settings.ISOGATE_ADMIN_TOKEN}`, "content-type": "application/json" },
-    body: JSON.stringify(json),
-  });
+  const admin = adminApi(port, settings);
   const svc = await admin("services", { name: "my-api", upstream: originUrl });
   if (svc.status !== 201) throw new Error(`isogate: create service: ${svc.status} ${svc.body}`);
   const cred = await admin("credentials", { name: `bench-${crypto.randomBytes(4).toString("hex")}`, user: "root", type: "oauth2" });
@@ -56,6 +68,40 @@ export async function setupIsogate(port, settings, originUrl) {
   const tok = await request(port, { method: "POST", host: ISOGATE_DOMAIN, path: "/oauth2/token", headers: { "content-type": "application/x-www-form-urlencoded" }, body: form });
   if (tok.status !== 200) throw new Error(`isogate: token: ${tok.status} ${tok.body}`);
   return { clientId: cred.json.client_id, clientSecret: cred.json.client_secret, tokenForm: form, badSecretForm: tokenForm(cred.json.client_id, "wrong-" + cred.json.client_secret), token: tok.json.access_token };
+}
+
+/**
+ * The service of the hot-path budget, through the admin API as an operator would make it
+ * (`isogate create service all-features --rate-limit ... --upstream-auth bearer:... --deny ...
+ * --allow ...`): a rate limit no round reaches (counted, never refusing), `bearer` upstream auth
+ * (the origin gets the runtime's secret), the 10-rule policy of `ops
+ * authorize_service_with_policy` (nine rules missing the request on different conditions, the
+ * last admitting it: the token's user `root` is put in group `finance`), the identity assertion
+ * (every forward has it), the audit log at the settings' level (all, by default). The users,
+ * groups and credential the rules name are created first (rules hold ids).
+ */
+export async function setupAllFeatures(port, settings, originUrl) {
+  const admin = adminApi(port, settings);
+  const must = async (what, r, status = 201) => { if (r.status !== status) throw new Error(`isogate: ${what}: ${r.status} ${r.body}`); return r; };
+  for (const name of ["finance", "ops", "contractors"]) await must(`create group ${name}`, await admin("groups", { name }));
+  for (const name of ["ci", "alice", "bob"]) await must(`create user ${name}`, await admin("users", { name }));
+  await must("add root to finance", await admin("groups/finance", { add: ["root"] }, "PATCH"), 200);
+  await must("create credential old-deploy", await admin("credentials", { name: "old-deploy", user: "root", type: "oauth2" }));
+  const rules = [
+    "deny paths=/admin/*",
+    "deny methods=DELETE,PATCH",
+    "deny credential=old-deploy",
+    "allow group=ops methods=POST,PUT paths=/deploy",
+    "allow user=ci methods=GET paths=/reports/*",
+    "deny paths=/anything/secret,/anything/*/private",
+    "allow scope=service:payroll",
+    "deny group=contractors",
+    "allow user=alice,bob paths=/anything",
+    "allow group=finance methods=GET,HEAD paths=/anything/*",
+  ];
+  await must("create service all-features", await admin("services", {
+    name: ALL_FEATURES_SERVICE, upstream: originUrl, rate_limit: "1000000/s", upstream_auth: `bearer:${ORIGIN_SECRET_NAME}`, rules,
+  }));
 }
 
 export const tokenForm = (clientId, clientSecret) =>

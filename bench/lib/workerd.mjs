@@ -9,6 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { spawn } from "node:child_process";
 import { ROOT, waitForPort } from "./util.mjs";
+import { noteServerOutput } from "./machine.mjs";
 
 export const WORKERD = path.join(ROOT, "node_modules/@cloudflare/workerd-linux-64/bin/workerd");
 export const COMPATIBILITY_DATE = "2025-09-01";
@@ -110,8 +111,8 @@ export async function startWorkerd(configPath, { cpu, port, log = () => {} } = {
   const child = cpu === undefined ? spawn(WORKERD, args, { stdio: ["ignore", "pipe", "pipe"] })
     : spawn("taskset", ["-c", String(cpu), WORKERD, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
-  child.stdout.on("data", (d) => { output += d; log(String(d)); });
-  child.stderr.on("data", (d) => { output += d; log(String(d)); });
+  child.stdout.on("data", (d) => { output += d; noteServerOutput("workerd", d); log(String(d)); });
+  child.stderr.on("data", (d) => { output += d; noteServerOutput("workerd", d); log(String(d)); });
   const exited = new Promise((resolve) => child.once("exit", resolve));
   await Promise.race([
     waitForPort(port, 30_000),

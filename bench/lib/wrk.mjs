@@ -5,6 +5,7 @@
 import path from "node:path";
 import { spawn } from "node:child_process";
 import { ROOT, median } from "./util.mjs";
+import { watchRound, explain } from "./machine.mjs";
 
 /** Below this fraction of the scenario's median a round is flagged as a stall, errors or not. */
 export const STALL_FRACTION = 0.5;
@@ -13,7 +14,8 @@ export const STALL_FRACTION = 0.5;
  * Runs wrk (one thread, a timeout of 2/3 of the round) against scenario `s` ({ id, port(), path, host?, headers?, method?,
  * body?, expect }), pinned to `cpu` when given. Resolves the parsed summary plus `rps`,
  * `socket_errors` (connect + read + write), `unexpected` (answers whose status is not
- * `s.expect`) and `flags` (why this round is suspect; empty when it is not).
+ * `s.expect`), `machine` (what else used the CPUs and whether a server restarted during the
+ * round: bench/lib/machine.mjs) and `flags` (why this round is suspect; empty when it is not).
  */
 export function runWrk(s, { seconds, connections, cpu }) {
   return new Promise((resolve, reject) => {
@@ -27,16 +29,19 @@ export function runWrk(s, { seconds, connections, cpu }) {
     args.push(`http://127.0.0.1:${s.port()}${s.path}`);
     const env = { ...process.env, BENCH_METHOD: s.method ?? "", BENCH_BODY: s.body ?? "" };
     const started = new Date().toISOString().slice(11, 23);
+    const watch = watchRound();
     const child = cpu === undefined ? spawn("wrk", args, { env }) : spawn("taskset", ["-c", String(cpu), "wrk", ...args], { env });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (out += d));
     child.on("exit", (code) => {
+      const machine = watch.stop();
       const line = out.split("\n").find((l) => l.startsWith("WRKJSON "));
       if (code !== 0 || !line) return reject(new Error(`wrk ${s.id} failed (${code}):\n${out}`));
       const r = JSON.parse(line.slice(8));
       r.rps = r.requests / (r.duration_us / 1e6);
       r.started = started;
+      r.machine = machine;
       r.socket_errors = r.connect_errors + r.read_errors + r.write_errors;
       const answered = Object.values(r.statuses).reduce((a, b) => a + b, 0);
       r.unexpected = answered - (r.statuses[String(s.expect)] ?? 0);
@@ -56,19 +61,23 @@ function flags(r) {
     const other = Object.entries(r.statuses).filter(([, n]) => n > 0).map(([st, n]) => `${n}× ${st}`).join(", ");
     f.push(`${r.unexpected} unexpected statuses (${other})`);
   }
+  if (r.machine?.restarts.length) f.push(`server restarted: ${r.machine.restarts.join("; ")}`);
   return f;
 }
 
 /**
  * A scenario's rounds summarised: median throughput, the runs, and each suspect round with why
- * (its own errors, or a throughput under STALL_FRACTION of the median).
+ * (its own errors, a server's restart, or a throughput under STALL_FRACTION of the median) and
+ * what else used the machine's CPUs while it ran.
  */
 export function summarizeRounds(rs) {
   const med = median(rs.map((r) => r.rps));
   const rounds = rs.map((r, i) => {
     const why = [...r.flags];
     if (r.requests > 0 && r.rps < STALL_FRACTION * med) why.push(`stall: ${(r.rps / med).toFixed(2)}× of the median`);
-    return { round: i + 1, started: r.started, rps: Math.round(r.rps), requests: r.requests, timeouts: r.timeouts, socket_errors: r.socket_errors, unexpected: r.unexpected, statuses: r.statuses, flags: why };
+    // Only for a flagged round: what else ran (a restart is a flag of its own, above).
+    if (why.length && r.machine) why.push(explain({ ...r.machine, restarts: [] })[0]);
+    return { round: i + 1, started: r.started, rps: Math.round(r.rps), requests: r.requests, timeouts: r.timeouts, socket_errors: r.socket_errors, unexpected: r.unexpected, statuses: r.statuses, machine: r.machine, flags: why };
   });
   return {
     rps: med,
@@ -80,6 +89,8 @@ export function summarizeRounds(rs) {
     socket_errors: rs.reduce((a, r) => a + r.socket_errors, 0),
     unexpected: rs.reduce((a, r) => a + r.unexpected, 0),
     flagged: rounds.filter((r) => r.flags.length),
+    // What processes outside the bench used during the rounds (CPUs, averaged per round).
+    other_cpus: rs.some((r) => r.machine) ? rs.map((r) => r.machine?.other_cpus ?? null) : undefined,
     rounds,
   };
 }

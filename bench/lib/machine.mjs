@@ -1,0 +1,115 @@
+// Why a round stalled: what the rest of the machine did while it ran, and whether a server
+// restarted. bench/lib/wrk.mjs samples this around every wrk run.
+//
+// CPU: the machine's busy time (/proc/stat: user, nice, system, irq, softirq) minus the
+// bench's own (this process and every descendant: the servers, Miniflare's workerd, wrk;
+// utime + stime + cutime + cstime from /proc/<pid>/stat, so a child that exited and was reaped
+// during the round, as wrk is, still counts, through its parent's cutime/cstime). What is left
+// is what other processes used: another build, a test suite, a neighbour. Steal (time the
+// hypervisor gave to other guests) is kept apart.
+//
+// Restarts: the bench's server processes (pid and name) before and after the round (a pid gone,
+// a new one with a server's name), and lines in the servers' output that say a process
+// restarted or crashed (bench/lib/proc.mjs collects them as they arrive).
+import fs from "node:fs";
+import { execFileSync } from "node:child_process";
+
+const HZ = (() => {
+  try { return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100; } catch { return 100; }
+})();
+
+/** Lines of the servers' output that tell of a restart or a crash: `{ at, server, line }`. */
+export const serverNotes = [];
+const NOTE = /restart|crash|panick|segfault|uncaught|fatal|out of memory|killed/i;
+const MAX_NOTES = 1000;
+
+/** Called with each chunk a server prints (bench/lib/proc.mjs, bench/lib/workerd.mjs). */
+export function noteServerOutput(server, chunk) {
+  if (serverNotes.length >= MAX_NOTES || !NOTE.test(chunk)) return;
+  for (const line of String(chunk).split("\n")) {
+    if (NOTE.test(line) && serverNotes.length < MAX_NOTES) serverNotes.push({ at: new Date().toISOString().slice(11, 23), server, line: line.trim().slice(0, 200) });
+  }
+}
+
+function machineTicks() {
+  // cpu user nice system idle iowait irq softirq steal guest guest_nice (guest is in user)
+  const f = fs.readFileSync("/proc/stat", "utf8").split("\n", 1)[0].trim().split(/\s+/).slice(1).map(Number);
+  return { busy: f[0] + f[1] + f[2] + f[5] + f[6], steal: f[7] ?? 0 };
+}
+
+/** Every process: pid -> { ppid, comm, ticks (utime + stime + cutime + cstime) }. */
+function processes() {
+  const all = new Map();
+  for (const name of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat;
+    try { stat = fs.readFileSync(`/proc/${name}/stat`, "utf8"); } catch { continue; } // gone meanwhile
+    const close = stat.lastIndexOf(")");
+    const comm = stat.slice(stat.indexOf("(") + 1, close);
+    const f = stat.slice(close + 2).split(" "); // f[0] is field 3 (state)
+    all.set(Number(name), { ppid: Number(f[1]), comm, ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]) });
+  }
+  return all;
+}
+
+/** This process and its descendants, from `processes()`. */
+function benchTree(all) {
+  const children = new Map();
+  for (const [pid, p] of all) (children.get(p.ppid) ?? children.set(p.ppid, []).get(p.ppid)).push(pid);
+  const tree = new Map();
+  const todo = [process.pid];
+  while (todo.length) {
+    const pid = todo.pop();
+    if (tree.has(pid) || !all.has(pid)) continue;
+    tree.set(pid, all.get(pid));
+    todo.push(...(children.get(pid) ?? []));
+  }
+  return tree;
+}
+
+function sample() {
+  const m = machineTicks();
+  const tree = benchTree(processes());
+  let bench = 0;
+  for (const p of tree.values()) bench += p.ticks;
+  return { t: process.hrtime.bigint(), busy: m.busy, steal: m.steal, bench, tree, notes: serverNotes.length };
+}
+
+/** The load generator and helpers the bench runs per round: not servers, never a "restart". */
+const TRANSIENT = new Set(["wrk", "taskset", "sh", "getconf"]);
+
+/**
+ * Starts watching a round; `stop()` resolves what happened during it: `other_cpus` (CPUs'
+ * worth of time used by processes outside the bench, averaged over the round), `bench_cpus`,
+ * `steal_cpus`, and `restarts` (sentences: "workerd (pid 123) exited", "workerd started (pid
+ * 456)", or a server's own line).
+ */
+export function watchRound() {
+  const a = sample();
+  return {
+    stop() {
+      const b = sample();
+      const seconds = Number(b.t - a.t) / 1e9;
+      const cpus = (ticks) => Math.max(0, ticks / HZ / seconds);
+      const restarts = [];
+      for (const [pid, p] of a.tree) if (!b.tree.has(pid) && pid !== process.pid && !TRANSIENT.has(p.comm)) restarts.push(`${p.comm} (pid ${pid}) exited`);
+      for (const [pid, p] of b.tree) if (!a.tree.has(pid) && !TRANSIENT.has(p.comm)) restarts.push(`${p.comm} started (pid ${pid})`);
+      for (const n of serverNotes.slice(a.notes, b.notes)) restarts.push(`${n.server} at ${n.at}: "${n.line}"`);
+      return {
+        seconds: Number(seconds.toFixed(3)),
+        other_cpus: Number(cpus(b.busy - a.busy - (b.bench - a.bench)).toFixed(2)),
+        bench_cpus: Number(cpus(b.bench - a.bench).toFixed(2)),
+        steal_cpus: Number(cpus(b.steal - a.steal).toFixed(2)),
+        restarts,
+      };
+    },
+  };
+}
+
+/** A flagged round's context, as the report says it: what else ran, what restarted. */
+export function explain(machine) {
+  if (!machine) return [];
+  const why = [`other processes used ${machine.other_cpus.toFixed(1)} CPUs during the round (the bench ${machine.bench_cpus.toFixed(1)}${machine.steal_cpus >= 0.05 ? `, steal ${machine.steal_cpus.toFixed(1)}` : ""})`];
+  if (machine.restarts.length) why.push(`restarts: ${machine.restarts.join("; ")}`);
+  return why;
+}
