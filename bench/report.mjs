@@ -86,7 +86,10 @@ const otherLoad = (table) => {
 };
 const loadNote = (table) => {
   const o = otherLoad(table);
-  return o ? ` Processes outside the bench used ${o.median.toFixed(2)} CPUs (median over the rounds; at most ${o.max.toFixed(2)}) of the ${os.cpus().length}.` : "";
+  if (!o) return "";
+  const onServer = Object.values(table).flatMap((t) => t.other_on_server_cpu ?? []).filter((x) => x !== null);
+  const server = onServer.length ? `, ${medianOf(onServer).toFixed(2)} of them on the servers' CPU (at most ${Math.min(1, Math.max(...onServer)).toFixed(2)})` : "";
+  return ` During the rounds, processes outside the bench used ${o.median.toFixed(2)} CPUs of the ${os.cpus().length} (median over the rounds; at most ${o.max.toFixed(2)})${server}.`;
 };
 
 // ---- Targets
@@ -196,6 +199,13 @@ if (ins) {
   if (lb && T["wd.all_features"]) thr.push(`workerd serve ${r2(ratio("wd.all_features", "wd.isogate"))} (${n0(rps("wd.all_features"))} vs ${n0(rps("wd.isogate"))} req/s)`);
   if (sp?.throughput["spin.all_features"]) thr.push(`Spin test host ${r2(ratioIn(sp.throughput)("spin.all_features", "spin.isogate"))} (${n0(sp.throughput["spin.all_features"].rps)} vs ${n0(sp.throughput["spin.isogate"].rps)} req/s; SQLite statements per request ${sp.per_request?.["spin.all_features"]?.sqlite_statements.toFixed(2) ?? "?"} vs ${sp.per_request?.["spin.isogate"]?.sqlite_statements.toFixed(2) ?? "?"})`);
   if (thr.length) p("", `Throughput with every feature on, as a ratio to plain Isogate forwarding in the same run (median of per-round ratios; target ≥ ${BUDGET.throughput}×): ${thr.join("; ")}.`);
+  // On Spin every request is a fresh instance: what the features add there is storage, shown
+  // by statement (a rate limit is counted in SQLite, a write per request).
+  const spinAll = sp?.per_request?.["spin.all_features"], spinPlain = sp?.per_request?.["spin.isogate"];
+  if (spinAll && spinPlain) {
+    const added = Object.entries(spinAll.sqlite_by_statement).map(([sql, n]) => [sql, n - (spinPlain.sqlite_by_statement[sql] ?? 0)]).filter(([, d]) => d > 0.005);
+    p("", `On Spin the features add ${added.length ? added.map(([sql, d]) => `${d.toFixed(2)} × \`${sql.length > 90 ? `${sql.slice(0, 90)}…` : sql}\``).join(", ") : "no SQLite statement"} per request (the rate limit counts in SQLite: a fresh instance per request has no memory of its own).`);
+  }
   p("");
 }
 

@@ -20,21 +20,33 @@ const HZ = (() => {
 
 /** Lines of the servers' output that tell of a restart or a crash: `{ at, server, line }`. */
 export const serverNotes = [];
-const NOTE = /restart|crash|panick|segfault|uncaught|fatal|out of memory|killed/i;
+// Whole words, and never in an audit line (its random request id can spell anything).
+const NOTE = /\b(restart(ed|ing)?|crash(ed)?|panick(ed|ing)|segfault|uncaught|fatal|out of memory|killed)\b/i;
+const AUDIT_LINE = /^\s*\{"log":"audit"/;
 const MAX_NOTES = 1000;
 
 /** Called with each chunk a server prints (bench/lib/proc.mjs, bench/lib/workerd.mjs). */
 export function noteServerOutput(server, chunk) {
   if (serverNotes.length >= MAX_NOTES || !NOTE.test(chunk)) return;
   for (const line of String(chunk).split("\n")) {
-    if (NOTE.test(line) && serverNotes.length < MAX_NOTES) serverNotes.push({ at: new Date().toISOString().slice(11, 23), server, line: line.trim().slice(0, 200) });
+    if (NOTE.test(line) && !AUDIT_LINE.test(line) && serverNotes.length < MAX_NOTES) serverNotes.push({ at: new Date().toISOString().slice(11, 23), server, line: line.trim().slice(0, 200) });
   }
 }
 
+/** Busy, iowait and steal ticks of the whole machine, and busy ticks of each CPU. */
 function machineTicks() {
-  // cpu user nice system idle iowait irq softirq steal guest guest_nice (guest is in user)
-  const f = fs.readFileSync("/proc/stat", "utf8").split("\n", 1)[0].trim().split(/\s+/).slice(1).map(Number);
-  return { busy: f[0] + f[1] + f[2] + f[5] + f[6], steal: f[7] ?? 0 };
+  // cpu[N] user nice system idle iowait irq softirq steal guest guest_nice (guest is in user)
+  const perCpu = [];
+  let all;
+  for (const line of fs.readFileSync("/proc/stat", "utf8").split("\n")) {
+    const m = line.match(/^cpu(\d*)\s+(.*)$/);
+    if (!m) continue;
+    const f = m[2].trim().split(/\s+/).map(Number);
+    const t = { busy: f[0] + f[1] + f[2] + f[5] + f[6], iowait: f[4], steal: f[7] ?? 0 };
+    if (m[1] === "") all = t;
+    else perCpu[Number(m[1])] = t.busy;
+  }
+  return { ...all, perCpu };
 }
 
 /** Every process: pid -> { ppid, comm, ticks (utime + stime + cutime + cstime) }. */
@@ -72,7 +84,7 @@ function sample() {
   const tree = benchTree(processes());
   let bench = 0;
   for (const p of tree.values()) bench += p.ticks;
-  return { t: process.hrtime.bigint(), busy: m.busy, steal: m.steal, bench, tree, notes: serverNotes.length };
+  return { t: process.hrtime.bigint(), busy: m.busy, iowait: m.iowait, steal: m.steal, perCpu: m.perCpu, bench, tree, notes: serverNotes.length };
 }
 
 /** The load generator and helpers the bench runs per round: not servers, never a "restart". */
@@ -84,7 +96,7 @@ const TRANSIENT = new Set(["wrk", "taskset", "sh", "getconf"]);
  * `steal_cpus`, and `restarts` (sentences: "workerd (pid 123) exited", "workerd started (pid
  * 456)", or a server's own line).
  */
-export function watchRound() {
+export function watchRound({ serverCpu } = {}) {
   const a = sample();
   return {
     stop() {
@@ -95,11 +107,25 @@ export function watchRound() {
       for (const [pid, p] of a.tree) if (!b.tree.has(pid) && pid !== process.pid && !TRANSIENT.has(p.comm)) restarts.push(`${p.comm} (pid ${pid}) exited`);
       for (const [pid, p] of b.tree) if (!a.tree.has(pid) && !TRANSIENT.has(p.comm)) restarts.push(`${p.comm} started (pid ${pid})`);
       for (const n of serverNotes.slice(a.notes, b.notes)) restarts.push(`${n.server} at ${n.at}: "${n.line}"`);
+      // The servers' CPU (they are pinned to it, wrk and this driver are not on it): what it
+      // spent, and how much of that the servers did not (every descendant but wrk, which was
+      // born and reaped within the round and so is only in this process's cutime).
+      let server;
+      if (serverCpu !== undefined && a.perCpu[serverCpu] !== undefined) {
+        let servers = 0;
+        for (const [pid, p] of b.tree) if (pid !== process.pid) servers += p.ticks - (a.tree.get(pid)?.ticks ?? 0);
+        const busy = b.perCpu[serverCpu] - a.perCpu[serverCpu];
+        server = { cpu: serverCpu, busy: Number(cpus(busy).toFixed(2)), other: Number(cpus(busy - servers).toFixed(2)) };
+      }
       return {
         seconds: Number(seconds.toFixed(3)),
+        server_cpu: server,
         other_cpus: Number(cpus(b.busy - a.busy - (b.bench - a.bench)).toFixed(2)),
         bench_cpus: Number(cpus(b.bench - a.bench).toFixed(2)),
         steal_cpus: Number(cpus(b.steal - a.steal).toFixed(2)),
+        // Idle time with a disk request outstanding: a server waiting on storage (the D1 shim's
+        // and the Spin host's SQLite files) shows here, not as CPU used.
+        iowait_cpus: Number(cpus(b.iowait - a.iowait).toFixed(2)),
         restarts,
       };
     },
@@ -109,7 +135,19 @@ export function watchRound() {
 /** A flagged round's context, as the report says it: what else ran, what restarted. */
 export function explain(machine) {
   if (!machine) return [];
-  const why = [`other processes used ${machine.other_cpus.toFixed(1)} CPUs during the round (the bench ${machine.bench_cpus.toFixed(1)}${machine.steal_cpus >= 0.05 ? `, steal ${machine.steal_cpus.toFixed(1)}` : ""})`];
+  const extra = [`the bench ${machine.bench_cpus.toFixed(1)}`];
+  if (machine.steal_cpus >= 0.05) extra.push(`steal ${machine.steal_cpus.toFixed(1)}`);
+  if (machine.iowait_cpus >= 0.05) extra.push(`waiting on disk ${machine.iowait_cpus.toFixed(1)}`);
+  const s = machine.server_cpu;
+  let why;
+  if (s) {
+    // The servers share one pinned CPU: what matters is what else ran on it, and whether it
+    // was idle (then the servers waited, on storage, a lock or a timer, rather than lacked CPU).
+    const idle = 1 - s.busy;
+    why = [`other processes used ${machine.other_cpus.toFixed(1)} CPUs during the round, ${Math.min(s.other, 1).toFixed(1)} of the servers' CPU ${s.cpu} (${extra.join(", ")}${idle >= 0.3 ? `; CPU ${s.cpu} was ${(idle * 100).toFixed(0)}% idle: the servers waited rather than lacked CPU` : ""})`];
+  } else {
+    why = [`other processes used ${machine.other_cpus.toFixed(1)} CPUs during the round (${extra.join(", ")})`];
+  }
   if (machine.restarts.length) why.push(`restarts: ${machine.restarts.join("; ")}`);
   return why;
 }

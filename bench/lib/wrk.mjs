@@ -6,6 +6,7 @@ import path from "node:path";
 import { spawn } from "node:child_process";
 import { ROOT, median } from "./util.mjs";
 import { watchRound, explain } from "./machine.mjs";
+import { SERVER_CPU } from "./proc.mjs";
 
 /** Below this fraction of the scenario's median a round is flagged as a stall, errors or not. */
 export const STALL_FRACTION = 0.5;
@@ -29,7 +30,7 @@ export function runWrk(s, { seconds, connections, cpu }) {
     args.push(`http://127.0.0.1:${s.port()}${s.path}`);
     const env = { ...process.env, BENCH_METHOD: s.method ?? "", BENCH_BODY: s.body ?? "" };
     const started = new Date().toISOString().slice(11, 23);
-    const watch = watchRound();
+    const watch = watchRound({ serverCpu: SERVER_CPU });
     const child = cpu === undefined ? spawn("wrk", args, { env }) : spawn("taskset", ["-c", String(cpu), "wrk", ...args], { env });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
@@ -89,8 +90,10 @@ export function summarizeRounds(rs) {
     socket_errors: rs.reduce((a, r) => a + r.socket_errors, 0),
     unexpected: rs.reduce((a, r) => a + r.unexpected, 0),
     flagged: rounds.filter((r) => r.flags.length),
-    // What processes outside the bench used during the rounds (CPUs, averaged per round).
+    // What processes outside the bench used during the rounds (CPUs, averaged per round), all
+    // CPUs and the servers' own.
     other_cpus: rs.some((r) => r.machine) ? rs.map((r) => r.machine?.other_cpus ?? null) : undefined,
+    other_on_server_cpu: rs.some((r) => r.machine?.server_cpu) ? rs.map((r) => r.machine?.server_cpu?.other ?? null) : undefined,
     rounds,
   };
 }
