@@ -49,7 +49,8 @@ function machineTicks() {
   return { ...all, perCpu };
 }
 
-/** Every process: pid -> { ppid, comm, ticks (utime + stime + cutime + cstime) }. */
+/** Every process: pid -> { ppid, comm, start (its start time: a reused pid is another process),
+ * own (utime + stime), ticks (own + cutime + cstime) }. */
 function processes() {
   const all = new Map();
   for (const name of fs.readdirSync("/proc")) {
@@ -59,7 +60,8 @@ function processes() {
     const close = stat.lastIndexOf(")");
     const comm = stat.slice(stat.indexOf("(") + 1, close);
     const f = stat.slice(close + 2).split(" "); // f[0] is field 3 (state)
-    all.set(Number(name), { ppid: Number(f[1]), comm, ticks: Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]) });
+    const own = Number(f[11]) + Number(f[12]);
+    all.set(Number(name), { ppid: Number(f[1]), comm, start: f[19], own, ticks: own + Number(f[13]) + Number(f[14]) });
   }
   return all;
 }
@@ -81,10 +83,11 @@ function benchTree(all) {
 
 function sample() {
   const m = machineTicks();
-  const tree = benchTree(processes());
+  const all = processes();
+  const tree = benchTree(all);
   let bench = 0;
   for (const p of tree.values()) bench += p.ticks;
-  return { t: process.hrtime.bigint(), busy: m.busy, iowait: m.iowait, steal: m.steal, perCpu: m.perCpu, bench, tree, notes: serverNotes.length };
+  return { t: process.hrtime.bigint(), busy: m.busy, iowait: m.iowait, steal: m.steal, perCpu: m.perCpu, bench, tree, all, notes: serverNotes.length };
 }
 
 /** The load generator and helpers the bench runs per round: not servers, never a "restart". */
@@ -120,6 +123,7 @@ export function watchRound({ serverCpu } = {}) {
       return {
         seconds: Number(seconds.toFixed(3)),
         server_cpu: server,
+        top_other: topOther(a, b, seconds),
         other_cpus: Number(cpus(b.busy - a.busy - (b.bench - a.bench)).toFixed(2)),
         bench_cpus: Number(cpus(b.bench - a.bench).toFixed(2)),
         steal_cpus: Number(cpus(b.steal - a.steal).toFixed(2)),
@@ -132,12 +136,34 @@ export function watchRound({ serverCpu } = {}) {
   };
 }
 
+/**
+ * The processes outside the bench that used the most CPU during the round, by name (digits and
+ * the CPU suffix of kernel threads dropped: "kworker/0:1" is "kworker"), at least 0.05 CPUs
+ * each, at most three. Processes that started and ended within the round are in the total,
+ * not here.
+ */
+function topOther(a, b, seconds) {
+  const byName = new Map();
+  for (const [pid, p] of b.all) {
+    if (b.tree.has(pid) || a.tree.has(pid)) continue;
+    // Its own time only: a shell's cutime jumps by a whole build's CPU when it reaps it.
+    const before = a.all.get(pid);
+    const d = p.own - (before?.start === p.start ? before.own : 0);
+    if (d <= 0) continue;
+    const name = p.comm.replace(/\/.*$/, "").replace(/[-_:]?\d+$/, "");
+    byName.set(name, (byName.get(name) ?? 0) + d);
+  }
+  return [...byName].map(([name, d]) => ({ name, cpus: Number((d / HZ / seconds).toFixed(2)) }))
+    .filter((x) => x.cpus >= 0.05).sort((x, y) => y.cpus - x.cpus).slice(0, 3);
+}
+
 /** A flagged round's context, as the report says it: what else ran, what restarted. */
 export function explain(machine) {
   if (!machine) return [];
   const extra = [`the bench ${machine.bench_cpus.toFixed(1)}`];
   if (machine.steal_cpus >= 0.05) extra.push(`steal ${machine.steal_cpus.toFixed(1)}`);
   if (machine.iowait_cpus >= 0.05) extra.push(`waiting on disk ${machine.iowait_cpus.toFixed(1)}`);
+  if (machine.top_other?.length) extra.unshift(`most: ${machine.top_other.map((x) => `${x.name} ${x.cpus.toFixed(1)}`).join(", ")}`);
   const s = machine.server_cpu;
   let why;
   if (s) {
