@@ -69,6 +69,19 @@ pub const MIGRATIONS: &[Migration] = &[
     },
 ];
 
+/// The versions of [`MIGRATIONS`], computed at compile time: what a service request's read
+/// checks the ledger against ([`super::sql::SERVICE_REQUEST`]) without bringing the migrations'
+/// text into a runtime that never applies them (Workers).
+pub const MIGRATION_VERSIONS: [i64; MIGRATIONS.len()] = {
+    let mut versions = [0; MIGRATIONS.len()];
+    let mut i = 0;
+    while i < versions.len() {
+        versions[i] = MIGRATIONS[i].version;
+        i += 1;
+    }
+    versions
+};
+
 /// The schema version this code reads and writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 

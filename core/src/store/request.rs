@@ -3,7 +3,7 @@
 //! counts the schema's ledger, so that a database that applies the migrations itself
 //! ([`super::SelfMigrating`], Spin) needs no read of its own for them.
 
-use super::migrations::MIGRATIONS;
+use super::migrations::MIGRATION_VERSIONS;
 use super::rows::{service_from_row, status_from_row};
 use super::{sql, SqlDb, SqlValue, Store};
 use crate::error::StoreError;
@@ -44,7 +44,7 @@ impl<D: SqlDb> Store<'_, D> {
             .query_checking_schema(sql::SERVICE_REQUEST, &params)
             .await;
         // Every migration this code knows is in the ledger (`version` is its primary key).
-        let current = MIGRATIONS.len() as i64;
+        let current = MIGRATION_VERSIONS.len() as i64;
         let up_to_date = matches!(&read, Ok(rows)
             if rows.first().and_then(|r| r.get(LEDGER)) == Some(&SqlValue::Integer(current)));
         let rows = match self.db.schema_checked(up_to_date).await? {
@@ -66,14 +66,14 @@ impl<D: SqlDb> Store<'_, D> {
     }
 }
 
-/// The versions of [`MIGRATIONS`] as a JSON list (`[1,2,...]`), for [`sql::SERVICE_REQUEST`].
+/// [`MIGRATION_VERSIONS`] as a JSON list (`[1,2,...]`), for [`sql::SERVICE_REQUEST`].
 fn migration_versions() -> String {
     let mut list = String::from("[");
-    for (i, m) in MIGRATIONS.iter().enumerate() {
+    for (i, version) in MIGRATION_VERSIONS.iter().enumerate() {
         if i > 0 {
             list.push(',');
         }
-        list.push_str(&m.version.to_string());
+        list.push_str(&version.to_string());
     }
     list.push(']');
     list
