@@ -48,6 +48,7 @@ impl<D: SqlDb> Store<'_, D> {
         let up_to_date = matches!(&read, Ok(rows)
             if rows.first().and_then(|r| r.get(LEDGER)) == Some(&SqlValue::Integer(current)));
         let rows = match self.db.schema_checked(up_to_date).await? {
+            // The migrations it lacked are applied now: read again.
             true => self.db.query(sql::SERVICE_REQUEST, &params).await?,
             false => read?,
         };
