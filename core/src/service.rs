@@ -88,15 +88,28 @@ impl ServiceCaches {
         self.revoked.put(jti, true, now.unix_ms());
     }
 
+    /// The credential, from the cache or, on a miss, from a service request's one read
+    /// ([`Store::service_request`]): whether token `jti` was revoked and the service come with
+    /// it, into `read_with_it`, for [`ServiceCaches::is_token_revoked`] and
+    /// [`ServiceCaches::service_or`] to take instead of reads of their own (an instance that
+    /// caches nothing, Spin's, makes that one statement per request).
     async fn credential<D: SqlDb>(
         &self,
         db: &D,
         client_id: &str,
+        (jti, service_name): (&str, &str),
         now: Now,
+        read_with_it: &mut Option<ReadWith>,
     ) -> Result<Option<Rc<CredentialStatus>>, BearerError> {
-        let load = || async {
-            let status = Store::new(db).credential_status(client_id).await?;
-            Ok(status.map(Rc::new))
+        let load = || async move {
+            let read = Store::new(db)
+                .service_request(jti, client_id, service_name)
+                .await?;
+            *read_with_it = Some(ReadWith {
+                revoked: read.revoked,
+                service: read.service.map(Rc::new),
+            });
+            Ok(read.status.map(Rc::new))
         };
         Ok(self
             .credentials
@@ -104,13 +117,20 @@ impl ServiceCaches {
             .await?)
     }
 
+    /// Whether token `jti` was revoked: cached, else `read` with the credential, else read now.
     async fn is_token_revoked<D: SqlDb>(
         &self,
         db: &D,
         jti: &str,
         now: Now,
+        read: Option<bool>,
     ) -> Result<bool, BearerError> {
-        let load = || async { Store::new(db).is_token_revoked(jti).await };
+        let load = || async move {
+            match read {
+                Some(revoked) => Ok(revoked),
+                None => Store::new(db).is_token_revoked(jti).await,
+            }
+        };
         Ok(self.revoked.get_or_load(jti, now.unix_ms(), load).await?)
     }
 
@@ -121,7 +141,23 @@ impl ServiceCaches {
         name: &str,
         now: Now,
     ) -> Result<Option<Rc<Service>>, StoreError> {
-        let load = || async { Ok(Store::new(db).service(name).await?.map(Rc::new)) };
+        self.service_or(db, name, now, None).await
+    }
+
+    /// [`ServiceCaches::service`], taking `read` (read with the credential) on a miss if given.
+    async fn service_or<D: SqlDb>(
+        &self,
+        db: &D,
+        name: &str,
+        now: Now,
+        read: Option<Option<Rc<Service>>>,
+    ) -> Result<Option<Rc<Service>>, StoreError> {
+        let load = || async move {
+            match read {
+                Some(service) => Ok(service),
+                None => Ok(Store::new(db).service(name).await?.map(Rc::new)),
+            }
+        };
         self.services.get_or_load(name, now.unix_ms(), load).await
     }
 
@@ -156,6 +192,15 @@ impl ServiceCaches {
             .decide(count, now_ms)
             .map_err(BearerError::RateLimited)
     }
+}
+
+/// What a credential's read brought besides it ([`Store::service_request`]): taken by the
+/// request that made the read when the revocation and service caches miss too. A change to the
+/// service through this isolate while the read was under way may then be cached for one TTL, the
+/// bound another isolate's changes have anyway.
+pub(crate) struct ReadWith {
+    pub revoked: bool,
+    pub service: Option<Rc<Service>>,
 }
 
 impl CacheInvalidation for ServiceCaches {

@@ -52,6 +52,58 @@ pub trait SqlDb {
     async fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<u64, StoreError>;
     /// Runs statements in order, atomically where the runtime can (D1 batches are transactions).
     async fn execute_batch(&self, statements: &[(&str, Vec<SqlValue>)]) -> Result<(), StoreError>;
+
+    /// Runs `sql`, a read that counts the schema's ledger itself ([`sql::SERVICE_REQUEST`]). A
+    /// database that checks the schema before an instance's first statement ([`SelfMigrating`])
+    /// runs this one without that check; the caller then says what the read found
+    /// ([`SqlDb::schema_checked`]).
+    async fn query_checking_schema(
+        &self,
+        sql: &str,
+        params: &[SqlValue],
+    ) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+        self.query(sql, params).await
+    }
+
+    /// What a [`SqlDb::query_checking_schema`] read found: the schema `current`, or not (or the
+    /// read failed). `true` when the database has just applied the migrations it lacked, so the
+    /// read is worth running again. By default `false`: the schema is a tool's business (D1:
+    /// `wrangler d1 migrations apply`), and a read that failed answers 503 as any other.
+    async fn schema_checked(&self, current: bool) -> Result<bool, StoreError> {
+        let _ = current;
+        Ok(false)
+    }
+}
+
+/// A borrowed database is the database (e.g. one instance's [`SelfMigrating`] over a shared one).
+impl<D: SqlDb> SqlDb for &D {
+    async fn query(
+        &self,
+        sql: &str,
+        params: &[SqlValue],
+    ) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+        (**self).query(sql, params).await
+    }
+
+    async fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<u64, StoreError> {
+        (**self).execute(sql, params).await
+    }
+
+    async fn execute_batch(&self, statements: &[(&str, Vec<SqlValue>)]) -> Result<(), StoreError> {
+        (**self).execute_batch(statements).await
+    }
+
+    async fn query_checking_schema(
+        &self,
+        sql: &str,
+        params: &[SqlValue],
+    ) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+        (**self).query_checking_schema(sql, params).await
+    }
+
+    async fn schema_checked(&self, current: bool) -> Result<bool, StoreError> {
+        (**self).schema_checked(current).await
+    }
 }
 
 /// What [`Store::revoke_token`] did.
@@ -77,11 +129,13 @@ mod failures;
 mod groups;
 mod lifecycle;
 mod migrations;
+mod request;
 mod rows;
 pub mod sql;
 
 pub use assertions::Spent;
-pub use migrations::{split_sql, Migration, MIGRATIONS, SCHEMA_VERSION};
+pub use migrations::{split_sql, Migration, SelfMigrating, MIGRATIONS, SCHEMA_VERSION};
+pub use request::ServiceRequestRead;
 
 use rows::{credential_from_row, opt_int, service_from_row, user_from_row};
 pub use rows::{

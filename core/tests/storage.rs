@@ -102,8 +102,8 @@ fn warm_caches_serve_the_service_path_without_storage_reads() {
     authorized(h.call_with(&gw, &token));
     assert_eq!(
         h.db.statements.get() - before,
-        3,
-        "one read each for the credential, this token's revocation and the service"
+        1,
+        "one read for the credential, this token's revocation and the service"
     );
     // ...and later ones within the TTL read nothing, so they pass even with the database down.
     let warmed_at = h.now_ms();

@@ -75,7 +75,7 @@ type Caps<'a> = Capabilities<'a, SpinDb, PortableEd25519>;
 
 #[http_component]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
-    let db = SpinDb::new();
+    let db = sqlite::open();
     let caps = Capabilities {
         db: &db,
         ed25519: &PortableEd25519,

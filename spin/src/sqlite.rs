@@ -3,91 +3,36 @@
 //! The schema is the shared `infra/migrations/*.sql` (also what `spin up --sqlite @...` runs).
 //! Hosted Spin (SpinKube, cloud) has no such flag, so the component applies the migrations
 //! itself, once per instance before its first storage use: the ones its database lacks, by the
-//! `isogate_schema` ledger (one query when the schema is current; see `Store::apply_migrations`). Requests the core
-//! answers without storage (discovery, JWKS, cache hits on the service path) open nothing.
+//! `isogate_schema` ledger (one query when the schema is current; see `Store::apply_migrations`).
+//! A forwarded request's one read counts the ledger itself, so it needs no query of its own
+//! (`SelfMigrating`, in the core). Requests the core answers without storage (discovery, JWKS,
+//! cache hits on the service path) open nothing.
 
 use isogate_core::error::StoreError;
-use isogate_core::store::{SqlDb, SqlValue, Store};
+use isogate_core::store::{SelfMigrating, SqlDb, SqlValue};
 use spin_sdk::sqlite::{Connection, Value};
-use std::cell::{Cell, OnceCell};
+use std::cell::OnceCell;
+use std::sync::atomic::AtomicBool;
 
-thread_local! {
-    /// Whether this instance has applied the migrations (Spin may reuse instances).
-    static SCHEMA_READY: Cell<bool> = const { Cell::new(false) };
-}
+/// Whether this instance knows its schema is current (Spin may reuse instances).
+static SCHEMA_READY: AtomicBool = AtomicBool::new(false);
 
-/// The database as the core uses it: the schema is ensured before the first statement.
-pub struct SpinDb {
-    raw: RawDb,
-}
+/// The database as the core uses it: the core applies the schema before the instance's first
+/// statement, or only when a service request's one read says it must ([`SelfMigrating`]).
+pub type SpinDb = SelfMigrating<'static, RawDb>;
 
-impl SpinDb {
-    /// Opens nothing yet: the connection is opened on first use.
-    pub fn new() -> SpinDb {
-        SpinDb {
-            raw: RawDb {
-                conn: OnceCell::new(),
-            },
-        }
-    }
-
-    async fn ensure_schema(&self) -> Result<(), StoreError> {
-        if SCHEMA_READY.get() {
-            return Ok(());
-        }
-        // Not through `self`, which would come back here.
-        Store::new(&Migrating(&self.raw)).apply_migrations().await?;
-        SCHEMA_READY.set(true);
-        Ok(())
-    }
-}
-
-impl SqlDb for SpinDb {
-    async fn query(
-        &self,
-        sql: &str,
-        params: &[SqlValue],
-    ) -> Result<Vec<Vec<SqlValue>>, StoreError> {
-        self.ensure_schema().await?;
-        self.raw.query(sql, params).await
-    }
-
-    async fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<u64, StoreError> {
-        self.ensure_schema().await?;
-        self.raw.execute(sql, params).await
-    }
-
-    async fn execute_batch(&self, statements: &[(&str, Vec<SqlValue>)]) -> Result<(), StoreError> {
-        self.ensure_schema().await?;
-        self.raw.execute_batch(statements).await
-    }
-}
-
-/// The raw database while the migrations run: their change counts are never read, so the
-/// `SELECT changes()` round trip is skipped (this runs on every instance's first storage use).
-struct Migrating<'a>(&'a RawDb);
-
-impl SqlDb for Migrating<'_> {
-    async fn query(
-        &self,
-        sql: &str,
-        params: &[SqlValue],
-    ) -> Result<Vec<Vec<SqlValue>>, StoreError> {
-        self.0.query(sql, params).await
-    }
-
-    async fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<u64, StoreError> {
-        self.0.run(sql, &bind(params))?;
-        Ok(0)
-    }
-
-    async fn execute_batch(&self, statements: &[(&str, Vec<SqlValue>)]) -> Result<(), StoreError> {
-        self.0.execute_batch(statements).await
-    }
+/// Opens nothing yet: the connection is opened on first use.
+pub fn open() -> SpinDb {
+    SelfMigrating::new(
+        RawDb {
+            conn: OnceCell::new(),
+        },
+        &SCHEMA_READY,
+    )
 }
 
 /// The `default` database, opened lazily, with no schema handling.
-struct RawDb {
+pub struct RawDb {
     conn: OnceCell<Connection>,
 }
 

@@ -38,7 +38,15 @@ pub(crate) async fn admit<D: SqlDb>(
     now: Now,
     seen: &mut Option<Rc<CredentialStatus>>,
 ) -> Result<(Rc<CredentialStatus>, Rc<Service>), BearerError> {
-    let status = caches.credential(db, holder.client_id, now).await?;
+    let mut read_with = None;
+    let request = (holder.jti, service_name);
+    let status = caches
+        .credential(db, holder.client_id, request, now, &mut read_with)
+        .await?;
+    let (revoked, service) = match read_with {
+        Some(read) => (Some(read.revoked), Some(read.service)),
+        None => (None, None),
+    };
     seen.clone_from(&status);
     let status = match status {
         Some(s) if s.credential.user == holder.user => s,
@@ -50,7 +58,10 @@ pub(crate) async fn admit<D: SqlDb>(
         jti: holder.jti,
     };
     live_credential(&status, times, now.unix_secs())?;
-    if caches.is_token_revoked(db, holder.jti, now).await? {
+    if caches
+        .is_token_revoked(db, holder.jti, now, revoked)
+        .await?
+    {
         return Err(BearerError::InvalidToken(TokenRefusal::Revoked));
     }
     let scopes = holder
@@ -65,7 +76,7 @@ pub(crate) async fn admit<D: SqlDb>(
         check_scope(&status.credential.scopes, service_name)?;
     }
     let service = caches
-        .service(db, service_name, now)
+        .service_or(db, service_name, now, service)
         .await?
         .ok_or(BearerError::UnknownService)?;
     let user = status.credential.user_id;

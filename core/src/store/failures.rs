@@ -1,7 +1,7 @@
 //! The counts of failed authentications ([`crate::throttle`]): the lockouts that apply read
 //! with the credential, and a failure counted in one batch.
 
-use super::rows::{credential_from_row, group_ids_from_cell, int, opt_text};
+use super::rows::{int, opt_text, status_from_row};
 use super::{sql, SqlDb, SqlValue, Store};
 use crate::capability::Now;
 use crate::error::StoreError;
@@ -63,16 +63,8 @@ impl<D: SqlDb> Store<'_, D> {
             pair: int(row, 1)?,
         };
         let credential = &row[2..];
-        // No credential, or one whose user is gone: not found, as in `credential_status`.
-        if credential.first() == Some(&SqlValue::Null)
-            || credential.get(sql::CREDENTIAL_COLUMNS) == Some(&SqlValue::Null)
-        {
+        let Some(status) = status_from_row(credential)? else {
             return Ok((None, lockouts, None));
-        }
-        let status = CredentialStatus {
-            credential: credential_from_row(credential)?,
-            user_enabled: int(credential, sql::CREDENTIAL_COLUMNS)? != 0,
-            groups: group_ids_from_cell(credential, sql::CREDENTIAL_COLUMNS + 1)?,
         };
         let keys = match with_keys {
             true => opt_text(credential, sql::CREDENTIAL_COLUMNS + 2)?,

@@ -3,6 +3,7 @@
 
 use super::{single_int, sql, SqlDb, SqlValue, Store};
 use crate::error::StoreError;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 /// One file of `infra/migrations`.
 #[derive(Clone, Copy, Debug)]
@@ -68,6 +69,19 @@ pub const MIGRATIONS: &[Migration] = &[
     },
 ];
 
+/// The versions of [`MIGRATIONS`], computed at compile time: what a service request's read
+/// checks the ledger against ([`super::sql::SERVICE_REQUEST`]) without bringing the migrations'
+/// text into a runtime that never applies them (Workers).
+pub const MIGRATION_VERSIONS: [i64; MIGRATIONS.len()] = {
+    let mut versions = [0; MIGRATIONS.len()];
+    let mut i = 0;
+    while i < versions.len() {
+        versions[i] = MIGRATIONS[i].version;
+        i += 1;
+    }
+    versions
+};
+
 /// The schema version this code reads and writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 
@@ -125,4 +139,72 @@ pub fn split_sql(sql: &str) -> Vec<String> {
         statements.push(current.trim().to_owned());
     }
     statements
+}
+
+/// A database whose runtime has no migration tool (Spin; hosted Spin cannot run `spin up
+/// --sqlite`): the migrations it lacks are applied before an instance's first statement, one
+/// read of the ledger when the schema is current ([`Store::apply_migrations`]), except for a
+/// read that counts the ledger itself ([`SqlDb::query_checking_schema`]: a service request's),
+/// which runs first and costs no read more unless it says migrations are missing. `ready` is
+/// the instance's: set once the schema is known to be current.
+pub struct SelfMigrating<'a, D> {
+    db: D,
+    ready: &'a AtomicBool,
+}
+
+impl<'a, D: SqlDb> SelfMigrating<'a, D> {
+    pub fn new(db: D, ready: &'a AtomicBool) -> Self {
+        SelfMigrating { db, ready }
+    }
+
+    async fn ensure_schema(&self) -> Result<(), StoreError> {
+        if self.ready.load(Relaxed) {
+            return Ok(());
+        }
+        Store::new(&self.db).apply_migrations().await?;
+        self.ready.store(true, Relaxed);
+        Ok(())
+    }
+}
+
+impl<D: SqlDb> SqlDb for SelfMigrating<'_, D> {
+    async fn query(
+        &self,
+        sql: &str,
+        params: &[SqlValue],
+    ) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+        self.ensure_schema().await?;
+        self.db.query(sql, params).await
+    }
+
+    async fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<u64, StoreError> {
+        self.ensure_schema().await?;
+        self.db.execute(sql, params).await
+    }
+
+    async fn execute_batch(&self, statements: &[(&str, Vec<SqlValue>)]) -> Result<(), StoreError> {
+        self.ensure_schema().await?;
+        self.db.execute_batch(statements).await
+    }
+
+    async fn query_checking_schema(
+        &self,
+        sql: &str,
+        params: &[SqlValue],
+    ) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+        self.db.query(sql, params).await
+    }
+
+    async fn schema_checked(&self, current: bool) -> Result<bool, StoreError> {
+        if current {
+            self.ready.store(true, Relaxed);
+            return Ok(false);
+        }
+        // Known current already: the read failed for another reason (503, as any other).
+        if self.ready.load(Relaxed) {
+            return Ok(false);
+        }
+        self.ensure_schema().await?;
+        Ok(true)
+    }
 }

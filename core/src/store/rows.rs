@@ -4,7 +4,8 @@
 use super::SqlValue;
 use crate::error::StoreError;
 use crate::model::{
-    Credential, CredentialKind, Group, GroupId, Lifecycle, Rule, Service, UpstreamAuth, User,
+    Credential, CredentialKind, CredentialStatus, Group, GroupId, Lifecycle, Rule, Service,
+    UpstreamAuth, User,
 };
 use crate::policy::parse_rule;
 use crate::rate_limit::{Count, RateLimit};
@@ -81,6 +82,21 @@ pub(super) fn group_ids_from_cell(row: &[SqlValue], i: usize) -> Result<Vec<Grou
             .map(|id| id.parse().map_err(|_| corrupt("groups")))
             .collect(),
     }
+}
+
+/// A credential with its user's state, from its columns followed by the user's `enabled` and
+/// groups (as [`super::sql::CREDENTIAL_STATUS`] reads them): `None` for no credential (NULLs),
+/// or one whose user is gone (a NULL `enabled`), which is not found either.
+pub(super) fn status_from_row(row: &[SqlValue]) -> Result<Option<CredentialStatus>, StoreError> {
+    let enabled = super::sql::CREDENTIAL_COLUMNS;
+    if row.first() == Some(&SqlValue::Null) || row.get(enabled) == Some(&SqlValue::Null) {
+        return Ok(None);
+    }
+    Ok(Some(CredentialStatus {
+        credential: credential_from_row(row)?,
+        user_enabled: int(row, enabled)? != 0,
+        groups: group_ids_from_cell(row, enabled + 1)?,
+    }))
 }
 
 /// The cell [`group_ids_from_cell`] reads: what a fake database answers with.

@@ -202,6 +202,32 @@ pub const INSERT_REVOKED_TOKEN: &str = "INSERT OR IGNORE INTO revoked_tokens (jt
     WHERE client_id = ?2 AND expires_at >= ?4) < ?5";
 /// Whether one token is revoked: a primary-key lookup, the service path's only revocation read.
 pub const IS_TOKEN_REVOKED: &str = "SELECT 1 FROM revoked_tokens WHERE jti = ?1";
+/// A service request's one read on an instance with nothing cached (Spin gives every request a
+/// fresh one): always one row, what [`CREDENTIAL_STATUS`], [`IS_TOKEN_REVOKED`] and [`SERVICE`]
+/// read, side by side, and how many of the migrations this code needs the schema's ledger holds
+/// (`?4`: their versions, a JSON list; versions may skip numbers), so that a runtime that applies the migrations itself needs no
+/// read of its own for them. Token `?1` (`jti`), credential `?2` (client id), service `?3`. The
+/// columns: the credential's (NULLs: none), its user's `enabled` (NULL: the user is gone) and
+/// groups, 1 or NULL (revoked), the ledger's count, then [`SERVICE`]'s (NULLs: none).
+pub const SERVICE_REQUEST: &str = concat!(
+    "SELECT ",
+    credential_columns!(),
+    ", u.enabled, ",
+    user_groups!(),
+    ", (SELECT 1 FROM revoked_tokens WHERE jti = ?1)",
+    ", (SELECT COUNT(*) FROM isogate_schema WHERE version IN (SELECT value FROM json_each(?4)))",
+    ", s.name, s.upstream, s.allowed_user_ids, s.allowed_users, s.created_at, r.rate_limit, ",
+    "a.upstream_auth, p.rules",
+    " FROM (SELECT 1) one",
+    " LEFT JOIN isogate_credentials c ON c.client_id = ?2",
+    " LEFT JOIN isogate_credential_lifecycle l ON l.client_id = c.client_id",
+    " LEFT JOIN isogate_credential_dpop d ON d.client_id = c.client_id",
+    " LEFT JOIN isogate_users u ON u.id = c.user_id",
+    " LEFT JOIN isogate_services s ON s.name = ?3",
+    " LEFT JOIN isogate_service_rate_limits r ON r.service = s.name",
+    " LEFT JOIN isogate_service_upstream_auth a ON a.service = s.name",
+    " LEFT JOIN isogate_service_policies p ON p.service = s.name"
+);
 
 // -- Throttled guessing (crate::throttle): the counts of failed authentications.
 

@@ -3,7 +3,9 @@
 use crate::capability::Now;
 use crate::error::StoreError;
 use crate::model::{CredentialStatus, Service};
-use crate::store::{credential_read_row, group_ids_cell, service_read_row, sql, SqlDb, SqlValue};
+use crate::store::{
+    credential_read_row, group_ids_cell, service_read_row, sql, SqlDb, SqlValue, MIGRATIONS,
+};
 use crate::throttle::{Counts, FailureCount};
 use std::cell::Cell;
 use std::collections::HashSet;
@@ -133,6 +135,37 @@ impl SqlDb for CannedDb {
                     .filter(|s| s.name == name)
                     .map(service_read_row)
                     .collect())
+            }
+            // One row: the credential (NULLs without), the revocation, the ledger (current),
+            // the service (NULLs without).
+            sql::SERVICE_REQUEST => {
+                let param = |i: usize| match params.get(i) {
+                    Some(SqlValue::Text(t)) => t.as_str(),
+                    _ => "",
+                };
+                let mut row = match self
+                    .credentials
+                    .iter()
+                    .find(|s| s.credential.client_id == param(1))
+                {
+                    Some(s) => {
+                        let mut row = credential_read_row(&s.credential);
+                        row.push(s.user_enabled.into());
+                        row.push(group_ids_cell(&s.groups));
+                        row
+                    }
+                    None => vec![SqlValue::Null; sql::CREDENTIAL_COLUMNS + 2],
+                };
+                row.push(match self.revoked.contains(param(0)) {
+                    true => 1.into(),
+                    false => SqlValue::Null,
+                });
+                row.push((MIGRATIONS.len() as i64).into());
+                match self.services.iter().find(|s| s.name == param(2)) {
+                    Some(s) => row.extend(service_read_row(s)),
+                    None => row.extend(vec![SqlValue::Null; 8]),
+                }
+                Ok(vec![row])
             }
             // A primary-key lookup, as in SQLite: its cost does not grow with the table.
             sql::IS_TOKEN_REVOKED => Ok(if self.revoked.contains(text_param(params)) {
