@@ -6,7 +6,7 @@
 // names and values, so the separator cannot occur inside either.
 
 /** Every header of `headers`, in iteration order (names lower-case, as Fetch gives them). */
-export function headerBlob(headers) {
+function headerBlob(headers) {
   let blob = "";
   for (const [name, value] of headers) blob += name + "\0" + value + "\0";
   return blob;
@@ -42,8 +42,10 @@ const UNSENDABLE = 3; // the runtime would not even build the request (the value
  * Fetches the origin, the incoming body streamed through (never buffered) exactly when the
  * core's plan says so (`withBody`; the plan's headers carry a Content-Length only then), redirects
  * passed back to the client rather than followed, and hands the outcome to `relay(record, kind,
- * value)` (Rust), which decides the client's response; `record` is the forward's audit record as
- * Rust made it into a string, handed back untouched. The timeout covers the wait for the
+ * value, session, env, status, headers)` (Rust), which decides the client's response; `record`
+ * is the forward's audit record as Rust made it into a string, handed back untouched. With an
+ * origin's Response come its status and its header blob, in the same call: the one crossing
+ * into Rust per answer. The timeout covers the wait for the
  * response head only: once it arrives the timer is cleared and the body streams as long as it
  * takes. Returns a Promise of relay's Response (or relay's Response itself when the request
  * cannot even be built). A WebSocket handshake is a plan with `upgrade: websocket` among its
@@ -64,21 +66,30 @@ export function forward(request, url, method, headers, withBody, timeoutMs, reco
     });
   } catch (e) {
     // A method the runtime refuses to send (CONNECT, TRACE) or an unusable URL.
-    return relay(record, UNSENDABLE, String(e), session, env);
+    return relay(record, UNSENDABLE, String(e), session, env, 0, "");
   }
   const timer = setTimeout(() => controller.abort(), timeoutMs);
   return fetch(outbound).then(
     (response) => {
       clearTimeout(timer);
-      return relay(record, RESPONDED, response, session, env);
+      return relay(record, RESPONDED, response, session, env, response.status, headerBlob(response.headers));
     },
     (e) => {
       clearTimeout(timer);
       return controller.signal.aborted
-        ? relay(record, TIMED_OUT, null, session, env)
-        : relay(record, UNREACHABLE, String(e), session, env);
+        ? relay(record, TIMED_OUT, null, session, env, 0, "")
+        : relay(record, UNREACHABLE, String(e), session, env, 0, "");
     },
   );
+}
+
+/**
+ * The client's Response for the origin's `upstream` as Rust's `Relay::Pass` says: `status`, the
+ * header blob `headers` (the origin's, filtered by the core), and the origin's body streamed
+ * through when `withBody`. The body is taken here rather than read across the boundary.
+ */
+export function relayOrigin(upstream, status, withBody, headers) {
+  return new Response(withBody ? upstream.body : null, { status, headers: headersFrom(headers) });
 }
 
 /**

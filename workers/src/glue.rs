@@ -8,8 +8,6 @@ use wasm_bindgen::prelude::*;
 extern "C" {
     #[wasm_bindgen(js_name = requestHead)]
     pub fn js_request_head(request: &web_sys::Request) -> String;
-    #[wasm_bindgen(js_name = headerBlob)]
-    pub fn js_header_blob(headers: &web_sys::Headers) -> String;
     #[wasm_bindgen(js_name = forward)]
     pub fn js_forward(
         request: &web_sys::Request,
@@ -38,6 +36,13 @@ extern "C" {
         env: &JsValue,
         session: &str,
         check: &js_sys::Function,
+    ) -> web_sys::Response;
+    #[wasm_bindgen(js_name = relayOrigin)]
+    pub fn js_relay_origin(
+        upstream: &web_sys::Response,
+        status: u16,
+        with_body: bool,
+        headers: &str,
     ) -> web_sys::Response;
     #[wasm_bindgen(js_name = respond)]
     pub fn js_respond(status: u16, headers: &str, body: &JsValue) -> web_sys::Response;

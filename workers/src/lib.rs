@@ -59,7 +59,7 @@ mod web_crypto;
 
 use d1::D1Db;
 use glue::{
-    js_forward, js_header_blob, js_read_bounded, js_request_head, js_respond,
+    js_forward, js_read_bounded, js_relay_origin, js_request_head, js_respond,
     js_respond_after_drain, js_upgrade,
 };
 use isogate_core::audit::{AuditLine, ForwardRecord};
@@ -313,16 +313,20 @@ const RESPONDED: u32 = 0;
 const TIMED_OUT: u32 = 1;
 const UNSENDABLE: u32 = 3;
 
+/// [`relay`]'s signature: record, outcome, the origin's Response or the runtime's words,
+/// session, env, and with a Response its status and header blob.
+type RelayFn = dyn Fn(String, u32, JsValue, String, JsValue, u16, String) -> web_sys::Response;
+
 thread_local! {
     /// [`relay`] as a JS function, made once per isolate rather than once per request.
-    static RELAY: Closure<dyn Fn(String, u32, JsValue, String, JsValue) -> web_sys::Response> =
-        Closure::new(relay);
+    static RELAY: Closure<RelayFn> = Closure::new(relay);
     /// [`check_connection`] as a JS function, for `glue.js`'s WebSocket relay.
     static CHECK: Closure<dyn Fn(JsValue, String) -> js_sys::Promise> = Closure::new(check_connection);
 }
 
 /// The client's response for the origin's answer, as the core decides it. `record` is the
-/// forward's carried record; `upstream` is the origin's Response (`RESPONDED`) or the
+/// forward's carried record; `upstream` is the origin's Response (`RESPONDED`, with its
+/// `status` and header blob `origin_headers`, read by `glue.js` in the same call) or the
 /// runtime's words for the failure.
 fn relay(
     record: String,
@@ -330,14 +334,15 @@ fn relay(
     upstream: JsValue,
     session: String,
     env: JsValue,
+    status: u16,
+    origin_headers: String,
 ) -> web_sys::Response {
     let headers;
     let outcome = match outcome {
         RESPONDED => {
-            let response: &web_sys::Response = upstream.unchecked_ref();
-            headers = header_pairs(&js_header_blob(&response.headers()));
+            headers = header_pairs(&origin_headers);
             UpstreamOutcome::Responded {
-                status: response.status(),
+                status,
                 headers: &headers,
             }
         }
@@ -348,17 +353,17 @@ fn relay(
     let (decision, line) = ForwardRecord::uncarry(&record).relay(outcome, now());
     print_audit(line);
     match decision {
+        // The origin's body is taken from its Response in `glue.js`, in the same call.
         Relay::Pass {
             status,
             headers,
             with_body,
-        } => {
-            let body = match upstream.unchecked_ref::<web_sys::Response>().body() {
-                Some(stream) if with_body => stream.into(),
-                _ => JsValue::NULL,
-            };
-            js_respond(status, &header_blob(&headers), &body)
-        }
+        } => js_relay_origin(
+            upstream.unchecked_ref(),
+            status,
+            with_body,
+            &header_blob(&headers),
+        ),
         // The origin's WebSocket, relayed to the client's by `glue.js`, which checks the
         // session through the core while it is open.
         Relay::Upgrade { headers } => CHECK.with(|check| {
