@@ -204,7 +204,7 @@ async function main() {
 
   // workerd serve's own output, for reading a flagged round (Miniflare's is streamed to
   // bench/results/miniflare.log as it comes).
-  fs.writeFileSync(path.join(path.dirname(outPath), "workerd.log"), wd.output());
+  fs.copyFileSync(wd.logFile, path.join(path.dirname(outPath), "workerd.log"));
   await stopChild(mf);
   await wd.stop();
 

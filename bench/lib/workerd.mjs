@@ -104,23 +104,44 @@ export function peerSettings(originUrl) {
   return { ORIGIN_URL: originUrl, PEER_RESOURCE: "http://localhost/api", PEER_ISSUER: "http://localhost" };
 }
 
-/** Starts `workerd serve` (under `taskset -c <cpu>` when given); resolves once `port` accepts. */
-export async function startWorkerd(configPath, { cpu, port, log = () => {} } = {}) {
+/**
+ * Starts `workerd serve` (under `taskset -c <cpu>` when given); resolves once `port` accepts.
+ * Its output goes straight to a file (`logFile`, default `workerd.out` beside the config), not
+ * through a pipe into this process: workerd writes each `console.log` (an audit line per
+ * request) synchronously, so a pipe this process were slow to drain (a GC pause, a busy event
+ * loop) would stop workerd serving every worker in it, and the round would measure that
+ * stall instead of the workers. The file is read back here every 250 ms for the stall
+ * attribution (restart lines) and by `output()`.
+ */
+export async function startWorkerd(configPath, { cpu, port, logFile = path.join(path.dirname(configPath), "workerd.out") } = {}) {
   const args = ["serve", "--experimental", configPath];
   if (process.env.BENCH_PROFILE && process.env.BENCH_INSPECTOR_PORT) args.push(`--inspector-addr=127.0.0.1:${process.env.BENCH_INSPECTOR_PORT}`);
-  const child = cpu === undefined ? spawn(WORKERD, args, { stdio: ["ignore", "pipe", "pipe"] })
-    : spawn("taskset", ["-c", String(cpu), WORKERD, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout.on("data", (d) => { output += d; noteServerOutput("workerd", d); log(String(d)); });
-  child.stderr.on("data", (d) => { output += d; noteServerOutput("workerd", d); log(String(d)); });
-  const exited = new Promise((resolve) => child.once("exit", resolve));
+  fs.rmSync(logFile, { force: true });
+  const fd = fs.openSync(logFile, "a");
+  const stdio = ["ignore", fd, fd];
+  const child = cpu === undefined ? spawn(WORKERD, args, { stdio })
+    : spawn("taskset", ["-c", String(cpu), WORKERD, ...args], { stdio });
+  fs.closeSync(fd);
+  const output = () => fs.readFileSync(logFile, "utf8");
+  let readTo = 0;
+  const poll = setInterval(() => {
+    let size;
+    try { size = fs.statSync(logFile).size; } catch { return; }
+    if (size <= readTo) return;
+    const chunk = Buffer.alloc(Math.min(size - readTo, 1 << 20));
+    const f = fs.openSync(logFile, "r");
+    try { readTo += fs.readSync(f, chunk, 0, chunk.length, readTo); } finally { fs.closeSync(f); }
+    noteServerOutput("workerd", chunk.toString("utf8"));
+  }, 250);
+  const exited = new Promise((resolve) => child.once("exit", (code) => { clearInterval(poll); resolve(code); }));
   await Promise.race([
     waitForPort(port, 30_000),
-    exited.then((code) => { throw new Error(`workerd exited ${code}:\n${output}`); }),
+    exited.then((code) => { throw new Error(`workerd exited ${code}:\n${output()}`); }),
   ]);
   return {
     child,
-    output: () => output,
-    stop: async () => { if (child.exitCode === null) { child.kill("SIGTERM"); await exited; } },
+    logFile,
+    output,
+    stop: async () => { if (child.exitCode === null) { child.kill("SIGTERM"); await exited; } clearInterval(poll); },
   };
 }
