@@ -9,9 +9,10 @@
 //! cache hits on the service path) open nothing.
 
 use isogate_core::error::StoreError;
+use isogate_core::store::sql::COUNT_REQUEST;
 use isogate_core::store::{SelfMigrating, SqlDb, SqlValue};
 use spin_sdk::sqlite::{Connection, Value};
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::sync::atomic::AtomicBool;
 
 /// Whether this instance knows its schema is current (Spin may reuse instances).
@@ -26,6 +27,7 @@ pub fn open() -> SpinDb {
     SelfMigrating::new(
         RawDb {
             conn: OnceCell::new(),
+            relaxed: Cell::new(false),
         },
         &SCHEMA_READY,
     )
@@ -34,6 +36,8 @@ pub fn open() -> SpinDb {
 /// The `default` database, opened lazily, with no schema handling.
 pub struct RawDb {
     conn: OnceCell<Connection>,
+    /// Whether this connection commits without waiting for the disk (see [`RawDb::run`]).
+    relaxed: Cell<bool>,
 }
 
 fn store_error(e: spin_sdk::sqlite::Error) -> StoreError {
@@ -72,7 +76,32 @@ impl RawDb {
         Ok(self.conn.get_or_init(|| conn))
     }
 
+    /// Puts a local database file in WAL journal mode, which stays with the file: a commit is
+    /// then one append to the log instead of a rollback journal written, synced and deleted.
+    /// Spin opens its local SQLite with SQLite's defaults (rollback journal, `synchronous =
+    /// FULL`) and sets no PRAGMA. `PRAGMA journal_mode` cannot run inside a transaction, so this
+    /// runs before the migrations' batch. libSQL (sqld, Turso) is in WAL already and refuses
+    /// the statement ("unsupported statement"); any failure leaves the mode as it was, which
+    /// only costs speed, so it is ignored.
+    fn use_wal(&self) {
+        let _ = self.run("PRAGMA journal_mode = WAL", &[]);
+    }
+
     fn run(&self, sql: &str, params: &[Value]) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+        if sql == COUNT_REQUEST && !self.relaxed.get() {
+            // A rate limit counts every request to its service: a synced commit each would make
+            // the disk the limit of the service's throughput on Spin (a fresh instance per
+            // request; on Workers the counts stay in the isolate). In WAL mode `synchronous =
+            // NORMAL` commits without syncing; a crash of the machine or a power loss can forget
+            // the last counts (never corrupt the file), a crash of the process forgets nothing.
+            // Per connection, so only this instance's connection runs relaxed, and it writes
+            // nothing after the count (the service path's last statement); revocations,
+            // credentials and the token endpoint's writes keep a synced commit. In rollback
+            // mode (WAL refused) NORMAL still syncs, less often; libSQL ignores or refuses it:
+            // either is fine.
+            self.relaxed.set(true);
+            let _ = self.run("PRAGMA synchronous = NORMAL", &[]);
+        }
         let result = self.conn()?.execute(sql, params).map_err(store_error)?;
         Ok(result
             .rows
@@ -105,6 +134,14 @@ impl SqlDb for RawDb {
     }
 
     async fn execute_batch(&self, statements: &[(&str, Vec<SqlValue>)]) -> Result<(), StoreError> {
+        // Migrations (a new database, or an upgrade) are the only batches that write the
+        // schema ledger: the one time to choose the journal mode, outside their transaction.
+        if statements
+            .iter()
+            .any(|(sql, _)| sql.contains("INTO isogate_schema"))
+        {
+            self.use_wal();
+        }
         self.run("BEGIN", &[])?;
         for (sql, params) in statements {
             if let Err(e) = self.run(sql, &bind(params)) {

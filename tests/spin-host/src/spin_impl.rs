@@ -1,6 +1,8 @@
 //! `fermyon:spin/{key-value,sqlite,variables}@2.0.0` over SQLite (rusqlite, bundled).
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use rusqlite::types::{Value as SqlValue, ValueRef};
@@ -31,7 +33,7 @@ const DEFAULT: &str = "default";
 /// Host state shared by all requests (instances).
 pub struct Shared {
     kv: Mutex<Connection>,
-    db: Mutex<Connection>,
+    db: Database,
     variables: HashMap<String, String>,
     declared_kv_stores: Vec<String>,
     declared_sqlite_databases: Vec<String>,
@@ -43,8 +45,25 @@ pub struct Shared {
 /// An open key-value store (always `default`).
 pub struct KvStore;
 
-/// An open SQLite connection handle (always database `default`).
-pub struct SqliteConnection;
+/// Where database `default` lives.
+enum Database {
+    /// A file: every `open` gets a connection of its own, opened on its first statement and
+    /// closed when the component drops it (at the latest when its instance ends), as Spin's
+    /// local SQLite does (`crates/sqlite-inproc` in spinframework/spin: a new
+    /// `rusqlite::Connection` per `open`, rusqlite's defaults, no PRAGMA). So a fresh instance
+    /// pays what it pays on Spin: opening the file, reading the schema, preparing each statement.
+    File(PathBuf),
+    /// In memory: one connection shared by every instance. Spin gives each `open` a new, empty
+    /// in-memory database, which no test could seed; `--sqlite-init` and state across requests
+    /// need the one database.
+    Memory(Mutex<Connection>),
+}
+
+/// An open SQLite connection handle (always database `default`): for a file, its own
+/// connection once it has run a statement.
+pub struct SqliteConnection {
+    file: OnceCell<Connection>,
+}
 
 fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     // A panic while holding the lock cannot leave SQLite in a torn state; keep serving.
@@ -67,6 +86,11 @@ impl Shared {
             db.execute_batch(&sql)
                 .with_context(|| format!("running --sqlite-init {}", file.display()))?;
         }
+        let db = match &args.sqlite_file {
+            // Closed here: instances open their own.
+            Some(path) => Database::File(path.clone()),
+            None => Database::Memory(Mutex::new(db)),
+        };
         let kv = open_db(args.kv_file.as_deref()).context("opening key-value SQLite file")?;
         // Same table as Spin's own SQLite key-value provider.
         kv.execute_batch(
@@ -94,7 +118,7 @@ impl Shared {
         }
         Ok(Shared {
             kv: Mutex::new(kv),
-            db: Mutex::new(db),
+            db,
             variables,
             declared_kv_stores: args.declared_kv_stores.clone(),
             declared_sqlite_databases: args.declared_sqlite_databases.clone(),
@@ -242,7 +266,9 @@ impl sqlite::HostConnection for HostState {
             );
         }
         self.table
-            .push(SqliteConnection)
+            .push(SqliteConnection {
+                file: OnceCell::new(),
+            })
             .map_err(|e| sqlite::Error::Io(e.to_string()))
     }
 
@@ -252,9 +278,9 @@ impl sqlite::HostConnection for HostState {
         statement: String,
         parameters: Vec<sqlite::Value>,
     ) -> Result<sqlite::QueryResult, sqlite::Error> {
-        if self.table.get(&self_).is_err() {
+        let Ok(connection) = self.table.get(&self_) else {
             return Err(sqlite::Error::InvalidConnection);
-        }
+        };
         if let Some(stats) = &self.shared.stats {
             stats.sqlite(&statement);
         }
@@ -262,8 +288,20 @@ impl sqlite::HostConnection for HostState {
             // The statement text only: parameters may be secrets' hashes or tokens' ids.
             eprintln!("isogate-spin-host: sql: {}", statement.replace('\n', " "));
         }
-        let db = lock(&self.shared.db);
-        execute(&db, &statement, parameters).map_err(|e| sqlite::Error::Io(e.to_string()))
+        let io = |e: rusqlite::Error| sqlite::Error::Io(e.to_string());
+        match &self.shared.db {
+            Database::File(path) => {
+                let db = match connection.file.get() {
+                    Some(db) => db,
+                    None => {
+                        let db = Connection::open(path).map_err(io)?;
+                        connection.file.get_or_init(|| db)
+                    }
+                };
+                execute(db, &statement, parameters).map_err(io)
+            }
+            Database::Memory(db) => execute(&lock(db), &statement, parameters).map_err(io),
+        }
     }
 
     fn drop(&mut self, rep: Resource<SqliteConnection>) -> wasmtime::Result<()> {
