@@ -13,7 +13,8 @@
 #      separate module, build/index_bg.wasm (imported as a compiled module)
 #
 # Fails when the build fails, whatever an earlier build left behind: workers/build is removed
-# first, any failing step fails the script, and the outputs must exist afterwards.
+# first, any failing step fails the script (and removes it again), and the outputs must exist
+# afterwards.
 # WASM_BINDGEN_BIN / WASM_OPT_BIN / ESBUILD_BIN in the environment override the tools (e.g.
 # WASM_BINDGEN_BIN=/bin/false to check that a broken build fails the run).
 set -euo pipefail
@@ -27,7 +28,8 @@ esbuild="${ESBUILD_BIN:-$root/node_modules/.bin/esbuild}"
 export CARGO_TARGET_DIR="$root/target"
 cd "$root/workers"
 rm -rf build
-fail() { echo "build-worker.sh: $*" >&2; exit 1; }
+# A failed step leaves no workers/build at all (no wasm without its index.js).
+fail() { echo "build-worker.sh: $*" >&2; rm -rf build; exit 1; }
 
 # 1. WASM_BINDGEN_USE_JS_SYS as worker-build set it (wasm-bindgen's macro then uses js_sys's
 # futures), so the code is the same as it built.
