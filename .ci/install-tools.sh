@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the native tools the build needs, offline-safe (crates.io only), into a fixed
 # root outside the clone so that reruns on the same machine skip them.
-# See ../shared/TOOLCHAIN.md: worker-build would otherwise download wasm-bindgen/wasm-opt.
+# See ../shared/TOOLCHAIN.md. The worker is built without worker-build (scripts/build-worker.sh
+# drives wasm-bindgen, wasm-opt and esbuild itself), so only wasm-bindgen-cli is compiled here.
 set -euo pipefail
 TOOLS_ROOT="${ISOGATE_TOOLS_ROOT:-$HOME/.cache/isogate-tools}"
-WORKER_BUILD_VERSION=0.8.7
 WASM_BINDGEN_VERSION=0.2.130   # must equal wasm-bindgen in Cargo.lock (pinned in workers/Cargo.toml)
 mkdir -p "$TOOLS_ROOT"
 # Progress goes to stderr: stdout is the one line scripts/build-worker.sh reads.
@@ -18,14 +18,9 @@ fi
 # scripts/test.sh runs `cargo fmt --check` and `cargo clippy -D warnings` before the tests.
 rustup --quiet component add clippy rustfmt >/dev/null
 
-# `worker-build --version` prints the bare version, `wasm-bindgen --version` its name first.
+# `wasm-bindgen --version` prints its name, then the version.
 installed_version() { "$TOOLS_ROOT/bin/$1" --version 2>/dev/null | awk '{print $NF}'; }
 
-if [ "$(installed_version worker-build)" != "$WORKER_BUILD_VERSION" ]; then
-  long_step "compiling worker-build $WORKER_BUILD_VERSION from crates.io" \
-    "first run only: about 6-7 minutes on 2 cores; installed into $TOOLS_ROOT" \
-    cargo install --quiet --root "$TOOLS_ROOT" worker-build --version "$WORKER_BUILD_VERSION" --locked
-fi
 if [ "$(installed_version wasm-bindgen)" != "$WASM_BINDGEN_VERSION" ]; then
   # Not --locked: its lockfile names a webpki-roots release the registry mirror lacks.
   long_step "compiling wasm-bindgen-cli $WASM_BINDGEN_VERSION from crates.io" \

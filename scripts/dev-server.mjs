@@ -66,7 +66,7 @@ const mf = new Miniflare({
   name: "isogate",
   modules: true,
   scriptPath: main,
-  // The worker-build output is an ES module importing its wasm (TOOLCHAIN: the rules must be
+  // The build (scripts/build-worker.sh) is an ES module importing its wasm (TOOLCHAIN: the rules must be
   // explicit).
   modulesRules: [
     { type: "ESModule", include: ["**/*.js"] },

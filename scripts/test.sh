@@ -2,7 +2,7 @@
 # Runs every test: formatting and clippy, the core's and CLI's Rust tests, then the
 # end-to-end suite against the built gateway in real runtimes with real loopback origins and
 # real OAuth2 client libraries. Installs what it needs (rustup targets and components,
-# worker-build, wasm-bindgen-cli, npm and PyPI packages) on first run; later runs reuse them.
+# wasm-bindgen-cli, npm and PyPI packages) on first run; later runs reuse them.
 #
 # Every step fails the run. Long, chatty steps (the builds) write their output to a log under
 # $ISOGATE_CI_LOGS (default: a new temp dir) that is printed when the step fails.
@@ -34,7 +34,7 @@ step "SpinKube manifests: rendered, validated against the committed CRD schemas,
 .venv-tests/bin/pip install --quiet --disable-pip-version-check -r infra/kubernetes/requirements.txt
 .venv-tests/bin/python -m unittest infra/kubernetes/test_validate.py
 
-step "tools (rustup targets and components, worker-build, wasm-bindgen-cli)"
+step "tools (rustup targets and components, wasm-bindgen-cli)"
 # Its progress (stderr) stays on screen: the first run compiles two tools for minutes each.
 bash .ci/install-tools.sh > "$logs/install-tools.log"
 
@@ -83,7 +83,7 @@ cargo test --quiet -p isogate-core -p isogate-cli
 step "fuzz targets (libFuzzer on stable, 5 s each from fuzz/corpus; executions per target)"
 bash scripts/fuzz.sh --ci 5
 
-step "build: Workers gateway (worker-build) and CLI"
+step "build: Workers gateway (cargo, wasm-bindgen, wasm-opt, esbuild) and CLI"
 # build-worker.sh removes workers/build first, so a failed build cannot leave an old wasm behind.
 quiet build-worker bash scripts/build-worker.sh
 cargo build --quiet -p isogate-cli

@@ -1,6 +1,7 @@
 //! D1 behind the core's [`SqlDb`], through `glue.js`: D1's own client API, with no conversion
 //! layer in between (no `worker` D1 wrapper, no serde).
 
+use crate::entry::Env;
 use crate::glue::{js_d1_batch, js_d1_execute, js_d1_query};
 use isogate_core::capability::SqlDb;
 use isogate_core::error::StoreError;
@@ -9,7 +10,6 @@ use std::cell::OnceCell;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
-use worker::Env;
 
 /// The Worker's `DB` binding, looked up on first use: with warm caches a request never
 /// touches it.

@@ -53,11 +53,13 @@
 //! kept for its life: keys are parsed once, and the hot-path caches live in it.
 
 mod d1;
+mod entry;
 mod glue;
 mod origin;
 mod web_crypto;
 
 use d1::D1Db;
+use entry::{console_error, Env};
 use glue::{
     js_forward, js_read_bounded, js_relay_origin, js_request_head, js_respond,
     js_respond_after_drain, js_upgrade,
@@ -77,7 +79,6 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_crypto::WebCryptoEd25519;
-use worker::{console_error, Env};
 
 thread_local! {
     /// The isolate's gateway (wasm here has one thread, so this is a per-isolate static).
@@ -87,7 +88,7 @@ thread_local! {
 
 type Caps<'a> = Capabilities<'a, D1Db<'a>, WebCryptoEd25519>;
 
-/// The Worker's `fetch` handler (called by worker-build's entrypoint shim). Written against
+/// The Worker's `fetch` handler, called by `entry.js` (the module's default export). Written against
 /// `web_sys` rather than through `#[event(fetch)]`, whose request conversion parses the URL
 /// and reads `request.cf` on every request for nothing the gateway uses.
 ///
@@ -179,7 +180,7 @@ fn print_audit(line: Option<AuditLine>) {
 /// and D1's messages carry SQL text, not bound values.
 fn log(diagnostic: Option<&Diagnostic>) {
     if let Some(diagnostic) = diagnostic {
-        console_error!("{diagnostic}");
+        console_error(&diagnostic.to_string());
     }
 }
 
@@ -189,12 +190,9 @@ fn isolate_gateway(env: &Env) -> Result<Rc<Gateway>, Box<Step<'static>>> {
     CELL.with(|cell| cell.gateway(|name| setting(env, name)))
 }
 
-/// A setting: a secret if there is one by that name, else a var.
+/// A setting: the Worker's secret or var by that name (both are string properties of `env`).
 fn setting(env: &Env, name: &str) -> Option<String> {
-    env.secret(name)
-        .map(|s| s.to_string())
-        .or_else(|_| env.var(name).map(|v| v.to_string()))
-        .ok()
+    env.string(name)
 }
 
 /// At most `limit + 1` bytes of the body (the core tells "too large" from the extra byte; the

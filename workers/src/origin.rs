@@ -3,6 +3,7 @@
 //! request is one `fetch` (in `glue.js`, like every Fetch object). The core decides what to
 //! read and send; nothing here looks at a value.
 
+use crate::entry::Env;
 use crate::glue::{js_document_fetch, js_token_fetch};
 use isogate_core::capability::{DocumentReply, LocalFuture, OriginSecrets};
 use isogate_core::federation::MAX_DOCUMENT_BYTES;
@@ -10,7 +11,6 @@ use isogate_core::upstream_auth::origin_token::MAX_REPLY_BYTES;
 use isogate_core::upstream_auth::{TokenFetch, TokenReply};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use worker::Env;
 
 pub struct WorkerSecrets<'a> {
     pub env: &'a Env,

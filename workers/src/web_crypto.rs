@@ -2,6 +2,7 @@
 //! implementation compiled to wasm (see bench/); and client assertions' signatures (EdDSA,
 //! ES256, RS256), which cost the worker no crypto code of its own.
 
+use crate::entry::console_error;
 use crate::glue::{
     js_ed25519_sign, js_ed25519_verify, js_import_signing_key, js_import_verifying_key,
     js_jws_verify,
@@ -13,7 +14,6 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
-use worker::console_error;
 
 /// The core's [`Ed25519`] over Web Crypto. Keys are imported once per isolate. Web Crypto is
 /// the only implementation in the worker: workerd (and so every Workers location, Miniflare
@@ -95,7 +95,9 @@ impl Ed25519 for WebCryptoEd25519 {
         match self.try_sign(key, message).await {
             Ok(signature) => signature,
             Err(e) => {
-                console_error!("isogate: Web Crypto Ed25519 signing failed: {e:?}");
+                console_error(&format!(
+                    "isogate: Web Crypto Ed25519 signing failed: {e:?}"
+                ));
                 wasm_bindgen::throw_str("isogate: Web Crypto Ed25519 signing is unavailable")
             }
         }
@@ -105,7 +107,9 @@ impl Ed25519 for WebCryptoEd25519 {
         match self.try_verify(key, message, signature).await {
             Ok(genuine) => genuine,
             Err(e) => {
-                console_error!("isogate: Web Crypto Ed25519 verification failed: {e:?}");
+                console_error(&format!(
+                    "isogate: Web Crypto Ed25519 verification failed: {e:?}"
+                ));
                 false
             }
         }
@@ -135,7 +139,9 @@ impl JwsVerifier for WebCryptoJws {
             match JsFuture::from(promise).await {
                 Ok(genuine) => genuine.as_bool() == Some(true),
                 Err(e) => {
-                    console_error!("isogate: Web Crypto signature check failed: {e:?}");
+                    console_error(&format!(
+                        "isogate: Web Crypto signature check failed: {e:?}"
+                    ));
                     false
                 }
             }
