@@ -102,6 +102,7 @@ impl ServiceCaches {
         (read_first, read_with_it): (Option<ReadFirst>, &mut Option<ReadWith>),
     ) -> Result<Option<Rc<CredentialStatus>>, BearerError> {
         let load = || async move {
+            #[cfg(feature = "instance-per-request")]
             let read = match read_first {
                 Some(read) => read?,
                 None => {
@@ -109,6 +110,13 @@ impl ServiceCaches {
                         .service_request(jti, client_id, service_name)
                         .await?
                 }
+            };
+            #[cfg(not(feature = "instance-per-request"))]
+            let read = {
+                let _ = read_first;
+                Store::new(db)
+                    .service_request(jti, client_id, service_name)
+                    .await?
             };
             *read_with_it = Some(ReadWith {
                 revoked: read.revoked,
@@ -202,7 +210,11 @@ impl ServiceCaches {
 /// A service request's one read made before the token's signature was checked
 /// ([`verify_reading_first`]), its failure included: taken by [`ServiceCaches::credential`]
 /// instead of a read of its own, so that a refusal or failure answers as without it.
+#[cfg(feature = "instance-per-request")]
 pub(crate) type ReadFirst = Result<crate::store::ServiceRequestRead, StoreError>;
+/// Never made where an instance serves many requests (it carries none of that code).
+#[cfg(not(feature = "instance-per-request"))]
+pub(crate) type ReadFirst = std::convert::Infallible;
 
 /// What a credential's read brought besides it ([`Store::service_request`]): taken by the
 /// request that made the read when the revocation and service caches miss too. A change to the

@@ -137,6 +137,7 @@ impl Verifier {
 
     /// The checks of genuine claims that hold for as long as the key set does: issuer (done by
     /// the caller), audience, scopes parsed.
+    #[inline(always)] // one caller where instances serve many requests (Workers): no call
     fn accept_claims(&self, claims: AccessTokenClaims) -> Result<VerifiedToken, TokenInvalid> {
         let audience = match &self.services {
             Some(services) => TokenAudience::classify(claims.aud.iter(), &self.audience, services),

@@ -42,10 +42,10 @@ impl<D: SqlDb> Store<'_, D> {
             service.into(),
             migration_versions().into(),
         ];
-        let row = self
+        let rows = self
             .read_service_request(sql::SERVICE_REQUEST, &params)
             .await?;
-        service_request_from_row(&row)
+        service_request_from_row(first_row(&rows)?)
     }
 
     /// [`Store::service_request`], in the same one statement also whether the token was
@@ -64,11 +64,12 @@ impl<D: SqlDb> Store<'_, D> {
             migration_versions().into(),
             remembered_as.into(),
         ];
-        let row = self
+        let rows = self
             .read_service_request(sql::SERVICE_REQUEST_REMEMBERING, &params)
             .await?;
+        let row = first_row(&rows)?;
         let verified_before = !matches!(row.get(VERIFIED_BEFORE), None | Some(SqlValue::Null));
-        Ok((service_request_from_row(&row)?, verified_before))
+        Ok((service_request_from_row(row)?, verified_before))
     }
 
     /// Remembers that the token `remembered_as` names, expiring at `expires_at` (unix seconds),
@@ -93,13 +94,13 @@ impl<D: SqlDb> Store<'_, D> {
             .map(drop)
     }
 
-    /// The one row of `read` ([`sql::SERVICE_REQUEST`] or a read with its columns first),
+    /// The rows of `read_sql` ([`sql::SERVICE_REQUEST`] or a read with its columns first),
     /// applying the migrations first if the database does that and the schema lacks some.
     async fn read_service_request(
         &self,
         read_sql: &str,
         params: &[SqlValue],
-    ) -> Result<Vec<SqlValue>, StoreError> {
+    ) -> Result<Vec<Vec<SqlValue>>, StoreError> {
         let read = self.db.query_checking_schema(read_sql, params).await;
         // Every migration this code knows is in the ledger (`version` is its primary key).
         let current = MIGRATION_VERSIONS.len() as i64;
@@ -110,12 +111,18 @@ impl<D: SqlDb> Store<'_, D> {
             true => self.db.query(read_sql, params).await?,
             false => read?,
         };
-        rows.into_iter()
-            .next()
-            .ok_or_else(|| StoreError::new("the service request's read returned no row"))
+        Ok(rows)
     }
 }
 
+#[inline(always)]
+fn first_row(rows: &[Vec<SqlValue>]) -> Result<&[SqlValue], StoreError> {
+    rows.first()
+        .map(Vec::as_slice)
+        .ok_or_else(|| StoreError::new("the service request's read returned no row"))
+}
+
+#[inline(always)]
 fn service_request_from_row(row: &[SqlValue]) -> Result<ServiceRequestRead, StoreError> {
     let service = match row.get(SERVICE) {
         None | Some(SqlValue::Null) => None,
