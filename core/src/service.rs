@@ -104,7 +104,7 @@ impl ServiceCaches {
         let load = || async move {
             #[cfg(feature = "instance-per-request")]
             let read = match read_first {
-                Some(read) => read?,
+                Some(read) => (*read)?,
                 None => {
                     Store::new(db)
                         .service_request(jti, client_id, service_name)
@@ -210,8 +210,9 @@ impl ServiceCaches {
 /// A service request's one read made before the token's signature was checked
 /// ([`verify_reading_first`]), its failure included: taken by [`ServiceCaches::credential`]
 /// instead of a read of its own, so that a refusal or failure answers as without it.
+/// Boxed: carried through the futures of every request's flow, which it would otherwise widen.
 #[cfg(feature = "instance-per-request")]
-pub(crate) type ReadFirst = Result<crate::store::ServiceRequestRead, StoreError>;
+pub(crate) type ReadFirst = Box<Result<crate::store::ServiceRequestRead, StoreError>>;
 /// Never made where an instance serves many requests (it carries none of that code).
 #[cfg(not(feature = "instance-per-request"))]
 pub(crate) type ReadFirst = std::convert::Infallible;
@@ -283,7 +284,16 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
             .map_err(|e| BearerError::InvalidToken(TokenRefusal::Invalid(e)))?,
         #[cfg(feature = "instance-per-request")]
         InstanceMemory::PerRequest => {
-            let first = verify_reading_first(verifier, caps, token, service_name, now).await?;
+            // Boxed: its state would otherwise widen this future, which every request (and
+            // every runtime's gateway future) carries, for a path only Spin takes.
+            let first = Box::pin(verify_reading_first(
+                verifier,
+                caps,
+                token,
+                service_name,
+                now,
+            ));
+            let first = first.await?;
             (read_first, to_remember) = (first.read, first.to_remember);
             first.verified
         }
@@ -377,9 +387,9 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
     #[cfg(feature = "instance-per-request")]
     if let Some(remembered_as) = to_remember {
         let cutoff = crate::token::expiry_cutoff(now);
-        let _ = Store::new(db)
-            .remember_verified_token(&remembered_as, claims.exp, cutoff)
-            .await;
+        let store = Store::new(db);
+        let remember = store.remember_verified_token(&remembered_as, claims.exp, cutoff);
+        let _ = Box::pin(remember).await;
     }
     Ok(Authorized { plan, principal })
 }
@@ -431,7 +441,7 @@ async fn verify_reading_first<D: SqlDb, E: Ed25519>(
     // own refusals, as before).
     Ok(ReadAndVerified {
         verified,
-        read: Some(read.map(|(read, _)| read)),
+        read: Some(Box::new(read.map(|(read, _)| read))),
         to_remember,
     })
 }

@@ -49,13 +49,22 @@ describe(`one tenant cannot degrade the others (${RUNTIME})`, () => {
     return { status: r.status, sql: after.sql.slice(before.count) };
   }
 
+  /** The host's statement log once no more lines arrive (earlier requests' lines come late). */
+  async function settledStatements() {
+    let last = await gw.runtime.statements();
+    for (;;) {
+      await sleep(100);
+      const now = await gw.runtime.statements();
+      if (now.count === last.count) return now;
+      last = now;
+    }
+  }
+
   /** The SQL statements one forwarded request of `token` ran, and its status. */
   async function spinRequest(token) {
-    await sleep(100); // the host's log of earlier requests (the token's own, say) read first
-    const before = await gw.runtime.statements();
+    const before = await settledStatements();
     const r = await gw.service("my-api", "/", { headers: { authorization: `Bearer ${token}` } });
-    await sleep(100);
-    const after = await gw.runtime.statements();
+    const after = await settledStatements();
     return { status: r.status, sql: after.sql.slice(before.count) };
   }
 
@@ -79,9 +88,9 @@ describe(`one tenant cannot degrade the others (${RUNTIME})`, () => {
     }
     const revoked = await gw.accessToken(victim);
     assert.equal((await post(gw, "/oauth2/revoke", victim, { token: revoked })).status, 200);
-    const before = await gw.runtime.statements();
+    const before = await settledStatements();
     const r = await gw.service("my-api", "/", { headers: { authorization: `Bearer ${revoked}` } });
-    const after = await gw.runtime.statements();
+    const after = await settledStatements();
     assert.equal(r.status, 401);
     assert.equal(after.sql.slice(before.count).length, 1, after.sql.slice(before.count).join("\n"));
   });
