@@ -300,7 +300,8 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
     };
     seen.token = Some(verified.clone());
     // RFC 8707: a token issued for other services (its `aud`) is refused here whatever its
-    // scope, before any storage is read for it.
+    // scope, before any storage is read for it (on an instance per request the one read came
+    // first, with the signature check it may save).
     if !verified.audience.admits(service_name) {
         return Err(BearerError::InvalidToken(TokenRefusal::OtherResource));
     }
