@@ -99,12 +99,25 @@ impl ServiceCaches {
         client_id: &str,
         (jti, service_name): (&str, &str),
         now: Now,
-        read_with_it: &mut Option<ReadWith>,
+        (read_first, read_with_it): (Option<ReadFirst>, &mut Option<ReadWith>),
     ) -> Result<Option<Rc<CredentialStatus>>, BearerError> {
         let load = || async move {
-            let read = Store::new(db)
-                .service_request(jti, client_id, service_name)
-                .await?;
+            #[cfg(feature = "instance-per-request")]
+            let read = match read_first {
+                Some(read) => (*read)?,
+                None => {
+                    Store::new(db)
+                        .service_request(jti, client_id, service_name)
+                        .await?
+                }
+            };
+            #[cfg(not(feature = "instance-per-request"))]
+            let read = {
+                let _ = read_first;
+                Store::new(db)
+                    .service_request(jti, client_id, service_name)
+                    .await?
+            };
             *read_with_it = Some(ReadWith {
                 revoked: read.revoked,
                 service: read.service.map(Rc::new),
@@ -194,6 +207,16 @@ impl ServiceCaches {
     }
 }
 
+/// A service request's one read made before the token's signature was checked
+/// ([`verify_reading_first`]), its failure included: taken by [`ServiceCaches::credential`]
+/// instead of a read of its own, so that a refusal or failure answers as without it.
+/// Boxed: carried through the futures of every request's flow, which it would otherwise widen.
+#[cfg(feature = "instance-per-request")]
+pub(crate) type ReadFirst = Box<Result<crate::store::ServiceRequestRead, StoreError>>;
+/// Never made where an instance serves many requests (it carries none of that code).
+#[cfg(not(feature = "instance-per-request"))]
+pub(crate) type ReadFirst = std::convert::Infallible;
+
 /// What a credential's read brought besides it ([`Store::service_request`]): taken by the
 /// request that made the read when the revocation and service caches miss too. A change to the
 /// service through this isolate while the read was under way may then be cached for one TTL, the
@@ -250,13 +273,35 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
     // Path and framing first: refusing them needs no credential (and costs no signature check).
     crate::forward::check_request(head)?;
     let (token, scheme) = extract_access_token(head)?;
-    let (verified, token_digest) = verifier
-        .verify_with_digest(caps.ed25519, token, now)
-        .await
-        .map_err(|e| BearerError::InvalidToken(TokenRefusal::Invalid(e)))?;
+    #[cfg_attr(not(feature = "instance-per-request"), allow(unused_mut))]
+    let mut read_first = None;
+    #[cfg(feature = "instance-per-request")]
+    let mut to_remember = None;
+    let (verified, token_digest) = match caps.memory {
+        InstanceMemory::Kept => verifier
+            .verify_with_digest(caps.ed25519, token, now)
+            .await
+            .map_err(|e| BearerError::InvalidToken(TokenRefusal::Invalid(e)))?,
+        #[cfg(feature = "instance-per-request")]
+        InstanceMemory::PerRequest => {
+            // Boxed: its state would otherwise widen this future, which every request (and
+            // every runtime's gateway future) carries, for a path only Spin takes.
+            let first = Box::pin(verify_reading_first(
+                verifier,
+                caps,
+                token,
+                service_name,
+                now,
+            ));
+            let first = first.await?;
+            (read_first, to_remember) = (first.read, first.to_remember);
+            first.verified
+        }
+    };
     seen.token = Some(verified.clone());
     // RFC 8707: a token issued for other services (its `aud`) is refused here whatever its
-    // scope, before any storage is read for it.
+    // scope, before any storage is read for it (on an instance per request the one read came
+    // first, with the signature check it may save).
     if !verified.audience.admits(service_name) {
         return Err(BearerError::InvalidToken(TokenRefusal::OtherResource));
     }
@@ -279,8 +324,8 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
         scopes: verified.scopes.as_ref(),
         request: Some((head.method.as_str(), &head.path)),
     };
-    let (status, service) =
-        admit(caches, db, holder, service_name, now, &mut seen.credential).await?;
+    let read = (read_first, &mut seen.credential);
+    let (status, service) = admit(caches, db, holder, service_name, now, read).await?;
     let credential = &status.credential;
     // The proof of a bound token, once the token and its credential passed every other check
     // (a refused request spends no replay slot and no signature check on it).
@@ -338,7 +383,68 @@ pub async fn authorize_service<D: SqlDb, E: Ed25519>(
         .await;
     plan.headers
         .push((ASSERTION_HEADER.to_owned(), assertion.to_string()));
+    // Remembered only now, once the request is admitted: a refused one writes nothing.
+    // Best-effort: a failed write (a read-only replica, say) changes nothing for the request.
+    #[cfg(feature = "instance-per-request")]
+    if let Some(remembered_as) = to_remember {
+        let cutoff = crate::token::expiry_cutoff(now);
+        let store = Store::new(db);
+        let remember = store.remember_verified_token(&remembered_as, claims.exp, cutoff);
+        let _ = Box::pin(remember).await;
+    }
     Ok(Authorized { plan, principal })
+}
+
+/// What [`verify_reading_first`] did: the token verified, the request's one read (`None`: no
+/// read made) and, if the token's signature was checked because no row vouched for it, the
+/// key to remember it under once the request is admitted.
+#[cfg(feature = "instance-per-request")]
+struct ReadAndVerified {
+    verified: (Rc<VerifiedToken>, [u8; 32]),
+    read: Option<ReadFirst>,
+    to_remember: Option<String>,
+}
+
+/// The token verified on an instance that remembers nothing (Spin), with the request's one
+/// read made first: the read also says whether this token's signature was verified before
+/// ([`crate::verify::Unverified`]), and then it is not checked again. The claims the read is
+/// chosen by are trusted only once the token is verified. A token whose form does not parse is
+/// refused as ever, with no read.
+#[cfg(feature = "instance-per-request")]
+async fn verify_reading_first<D: SqlDb, E: Ed25519>(
+    verifier: &Verifier,
+    caps: Capabilities<'_, D, E>,
+    token: &str,
+    service_name: &str,
+    now: Now,
+) -> Result<ReadAndVerified, BearerError> {
+    let invalid = |e| BearerError::InvalidToken(TokenRefusal::Invalid(e));
+    let Some(unverified) = verifier.read_unverified(token) else {
+        let verified = verifier.verify_with_digest(caps.ed25519, token, now).await;
+        return Ok(ReadAndVerified {
+            verified: verified.map_err(invalid)?,
+            read: None,
+            to_remember: None,
+        });
+    };
+    let claims = unverified.claims();
+    let looked_up = (claims.jti.as_str(), claims.client_id.as_str(), service_name);
+    let read = Store::new(caps.db)
+        .service_request_remembering(looked_up, unverified.remembered_as())
+        .await;
+    let verified_before = matches!(read, Ok((_, true)));
+    let to_remember = matches!(read, Ok((_, false))).then(|| unverified.remembered_as().to_owned());
+    let verified = verifier
+        .verify_unverified(caps.ed25519, unverified, verified_before, now)
+        .await
+        .map_err(invalid)?;
+    // A failed read is answered where a read of its own would have been (after the token's
+    // own refusals, as before).
+    Ok(ReadAndVerified {
+        verified,
+        read: Some(Box::new(read.map(|(read, _)| read))),
+        to_remember,
+    })
 }
 
 /// The authentication scheme a token came under (RFC 9110 §11.1: compared without case).

@@ -287,6 +287,17 @@ impl SignedToken<'_> {
         Ok(claims)
     }
 
+    /// The payload, decoded, before any signature check: only for
+    /// [`crate::verify::Verifier::read_unverified`], whose caller trusts none of it until the
+    /// signature is found genuine (or was, under the same key, for the same token string).
+    #[cfg(feature = "instance-per-request")]
+    pub(crate) fn peek_payload<C: serde::de::DeserializeOwned>(&self) -> Result<C, TokenInvalid> {
+        let json = B64URL
+            .decode(self.claims_b64)
+            .map_err(|_| TokenInvalid::Malformed)?;
+        serde_json::from_slice(&json).map_err(|_| TokenInvalid::Malformed)
+    }
+
     /// The payload, decoded, once the signature was found `genuine`.
     pub(crate) fn payload_if<C: serde::de::DeserializeOwned>(
         self,

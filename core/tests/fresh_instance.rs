@@ -108,7 +108,7 @@ fn every_refusal_the_one_read_decides_costs_one_statement_and_answers_as_before(
 fn a_fresh_instance_on_a_schema_lacking_a_migration_applies_it_then_forwards() {
     let (h, client) = Harness::seeded();
     let token = h.token_for(&client, None);
-    // 0010 undone: the read succeeds (it reads none of 0010's tables) but counts 9 of 10.
+    // 0010 undone: the read succeeds (it reads none of 0010's tables) but counts 10 of 11.
     h.db.exec_raw(
         "DROP TABLE isogate_used_assertions; DROP TABLE isogate_credential_keys; \
          DELETE FROM isogate_schema WHERE version = 10;",

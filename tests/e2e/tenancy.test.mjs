@@ -49,29 +49,78 @@ describe(`one tenant cannot degrade the others (${RUNTIME})`, () => {
     return { status: r.status, sql: after.sql.slice(before.count) };
   }
 
+  /** The host's statement log once no more lines arrive (earlier requests' lines come late). */
+  async function settledStatements() {
+    let last = await gw.runtime.statements();
+    for (;;) {
+      await sleep(100);
+      const now = await gw.runtime.statements();
+      if (now.count === last.count) return now;
+      last = now;
+    }
+  }
+
+  /** The SQL statements one forwarded request of `token` ran, and its status. */
+  async function spinRequest(token) {
+    const before = await settledStatements();
+    const r = await gw.service("my-api", "/", { headers: { authorization: `Bearer ${token}` } });
+    const after = await settledStatements();
+    return { status: r.status, sql: after.sql.slice(before.count) };
+  }
+
   // Spin gives every request a fresh instance (a wasi:http 0.2 component): nothing cached, the
   // schema not known to be current, and still one SQLite statement per forwarded request,
-  // counted by the host; a revocation is refused by the next request, with the same one.
+  // counted by the host, once the token's verification is remembered (its first admitted
+  // request also prunes and inserts its row of isogate_verified_tokens, issue #14.2); a
+  // revocation is refused by the next request, with the same one statement.
   it("every_forwarded_request_on_spin_runs_exactly_one_sqlite_statement", { skip: RUNTIME !== "spin" && "Spin's instance per request" }, async () => {
     const token = await gw.accessToken(victim);
+    const first = await spinRequest(token);
+    assert.equal(first.status, 200);
+    assert.equal(first.sql.length, 3, first.sql.join("\n"));
+    assert.match(first.sql[1], /^DELETE FROM isogate_verified_tokens/);
+    assert.match(first.sql[2], /^INSERT OR IGNORE INTO isogate_verified_tokens/);
     for (let i = 0; i < 3; i++) {
-      const before = await gw.runtime.statements();
-      const r = await gw.service("my-api", "/", { headers: { authorization: `Bearer ${token}` } });
-      const after = await gw.runtime.statements();
-      assert.equal(r.status, 200);
-      assert.deepEqual(after.sql.slice(before.count).length, 1, after.sql.slice(before.count).join("\n"));
+      const { status, sql } = await spinRequest(token);
+      assert.equal(status, 200);
+      assert.equal(sql.length, 1, sql.join("\n"));
+      assert.match(sql[0], /FROM isogate_verified_tokens WHERE digest = \?5/);
     }
     const revoked = await gw.accessToken(victim);
     assert.equal((await post(gw, "/oauth2/revoke", victim, { token: revoked })).status, 200);
-    const before = await gw.runtime.statements();
+    const before = await settledStatements();
     const r = await gw.service("my-api", "/", { headers: { authorization: `Bearer ${revoked}` } });
-    const after = await gw.runtime.statements();
+    const after = await settledStatements();
     assert.equal(r.status, 401);
     assert.equal(after.sql.slice(before.count).length, 1, after.sql.slice(before.count).join("\n"));
   });
 
+  // A remembered verification vouches for that exact token string only: the same token with its
+  // claims changed, or its signature, is verified (and refused) as if nothing were remembered,
+  // writes nothing, and never reaches the origin.
+  it("a_tampered_token_after_a_remembered_one_is_refused_on_spin_and_the_origin_sees_nothing", { skip: RUNTIME !== "spin" && "Spin's instance per request" }, async () => {
+    const token = await gw.accessToken(victim);
+    assert.equal((await spinRequest(token)).status, 200);
+    assert.equal((await spinRequest(token)).sql.length, 1, "remembered");
+    const { payload } = decodeJwt(token);
+    const [h64, , s64] = token.split(".");
+    // Its lifetime stretched by a day, its signature kept.
+    const longer = Buffer.from(JSON.stringify({ ...payload, exp: payload.exp + 86400 })).toString("base64url");
+    assert.notEqual(longer, token.split(".")[1]);
+    const flipped = s64.slice(0, -2) + (s64.at(-2) === "A" ? "B" : "A") + s64.at(-1);
+    const seenBefore = gw.originRequests.length;
+    for (const forged of [`${h64}.${longer}.${s64}`, `${h64}.${token.split(".")[1]}.${flipped}`]) {
+      const { status, sql } = await spinRequest(forged);
+      assert.equal(status, 401);
+      assert.equal(sql.length, 1, sql.join("\n"));
+    }
+    assert.equal(gw.originRequests.length, seenBefore, "the origin saw none of them");
+  });
+
   it("a_flood_of_revocations_by_one_client_leaves_another_clients_requests_and_statements_unchanged", async () => {
     const token = await gw.accessToken(victim);
+    // Once first (on Spin its first admitted request remembers its verification: two writes).
+    assert.equal((await gw.service("my-api", "/", { headers: { authorization: `Bearer ${token}` } })).status, 200);
     const baseline = await coldRequest(token);
     assert.equal(baseline.status, 200);
     // Credential, "is this token revoked" by its id and service in one statement (Spin: with

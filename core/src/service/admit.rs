@@ -1,7 +1,7 @@
 //! The checks of a verified token against storage ([`admit`]), shared by a request's flow
 //! ([`super::authorize_service`]) and an open connection's re-check ([`super::session`]).
 
-use super::{check_scope, decide_access, decide_users, ServiceCaches};
+use super::{check_scope, decide_access, decide_users, ReadFirst, ServiceCaches};
 use crate::capability::{Now, SqlDb};
 use crate::error::{BearerError, TokenRefusal};
 use crate::lifecycle::{live_credential, TokenTimes};
@@ -29,19 +29,21 @@ pub(crate) struct Holder<'a> {
 /// open connection (module `session`: one copy of this code in the wasm): its credential live
 /// and the token's user's, the token not revoked, its scope naming the service, the service
 /// there and its policy admitting the user. The credential goes in `seen` as soon as it is
-/// read (a refusal's audit line names it).
+/// read (a refusal's audit line names it). `read_first`: the read already made for it
+/// ([`super::verify_reading_first`]), if any.
 pub(crate) async fn admit<D: SqlDb>(
     caches: &ServiceCaches,
     db: &D,
     holder: Holder<'_>,
     service_name: &str,
     now: Now,
-    seen: &mut Option<Rc<CredentialStatus>>,
+    (read_first, seen): (Option<ReadFirst>, &mut Option<Rc<CredentialStatus>>),
 ) -> Result<(Rc<CredentialStatus>, Rc<Service>), BearerError> {
     let mut read_with = None;
     let request = (holder.jti, service_name);
+    let reads = (read_first, &mut read_with);
     let status = caches
-        .credential(db, holder.client_id, request, now, &mut read_with)
+        .credential(db, holder.client_id, request, now, reads)
         .await?;
     let (revoked, service) = match read_with {
         Some(read) => (Some(read.revoked), Some(read.service)),

@@ -152,6 +152,6 @@ async fn still_admitted<D: SqlDb>(
         scopes: scopes.as_ref(),
         request: None,
     };
-    admit(caches, db, holder, &session.service, now, &mut None).await?;
+    admit(caches, db, holder, &session.service, now, (None, &mut None)).await?;
     Ok(())
 }

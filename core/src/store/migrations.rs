@@ -67,6 +67,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "0010_client_assertions",
         sql: include_str!("../../../infra/migrations/0010_client_assertions.sql"),
     },
+    Migration {
+        version: 11,
+        name: "0011_verified_tokens",
+        sql: include_str!("../../../infra/migrations/0011_verified_tokens.sql"),
+    },
 ];
 
 /// The versions of [`MIGRATIONS`], computed at compile time: what a service request's read

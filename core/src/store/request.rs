@@ -22,6 +22,9 @@ pub struct ServiceRequestRead {
 const REVOKED: usize = sql::CREDENTIAL_COLUMNS + 2;
 const LEDGER: usize = REVOKED + 1;
 const SERVICE: usize = LEDGER + 1;
+/// [`sql::SERVICE_REQUEST_REMEMBERING`]'s last column, after the service's eight.
+#[cfg(feature = "instance-per-request")]
+const VERIFIED_BEFORE: usize = SERVICE + 8;
 
 impl<D: SqlDb> Store<'_, D> {
     /// The credential `client_id` (with its user's state), whether token `jti` was revoked and
@@ -39,32 +42,97 @@ impl<D: SqlDb> Store<'_, D> {
             service.into(),
             migration_versions().into(),
         ];
-        let read = self
-            .db
-            .query_checking_schema(sql::SERVICE_REQUEST, &params)
-            .await;
+        let rows = self
+            .read_service_request(sql::SERVICE_REQUEST, &params)
+            .await?;
+        service_request_from_row(first_row(&rows)?)
+    }
+
+    /// [`Store::service_request`], in the same one statement also whether the token was
+    /// verified before under `remembered_as` ([`crate::verify::Unverified::remembered_as`],
+    /// `isogate_verified_tokens`): for an instance that remembers nothing itself (Spin).
+    #[cfg(feature = "instance-per-request")]
+    pub async fn service_request_remembering(
+        &self,
+        (jti, client_id, service): (&str, &str, &str),
+        remembered_as: &str,
+    ) -> Result<(ServiceRequestRead, bool), StoreError> {
+        let params = [
+            jti.into(),
+            client_id.into(),
+            service.into(),
+            migration_versions().into(),
+            remembered_as.into(),
+        ];
+        let rows = self
+            .read_service_request(sql::SERVICE_REQUEST_REMEMBERING, &params)
+            .await?;
+        let row = first_row(&rows)?;
+        let verified_before = !matches!(row.get(VERIFIED_BEFORE), None | Some(SqlValue::Null));
+        Ok((service_request_from_row(row)?, verified_before))
+    }
+
+    /// Remembers that the token `remembered_as` names, expiring at `expires_at` (unix seconds),
+    /// was verified, after forgetting the tokens expired at `cutoff`
+    /// ([`crate::token::expiry_cutoff`]): rows only for tokens that can still be accepted.
+    #[cfg(feature = "instance-per-request")]
+    pub async fn remember_verified_token(
+        &self,
+        remembered_as: &str,
+        expires_at: i64,
+        cutoff: i64,
+    ) -> Result<(), StoreError> {
+        // Run as queries: no change count is wanted, and Spin's `execute` pays a statement for
+        // one (`SELECT changes()`).
+        self.db
+            .query(sql::PRUNE_VERIFIED_TOKENS, &[cutoff.into()])
+            .await?;
+        let params = [remembered_as.into(), expires_at.into()];
+        self.db
+            .query(sql::REMEMBER_VERIFIED_TOKEN, &params)
+            .await
+            .map(drop)
+    }
+
+    /// The rows of `read_sql` ([`sql::SERVICE_REQUEST`] or a read with its columns first),
+    /// applying the migrations first if the database does that and the schema lacks some.
+    async fn read_service_request(
+        &self,
+        read_sql: &str,
+        params: &[SqlValue],
+    ) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+        let read = self.db.query_checking_schema(read_sql, params).await;
         // Every migration this code knows is in the ledger (`version` is its primary key).
         let current = MIGRATION_VERSIONS.len() as i64;
         let up_to_date = matches!(&read, Ok(rows)
             if rows.first().and_then(|r| r.get(LEDGER)) == Some(&SqlValue::Integer(current)));
         let rows = match self.db.schema_checked(up_to_date).await? {
             // The migrations it lacked are applied now: read again.
-            true => self.db.query(sql::SERVICE_REQUEST, &params).await?,
+            true => self.db.query(read_sql, params).await?,
             false => read?,
         };
-        let row = rows
-            .first()
-            .ok_or_else(|| StoreError::new("the service request's read returned no row"))?;
-        let service = match row.get(SERVICE) {
-            None | Some(SqlValue::Null) => None,
-            Some(_) => Some(service_from_row(&row[SERVICE..])?),
-        };
-        Ok(ServiceRequestRead {
-            status: status_from_row(&row[..REVOKED])?,
-            revoked: !matches!(row.get(REVOKED), None | Some(SqlValue::Null)),
-            service,
-        })
+        Ok(rows)
     }
+}
+
+#[inline(always)]
+fn first_row(rows: &[Vec<SqlValue>]) -> Result<&[SqlValue], StoreError> {
+    rows.first()
+        .map(Vec::as_slice)
+        .ok_or_else(|| StoreError::new("the service request's read returned no row"))
+}
+
+#[inline(always)]
+fn service_request_from_row(row: &[SqlValue]) -> Result<ServiceRequestRead, StoreError> {
+    let service = match row.get(SERVICE) {
+        None | Some(SqlValue::Null) => None,
+        Some(_) => Some(service_from_row(&row[SERVICE..])?),
+    };
+    Ok(ServiceRequestRead {
+        status: status_from_row(&row[..REVOKED])?,
+        revoked: !matches!(row.get(REVOKED), None | Some(SqlValue::Null)),
+        service,
+    })
 }
 
 /// [`MIGRATION_VERSIONS`] as a JSON list (`[1,2,...]`), for [`sql::SERVICE_REQUEST`].

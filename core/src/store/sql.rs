@@ -202,6 +202,40 @@ pub const INSERT_REVOKED_TOKEN: &str = "INSERT OR IGNORE INTO revoked_tokens (jt
     WHERE client_id = ?2 AND expires_at >= ?4) < ?5";
 /// Whether one token is revoked: a primary-key lookup, the service path's only revocation read.
 pub const IS_TOKEN_REVOKED: &str = "SELECT 1 FROM revoked_tokens WHERE jti = ?1";
+/// [`SERVICE_REQUEST`]'s columns (without its `FROM`), shared with
+/// [`SERVICE_REQUEST_REMEMBERING`].
+macro_rules! service_request_columns {
+    () => {
+        concat!(
+            "SELECT ",
+            credential_columns!(),
+            ", u.enabled, ",
+            user_groups!(),
+            ", (SELECT 1 FROM revoked_tokens WHERE jti = ?1)",
+            ", (SELECT COUNT(*) FROM isogate_schema WHERE version IN (SELECT value FROM json_each(?4)))",
+            ", s.name, s.upstream, s.allowed_user_ids, s.allowed_users, s.created_at, r.rate_limit, ",
+            "a.upstream_auth, p.rules"
+        )
+    };
+}
+
+/// [`SERVICE_REQUEST`]'s `FROM`: one row whatever exists.
+macro_rules! service_request_from {
+    () => {
+        concat!(
+            " FROM (SELECT 1) one",
+            " LEFT JOIN isogate_credentials c ON c.client_id = ?2",
+            " LEFT JOIN isogate_credential_lifecycle l ON l.client_id = c.client_id",
+            " LEFT JOIN isogate_credential_dpop d ON d.client_id = c.client_id",
+            " LEFT JOIN isogate_users u ON u.id = c.user_id",
+            " LEFT JOIN isogate_services s ON s.name = ?3",
+            " LEFT JOIN isogate_service_rate_limits r ON r.service = s.name",
+            " LEFT JOIN isogate_service_upstream_auth a ON a.service = s.name",
+            " LEFT JOIN isogate_service_policies p ON p.service = s.name"
+        )
+    };
+}
+
 /// A service request's one read on an instance with nothing cached (Spin gives every request a
 /// fresh one): always one row, what [`CREDENTIAL_STATUS`], [`IS_TOKEN_REVOKED`] and [`SERVICE`]
 /// read, side by side, and how many of the migrations this code needs the schema's ledger holds
@@ -209,25 +243,26 @@ pub const IS_TOKEN_REVOKED: &str = "SELECT 1 FROM revoked_tokens WHERE jti = ?1"
 /// read of its own for them. Token `?1` (`jti`), credential `?2` (client id), service `?3`. The
 /// columns: the credential's (NULLs: none), its user's `enabled` (NULL: the user is gone) and
 /// groups, 1 or NULL (revoked), the ledger's count, then [`SERVICE`]'s (NULLs: none).
-pub const SERVICE_REQUEST: &str = concat!(
-    "SELECT ",
-    credential_columns!(),
-    ", u.enabled, ",
-    user_groups!(),
-    ", (SELECT 1 FROM revoked_tokens WHERE jti = ?1)",
-    ", (SELECT COUNT(*) FROM isogate_schema WHERE version IN (SELECT value FROM json_each(?4)))",
-    ", s.name, s.upstream, s.allowed_user_ids, s.allowed_users, s.created_at, r.rate_limit, ",
-    "a.upstream_auth, p.rules",
-    " FROM (SELECT 1) one",
-    " LEFT JOIN isogate_credentials c ON c.client_id = ?2",
-    " LEFT JOIN isogate_credential_lifecycle l ON l.client_id = c.client_id",
-    " LEFT JOIN isogate_credential_dpop d ON d.client_id = c.client_id",
-    " LEFT JOIN isogate_users u ON u.id = c.user_id",
-    " LEFT JOIN isogate_services s ON s.name = ?3",
-    " LEFT JOIN isogate_service_rate_limits r ON r.service = s.name",
-    " LEFT JOIN isogate_service_upstream_auth a ON a.service = s.name",
-    " LEFT JOIN isogate_service_policies p ON p.service = s.name"
+pub const SERVICE_REQUEST: &str = concat!(service_request_columns!(), service_request_from!());
+
+/// [`SERVICE_REQUEST`] and, last, whether the token's signature was verified before (1 or
+/// NULL): a row of `isogate_verified_tokens` (migration 0011) under digest `?5`
+/// ([`crate::verify::Unverified::remembered_as`]). A primary-key lookup in the same statement,
+/// so a fresh instance (Spin) learns it at no statement of its own.
+#[cfg(feature = "instance-per-request")]
+pub const SERVICE_REQUEST_REMEMBERING: &str = concat!(
+    service_request_columns!(),
+    ", (SELECT 1 FROM isogate_verified_tokens WHERE digest = ?5)",
+    service_request_from!()
 );
+/// Verified tokens whose exp has passed at ?1: refused as expired anyway.
+#[cfg(feature = "instance-per-request")]
+pub const PRUNE_VERIFIED_TOKENS: &str = "DELETE FROM isogate_verified_tokens WHERE expires_at < ?1";
+/// Remembers that the token of digest ?1, expiring at ?2, was verified (a second request that
+/// verified it at the same time changes nothing).
+#[cfg(feature = "instance-per-request")]
+pub const REMEMBER_VERIFIED_TOKEN: &str =
+    "INSERT OR IGNORE INTO isogate_verified_tokens (digest, expires_at) VALUES (?1, ?2)";
 
 // -- Throttled guessing (crate::throttle): the counts of failed authentications.
 

@@ -115,3 +115,30 @@ impl RandomSource for SeededRandom {
         }
     }
 }
+
+/// The portable Ed25519, counting what the core asks of it: how many signatures it checked and
+/// how many it made (the costs a cache of verified tokens or of assertions saves).
+#[derive(Debug, Default)]
+pub struct CountingEd25519 {
+    pub verifications: Cell<usize>,
+    pub signatures: Cell<usize>,
+}
+
+impl crate::keys::Ed25519 for CountingEd25519 {
+    async fn sign(&self, key: &crate::keys::SigningKey, message: &[u8]) -> [u8; 64] {
+        self.signatures.set(self.signatures.get() + 1);
+        crate::keys::PortableEd25519.sign(key, message).await
+    }
+
+    async fn verify(
+        &self,
+        key: &crate::keys::VerifyingKey,
+        message: &[u8],
+        signature: &[u8; 64],
+    ) -> bool {
+        self.verifications.set(self.verifications.get() + 1);
+        crate::keys::PortableEd25519
+            .verify(key, message, signature)
+            .await
+    }
+}
