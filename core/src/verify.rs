@@ -224,7 +224,7 @@ impl Verifier {
     /// the signature is not checked again when `verified_before` (the token's row of verified
     /// tokens exists, which only an accepted token's verification writes). Issuer, audience and
     /// time are checked either way.
-    pub async fn verify_unverified(
+    pub(crate) async fn verify_unverified(
         &self,
         ed25519: &impl Ed25519,
         token: Unverified<'_>,

@@ -94,9 +94,10 @@ impl RawDb {
             // request; on Workers the counts stay in the isolate). In WAL mode `synchronous =
             // NORMAL` commits without syncing; a crash of the machine or a power loss can forget
             // the last counts (never corrupt the file), a crash of the process forgets nothing.
-            // Per connection, so only this instance's connection runs relaxed, and it writes
-            // nothing after the count (the service path's last statement); revocations,
-            // credentials and the token endpoint's writes keep a synced commit. In rollback
+            // Per connection, so only this instance's connection runs relaxed, and after the
+            // count it writes at most a token's verified-token row (an optimisation: losing it
+            // costs one more verification); revocations, credentials and the token endpoint's
+            // writes keep a synced commit. In rollback
             // mode (WAL refused) NORMAL still syncs, less often; libSQL ignores or refuses it:
             // either is fine.
             self.relaxed.set(true);

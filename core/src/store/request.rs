@@ -52,7 +52,7 @@ impl<D: SqlDb> Store<'_, D> {
     /// verified before under `remembered_as` ([`crate::verify::Unverified::remembered_as`],
     /// `isogate_verified_tokens`): for an instance that remembers nothing itself (Spin).
     #[cfg(feature = "instance-per-request")]
-    pub async fn service_request_remembering(
+    pub(crate) async fn service_request_remembering(
         &self,
         (jti, client_id, service): (&str, &str, &str),
         remembered_as: &str,
@@ -68,7 +68,11 @@ impl<D: SqlDb> Store<'_, D> {
             .read_service_request(sql::SERVICE_REQUEST_REMEMBERING, &params)
             .await?;
         let row = first_row(&rows)?;
-        let verified_before = !matches!(row.get(VERIFIED_BEFORE), None | Some(SqlValue::Null));
+        // Skipping a signature check rests on this cell: it must be the last one and hold the
+        // very digest asked for, so a column added to the statement without moving
+        // VERIFIED_BEFORE fails closed (a full check) instead of reading some service column.
+        let verified_before = row.len() == VERIFIED_BEFORE + 1
+            && matches!(row.get(VERIFIED_BEFORE), Some(SqlValue::Text(d)) if d == remembered_as);
         Ok((service_request_from_row(row)?, verified_before))
     }
 
@@ -76,7 +80,7 @@ impl<D: SqlDb> Store<'_, D> {
     /// was verified, after forgetting the tokens expired at `cutoff`
     /// ([`crate::token::expiry_cutoff`]): rows only for tokens that can still be accepted.
     #[cfg(feature = "instance-per-request")]
-    pub async fn remember_verified_token(
+    pub(crate) async fn remember_verified_token(
         &self,
         remembered_as: &str,
         expires_at: i64,

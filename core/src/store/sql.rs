@@ -245,14 +245,14 @@ macro_rules! service_request_from {
 /// groups, 1 or NULL (revoked), the ledger's count, then [`SERVICE`]'s (NULLs: none).
 pub const SERVICE_REQUEST: &str = concat!(service_request_columns!(), service_request_from!());
 
-/// [`SERVICE_REQUEST`] and, last, whether the token's signature was verified before (1 or
-/// NULL): a row of `isogate_verified_tokens` (migration 0011) under digest `?5`
+/// [`SERVICE_REQUEST`] and, last, whether the token's signature was verified before (the
+/// digest itself, or NULL): a row of `isogate_verified_tokens` (migration 0011) under digest `?5`
 /// ([`crate::verify::Unverified::remembered_as`]). A primary-key lookup in the same statement,
 /// so a fresh instance (Spin) learns it at no statement of its own.
 #[cfg(feature = "instance-per-request")]
 pub const SERVICE_REQUEST_REMEMBERING: &str = concat!(
     service_request_columns!(),
-    ", (SELECT 1 FROM isogate_verified_tokens WHERE digest = ?5)",
+    ", (SELECT digest FROM isogate_verified_tokens WHERE digest = ?5)",
     service_request_from!()
 );
 /// Verified tokens whose exp has passed at ?1: refused as expired anyway.
