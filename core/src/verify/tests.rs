@@ -7,7 +7,6 @@ use crate::testing::block_on;
 use crate::token::{unsigned_access_token, TokenGrant, CLOCK_LEEWAY_SECS};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine as _;
-use std::cell::Cell;
 
 const ISS: &str = "https://example.com";
 
@@ -128,34 +127,15 @@ fn rfc9068_4_other_jwt_types_and_algorithms_are_refused() {
     }
 }
 
-/// Counts the signature checks the verifier asks of the runtime.
-struct CountingEd25519(Cell<u32>);
-
-impl Ed25519 for CountingEd25519 {
-    async fn sign(&self, key: &SigningKey, message: &[u8]) -> [u8; 64] {
-        PortableEd25519.sign(key, message).await
-    }
-
-    async fn verify(
-        &self,
-        key: &crate::keys::VerifyingKey,
-        message: &[u8],
-        signature: &[u8; 64],
-    ) -> bool {
-        self.0.set(self.0.get() + 1);
-        PortableEd25519.verify(key, message, signature).await
-    }
-}
-
 #[test]
 fn a_verified_token_is_not_verified_again_but_a_lookalike_is() {
     let t = issue(&key(1), 1000, 4600);
     let v = verifier(&key(1), ISS, ISS);
-    let ed = CountingEd25519(Cell::new(0));
+    let ed = crate::testing::CountingEd25519::default();
     for _ in 0..3 {
         block_on(v.verify(&ed, &t, at(2000))).unwrap();
     }
-    assert_eq!(ed.0.get(), 1);
+    assert_eq!(ed.verifications.get(), 1);
     // The same claims under another (well-formed) signature.
     let (signed, signature) = t.rsplit_once('.').unwrap();
     let flipped = if signature.starts_with('A') { 'B' } else { 'A' };
@@ -165,7 +145,7 @@ fn a_verified_token_is_not_verified_again_but_a_lookalike_is() {
         TokenInvalid::BadSignature
     );
     assert_eq!(
-        ed.0.get(),
+        ed.verifications.get(),
         2,
         "a token differing in one byte is verified in full"
     );
